@@ -1,0 +1,194 @@
+package vici
+
+import "fmt"
+
+// Kind says what an entry of a Message holds.
+type Kind uint8
+
+// The kinds of entry a message section can hold.
+const (
+	KindValue   Kind = iota + 1 // a key with one value
+	KindList                    // a key with a list of values
+	KindSection                 // a key with a nested section
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindValue:
+		return "value"
+	case KindList:
+		return "list"
+	case KindSection:
+		return "section"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Entry is one named element of a section: a value, a list or a sub-section.
+// Exactly one of Value, List or Section is meaningful, as Kind says.
+type Entry struct {
+	Name    string
+	Kind    Kind
+	Value   []byte
+	List    [][]byte
+	Section *Message
+}
+
+// Message is an ordered tree of sections, key/values and lists: the body of
+// a command request, a command response or an event. Entries keep the order
+// they were added or decoded in, and values are raw bytes. The zero Message
+// is empty and ready to use. A Message is not safe for concurrent mutation.
+type Message struct {
+	entries []Entry
+}
+
+// NewMessage returns an empty message.
+func NewMessage() *Message { return &Message{} }
+
+// Len reports how many entries the section holds at its top level.
+func (m *Message) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.entries)
+}
+
+// Entries returns the top-level entries in order. The slice is the
+// message's own: callers must not modify it.
+func (m *Message) Entries() []Entry {
+	if m == nil {
+		return nil
+	}
+	return m.entries
+}
+
+// Keys returns the top-level names in order.
+func (m *Message) Keys() []string {
+	keys := make([]string, 0, m.Len())
+	for _, e := range m.Entries() {
+		keys = append(keys, e.Name)
+	}
+	return keys
+}
+
+// Lookup returns the entry named name.
+func (m *Message) Lookup(name string) (Entry, bool) {
+	if m == nil {
+		return Entry{}, false
+	}
+	for _, e := range m.entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Has reports whether the section has an entry named name.
+func (m *Message) Has(name string) bool {
+	_, ok := m.Lookup(name)
+	return ok
+}
+
+// Get returns the value of key name as a string, or "" if there is no such
+// key or it is not a plain value.
+func (m *Message) Get(name string) string {
+	if e, ok := m.Lookup(name); ok && e.Kind == KindValue {
+		return string(e.Value)
+	}
+	return ""
+}
+
+// List returns the items of list name as strings, or nil.
+func (m *Message) List(name string) []string {
+	e, ok := m.Lookup(name)
+	if !ok || e.Kind != KindList {
+		return nil
+	}
+	out := make([]string, len(e.List))
+	for i, v := range e.List {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// Section returns the sub-section name, or nil.
+func (m *Message) Section(name string) *Message {
+	if e, ok := m.Lookup(name); ok && e.Kind == KindSection {
+		return e.Section
+	}
+	return nil
+}
+
+// set replaces the entry of the same name in place, or appends e.
+func (m *Message) set(e Entry) *Message {
+	for i := range m.entries {
+		if m.entries[i].Name == e.Name {
+			m.entries[i] = e
+			return m
+		}
+	}
+	m.entries = append(m.entries, e)
+	return m
+}
+
+// Set sets key name to a string value. An existing entry of that name keeps
+// its position. Set returns m so calls can be chained.
+func (m *Message) Set(name, value string) *Message {
+	return m.set(Entry{Name: name, Kind: KindValue, Value: []byte(value)})
+}
+
+// SetBytes sets key name to a raw value.
+func (m *Message) SetBytes(name string, value []byte) *Message {
+	return m.set(Entry{Name: name, Kind: KindValue, Value: value})
+}
+
+// SetList sets key name to a list of string items. An empty list is kept.
+func (m *Message) SetList(name string, items ...string) *Message {
+	list := make([][]byte, len(items))
+	for i, it := range items {
+		list[i] = []byte(it)
+	}
+	return m.set(Entry{Name: name, Kind: KindList, List: list})
+}
+
+// SetBytesList sets key name to a list of raw items.
+func (m *Message) SetBytesList(name string, items [][]byte) *Message {
+	if items == nil {
+		items = [][]byte{}
+	}
+	return m.set(Entry{Name: name, Kind: KindList, List: items})
+}
+
+// SetSection sets key name to a sub-section. A nil section is stored empty.
+func (m *Message) SetSection(name string, section *Message) *Message {
+	if section == nil {
+		section = NewMessage()
+	}
+	return m.set(Entry{Name: name, Kind: KindSection, Section: section})
+}
+
+// SetFlag sets key name to "yes" when on and removes it when off: the daemon
+// treats presence-only keys (noblock, drop, pass, trap) as on whatever their
+// value, so "off" must mean "key omitted".
+func (m *Message) SetFlag(name string, on bool) *Message {
+	if on {
+		return m.Set(name, "yes")
+	}
+	m.Delete(name)
+	return m
+}
+
+// Delete removes key name if present.
+func (m *Message) Delete(name string) {
+	for i := range m.entries {
+		if m.entries[i].Name == name {
+			m.entries = append(m.entries[:i], m.entries[i+1:]...)
+			return
+		}
+	}
+}
+
+// Append adds e at the end without checking for an existing entry of the
+// same name; Encode reports duplicates. It is meant for decoders and tests.
+func (m *Message) Append(e Entry) { m.entries = append(m.entries, e) }
