@@ -1,0 +1,232 @@
+// Package log provides the Starlark "log" module: one line per message,
+// with a timestamp, a level and key=value fields.
+//
+//	log.info(msg, **fields)
+//	log.warn(msg, **fields)
+//	log.error(msg, **fields)
+//
+// In text mode a line reads
+//
+//	2026-11-22T17:00:00.000Z INFO  moving CHILD_SA conn=primary peer="gw b"
+//
+// and in JSON-lines mode (vicish --log-json)
+//
+//	{"time":"2026-11-22T17:00:00Z","level":"info","msg":"moving CHILD_SA","fields":{"conn":"primary","peer":"gw b"}}
+//
+// Fields keep the order they were given in. The clock is the thread's
+// time.now clock (go.starlark.net/lib/time.SetNow), so tests can fix it.
+package log
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	libtime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// NewModule returns a "log" module writing to w (os.Stderr in vicish), as
+// text lines or, when jsonLines is set, one JSON object per line. Each
+// message is written with a single Write call; the module may be shared by
+// several threads.
+func NewModule(w io.Writer, jsonLines bool) *starlarkstruct.Module {
+	l := &logger{w: w, jsonLines: jsonLines}
+	members := starlark.StringDict{}
+	for _, level := range []string{"info", "warn", "error"} {
+		members[level] = starlark.NewBuiltin("log."+level, l.builtin(level))
+	}
+	return &starlarkstruct.Module{Name: "log", Members: members}
+}
+
+type logger struct {
+	mu        sync.Mutex // serialises writes to w
+	w         io.Writer
+	jsonLines bool
+}
+
+func (l *logger) builtin(level string) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("%s: got %d positional arguments, want 1 (the message; give fields as key=value)", b.Name(), len(args))
+		}
+		msg, ok := starlark.AsString(args[0])
+		if !ok {
+			msg = args[0].String()
+		}
+		now, err := clock(thread)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		var line []byte
+		if l.jsonLines {
+			line, err = jsonLine(now, level, msg, kwargs)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			}
+		} else {
+			line = textLine(now, level, msg, kwargs)
+		}
+		l.mu.Lock()
+		_, err = l.w.Write(line)
+		l.mu.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return starlark.None, nil
+	}
+}
+
+// clock reads the thread's time.now clock, or the system clock.
+func clock(thread *starlark.Thread) (time.Time, error) {
+	if now := libtime.Now(thread); now != nil {
+		return now()
+	}
+	return time.Now(), nil
+}
+
+func textLine(now time.Time, level, msg string, fields []starlark.Tuple) []byte {
+	var b bytes.Buffer
+	b.WriteString(now.Format("2006-01-02T15:04:05.000Z07:00"))
+	fmt.Fprintf(&b, " %-5s ", strings.ToUpper(level))
+	if strings.ContainsFunc(msg, unicode.IsControl) {
+		msg = strconv.Quote(msg)
+	}
+	b.WriteString(msg)
+	for _, kv := range fields {
+		b.WriteByte(' ')
+		b.WriteString(string(kv[0].(starlark.String)))
+		b.WriteByte('=')
+		b.WriteString(textValue(kv[1]))
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+// textValue formats a field value, quoting it when it would not read back
+// as one word.
+func textValue(v starlark.Value) string {
+	s, ok := starlark.AsString(v)
+	if !ok {
+		s = v.String()
+	}
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '"' || r == '=' || r == '\\'
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func jsonLine(now time.Time, level, msg string, fields []starlark.Tuple) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"time":`)
+	writeJSON(&b, now.Format(time.RFC3339Nano))
+	b.WriteString(`,"level":`)
+	writeJSON(&b, level)
+	b.WriteString(`,"msg":`)
+	writeJSON(&b, msg)
+	if len(fields) > 0 {
+		b.WriteString(`,"fields":{`)
+		for i, kv := range fields {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			name := string(kv[0].(starlark.String))
+			writeJSON(&b, name)
+			b.WriteByte(':')
+			v, err := toGo(kv[1], 0)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", name, err)
+			}
+			writeJSON(&b, v)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// writeJSON appends the JSON encoding of v (a value toGo produced, so
+// always encodable) to b, without the newline json.Encoder adds.
+func writeJSON(b *bytes.Buffer, v any) {
+	var tmp bytes.Buffer
+	enc := json.NewEncoder(&tmp)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		b.WriteString("null")
+		return
+	}
+	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
+}
+
+// maxDepth bounds the nesting toGo follows, which also stops cycles.
+const maxDepth = 32
+
+// toGo converts a field value to something encoding/json writes naturally:
+// numbers, strings, bools, null, arrays and objects. Times and durations
+// become strings; other values their Starlark string form.
+func toGo(v starlark.Value, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("value nested more than %d levels deep (a cycle?)", maxDepth)
+	}
+	switch v := v.(type) {
+	case starlark.NoneType:
+		return nil, nil
+	case starlark.Bool:
+		return bool(v), nil
+	case starlark.String:
+		return string(v), nil
+	case starlark.Bytes:
+		return string(v), nil
+	case starlark.Int:
+		return json.Number(v.String()), nil
+	case starlark.Float:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return v.String(), nil // NaN and infinities have no JSON number
+		}
+		return f, nil
+	case libtime.Time:
+		return time.Time(v).Format(time.RFC3339Nano), nil
+	case libtime.Duration:
+		return v.String(), nil
+	case starlark.IterableMapping:
+		obj := make(map[string]any)
+		for _, kv := range v.Items() {
+			k, ok := starlark.AsString(kv[0])
+			if !ok {
+				k = kv[0].String()
+			}
+			x, err := toGo(kv[1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			obj[k] = x
+		}
+		return obj, nil
+	case starlark.Iterable:
+		arr := []any{}
+		it := v.Iterate()
+		defer it.Done()
+		var x starlark.Value
+		for it.Next(&x) {
+			g, err := toGo(x, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, g)
+		}
+		return arr, nil
+	default:
+		return v.String(), nil
+	}
+}
