@@ -1,0 +1,143 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// charonPlugins are the only plugins a lab daemon loads. Plugins that talk to
+// the real network (forecast, farp, bypass-lan, dhcp) are never loaded.
+// kernel-libipsec comes before kernel-netlink so that it handles IPsec SAs
+// (the kernel here has XFRM without ESP) while kernel-netlink does routes.
+const charonPlugins = "random nonce openssl pem pkcs1 pkcs8 pkcs12 x509 revocation constraints pubkey " +
+	"hmac kdf sha1 sha2 aes gcm kernel-libipsec kernel-netlink socket-default vici updown counters attr"
+
+// swanctlPlugins are what swanctl needs to read credentials.
+const swanctlPlugins = "random nonce openssl pem pkcs1 pkcs8 pkcs12 x509 pubkey revocation constraints sha1 sha2 hmac aes"
+
+// swanctlSubdirs are the credential directories swanctl --load-all reads.
+func swanctlSubdirs() []string {
+	return []string{"conf.d", "x509", "x509ca", "x509aa", "x509ocsp", "x509crl", "x509ac",
+	"pubkey", "private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12", "run"}
+}
+
+// strongswanConf is the daemon and swanctl configuration of one gateway.
+// Thresholds are raised and DoS protection is off so that bulk set-up from
+// one peer address is not throttled; retransmission is shortened so that a
+// dead peer is noticed in seconds, not minutes.
+func (g *Gateway) strongswanConf() string {
+	return fmt.Sprintf(`# vicish lab %[1]s gateway %[2]s (generated)
+charon {
+  load = %[3]s
+  install_virtual_ip = yes
+  dos_protection = no
+  block_threshold = 100000
+  cookie_threshold = 100000
+  cookie_threshold_ip = 100000
+  init_limit_half_open = 100000
+  ikesa_table_size = 1024
+  ikesa_table_segments = 16
+  retransmit_timeout = 1.0
+  retransmit_base = 1.5
+  retransmit_tries = 4
+  filelog {
+    lab {
+      path = %[4]s
+      time_format = %%b %%e %%T
+      default = 1
+      flush_line = yes
+      append = yes
+    }
+  }
+  plugins {
+    vici {
+      socket = unix://%[5]s
+    }
+  }
+}
+swanctl {
+  load = %[6]s
+  socket = unix://%[5]s
+}
+`, g.lab.ID, g.Name, charonPlugins, g.LogPath, g.Socket, swanctlPlugins)
+}
+
+// swanctlConf is the preloaded connection set of one gateway.
+func (g *Gateway) swanctlConf() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# vicish lab %s gateway %s (generated)\nconnections {\n", g.lab.ID, g.Name)
+	peer := func(name, remote, localID, remoteID, localTS, remoteTS string) {
+		fmt.Fprintf(&b, `  %s {
+    version = 2
+    local_addrs = %s
+    remote_addrs = %s
+    unique = never
+    local {
+      auth = psk
+      id = %s
+    }
+    remote {
+      auth = psk
+      id = %s
+    }
+    children {
+      net {
+        local_ts = %s
+        remote_ts = %s
+      }
+    }
+  }
+`, name, g.addrFor(remote), g.lab.Gateway(remote).addrFor(g.Name), localID, remoteID, localTS, remoteTS)
+	}
+	switch {
+	case g.lab.Topology == TwoGateways && g.Name == "a":
+		peer("ab", "b", "a", "b", NetA, NetB)
+	case g.lab.Topology == TwoGateways && g.Name == "b":
+		peer("ab", "a", "b", "a", NetB, NetA)
+	case g.lab.Topology == Failover && g.Name == "a":
+		peer("primary", "b", "a", "b", NetA, NetB)
+		peer("backup", "c", "a", "c", NetA, NetB)
+	case g.lab.Topology == Failover && g.Name == "b":
+		peer("primary", "a", "b", "a", NetB, NetA)
+	case g.lab.Topology == Failover && g.Name == "c":
+		peer("backup", "a", "c", "a", NetB, NetA)
+	}
+	fmt.Fprintf(&b, "}\nsecrets {\n  ike-lab {\n    secret = %q\n  }\n}\ninclude %s/*.conf\n", PSK, filepath.Join(g.ConfDir, "conf.d"))
+	return b.String()
+}
+
+// addrFor is this gateway's address on the link towards peer.
+func (g *Gateway) addrFor(peer string) string {
+	for _, lk := range topologyLinks(g.lab.Topology) {
+		if lk.a == g.Name && lk.b == peer {
+			return strings.Split(lk.addrA, "/")[0]
+		}
+		if lk.b == g.Name && lk.a == peer {
+			return strings.Split(lk.addrB, "/")[0]
+		}
+	}
+	return g.Addr
+}
+
+func (g *Gateway) writeConfig() error {
+	for _, d := range swanctlSubdirs() {
+		if err := os.MkdirAll(filepath.Join(g.ConfDir, d), 0o755); err != nil {
+			return fmt.Errorf("gateway %s: %w", g.Name, err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(g.ConfDir, "private"), 0o700); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"strongswan.conf": g.strongswanConf(),
+		"swanctl.conf":    g.swanctlConf(),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(g.ConfDir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("gateway %s: %w", g.Name, err)
+		}
+	}
+	return nil
+}

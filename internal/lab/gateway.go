@@ -1,0 +1,399 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Gateway is one charon daemon of a lab.
+type Gateway struct {
+	// Name is "a", "b" or "c".
+	Name string
+	// URI is the vici socket as a URI, "unix://<Dir>/<name>/charon.vici".
+	URI string
+	// Socket is the vici socket's path.
+	Socket string
+	// Netns is the gateway's network namespace (see `ip netns list`).
+	Netns string
+	// Addr is its address on the (first) lab link, e.g. "192.0.2.1".
+	Addr string
+	// Addrs lists its addresses on all lab links ("a" has two in Failover).
+	Addrs []string
+	// LogPath is charon's log file (flushed per line).
+	LogPath string
+	// ConfDir holds strongswan.conf and swanctl.conf; it is the gateway's
+	// SWANCTL_DIR (with x509/, private/, ... subdirectories) and conf.d/
+	// for extra *.conf files included by swanctl.conf.
+	ConfDir string
+
+	lab *Lab
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	pid  int
+	done chan struct{} // closed when the process started by this handle exits
+}
+
+// link is a veth pair between two gateways.
+type link struct {
+	a, b         string // gateway names
+	ifA, ifB     string // interface names inside each namespace
+	addrA, addrB string // addresses with prefix length
+}
+
+func topologyLinks(t Topology) []link {
+	ab := link{"a", "b", "eth-b", "eth-a", "192.0.2.1/24", "192.0.2.2/24"}
+	ac := link{"a", "c", "eth-c", "eth-a", "198.51.100.1/24", "198.51.100.2/24"}
+	switch t {
+	case TwoGateways:
+		return []link{ab}
+	case Failover:
+		return []link{ab, ac}
+	}
+	return nil
+}
+
+func newGateways(l *Lab, t Topology) []*Gateway {
+	names := []string{"a", "b", "c"}[:int(t)]
+	var gws []*Gateway
+	for _, n := range names {
+		dir := filepath.Join(l.Dir, n)
+		g := &Gateway{
+			Name:    n,
+			Socket:  filepath.Join(dir, "charon.vici"),
+			Netns:   "vl-" + l.ID + "-" + n,
+			LogPath: filepath.Join(dir, "charon.log"),
+			ConfDir: dir,
+			lab:     l,
+		}
+		g.URI = "unix://" + g.Socket
+		for _, lk := range topologyLinks(t) {
+			if lk.a == n {
+				g.Addrs = append(g.Addrs, strings.Split(lk.addrA, "/")[0])
+			}
+			if lk.b == n {
+				g.Addrs = append(g.Addrs, strings.Split(lk.addrB, "/")[0])
+			}
+		}
+		if len(g.Addrs) > 0 {
+			g.Addr = g.Addrs[0]
+		}
+		gws = append(gws, g)
+	}
+	return gws
+}
+
+// localAddr is the address on lo inside the gateway's own traffic selector.
+func (g *Gateway) localAddr() string {
+	if g.Name == "a" {
+		return LocalA
+	}
+	return LocalB
+}
+
+// setupNetwork creates the namespaces, the veth links and the addresses.
+func (l *Lab) setupNetwork(ctx context.Context) error {
+	for _, g := range l.Gateways {
+		if out, err := run(ctx, nil, "ip", "netns", "add", g.Netns); err != nil {
+			return fmt.Errorf("ip netns add %s: %v: %s", g.Netns, err, out)
+		}
+		script := fmt.Sprintf("link set lo up\naddr add %s/32 dev lo\n", g.localAddr())
+		if out, err := run(ctx, strings.NewReader(script), "ip", "-n", g.Netns, "-batch", "-"); err != nil {
+			return fmt.Errorf("set up lo in %s: %v: %s", g.Netns, err, out)
+		}
+	}
+	for _, lk := range topologyLinks(l.Topology) {
+		ga, gb := l.Gateway(lk.a), l.Gateway(lk.b)
+		if out, err := run(ctx, nil, "ip", "-n", ga.Netns, "link", "add", lk.ifA, "type", "veth", "peer", "name", lk.ifB, "netns", gb.Netns); err != nil {
+			return fmt.Errorf("create veth %s-%s: %v: %s", lk.a, lk.b, err, out)
+		}
+		for _, side := range []struct{ ns, ifc, addr string }{{ga.Netns, lk.ifA, lk.addrA}, {gb.Netns, lk.ifB, lk.addrB}} {
+			script := fmt.Sprintf("addr add %s dev %s\nlink set %s up\n", side.addr, side.ifc, side.ifc)
+			if out, err := run(ctx, strings.NewReader(script), "ip", "-n", side.ns, "-batch", "-"); err != nil {
+				return fmt.Errorf("configure %s in %s: %v: %s", side.ifc, side.ns, err, out)
+			}
+		}
+	}
+	return nil
+}
+
+func deleteNetns(ns string) error {
+	if _, err := os.Stat("/run/netns/" + ns); err != nil {
+		return nil
+	}
+	out, err := exec.Command("ip", "netns", "delete", ns).CombinedOutput()
+	if err != nil {
+		if _, serr := os.Stat("/run/netns/" + ns); serr != nil {
+			return nil
+		}
+		return fmt.Errorf("ip netns delete %s: %v: %s", ns, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// env is the environment for charon and swanctl of this gateway.
+func (g *Gateway) env() []string {
+	return append(os.Environ(),
+		"STRONGSWAN_CONF="+filepath.Join(g.ConfDir, "strongswan.conf"),
+		"SWANCTL_DIR="+g.ConfDir,
+	)
+}
+
+// start launches charon in the gateway's namespaces. It does not wait.
+func (g *Gateway) start(ctx context.Context) error {
+	runDir := filepath.Join(g.ConfDir, "run")
+	os.Remove(filepath.Join(runDir, "charon.pid"))
+	out, err := os.OpenFile(filepath.Join(g.ConfDir, "charon.stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	// ip netns exec gives the command its own mount namespace (a slave of
+	// the host's, so nothing mounted there leaks out); binding a private
+	// directory over /run there keeps charon's compiled-in pid file apart.
+	cmd := exec.Command("ip", "netns", "exec", g.Netns, "sh", "-c",
+		`mount --bind "$0" /run && exec "$1"`, runDir, CharonPath)
+	cmd.Env = append(g.env(), markerEnv+"="+g.lab.ID+"/"+g.Name)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start charon for gateway %s: %w", g.Name, err)
+	}
+	done := make(chan struct{})
+	g.mu.Lock()
+	g.cmd, g.pid, g.done = cmd, cmd.Process.Pid, done
+	g.mu.Unlock()
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	return nil
+}
+
+// PID returns the daemon's process id (0 if not running).
+func (g *Gateway) PID() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pid
+}
+
+func (g *Gateway) exited() bool {
+	g.mu.Lock()
+	done := g.done
+	g.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls until the vici socket answers a real "version" request.
+func (g *Gateway) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var last error
+	for {
+		if g.exited() {
+			return fmt.Errorf("gateway %s: charon exited during start-up; log tail:\n%s", g.Name, g.diagTail(30))
+		}
+		if last = viciVersion(ctx, g.Socket); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway %s: vici socket %s does not answer (%v); log tail:\n%s", g.Name, g.Socket, last, g.diagTail(30))
+		case <-time.After(15 * time.Millisecond):
+		}
+	}
+}
+
+// diagTail is the log tail plus anything charon wrote to stdout/stderr.
+func (g *Gateway) diagTail(n int) string {
+	s := g.LogTail(n)
+	if b, _ := os.ReadFile(filepath.Join(g.ConfDir, "charon.stdout")); len(bytes.TrimSpace(b)) > 0 {
+		s += "\n--- stdout/stderr ---\n" + tailLines(string(b), n)
+	}
+	return s
+}
+
+// viciVersion sends one vici "version" command and reads its response.
+func viciVersion(ctx context.Context, socket string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	const cmd = "version"
+	pkt := []byte{0, 0, 0, 0, 0 /* CMD_REQUEST */, byte(len(cmd))}
+	pkt = append(pkt, cmd...)
+	binary.BigEndian.PutUint32(pkt, uint32(len(pkt)-4))
+	if _, err := conn.Write(pkt); err != nil {
+		return err
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		return err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return err
+	}
+	if len(body) == 0 || body[0] != 1 /* CMD_RESPONSE */ {
+		return fmt.Errorf("unexpected vici packet type in answer to version")
+	}
+	if !bytes.Contains(body, []byte("daemon")) {
+		return fmt.Errorf("version reply without daemon key")
+	}
+	return nil
+}
+
+// loadAll loads the gateway's swanctl.conf (like strongswan.service does).
+func (g *Gateway) loadAll(ctx context.Context) error {
+	if out, err := g.Swanctl(ctx, "--load-all", "--noprompt"); err != nil {
+		return fmt.Errorf("gateway %s: swanctl --load-all: %v\n%s", g.Name, err, out)
+	}
+	return nil
+}
+
+// Swanctl runs swanctl against this gateway (its STRONGSWAN_CONF, socket
+// and SWANCTL_DIR) and returns its combined output.
+func (g *Gateway) Swanctl(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "swanctl", args...)
+	cmd.Env = g.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("swanctl %s (gateway %s): %w", strings.Join(args, " "), g.Name, err)
+	}
+	return out, nil
+}
+
+// Exec runs a command inside the gateway's network namespace and returns its
+// combined output.
+func (g *Gateway) Exec(ctx context.Context, argv ...string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("lab: Exec needs a command")
+	}
+	out, err := run(ctx, nil, "ip", append([]string{"netns", "exec", g.Netns}, argv...)...)
+	if err != nil {
+		return out, fmt.Errorf("%s in %s: %w", strings.Join(argv, " "), g.Netns, err)
+	}
+	return out, nil
+}
+
+// Kill sends SIGKILL to the daemon and waits until it is gone. The socket
+// file and configuration stay, so Restart can bring it back.
+func (g *Gateway) Kill() error {
+	g.mu.Lock()
+	pid, done := g.pid, g.done
+	g.mu.Unlock()
+	if pid == 0 || !isLabDaemon(pid, g.lab.ID, g.Name) {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill gateway %s (pid %d): %w", g.Name, pid, err)
+	}
+	return g.waitGone(pid, done, 5*time.Second)
+}
+
+func (g *Gateway) waitGone(pid int, done chan struct{}, d time.Duration) error {
+	if done != nil {
+		select {
+		case <-done:
+			return nil
+		case <-time.After(d):
+			return fmt.Errorf("gateway %s (pid %d) did not exit", g.Name, pid)
+		}
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !isLabDaemon(pid, g.lab.ID, g.Name) || isZombie(pid) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("gateway %s (pid %d) did not exit", g.Name, pid)
+}
+
+// Restart starts the daemon again on the same socket and configuration
+// (stopping it first if it still runs), waits until it answers and loads
+// its swanctl.conf again, as a system service would.
+func (g *Gateway) Restart(ctx context.Context) error {
+	if !g.exited() {
+		if err := g.stop(); err != nil {
+			return err
+		}
+	}
+	if err := g.start(ctx); err != nil {
+		return err
+	}
+	if g.lab.reg != nil {
+		if st := g.lab.currentState(); st != nil {
+			st.Gateways = g.lab.gatewayStates()
+			g.lab.reg.save(st)
+		}
+	}
+	if err := g.waitReady(ctx); err != nil {
+		return err
+	}
+	return g.loadAll(ctx)
+}
+
+// stop ends the daemon gracefully (SIGTERM, SIGKILL after 3 s).
+func (g *Gateway) stop() error {
+	g.mu.Lock()
+	pid, done := g.pid, g.done
+	g.mu.Unlock()
+	if pid == 0 || g.exited() {
+		return nil
+	}
+	if err := stopPID(pid, g.lab.ID, g.Name); err != nil {
+		return err
+	}
+	return g.waitGone(pid, done, 5*time.Second)
+}
+
+// LogTail returns the last n lines of the daemon's log.
+func (g *Gateway) LogTail(n int) string {
+	b, err := os.ReadFile(g.LogPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	return tailLines(string(b), n)
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// run executes a command with an optional stdin and returns its output.
+func run(ctx context.Context, stdin io.Reader, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
+	return bytes.TrimSpace(out), err
+}

@@ -1,0 +1,304 @@
+// Package lab starts real strongSwan charon daemons on this machine for tests,
+// benchmarks and demos.
+//
+// Every gateway of a lab is a charon process in its own network namespace, with
+// its own mount namespace (a private /run, so the compiled-in pid file does not
+// clash), its own strongswan.conf, vici socket, log file and swanctl directory.
+// Gateways talk over veth links that exist only inside the lab's namespaces,
+// using documentation addresses, and install CHILD_SAs with kernel-libipsec.
+// Several labs can run at the same time; a lab left behind by a crashed test
+// run is found and cleared by the next Start or Up.
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Topology selects how many gateways a lab has and what is preloaded.
+type Topology int
+
+const (
+	// OneGateway is gateway "a" alone, with no connection loaded.
+	OneGateway Topology = 1
+	// TwoGateways is "a" and "b" joined by 192.0.2.0/24; both have the
+	// connection "ab" (child "net", 10.1.0.0/24 <-> 10.2.0.0/24, PSK) loaded.
+	TwoGateways Topology = 2
+	// Failover is client "a" with connections "primary" (to "b") and "backup"
+	// (to "c"), each with child "net" carrying 10.1.0.0/24 <-> 10.2.0.0/24;
+	// "b" answers "primary" and "c" answers "backup".
+	Failover Topology = 3
+)
+
+// String returns the topology's name as used by the command line.
+func (t Topology) String() string {
+	switch t {
+	case OneGateway:
+		return "one-gateway"
+	case TwoGateways:
+		return "two-gateways"
+	case Failover:
+		return "failover"
+	}
+	return fmt.Sprintf("topology(%d)", int(t))
+}
+
+// Config describes a lab to start with Up.
+type Config struct {
+	// Dir is where the gateways' files live (sockets, logs, configs). Empty
+	// means a fresh temporary directory that Down removes again. The path
+	// must be short enough for unix socket names and must not be under /run.
+	Dir string
+	// Topology selects the gateways; zero means OneGateway.
+	Topology Topology
+	// Persistent labs are not cleared as stale when the process that started
+	// them exits (used by "lab up", which leaves daemons running).
+	Persistent bool
+}
+
+// Lab is a running set of gateways. Call Down when done.
+type Lab struct {
+	// ID is the lab's short random name; it appears in netns names.
+	ID string
+	// Dir holds one subdirectory per gateway.
+	Dir string
+	// Topology is what was started.
+	Topology Topology
+	// Gateways lists the gateways in name order.
+	Gateways []*Gateway
+
+	ownDir bool
+	reg    *registry
+	st     *labState
+}
+
+func (l *Lab) currentState() *labState { return l.st }
+
+// Static addresses and secrets of the preloaded configuration.
+const (
+	// PSK is the pre-shared key of every preloaded and bulk connection.
+	PSK = "vicish-lab-secret"
+	// NetA is the traffic selector behind gateway "a"; "a" has LocalA on lo.
+	NetA = "10.1.0.0/24"
+	// NetB is the traffic selector behind "b" (and "c" in Failover); they
+	// have LocalB on lo.
+	NetB = "10.2.0.0/24"
+	// LocalA is an address of "a" inside NetA, the source for tunnel traffic.
+	LocalA = "10.1.0.1"
+	// LocalB is an address of "b" and "c" inside NetB.
+	LocalB = "10.2.0.1"
+)
+
+// Start starts a lab for a test and stops it in t.Cleanup. When the lab cannot
+// start the test fails with the reason; only on a developer machine (CI is not
+// "true") and only when not root or strongSwan is missing, it is skipped.
+func Start(t testing.TB, topo Topology) *Lab {
+	t.Helper()
+	if err := Check(); err != nil {
+		if os.Getenv("CI") != "true" && (errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNotInstalled)) {
+			t.Skipf("lab: %v", err)
+		}
+		t.Fatalf("lab: %v", err)
+	}
+	dir, err := testDir(t)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	l, err := Up(ctx, Config{Dir: dir, Topology: topo})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Logf("lab %s: %s started in %v (%s)", l.ID, topo, time.Since(begin).Round(time.Millisecond), l.summary())
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab %s: down: %v", l.ID, err)
+		}
+	})
+	return l
+}
+
+// testDir picks a per-test directory whose socket paths stay short.
+func testDir(t testing.TB) (string, error) {
+	dir := t.TempDir()
+	if len(dir)+len("/a/charon.vici") <= maxSocketPath && !underRun(dir) {
+		return dir, nil
+	}
+	dir, err := shortTempDir()
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir, nil
+}
+
+// shortTempDir creates a temporary directory, falling back to /tmp when
+// $TMPDIR is too long for socket paths.
+func shortTempDir() (string, error) {
+	base := os.TempDir()
+	if len(base)+40 > maxSocketPath || underRun(base) {
+		base = "/tmp"
+	}
+	return os.MkdirTemp(base, "vicish-lab-")
+}
+
+// Up starts the lab described by cfg and waits until every gateway's vici
+// socket answers and the preloaded configuration is loaded. It first clears
+// labs left behind by processes that no longer exist.
+func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	if cfg.Topology == 0 {
+		cfg.Topology = OneGateway
+	}
+	if cfg.Topology < OneGateway || cfg.Topology > Failover {
+		return nil, fmt.Errorf("unknown topology %d: use 1 (one gateway), 2 (two gateways) or 3 (failover)", int(cfg.Topology))
+	}
+	reg, err := openRegistry()
+	if err != nil {
+		return nil, err
+	}
+	reg.clearStale()
+
+	l = &Lab{ID: newID(), Topology: cfg.Topology, reg: reg}
+	if cfg.Dir == "" {
+		if l.Dir, err = shortTempDir(); err != nil {
+			return nil, fmt.Errorf("create lab dir: %w", err)
+		}
+		l.ownDir = true
+	} else {
+		if l.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create lab dir: %w", err)
+		}
+	}
+	if underRun(l.Dir) {
+		l.cleanupDir()
+		return nil, fmt.Errorf("lab dir %s is under /run, which each gateway replaces with its own; choose a directory elsewhere (e.g. under /tmp)", l.Dir)
+	}
+	if sock := filepath.Join(l.Dir, "a", "charon.vici"); len(sock) > maxSocketPath {
+		l.cleanupDir()
+		return nil, fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
+	}
+	l.Gateways = newGateways(l, cfg.Topology)
+
+	st := l.state(cfg.Persistent)
+	l.st = st
+	if err := reg.save(st); err != nil {
+		l.cleanupDir()
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if derr := l.Down(); derr != nil {
+				err = fmt.Errorf("%w (and cleaning up: %v)", err, derr)
+			}
+			l = nil
+		}
+	}()
+	if err := l.setupNetwork(ctx); err != nil {
+		return l, err
+	}
+	for _, g := range l.Gateways {
+		if err := g.writeConfig(); err != nil {
+			return l, err
+		}
+		if err := g.start(ctx); err != nil {
+			return l, err
+		}
+		st.Gateways = l.gatewayStates()
+		if err := reg.save(st); err != nil {
+			return l, err
+		}
+	}
+	for _, g := range l.Gateways {
+		if err := g.waitReady(ctx); err != nil {
+			return l, err
+		}
+		if err := g.loadAll(ctx); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// Gateway returns the gateway with the given name ("a", "b" or "c"), or nil.
+func (l *Lab) Gateway(name string) *Gateway {
+	for _, g := range l.Gateways {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Down stops every daemon (SIGTERM, then SIGKILL), deletes the namespaces and
+// removes the lab's directory if the lab created it. It is safe to call twice.
+func (l *Lab) Down() error {
+	var errs []error
+	for _, g := range l.Gateways {
+		if err := g.stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, ns := range l.netnsNames() {
+		if err := deleteNetns(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.cleanupDir()
+	if l.reg != nil {
+		l.reg.remove(l.ID)
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lab) cleanupDir() {
+	if l.ownDir && l.Dir != "" {
+		os.RemoveAll(l.Dir)
+	}
+}
+
+func (l *Lab) netnsNames() []string {
+	var names []string
+	for _, g := range l.Gateways {
+		names = append(names, g.Netns)
+	}
+	return names
+}
+
+func (l *Lab) summary() string {
+	var parts []string
+	for _, g := range l.Gateways {
+		parts = append(parts, fmt.Sprintf("%s=%s", g.Name, g.URI))
+	}
+	return strings.Join(parts, " ")
+}
+
+func newID() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func underRun(dir string) bool {
+	for _, p := range []string{"/run", "/var/run"} {
+		if dir == p || strings.HasPrefix(dir, p+"/") {
+			return true
+		}
+	}
+	return false
+}

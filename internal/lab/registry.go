@@ -1,0 +1,243 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RegistryDir holds one state file per running lab, so that a later run can
+// find and clear what a crashed one left behind.
+const RegistryDir = "/run/vicish-lab"
+
+// labState is what the registry records about a lab.
+type labState struct {
+	ID         string         `json:"id"`
+	Dir        string         `json:"dir"`
+	OwnDir     bool           `json:"own_dir"`
+	Topology   Topology       `json:"topology"`
+	Persistent bool           `json:"persistent"`
+	OwnerPID   int            `json:"owner_pid"`
+	OwnerStart string         `json:"owner_start"`
+	Created    time.Time      `json:"created"`
+	Netns      []string       `json:"netns"`
+	Gateways   []gatewayState `json:"gateways"`
+}
+
+type gatewayState struct {
+	Name  string `json:"name"`
+	PID   int    `json:"pid"`
+	Netns string `json:"netns"`
+	URI   string `json:"uri"`
+	Addr  string `json:"addr"`
+}
+
+type registry struct{ dir string }
+
+func openRegistry() (*registry, error) {
+	if err := os.MkdirAll(RegistryDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create lab registry %s: %w", RegistryDir, err)
+	}
+	return &registry{dir: RegistryDir}, nil
+}
+
+func (r *registry) path(id string) string { return filepath.Join(r.dir, id+".json") }
+
+func (r *registry) save(st *labState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := r.path(st.ID) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write lab state: %w", err)
+	}
+	return os.Rename(tmp, r.path(st.ID))
+}
+
+func (r *registry) remove(id string) { os.Remove(r.path(id)) }
+
+// list returns all recorded labs, newest first.
+func (r *registry) list() []*labState {
+	entries, _ := os.ReadDir(r.dir)
+	var out []*labState
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(r.dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var st labState
+		if json.Unmarshal(b, &st) != nil || st.ID == "" {
+			continue
+		}
+		out = append(out, &st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+// lock serialises stale-lab clearing between processes.
+func (r *registry) lock() (unlock func()) {
+	f, err := os.OpenFile(filepath.Join(r.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return func() {}
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+}
+
+// clearStale tears down labs whose owning process is gone (a test binary that
+// crashed or was killed). Persistent labs ("lab up") stay until "lab down".
+func (r *registry) clearStale() {
+	unlock := r.lock()
+	defer unlock()
+	for _, st := range r.list() {
+		if st.Persistent || processAlive(st.OwnerPID, st.OwnerStart) {
+			continue
+		}
+		st.teardown(r)
+	}
+}
+
+// teardown stops what a recorded lab started, verifying each pid first.
+func (st *labState) teardown(r *registry) error {
+	var errs []error
+	for _, g := range st.Gateways {
+		if err := stopPID(g.PID, st.ID, g.Name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, ns := range st.Netns {
+		if err := deleteNetns(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if st.OwnDir && st.Dir != "" && !underRun(st.Dir) && st.Dir != "/" {
+		os.RemoveAll(st.Dir)
+	}
+	r.remove(st.ID)
+	return errors.Join(errs...)
+}
+
+func (l *Lab) state(persistent bool) *labState {
+	st := &labState{
+		ID:         l.ID,
+		Dir:        l.Dir,
+		OwnDir:     l.ownDir,
+		Topology:   l.Topology,
+		Persistent: persistent,
+		Created:    time.Now(),
+		Netns:      l.netnsNames(),
+		Gateways:   l.gatewayStates(),
+	}
+	if !persistent {
+		st.OwnerPID = os.Getpid()
+		st.OwnerStart = procStart(st.OwnerPID)
+	}
+	return st
+}
+
+func (l *Lab) gatewayStates() []gatewayState {
+	var gs []gatewayState
+	for _, g := range l.Gateways {
+		gs = append(gs, gatewayState{Name: g.Name, PID: g.PID(), Netns: g.Netns, URI: g.URI, Addr: g.Addr})
+	}
+	return gs
+}
+
+// procStart returns the start time of a process (field 22 of /proc/PID/stat)
+// so that a reused pid is not mistaken for the original process.
+func procStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
+}
+
+func processAlive(pid int, start string) bool {
+	if pid <= 0 {
+		return false
+	}
+	s := procStart(pid)
+	return s != "" && (start == "" || s == start)
+}
+
+// isLabDaemon reports whether pid is the charon of gateway gw in lab id, by
+// the marker in its environment.
+func isLabDaemon(pid int, id, gw string) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := markerEnv + "=" + id + "/" + gw
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if kv == want {
+			return true
+		}
+	}
+	return false
+}
+
+// markerEnv is set in every lab daemon's environment to recognise it.
+const markerEnv = "VICISH_LAB"
+
+// stopPID stops a lab daemon found by pid: SIGTERM, then SIGKILL after a
+// grace period. A pid that is gone or belongs to another process is left alone.
+func stopPID(pid int, id, gw string) error {
+	if !isLabDaemon(pid, id, gw) {
+		return nil
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if !isLabDaemon(pid, id, gw) || isZombie(pid) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline = time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if !isLabDaemon(pid, id, gw) || isZombie(pid) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("gateway %s (pid %d) did not exit after SIGKILL", gw, pid)
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
