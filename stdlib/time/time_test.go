@@ -61,7 +61,6 @@ func TestSleepCancelled(t *testing.T) {
 		name   string
 		cancel func(context.CancelCauseFunc)
 	}{
-		{"before", func(cancel context.CancelCauseFunc) { cancel(errors.New("operator pressed Ctrl-C")) }},
 		{"during", func(cancel context.CancelCauseFunc) {
 			go func() {
 				time.Sleep(20 * time.Millisecond)
@@ -84,6 +83,19 @@ func TestSleepCancelled(t *testing.T) {
 				t.Errorf("error %q does not say why the sleep ended", err)
 			}
 		})
+	}
+}
+
+// TestSleepDone checks Sleep on a context that has already ended.
+func TestSleepDone(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("shutting down"))
+	err := stdtime.Sleep(ctx, time.Hour)
+	if !errors.Is(err, stdtime.ErrInterrupted) || err.Error() != "interrupted: shutting down" {
+		t.Fatalf("got %v, want interrupted: shutting down", err)
+	}
+	if err := stdtime.Sleep(context.Background(), 0); err != nil {
+		t.Fatalf("Sleep(0) = %v", err)
 	}
 }
 

@@ -1,0 +1,185 @@
+// Package exec provides the Starlark "exec" module, which runs a program and
+// captures its output:
+//
+//	exec.run(argv, timeout=None, stdin=None, env=None)
+//	    → exec.result(code=0, stdout="...", stderr="...")
+//
+// argv is a list of strings: the program (looked up in $PATH) and its
+// arguments; no shell is involved. timeout is a number of seconds, a
+// duration or a string such as "5s"; when it passes the program is killed and
+// run fails. stdin is a string or bytes fed to the program. env is a dict of
+// variables added to (or replacing those of) the inherited environment.
+// A non-zero exit status is not an error: check result.code. A program
+// killed by a signal reports 128 + the signal number, as shells do.
+//
+// Running programs is a privilege the host grants: a module made with
+// allowed=false refuses every call, saying which vicish flag allows it.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"syscall"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/vicish/vicish/starctx"
+	stdtime "github.com/vicish/vicish/stdlib/time"
+)
+
+// MaxOutput is the most bytes run captures from each of stdout and stderr.
+// A program writing more is stopped and run fails.
+const MaxOutput = 16 << 20
+
+// waitDelay is how long run waits for the output pipes to close after the
+// program has exited or been killed (a background child may hold them).
+const waitDelay = 2 * time.Second
+
+// ErrDisabled is wrapped by the error of every call to a module made with
+// allowed=false.
+var ErrDisabled = errors.New("exec.run is disabled: run vicish with --allow-exec")
+
+// NewModule returns an "exec" module. Unless allowed is true, exec.run fails
+// with an error wrapping ErrDisabled.
+func NewModule(allowed bool) *starlarkstruct.Module {
+	run := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if !allowed {
+			return nil, ErrDisabled
+		}
+		return runBuiltin(thread, b, args, kwargs)
+	}
+	return &starlarkstruct.Module{
+		Name:    "exec",
+		Members: starlark.StringDict{"run": starlark.NewBuiltin("exec.run", run)},
+	}
+}
+
+func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		argvV   starlark.Value
+		timeout stdtime.DurationArg
+		stdinV  starlark.Value
+		envD    *starlark.Dict
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"argv", &argvV, "timeout??", &timeout, "stdin??", &stdinV, "env??", &envD); err != nil {
+		return nil, err
+	}
+	argv, err := stringList(argvV)
+	if err != nil {
+		return nil, fmt.Errorf("%s: argv: %w", b.Name(), err)
+	}
+	ctx := starctx.From(thread)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
+		defer cancel()
+	}
+	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = waitDelay
+	ownGroup(cmd)
+	if stdinV != nil {
+		switch s := stdinV.(type) {
+		case starlark.String:
+			cmd.Stdin = bytes.NewReader([]byte(s))
+		case starlark.Bytes:
+			cmd.Stdin = bytes.NewReader([]byte(s))
+		default:
+			return nil, fmt.Errorf("%s: stdin: got %s, want string or bytes", b.Name(), stdinV.Type())
+		}
+	}
+	if envD != nil {
+		cmd.Env = os.Environ()
+		for _, kv := range envD.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: env: got %s: %s entry, want string: string", b.Name(), kv[0].Type(), kv[1].Type())
+			}
+			cmd.Env = append(cmd.Env, string(k)+"="+string(v))
+		}
+	}
+	stdout := &capped{name: "stdout"}
+	stderr := &capped{name: "stderr"}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	err = cmd.Run()
+	var exitErr *osexec.ExitError
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// The program was killed (or never started) because the deadline
+		// passed or the host cancelled the script.
+		if parent := starctx.From(thread); parent.Err() != nil {
+			return nil, fmt.Errorf("%s: %s: %w: %v", b.Name(), argv[0], stdtime.ErrInterrupted, context.Cause(parent))
+		}
+		return nil, fmt.Errorf("%s: %s: timed out after %v; the program was killed", b.Name(), argv[0], time.Duration(timeout))
+	case stdout.err != nil || stderr.err != nil:
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], errors.Join(stdout.err, stderr.err))
+	case err == nil, errors.Is(err, osexec.ErrWaitDelay), errors.As(err, &exitErr):
+		// Finished: a non-zero status or a background child keeping the
+		// output open is reported through code and output, not as an error.
+	default:
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlarkstruct.FromStringDict(starlark.String("exec.result"), starlark.StringDict{
+		"code":   starlark.MakeInt(exitCode(cmd.ProcessState)),
+		"stdout": starlark.String(stdout.buf.String()),
+		"stderr": starlark.String(stderr.buf.String()),
+	}), nil
+}
+
+// exitCode returns the program's exit status, or 128 + the signal number if
+// a signal ended it.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// stringList converts a list or tuple of strings to a non-empty []string.
+func stringList(v starlark.Value) ([]string, error) {
+	var seq starlark.Indexable
+	switch v := v.(type) {
+	case *starlark.List:
+		seq = v
+	case starlark.Tuple:
+		seq = v
+	default:
+		return nil, fmt.Errorf("got %s, want a list of strings such as [\"ip\", \"xfrm\", \"state\"]", v.Type())
+	}
+	if seq.Len() == 0 {
+		return nil, errors.New("empty list: want the program and its arguments")
+	}
+	out := make([]string, seq.Len())
+	for i := range out {
+		s, ok := seq.Index(i).(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("element %d is %s, want string", i, seq.Index(i).Type())
+		}
+		out[i] = string(s)
+	}
+	return out, nil
+}
+
+// capped collects up to MaxOutput bytes and then fails, which stops the copy
+// and closes the pipe (the program sees EPIPE/SIGPIPE).
+type capped struct {
+	name string
+	buf  bytes.Buffer
+	err  error
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) > MaxOutput {
+		c.err = fmt.Errorf("%s exceeded %d MiB; the program was stopped", c.name, MaxOutput>>20)
+		return 0, c.err
+	}
+	return c.buf.Write(p)
+}

@@ -1,0 +1,147 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarktest"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/stdlib/exec"
+	stdtime "github.com/vicish/vicish/stdlib/time"
+)
+
+// run executes src with exec (allowed or not) and assert predeclared, on a
+// thread carrying ctx.
+func run(t *testing.T, ctx context.Context, allowed bool, src string) error {
+	t.Helper()
+	assert, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := &starlark.Thread{Name: "test"}
+	starlarktest.SetReporter(thread, t)
+	defer starctx.Attach(thread, ctx)()
+	predeclared := starlark.StringDict{
+		"exec":   exec.NewModule(allowed),
+		"assert": assert["assert"],
+		"tmp":    starlark.String(t.TempDir()),
+	}
+	_, err = starlark.ExecFile(thread, "test.star", src, predeclared)
+	return err
+}
+
+func TestDisabled(t *testing.T) {
+	err := run(t, context.Background(), false, `exec.run(["true"])`)
+	if !errors.Is(err, exec.ErrDisabled) {
+		t.Fatalf("got %v, want ErrDisabled", err)
+	}
+	if want := "exec.run is disabled: run vicish with --allow-exec"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+}
+
+func TestRun(t *testing.T) {
+	t.Setenv("VICISH_INHERITED", "yes")
+	src := `
+assert.eq(dir(exec), ["run"])
+r = exec.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+assert.eq(r.code, 3)
+assert.eq(r.stdout, "out\n")
+assert.eq(r.stderr, "err\n")
+assert.eq(str(r), 'exec.result(code = 3, stderr = "err\\n", stdout = "out\\n")')
+
+assert.eq(exec.run(("true",)).code, 0)
+assert.eq(exec.run(["cat"], stdin="hello\n").stdout, "hello\n")
+assert.eq(exec.run(["cat"], stdin=b"\x00\x01").stdout, "\x00\x01")
+assert.eq(exec.run(["cat"], stdin=None).stdout, "")
+assert.eq(exec.run(["printf", "%s|%s", "a b", "c"]).stdout, "a b|c")
+
+r2 = exec.run(["sh", "-c", "echo $VICISH_SET $VICISH_INHERITED"], env={"VICISH_SET": "set"})
+assert.eq(r2.stdout, "set yes\n")
+r3 = exec.run(["sh", "-c", "echo $VICISH_INHERITED"], env={"VICISH_INHERITED": "replaced"})
+assert.eq(r3.stdout, "replaced\n")
+
+assert.eq(exec.run(["sh", "-c", "kill -TERM $$"]).code, 128 + 15)
+assert.eq(exec.run(["sh", "-c", "exit 0"], timeout=60).code, 0)
+assert.eq(exec.run(["true"], timeout="1m").code, 0)
+
+assert.fails(lambda: exec.run("ip xfrm state"), r'exec.run: argv: got string, want a list of strings such as \["ip", "xfrm", "state"\]')
+assert.fails(lambda: exec.run([]), "exec.run: argv: empty list")
+assert.fails(lambda: exec.run(["echo", 1]), "exec.run: argv: element 1 is int, want string")
+assert.fails(lambda: exec.run(["vicish-no-such-program"]), 'exec.run: exec: "vicish-no-such-program": executable file not found')
+assert.fails(lambda: exec.run(["cat"], stdin=1), "exec.run: stdin: got int, want string or bytes")
+assert.fails(lambda: exec.run(["true"], env={"A": 1}), "exec.run: env: got string: int entry, want string: string")
+assert.fails(lambda: exec.run(["true"], timeout=-1), "exec.run: .*negative duration")
+assert.fails(lambda: exec.run(["yes"]), "exec.run: yes: stdout exceeded 16 MiB; the program was stopped")
+`
+	if err := run(t, context.Background(), true, src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTimeout checks that a timeout kills the program and everything it
+// started, and that run reports it.
+func TestTimeout(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "pid")
+	src := `exec.run(["sh", "-c", "sleep 3600 & echo $! > ` + pidfile + `; wait"], timeout=0.2)`
+	err := run(t, context.Background(), true, src)
+	if err == nil || !strings.Contains(err.Error(), "exec.run: sh: timed out after 200ms; the program was killed") {
+		t.Fatalf("got %v, want a timeout error", err)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The background sleep got SIGKILL with its group; wait for it to be
+	// gone (or a zombie awaiting its new parent).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background child %d still running after the timeout: %s", pid, stat)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cancel func(context.CancelCauseFunc)
+	}{
+		{"during", func(cancel context.CancelCauseFunc) {
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				cancel(errors.New("SIGTERM"))
+			}()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			tc.cancel(cancel)
+			err := run(t, ctx, true, `exec.run(["sleep", "3600"])`)
+			if !errors.Is(err, stdtime.ErrInterrupted) {
+				t.Fatalf("got %v, want an error wrapping ErrInterrupted", err)
+			}
+			if !strings.Contains(err.Error(), "exec.run: sleep: interrupted: SIGTERM") {
+				t.Errorf("error %q does not say what was interrupted and why", err)
+			}
+		})
+	}
+}
