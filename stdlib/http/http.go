@@ -1,0 +1,170 @@
+// Package http provides the Starlark "http" module, an outgoing HTTP POST
+// for notifications (a chat webhook, an alerting endpoint):
+//
+//	http.post(url, body=None, json=None, headers=None, timeout=10)
+//	    → http.response(status=200, body="...")
+//
+// body is a string or bytes sent as is (Content-Type
+// application/octet-stream unless headers say otherwise); json is any value
+// json.encode accepts, sent as application/json. Give at most one of them.
+// headers is a dict of strings. timeout (seconds, a duration or a string
+// such as "5s") bounds the whole exchange. Any HTTP status is a result, not
+// an error: check response.status. Proxies are taken from the environment
+// (HTTPS_PROXY, NO_PROXY), as other programs do.
+//
+// Network access is a privilege the host grants: a module made with
+// allowed=false refuses every call, saying which vicish flag allows it.
+package http
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/url"
+	"time"
+
+	libjson "go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/vicish/vicish/starctx"
+	stdtime "github.com/vicish/vicish/stdlib/time"
+)
+
+// MaxResponse is the largest response body post reads.
+const MaxResponse = 4 << 20
+
+// DefaultTimeout bounds a post that gives no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// ErrDisabled is wrapped by the error of every call to a module made with
+// allowed=false.
+var ErrDisabled = errors.New("http.post is disabled: run vicish with --allow-net")
+
+// NewModule returns an "http" module with its own HTTP client. Unless
+// allowed is true, http.post fails with an error wrapping ErrDisabled.
+func NewModule(allowed bool) *starlarkstruct.Module {
+	client := &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
+	post := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if !allowed {
+			return nil, ErrDisabled
+		}
+		return doPost(client, thread, b, args, kwargs)
+	}
+	return &starlarkstruct.Module{
+		Name:    "http",
+		Members: starlark.StringDict{"post": starlark.NewBuiltin("http.post", post)},
+	}
+}
+
+func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		rawURL  string
+		bodyV   starlark.Value
+		jsonV   starlark.Value
+		headers *starlark.Dict
+		timeout = stdtime.DurationArg(DefaultTimeout)
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"url", &rawURL, "body??", &bodyV, "json??", &jsonV, "headers??", &headers, "timeout??", &timeout); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%s: %q is not an http:// or https:// URL", b.Name(), rawURL)
+	}
+
+	var payload []byte
+	contentType := ""
+	switch {
+	case bodyV != nil && jsonV != nil:
+		return nil, fmt.Errorf("%s: give body or json, not both", b.Name())
+	case bodyV != nil:
+		switch s := bodyV.(type) {
+		case starlark.String:
+			payload = []byte(s)
+		case starlark.Bytes:
+			payload = []byte(s)
+		default:
+			return nil, fmt.Errorf("%s: body: got %s, want string or bytes (use json= for other values)", b.Name(), bodyV.Type())
+		}
+		contentType = "application/octet-stream"
+	case jsonV != nil:
+		enc, err := encodeJSON(thread, jsonV)
+		if err != nil {
+			return nil, fmt.Errorf("%s: json: %w", b.Name(), err)
+		}
+		payload = []byte(enc)
+		contentType = "application/json"
+	}
+
+	ctx := starctx.From(thread)
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, u.String(), bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if headers != nil {
+		for _, kv := range headers.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%s: headers: got %s: %s entry, want string: string", b.Name(), kv[0].Type(), kv[1].Type())
+			}
+			req.Header.Set(string(k), string(v))
+		}
+	}
+
+	resp, err := client.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, MaxResponse+1))
+		if err == nil && len(body) > MaxResponse {
+			return nil, fmt.Errorf("%s: %s: response body larger than %d MiB", b.Name(), u.Redacted(), MaxResponse>>20)
+		}
+		if err == nil {
+			return starlarkstruct.FromStringDict(starlark.String("http.response"), starlark.StringDict{
+				"status": starlark.MakeInt(resp.StatusCode),
+				"body":   starlark.String(body),
+			}), nil
+		}
+	}
+	if parent := starctx.From(thread); parent.Err() != nil {
+		return nil, fmt.Errorf("%s: %s: %w: %v", b.Name(), u.Redacted(), stdtime.ErrInterrupted, context.Cause(parent))
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %s: no response within %v", b.Name(), u.Redacted(), time.Duration(timeout))
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err // url.Error repeats the method and URL
+	}
+	return nil, fmt.Errorf("%s: %s: %w", b.Name(), u.Redacted(), err)
+}
+
+// encodeJSON encodes v with go.starlark.net/lib/json's encoder, so that
+// http.post(json=x) sends exactly what json.encode(x) returns.
+func encodeJSON(thread *starlark.Thread, v starlark.Value) (string, error) {
+	encode := libjson.Module.Members["encode"].(*starlark.Builtin)
+	s, err := encode.CallInternal(thread, starlark.Tuple{v}, nil)
+	if err != nil {
+		return "", err
+	}
+	return string(s.(starlark.String)), nil
+}
