@@ -20,7 +20,7 @@ const swanctlPlugins = "random nonce openssl pem pkcs1 pkcs8 pkcs12 x509 pubkey 
 // swanctlSubdirs are the credential directories swanctl --load-all reads.
 func swanctlSubdirs() []string {
 	return []string{"conf.d", "x509", "x509ca", "x509aa", "x509ocsp", "x509crl", "x509ac",
-	"pubkey", "private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12", "run"}
+		"pubkey", "private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12", "run"}
 }
 
 // strongswanConf is the daemon and swanctl configuration of one gateway.
