@@ -1,0 +1,437 @@
+package vici
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Options tune a Client. The zero value is ready to use.
+type Options struct {
+	// Reconnect makes the client redial, with backoff, after the daemon
+	// closes the connection, re-register the subscribed events and send
+	// every Subscription an Event with Reconnected set. Commands issued
+	// while it is disconnected fail at once with an error wrapping
+	// ErrClosed. Without Reconnect a lost connection closes the client.
+	Reconnect bool
+	// EventBuffer is how many events each Subscription queues before the
+	// reader waits for its consumer (backpressure; nothing is dropped).
+	// Zero or less means 256.
+	EventBuffer int
+}
+
+const (
+	defaultEventBuffer = 256
+	streamBuffer       = 16 // decoded stream entries queued ahead of the caller
+	minBackoff         = 100 * time.Millisecond
+	maxBackoff         = 5 * time.Second
+)
+
+// Client is a connection to charon's vici socket. It is safe for use by
+// many goroutines: commands run one at a time on the wire, in the order
+// they take the connection, while one reader goroutine routes responses to
+// the waiting command and events to streams and subscriptions.
+type Client struct {
+	uri  string
+	opts Options
+	ctx  context.Context // ends when Close is called
+	stop context.CancelFunc
+	wg   sync.WaitGroup // reader, reconnect and janitor goroutines
+
+	mu      sync.Mutex
+	cn      *conn // nil while reconnecting and after Close
+	closed  bool
+	downErr error                      // why cn is nil
+	subs    map[string][]*Subscription // by event name; slices are copy-on-write
+}
+
+// conn is one dialled connection. A reconnecting Client makes a new one.
+type conn struct {
+	c    *Client
+	nc   net.Conn
+	sem  chan struct{} // holding it means owning the wire for one operation
+	dead chan struct{} // closed once the reader has stopped
+
+	wmu         sync.Mutex // guards writing/interrupted
+	writing     bool
+	interrupted bool
+
+	// Guarded by c.mu.
+	cur     *request        // the request awaiting its answer
+	refs    map[string]int  // how many subscriptions and streams want an event
+	onWire  map[string]bool // events the daemon has registered for us
+	syncing bool            // a janitor goroutine is unregistering stale events
+	cause   error           // why the connection ended, once known
+	err     error           // the error handed to callers once it ended
+}
+
+// request is one packet sent that expects an answer.
+type request struct {
+	typ       packetType
+	name      string
+	stream    *sink      // a streamed command's event sink, or nil
+	reply     chan reply // buffered: the reader never waits on it
+	abandoned bool       // the caller left: the reader frees the wire on reply
+}
+
+type reply struct {
+	typ packetType
+	msg *Message
+	err error
+}
+
+// sink carries a streamed command's events to its caller.
+type sink struct {
+	event string
+	ch    chan *Message
+	gone  chan struct{} // closed when the caller stops consuming
+}
+
+// Dial connects to the daemon at uri ("" means DefaultURI) with default
+// Options. Only ctx bounds the attempt; the client keeps no deadline.
+func Dial(ctx context.Context, uri string) (*Client, error) {
+	return DialOptions(ctx, uri, Options{})
+}
+
+// DialOptions connects to the daemon at uri ("" means DefaultURI). A
+// failure is a *DialError whose message says what to check.
+func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error) {
+	if uri == "" {
+		uri = DefaultURI
+	}
+	if _, _, err := ParseURI(uri); err != nil {
+		return nil, &DialError{URI: uri, Err: err}
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = defaultEventBuffer
+	}
+	nc, err := dialConn(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{uri: uri, opts: opts, subs: map[string][]*Subscription{}}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	c.cn = c.newConn(nc)
+	c.startReader(c.cn)
+	return c, nil
+}
+
+func (c *Client) newConn(nc net.Conn) *conn {
+	return &conn{
+		c:      c,
+		nc:     nc,
+		sem:    make(chan struct{}, 1),
+		dead:   make(chan struct{}),
+		refs:   map[string]int{},
+		onWire: map[string]bool{},
+	}
+}
+
+// URI returns the URI the client dials.
+func (c *Client) URI() string { return c.uri }
+
+// Close closes the connection and stops reconnecting. Commands in flight
+// fail with an error wrapping ErrClosed, subscriptions' channels are
+// closed, and every goroutine the client started has ended when Close
+// returns. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cn := c.cn
+	c.mu.Unlock()
+	c.stop()
+	if cn != nil {
+		cn.closeWith(errClientClosed)
+	}
+	c.wg.Wait()
+	c.shutdownSubs(&connError{uri: c.uri, state: stateClosed})
+	return nil
+}
+
+var errClientClosed = errors.New("closed by Close")
+
+// Call runs one command and returns its reply. A reply with success = no
+// comes back together with a *CommandError; CMD_UNKNOWN gives an error
+// wrapping ErrUnknownCommand. When ctx ends first Call returns at once with
+// an error wrapping ctx's error; the command keeps the wire until its late
+// reply arrives, which is then discarded, so the connection stays in sync.
+func (c *Client) Call(ctx context.Context, command string, req *Message) (*Message, error) {
+	pkt, err := encodePacket(pktCmdRequest, command, orEmpty(req))
+	if err != nil {
+		return nil, err
+	}
+	cn, err := c.acquire(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	defer cn.release()
+	r := newRequest(pktCmdRequest, command, nil)
+	if err := cn.send(ctx, r, pkt); err != nil {
+		return nil, err
+	}
+	rep, err := cn.wait(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return commandResult(command, rep)
+}
+
+func orEmpty(m *Message) *Message {
+	if m == nil {
+		return NewMessage()
+	}
+	return m
+}
+
+func newRequest(t packetType, name string, s *sink) *request {
+	return &request{typ: t, name: name, stream: s, reply: make(chan reply, 1)}
+}
+
+// commandResult turns a command's answer into Call's results.
+func commandResult(command string, rep reply) (*Message, error) {
+	if rep.err != nil {
+		return nil, fmt.Errorf("vici: %s: %w", command, rep.err)
+	}
+	if rep.typ == pktCmdUnknown {
+		return nil, &nameError{kind: ErrUnknownCommand, name: command,
+			hint: "the daemon has no handler for it; check the spelling and the daemon's version"}
+	}
+	if rep.msg.Get("success") == "no" {
+		return rep.msg, &CommandError{Command: command, Errmsg: rep.msg.Get("errmsg"), Reply: rep.msg}
+	}
+	return rep.msg, nil
+}
+
+// nameError is an unknown command or event; it wraps the matching sentinel.
+type nameError struct {
+	kind error
+	name string
+	hint string
+}
+
+func (e *nameError) Error() string { return fmt.Sprintf("vici: %v %q: %s", e.kind, e.name, e.hint) }
+func (e *nameError) Unwrap() error { return e.kind }
+
+// acquire takes the wire of the current connection for one operation.
+func (c *Client) acquire(ctx context.Context, what string) (*conn, error) {
+	c.mu.Lock()
+	cn, down := c.cn, c.downState()
+	c.mu.Unlock()
+	if cn == nil {
+		return nil, down
+	}
+	select {
+	case cn.sem <- struct{}{}:
+		select {
+		case <-cn.dead:
+			<-cn.sem
+			return nil, cn.closedErr()
+		default:
+			return cn, nil
+		}
+	case <-cn.dead:
+		return nil, cn.closedErr()
+	case <-ctx.Done():
+		return nil, ctxError(ctx, what, "while waiting for the connection")
+	}
+}
+
+// downState explains why there is no connection. c.mu must be held.
+func (c *Client) downState() error {
+	if c.closed {
+		return &connError{uri: c.uri, state: stateClosed}
+	}
+	if c.opts.Reconnect {
+		return &connError{uri: c.uri, state: stateReconnecting, cause: c.downErr}
+	}
+	return &connError{uri: c.uri, state: stateLost, cause: c.downErr}
+}
+
+func ctxError(ctx context.Context, what, when string) error {
+	return fmt.Errorf("vici: %s: %w (%s)", what, context.Cause(ctx), when)
+}
+
+// release gives the wire back, unless the last request is still waiting
+// for its answer: then the reader frees it when the answer arrives.
+func (cn *conn) release() {
+	cn.c.mu.Lock()
+	keep := cn.cur != nil && cn.cur.abandoned
+	cn.c.mu.Unlock()
+	if !keep {
+		<-cn.sem
+	}
+}
+
+// send writes one request packet; the caller holds the wire. If ctx ends
+// before any byte is written the request is withdrawn; if it ends in the
+// middle of the packet the connection is closed, since the stream could
+// not be resynchronised.
+func (cn *conn) send(ctx context.Context, r *request, pkt []byte) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx, r.name, "before the request was sent")
+	}
+	cn.c.mu.Lock()
+	if cn.err != nil {
+		cn.c.mu.Unlock()
+		return cn.err
+	}
+	cn.cur = r
+	cn.c.mu.Unlock()
+
+	stop := context.AfterFunc(ctx, func() {
+		cn.wmu.Lock()
+		if cn.writing {
+			cn.interrupted = true
+			cn.nc.SetWriteDeadline(time.Unix(1, 0))
+		}
+		cn.wmu.Unlock()
+	})
+	cn.wmu.Lock()
+	cn.writing = true
+	cn.wmu.Unlock()
+	n, err := cn.nc.Write(pkt)
+	cn.wmu.Lock()
+	cn.writing = false
+	interrupted := cn.interrupted
+	if interrupted {
+		cn.interrupted = false
+		cn.nc.SetWriteDeadline(time.Time{})
+	}
+	cn.wmu.Unlock()
+	stop()
+	if err == nil {
+		return nil
+	}
+	if interrupted && n == 0 {
+		cn.c.mu.Lock()
+		if cn.cur == r {
+			cn.cur = nil
+		}
+		cn.c.mu.Unlock()
+		return ctxError(ctx, r.name, "before the request was sent")
+	}
+	if interrupted {
+		err = fmt.Errorf("%w; the request was cut off half-written, so the connection was closed", context.Cause(ctx))
+	}
+	cn.closeWith(err)
+	<-r.reply // the reader fails the request once it sees the close
+	return cn.closedErr()
+}
+
+// wait waits for r's answer. If ctx ends first, r is abandoned: the
+// reader discards the answer when it comes and then frees the wire.
+func (cn *conn) wait(ctx context.Context, r *request) (reply, error) {
+	select {
+	case rep := <-r.reply:
+		return rep, nil
+	case <-ctx.Done():
+		if cn.abandon(r) {
+			return reply{}, ctxError(ctx, r.name, "the daemon still works on it; its late reply will be discarded")
+		}
+		return <-r.reply, nil
+	}
+}
+
+// abandon marks r as abandoned if it still awaits its answer.
+func (cn *conn) abandon(r *request) bool {
+	cn.c.mu.Lock()
+	defer cn.c.mu.Unlock()
+	if cn.cur == r {
+		r.abandoned = true
+		return true
+	}
+	return false
+}
+
+// closeWith closes the connection, remembering why.
+func (cn *conn) closeWith(cause error) {
+	cn.c.mu.Lock()
+	if cn.cause == nil {
+		cn.cause = cause
+	}
+	cn.c.mu.Unlock()
+	cn.nc.Close()
+}
+
+// closedErr is the error for operations on a connection that has ended.
+func (cn *conn) closedErr() error {
+	cn.c.mu.Lock()
+	defer cn.c.mu.Unlock()
+	if cn.err != nil {
+		return cn.err
+	}
+	return &connError{uri: cn.c.uri, state: stateLost, cause: cn.cause}
+}
+
+// roundTrip sends an unnamed-answer request (registration) and waits.
+func (cn *conn) roundTrip(ctx context.Context, t packetType, name string) (reply, error) {
+	pkt, err := encodePacket(t, name, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	r := newRequest(t, name, nil)
+	if err := cn.send(ctx, r, pkt); err != nil {
+		return reply{}, err
+	}
+	rep, err := cn.wait(ctx, r)
+	if err == nil && rep.err != nil {
+		err = rep.err
+	}
+	return rep, err
+}
+
+// Connection states named in connError messages.
+const (
+	stateLost         = "lost"
+	stateClosed       = "closed"
+	stateReconnecting = "reconnecting"
+)
+
+// connError is every "no connection" failure. It wraps ErrClosed and the
+// cause, so errors.Is works for both.
+type connError struct {
+	uri   string
+	state string
+	cause error
+}
+
+func (e *connError) Error() string {
+	switch e.state {
+	case stateClosed:
+		return fmt.Sprintf("vici: client for %s is closed", e.uri)
+	case stateReconnecting:
+		msg := fmt.Sprintf("vici: not connected to %s; reconnecting", e.uri)
+		if e.cause != nil {
+			msg += " (connection lost: " + describeCause(e.cause) + ")"
+		}
+		return msg
+	}
+	return fmt.Sprintf("vici: connection to %s lost: %s", e.uri, describeCause(e.cause))
+}
+
+func (e *connError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrClosed}
+	}
+	return []error{ErrClosed, e.cause}
+}
+
+func describeCause(err error) string {
+	switch {
+	case err == nil:
+		return "unknown cause"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return err.Error() + " (the daemon closed the connection; did charon stop or restart?)"
+	case errors.Is(err, ErrProtocol):
+		return err.Error() + " (the connection was dropped because the peer broke the protocol)"
+	}
+	return err.Error()
+}

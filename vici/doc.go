@@ -1,0 +1,87 @@
+// Package vici is a client for VICI, the control protocol of strongSwan's
+// IKE daemon charon. It uses only the standard library.
+//
+// # Messages
+//
+// A Message is an ordered tree of key/values, lists and sections whose
+// values are raw bytes, as on the wire: insertion order is kept both ways
+// and binary values (a DER certificate) round-trip byte for byte.
+// MarshalBinary and UnmarshalBinary check every protocol limit — names of
+// 1 to 255 printable ASCII bytes, values up to 65535 bytes, lists of items
+// only, balanced sections, unique keys per section, at most MaxDepth
+// nested sections, at most MaxPacketSize bytes per packet — and report a
+// *ProtocolError naming the offending key path. Bad data never yields a
+// partial message. The daemon treats some keys (noblock, drop, pass, trap)
+// as on when present, whatever their value: use Message.SetFlag, which
+// omits the key for off.
+//
+// # Connections and commands
+//
+// Dial connects to "unix:///path", "tcp://host:port" or a bare socket path
+// (DefaultURI when empty). A Client is safe for concurrent use. One reader
+// goroutine per connection reads every packet and routes it: a command's
+// reply to the command waiting for it, events to the streamed command that
+// asked for them and to subscriptions. The protocol has no request ids, so
+// commands run one at a time on a connection, in the order they take it;
+// use several Clients for parallel commands.
+//
+// Call runs a command. CallStream and Stream run the streamed ones
+// (list-sas, list-conns, initiate with control-log, ...) and hand over the
+// events as they arrive rather than collecting them.
+//
+// # Deadlines
+//
+// The package sets no deadline of its own: only the caller's context
+// limits an operation, and Dial, Call, CallStream, Stream and Subscribe all
+// take one. When a context ends while a command runs, the call returns at
+// once with an error wrapping the context's error. The daemon still works
+// on the command and will answer; that command keeps the connection until
+// its late reply arrives, the reader discards the reply, and only then does
+// the next command go out. The connection therefore never hands one
+// command's reply to another. A daemon-side limit, such as initiate's
+// "timeout" key, is often the better tool.
+//
+// # Events and backpressure
+//
+// Subscribe registers events and queues every one of them, in order, while
+// commands run and between them. Registration is counted per event name
+// and connection, so a subscription and a stream of the same event cause
+// one EVENT_REGISTER, and the last user to leave causes one
+// EVENT_UNREGISTER.
+//
+// Nothing is ever dropped. Each subscription has a queue of
+// Options.EventBuffer events (256 by default); when a queue is full the
+// reader waits until its consumer takes an event. While it waits, no other
+// packet on that connection is read: replies and other subscriptions' events
+// wait too. A goroutine must therefore not issue commands on the same
+// Client while it is the consumer of a subscription that may fill up; use
+// one Client for commands and another for events. Streamed commands work
+// the same way: the reader waits for CallStream's callback, which must not
+// issue commands on the same Client.
+//
+// # Errors
+//
+// Errors can be matched with errors.Is and errors.As: ErrUnknownCommand
+// (CMD_UNKNOWN), ErrUnknownEvent (EVENT_UNKNOWN), *CommandError (a reply
+// with success = no; the reply is returned as well), ErrProtocol and
+// *ProtocolError (malformed or out-of-limit data), ErrClosed (no
+// connection; the error also names the URI and wraps the cause) and
+// *DialError (with a hint on what to check).
+//
+// A malformed reply fails only its command; the connection stays usable,
+// since the segment boundaries are intact. Malformed framing, a malformed
+// event or an answer nobody asked for ends the connection.
+//
+// # Reconnecting
+//
+// By default a lost connection is final: commands in flight and later ones
+// fail with an error wrapping ErrClosed, and subscriptions' channels are
+// closed with Subscription.Err saying why. With Options.Reconnect the
+// client redials with backoff (100 ms doubling to 5 s) until it succeeds
+// or Close is called. Meanwhile commands fail at once with an error
+// wrapping ErrClosed that says the client is reconnecting. Once connected,
+// every subscription receives an Event with Reconnected set, before any
+// event of the new connection, and its events are registered again;
+// events raised while disconnected are lost, so a subscriber should resync
+// (for example with list-sas) when it sees the notice.
+package vici

@@ -1,0 +1,318 @@
+package vici
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func (c *Client) startReader(cn *conn) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		cn.die(cn.read())
+	}()
+}
+
+// read is the connection's only reader. It returns why it stopped.
+func (cn *conn) read() error {
+	br := newReader(cn.nc)
+	for {
+		p, err := readPacket(br)
+		if err != nil {
+			return err
+		}
+		switch p.typ {
+		case pktEvent:
+			msg, err := decodeMessage(p.body)
+			if err != nil {
+				return fmt.Errorf("in %q event: %w", p.name, err)
+			}
+			if !cn.dispatch(p.name, msg) {
+				return errClientClosed
+			}
+		case pktCmdResponse, pktCmdUnknown, pktEventConfirm, pktEventUnknown:
+			if err := cn.answer(p); err != nil {
+				return err
+			}
+		default:
+			// Request types (which only clients send) and types newer
+			// than this package carry nothing for us; skipping them
+			// keeps the connection usable.
+		}
+	}
+}
+
+// dispatch hands an event to the active stream, if it asked for this
+// event, and to every subscription of the name, waiting while their queues
+// are full. It reports false when the client was closed while waiting.
+func (cn *conn) dispatch(name string, msg *Message) bool {
+	c := cn.c
+	c.mu.Lock()
+	var sk *sink
+	if r := cn.cur; r != nil && r.stream != nil && r.stream.event == name {
+		sk = r.stream
+	}
+	subs := c.subs[name]
+	c.mu.Unlock()
+	done := c.ctx.Done()
+	if sk != nil {
+		select {
+		case sk.ch <- msg:
+		case <-sk.gone:
+		case <-done:
+			return false
+		}
+	}
+	for _, s := range subs {
+		if !s.deliver(Event{Name: name, Message: msg}, done) {
+			return false
+		}
+	}
+	return true
+}
+
+// answer matches an answer packet with the request awaiting it.
+func (cn *conn) answer(p packet) error {
+	c := cn.c
+	c.mu.Lock()
+	r := cn.cur
+	if r == nil {
+		c.mu.Unlock()
+		return &ProtocolError{Reason: fmt.Sprintf("unsolicited %s: no request was waiting for it", p.typ)}
+	}
+	isCmd := p.typ == pktCmdResponse || p.typ == pktCmdUnknown
+	if isCmd != (r.typ == pktCmdRequest) {
+		c.mu.Unlock()
+		return &ProtocolError{Reason: fmt.Sprintf("%s in answer to %s %q", p.typ, r.typ, r.name)}
+	}
+	cn.cur = nil
+	switch {
+	case r.typ == pktEventRegister && p.typ == pktEventConfirm:
+		cn.onWire[r.name] = true
+	case r.typ == pktEventUnregister:
+		cn.onWire[r.name] = false
+	}
+	free := r.abandoned
+	if free {
+		cn.kickLocked()
+	}
+	c.mu.Unlock()
+
+	rep := reply{typ: p.typ}
+	if p.typ == pktCmdResponse {
+		rep.msg, rep.err = decodeMessage(p.body)
+		if rep.err != nil {
+			rep.err = fmt.Errorf("malformed reply: %w", rep.err)
+		}
+	}
+	r.reply <- rep
+	if free {
+		<-cn.sem
+	}
+	return nil
+}
+
+// die ends the connection: the request in flight fails, and the client
+// either reconnects or closes its subscriptions.
+func (cn *conn) die(readErr error) {
+	c := cn.c
+	c.mu.Lock()
+	cause := cn.cause
+	if cause == nil {
+		cause = readErr
+		cn.cause = cause
+	}
+	closing := c.closed || cause == errClientClosed
+	if closing {
+		cn.err = &connError{uri: c.uri, state: stateClosed}
+	} else {
+		cn.err = &connError{uri: c.uri, state: stateLost, cause: cause}
+	}
+	r := cn.cur
+	cn.cur = nil
+	current := c.cn == cn
+	if current {
+		c.cn = nil
+		c.downErr = cause
+	}
+	reconnect := current && !closing && c.opts.Reconnect
+	if reconnect {
+		c.wg.Add(1)
+	}
+	c.mu.Unlock()
+
+	cn.nc.Close()
+	close(cn.dead)
+	if r != nil {
+		r.reply <- reply{err: cn.err}
+	}
+	switch {
+	case reconnect:
+		go c.reconnect()
+	case current && !closing:
+		c.shutdownSubs(cn.err)
+	}
+}
+
+// reconnect redials with backoff until it succeeds or the client is
+// closed, re-registers the subscribed events and tells each subscription.
+func (c *Client) reconnect() {
+	defer c.wg.Done()
+	backoff := minBackoff
+	for {
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+		nc, err := dialConn(c.ctx, c.uri)
+		if err != nil {
+			continue
+		}
+		cn := c.newConn(nc)
+		cn.sem <- struct{}{} // ours until the registrations are back
+
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			nc.Close()
+			return
+		}
+		var subs []*Subscription
+		seen := map[*Subscription]bool{}
+		for name, list := range c.subs {
+			for _, s := range list {
+				cn.refs[name]++
+				if !seen[s] {
+					seen[s] = true
+					s.cn = cn
+					subs = append(subs, s)
+				}
+			}
+		}
+		c.mu.Unlock()
+		c.startReader(cn)
+
+		// Tell subscribers first, so the notice comes before any event
+		// of the new connection.
+		for _, s := range subs {
+			if !s.deliver(Event{Reconnected: true}, c.ctx.Done()) {
+				cn.closeWith(errClientClosed)
+				return
+			}
+		}
+		if !c.reregister(cn) {
+			cn.closeWith(fmt.Errorf("re-registering events failed"))
+			continue
+		}
+		c.mu.Lock()
+		select {
+		case <-cn.dead:
+			c.mu.Unlock()
+			continue
+		default:
+		}
+		if c.closed {
+			c.mu.Unlock()
+			cn.closeWith(errClientClosed)
+			return
+		}
+		c.cn, c.downErr = cn, nil
+		cn.kickLocked()
+		c.mu.Unlock()
+		<-cn.sem
+		return
+	}
+}
+
+// reregister registers every event still wanted on a fresh connection.
+// Subscriptions whose event the daemon no longer knows are closed with the
+// error. It reports false if the connection failed.
+func (c *Client) reregister(cn *conn) bool {
+	c.mu.Lock()
+	var names []string
+	for name, n := range cn.refs {
+		if n > 0 {
+			names = append(names, name)
+		}
+	}
+	c.mu.Unlock()
+	for _, name := range names {
+		rep, err := cn.roundTrip(c.ctx, pktEventRegister, name)
+		if err != nil {
+			return false
+		}
+		if rep.typ == pktEventUnknown {
+			uerr := unknownEvent(name)
+			c.mu.Lock()
+			list := append([]*Subscription(nil), c.subs[name]...)
+			c.mu.Unlock()
+			for _, s := range list {
+				s.closeWith(uerr)
+			}
+		}
+	}
+	return true
+}
+
+func unknownEvent(name string) error {
+	return &nameError{kind: ErrUnknownEvent, name: name,
+		hint: "the daemon has no such event source; check the spelling and the daemon's version"}
+}
+
+// kickLocked starts a janitor that unregisters events nobody wants any
+// more, unless one is running or there is nothing to do. c.mu is held.
+func (cn *conn) kickLocked() {
+	c := cn.c
+	if cn.syncing || c.closed || cn.err != nil || cn.staleLocked() == "" {
+		return
+	}
+	cn.syncing = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case cn.sem <- struct{}{}:
+		case <-cn.dead:
+			c.mu.Lock()
+			cn.syncing = false
+			c.mu.Unlock()
+			return
+		}
+		cn.unregisterStale(context.Background())
+		c.mu.Lock()
+		cn.syncing = false
+		c.mu.Unlock()
+		cn.release()
+	}()
+}
+
+// staleLocked returns an event registered on the wire that nobody wants.
+func (cn *conn) staleLocked() string {
+	for name, on := range cn.onWire {
+		if on && cn.refs[name] <= 0 {
+			return name
+		}
+	}
+	return ""
+}
+
+// unregisterStale sends EVENT_UNREGISTER for every stale registration.
+// The caller holds the wire.
+func (cn *conn) unregisterStale(ctx context.Context) {
+	for {
+		cn.c.mu.Lock()
+		name := cn.staleLocked()
+		cn.c.mu.Unlock()
+		if name == "" {
+			return
+		}
+		if _, err := cn.roundTrip(ctx, pktEventUnregister, name); err != nil {
+			return
+		}
+	}
+}
