@@ -1,0 +1,223 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const usage = `usage: lab up [--dir D] [--topology 1|2|3]
+       lab down [--dir D | --id ID]
+       lab status
+
+up      starts real charon daemons that keep running after this command:
+        1 = gateway a alone; 2 = a and b with connection "ab" (child "net");
+        3 = failover: a with "primary" (to b) and "backup" (to c).
+        Prints each gateway's vici socket and how to point vicish at it.
+down    stops the lab started in D (or with that id; default: the most
+        recent lab started by "lab up") and removes what it created.
+status  lists the labs on this machine and whether their daemons answer.
+`
+
+// Command implements "lab up|down|status" for the vicish command line and
+// returns the process exit code (0 ok, 1 failure, 2 usage error).
+func Command(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "up":
+		return cmdUp(args[1:], stdout, stderr)
+	case "down":
+		return cmdDown(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "lab: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("lab "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	return fs
+}
+
+// ParseTopology accepts 1, 2, 3 or the names one-gateway, two-gateways,
+// failover (also "one", "two").
+func ParseTopology(s string) (Topology, error) {
+	switch strings.ToLower(s) {
+	case "1", "one", "one-gateway":
+		return OneGateway, nil
+	case "2", "two", "two-gateways":
+		return TwoGateways, nil
+	case "3", "failover":
+		return Failover, nil
+	}
+	return 0, fmt.Errorf("unknown topology %q: use 1 (one gateway), 2 (two gateways) or 3 (failover)", s)
+}
+
+func cmdUp(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("up", stderr)
+	dir := fs.String("dir", "", "directory for sockets, logs and configs (default: a new temp dir)")
+	topo := fs.String("topology", "2", "1 (one gateway), 2 (two gateways) or 3 (failover)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lab up: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	t, err := ParseTopology(*topo)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab up: %v\n", err)
+		return 2
+	}
+	if *dir != "" {
+		abs, err := filepath.Abs(*dir)
+		if err == nil {
+			if reg, rerr := openRegistry(); rerr == nil {
+				for _, st := range reg.list() {
+					if st.Dir == abs {
+						fmt.Fprintf(stderr, "lab up: lab %s already uses %s; run `lab down --dir %s` first\n", st.ID, abs, abs)
+						return 1
+					}
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	l, err := Up(ctx, Config{Dir: *dir, Topology: t, Persistent: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "lab up: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "lab %s is up (%s, %v), dir %s\n", l.ID, l.Topology, time.Since(begin).Round(time.Millisecond), l.Dir)
+	for _, g := range l.Gateways {
+		fmt.Fprintf(stdout, "  gateway %s  pid %d  netns %s  addr %s\n", g.Name, g.PID(), g.Netns, strings.Join(g.Addrs, ","))
+		fmt.Fprintf(stdout, "    socket  %s\n    log     %s\n    config  %s\n", g.URI, g.LogPath, g.ConfDir)
+	}
+	switch l.Topology {
+	case TwoGateways:
+		fmt.Fprintf(stdout, "connection \"ab\" (child \"net\", %s <-> %s) is loaded on a and b, not initiated.\n", NetA, NetB)
+	case Failover:
+		fmt.Fprintf(stdout, "a has \"primary\" (to b) and \"backup\" (to c), each with child \"net\" (%s <-> %s).\n", NetA, NetB)
+	}
+	a := l.Gateway("a")
+	fmt.Fprintf(stdout, "\nPoint vicish at gateway a:\n  vicish --uri %s\n  export VICI_URI=%s\n", a.URI, a.URI)
+	fmt.Fprintf(stdout, "Or swanctl:\n  STRONGSWAN_CONF=%s SWANCTL_DIR=%s swanctl --list-conns\n",
+		filepath.Join(a.ConfDir, "strongswan.conf"), a.ConfDir)
+	fmt.Fprintf(stdout, "Stop it with:\n  vicish lab down --dir %s\n", l.Dir)
+	return 0
+}
+
+func cmdDown(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("down", stderr)
+	dir := fs.String("dir", "", "directory of the lab to stop")
+	id := fs.String("id", "", "id of the lab to stop")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lab down: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	reg, err := openRegistry()
+	if err != nil {
+		fmt.Fprintf(stderr, "lab down: %v\n", err)
+		return 1
+	}
+	st, err := findLab(reg, *dir, *id)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab down: %v\n", err)
+		return 1
+	}
+	if err := st.teardown(reg); err != nil {
+		fmt.Fprintf(stderr, "lab down: %s: %v\n", st.ID, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "lab %s is down (dir %s)\n", st.ID, st.Dir)
+	return 0
+}
+
+// findLab picks the lab to stop: by dir, by id, or the newest persistent one.
+func findLab(reg *registry, dir, id string) (*labState, error) {
+	labs := reg.list()
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range labs {
+			if st.Dir == abs {
+				return st, nil
+			}
+		}
+		return nil, fmt.Errorf("no lab runs in %s (see `lab status`)", abs)
+	}
+	if id != "" {
+		for _, st := range labs {
+			if st.ID == id {
+				return st, nil
+			}
+		}
+		return nil, fmt.Errorf("no lab with id %s (see `lab status`)", id)
+	}
+	for _, st := range labs {
+		if st.Persistent {
+			return st, nil
+		}
+	}
+	return nil, errors.New("no lab started by `lab up` is running (labs of running tests are stopped by their tests)")
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("status", stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	reg, err := openRegistry()
+	if err != nil {
+		fmt.Fprintf(stderr, "lab status: %v\n", err)
+		return 1
+	}
+	labs := reg.list()
+	if len(labs) == 0 {
+		fmt.Fprintln(stdout, "no labs running (start one with `lab up`)")
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, st := range labs {
+		owner := "started by `lab up`"
+		if !st.Persistent {
+			owner = fmt.Sprintf("owned by pid %d", st.OwnerPID)
+			if !processAlive(st.OwnerPID, st.OwnerStart) {
+				owner += " (gone: cleared at the next lab start)"
+			}
+		}
+		fmt.Fprintf(stdout, "lab %s  %s  dir %s  %s  since %s\n", st.ID, st.Topology, st.Dir, owner, st.Created.Format(time.RFC3339))
+		for _, g := range st.Gateways {
+			state := "answers"
+			if !isLabDaemon(g.PID, st.ID, g.Name) {
+				state = "not running"
+			} else if err := viciVersion(ctx, strings.TrimPrefix(g.URI, "unix://")); err != nil {
+				state = "does not answer: " + err.Error()
+			}
+			fmt.Fprintf(stdout, "  gateway %s  pid %d  %s  %s\n", g.Name, g.PID, g.URI, state)
+		}
+	}
+	return 0
+}
