@@ -1,0 +1,340 @@
+package starlarkvici
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+)
+
+// cmdOpts are the options every command takes besides its request keys.
+type cmdOpts struct {
+	deadline time.Duration
+	check    bool
+	each     starlark.Callable // streamed commands: called per entry
+	log      starlark.Callable // initiate/terminate: called per control-log
+}
+
+// request is a command about to be sent.
+type request struct {
+	name   string // builtin name, for errors: "vici.initiate"
+	prefix string // error prefix: name, or "vici.call: initiate"
+	wire   string
+	event  string // streamed event, "" for none
+	stream bool   // result is a list of streamed entries
+	msg    *vici.Message
+	opts   cmdOpts
+}
+
+// topSchema returns the schema checking a command's top-level message.
+func topSchema(c Command) *schema {
+	if c.schema != nil {
+		return c.schema
+	}
+	var lists []string
+	for _, k := range c.Keys {
+		if k.List {
+			lists = append(lists, k.Name)
+		}
+	}
+	if lists == nil {
+		return nil
+	}
+	return &schema{what: "request", lists: set(lists...)}
+}
+
+func presenceKeys(c Command) map[string]bool {
+	var m map[string]bool
+	for _, k := range c.Keys {
+		if k.Presence {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[k.Name] = true
+		}
+	}
+	return m
+}
+
+// body converts the optional positional message of a command.
+func body(name string, args starlark.Tuple, sc *schema, presence map[string]bool) (*vici.Message, error) {
+	if len(args) == 0 || args[0] == starlark.None {
+		return vici.NewMessage(), nil
+	}
+	m, ok := args[0].(starlark.IterableMapping)
+	if !ok {
+		return nil, fmt.Errorf("%s: the positional argument is the request message and must be a dict, got %s", name, args[0].Type())
+	}
+	msg, err := convertSection("", m, sc, presence)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return msg, nil
+}
+
+// commonOption handles deadline=, check=, each= and log=. It reports
+// whether kw was one of them.
+func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLog bool) (bool, error) {
+	k, v := string(kw[0].(starlark.String)), kw[1]
+	switch {
+	case k == "deadline":
+		var d seconds
+		if err := d.Unpack(v); err != nil {
+			return true, fmt.Errorf("%s: for parameter deadline: %v", name, err)
+		}
+		if d.set {
+			o.deadline = d.d
+		}
+	case k == "check":
+		b, ok := v.(starlark.Bool)
+		if !ok {
+			return true, fmt.Errorf("%s: for parameter check: got %s, want bool", name, v.Type())
+		}
+		o.check = bool(b)
+	case k == "each" && allowEach, k == "log" && allowLog:
+		if v == starlark.None {
+			return true, nil
+		}
+		fn, ok := v.(starlark.Callable)
+		if !ok {
+			return true, fmt.Errorf("%s: for parameter %s: got %s, want a function", name, k, v.Type())
+		}
+		if k == "each" {
+			o.each = fn
+		} else {
+			o.log = fn
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// runTable runs a command from the table: vici.initiate(child="net") etc.
+func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) > 1 {
+		return nil, fmt.Errorf("%s: takes at most one positional argument (the request dict), got %d", name, len(args))
+	}
+	presence := presenceKeys(c)
+	msg, err := body(name, args, topSchema(c), presence)
+	if err != nil {
+		return nil, err
+	}
+	r := request{name: name, prefix: name, wire: c.Wire, event: event(c), stream: c.Streamed(), msg: msg,
+		opts: cmdOpts{deadline: s.deadline, check: true}}
+	sc := topSchema(c)
+	for _, kw := range kwargs {
+		ok, err := commonOption(name, kw, &r.opts, c.Streamed(), c.Log)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			continue
+		}
+		kwName := string(kw[0].(starlark.String))
+		key, found := findKey(c, kwName)
+		if !found {
+			return nil, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(KeywordNames(name), ", "))
+		}
+		if err := convertEntry(msg, kwName, key.Name, kw[1], sc, key.Presence); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return s.execute(thread, r)
+}
+
+// event returns the event to collect for a streamed command.
+func event(c Command) string {
+	if c.Streamed() {
+		return c.Event
+	}
+	return ""
+}
+
+func findKey(c Command, keyword string) (Key, bool) {
+	for _, k := range c.Keys {
+		if k.Keyword() == keyword {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// generic builds the request of vici.call and vici.stream: the command's
+// table entry (if it has one) still decides presence keys and list keys;
+// other keywords are sent as request keys with "_" written as "-".
+func (s *Session) generic(name string, cmd string, args starlark.Tuple, kwargs []starlark.Tuple, allowEach bool) (request, error) {
+	c, known := s.commands[cmd]
+	if !known {
+		for _, x := range s.commands {
+			if x.Wire == cmd {
+				c, known = x, true
+			}
+		}
+	}
+	wire := cmd
+	if known {
+		wire = c.Wire
+	}
+	presence := presenceKeys(c)
+	sc := topSchema(c)
+	msg, err := body(name, args, sc, presence)
+	if err != nil {
+		return request{}, err
+	}
+	r := request{name: name, prefix: name + ": " + wire, wire: wire, msg: msg,
+		opts: cmdOpts{deadline: s.deadline, check: true}}
+	for _, kw := range kwargs {
+		ok, err := commonOption(name, kw, &r.opts, allowEach, false)
+		if err != nil {
+			return request{}, err
+		}
+		if ok {
+			continue
+		}
+		kwName := string(kw[0].(starlark.String))
+		wireKey := strings.ReplaceAll(kwName, "_", "-")
+		if err := convertEntry(msg, kwName, wireKey, kw[1], sc, presence[wireKey]); err != nil {
+			return request{}, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return r, nil
+}
+
+// call implements vici.call(command, msg=None, **kw).
+func (s *Session) call(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) < 1 || len(args) > 2 {
+		return nil, fmt.Errorf("%s: want call(command, msg=None, **keys), got %d positional arguments", b.Name(), len(args))
+	}
+	cmd, ok := starlark.AsString(args[0])
+	if !ok || cmd == "" {
+		return nil, fmt.Errorf("%s: command must be a non-empty str, got %s", b.Name(), args[0].Type())
+	}
+	r, err := s.generic(b.Name(), cmd, args[1:], kwargs, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.execute(thread, r)
+}
+
+// stream implements vici.stream(command, event, msg=None, each=None, **kw).
+func (s *Session) stream(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) < 2 || len(args) > 3 {
+		return nil, fmt.Errorf("%s: want stream(command, event, msg=None, each=None, **keys), got %d positional arguments", b.Name(), len(args))
+	}
+	cmd, ok1 := starlark.AsString(args[0])
+	ev, ok2 := starlark.AsString(args[1])
+	if !ok1 || !ok2 || cmd == "" || ev == "" {
+		return nil, fmt.Errorf("%s: command and event must be non-empty str", b.Name())
+	}
+	r, err := s.generic(b.Name(), cmd, args[2:], kwargs, true)
+	if err != nil {
+		return nil, err
+	}
+	r.event, r.stream = ev, true
+	return s.execute(thread, r)
+}
+
+// callbackError carries an error raised by a Starlark each=/log= callback
+// through the engine, so it reaches the script unchanged (with its
+// backtrace) rather than reworded as a protocol failure.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+func (e callbackError) Unwrap() error { return e.err }
+
+// enter marks thread as running a command with callbacks on this session.
+// A command issued from inside such a callback on the same session would
+// wait for a reply queued behind the running command's own stream, so it
+// is refused with advice instead of hanging.
+func (s *Session) enter(thread *starlark.Thread, name string, withCallback bool) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inCallback[thread] > 0 {
+		return nil, fmt.Errorf("%s: cannot run a command on this session from inside an each= or log= callback; collect the entries first (omit each=), or use another session (vici.connect())", name)
+	}
+	if !withCallback {
+		return func() {}, nil
+	}
+	if s.inCallback == nil {
+		s.inCallback = map[*starlark.Thread]int{}
+	}
+	s.inCallback[thread]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.inCallback[thread]--; s.inCallback[thread] <= 0 {
+			delete(s.inCallback, thread)
+		}
+	}, nil
+}
+
+// execute sends r and converts the outcome.
+func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, error) {
+	parent := starctx.From(thread)
+	if err := parent.Err(); err != nil {
+		return nil, fmt.Errorf("%s: cancelled: %v", r.prefix, context.Cause(parent))
+	}
+	ctx, cancel := ctxFor(thread, r.opts.deadline)
+	defer cancel()
+	callback := r.opts.each
+	event := r.event
+	if r.opts.log != nil {
+		callback, event = r.opts.log, "control-log"
+	}
+	leave, err := s.enter(thread, r.name, callback != nil)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+
+	client, err := s.commandClient(ctx)
+	if err != nil {
+		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
+	}
+	var (
+		reply   *vici.Message
+		entries []starlark.Value
+	)
+	switch {
+	case event != "":
+		reply, err = client.CallStream(ctx, r.wire, event, r.msg, func(m *vici.Message) error {
+			data := FromMessage(m)
+			if callback == nil {
+				entries = append(entries, data)
+				return nil
+			}
+			if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
+				return callbackError{err}
+			}
+			return nil
+		})
+	default:
+		reply, err = client.Call(ctx, r.wire, r.msg)
+	}
+	var cbErr callbackError
+	var cmdErr *vici.CommandError
+	switch {
+	case errors.As(err, &cbErr):
+		return nil, cbErr.err
+	case errors.As(err, &cmdErr) && !r.opts.check:
+		if cmdErr.Reply != nil {
+			return FromMessage(cmdErr.Reply), nil
+		}
+		return FromMessage(reply), nil
+	case err != nil:
+		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
+	}
+	if r.stream {
+		if r.opts.each != nil {
+			return starlark.None, nil
+		}
+		return starlark.NewList(entries), nil
+	}
+	return FromMessage(reply), nil
+}

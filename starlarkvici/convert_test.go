@@ -1,0 +1,302 @@
+package starlarkvici
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// eval evaluates a Starlark expression for test input.
+func eval(t *testing.T, expr string) starlark.Value {
+	t.Helper()
+	v, err := starlark.EvalOptions(&syntax.FileOptions{}, &starlark.Thread{}, "test", expr, nil)
+	if err != nil {
+		t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// wire renders a message in a compact, order-preserving notation.
+func wire(m *vici.Message) string {
+	var b strings.Builder
+	for i, e := range m.Entries() {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		switch e.Kind {
+		case vici.KindValue:
+			b.WriteString(e.Name + "=" + string(e.Value))
+		case vici.KindList:
+			items := make([]string, len(e.List))
+			for j, it := range e.List {
+				items[j] = string(it)
+			}
+			b.WriteString(e.Name + "=[" + strings.Join(items, ",") + "]")
+		case vici.KindSection:
+			b.WriteString(e.Name + "{" + wire(e.Section) + "}")
+		}
+	}
+	return b.String()
+}
+
+func TestToMessage(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{}`, ``},
+		{`{"a": "x", "b": b"\x00\xff", "c": 42, "d": -1, "e": True, "f": False, "g": None}`, "a=x b=\x00\xff c=42 d=-1 e=yes f=no"},
+		{`{"l": [], "d": {}}`, `l=[] d{}`},
+		{`{"l": ["a", 1, True, b"z"], "t": ("x",)}`, `l=[a,1,yes,z] t=[x]`},
+		{`{"z": 1, "a": 2, "m": 3}`, `z=1 a=2 m=3`},
+		{`{"gw": {"children": {"net": {"local_ts": ["10.1.0.0/24"]}}, "version": 2}}`, `gw{children{net{local_ts=[10.1.0.0/24]}} version=2}`},
+		{`{"big": 12345678901234567890123}`, `big=12345678901234567890123`},
+	} {
+		m, err := ToMessage(eval(t, tc.in))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if got := wire(m); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestToMessageKinds(t *testing.T) {
+	m, err := ToMessage(eval(t, `{"l": [], "d": {}, "b": b"\x01"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []vici.Kind{vici.KindList, vici.KindSection, vici.KindValue}
+	for i, e := range m.Entries() {
+		if e.Kind != want[i] {
+			t.Errorf("entry %s: kind %v, want %v", e.Name, e.Kind, want[i])
+		}
+	}
+	if e, _ := m.Lookup("l"); e.List == nil || len(e.List) != 0 {
+		t.Errorf("empty list: got %#v, want an empty non-nil list", e.List)
+	}
+}
+
+func TestToMessageErrors(t *testing.T) {
+	long := strings.Repeat("k", 256)
+	for _, tc := range []struct{ in, want string }{
+		{`{"a": 1.5}`, `a: cannot send a float`},
+		{`{"gw": {"children": {"net": {"x": 1.5}}}}`, `gw.children.net.x: cannot send a float`},
+		{`{"a": [1, [2]]}`, `a[1]: list items must be`},
+		{`{"a": [None]}`, `a[0]: list items must be`},
+		{`{"a": [{}]}`, `a[0]: list items must be`},
+		{`{"s": {1: "x"}}`, `s: key 1 is int; section keys must be str`},
+		{`{2: "x"}`, `top level: key 2 is int`},
+		{`{"` + long + `": "x"}`, `is 256 bytes long; VICI names are at most 255 bytes`},
+		{`{"a": {"` + long + `": "x"}}`, `a.` + long + `: key is 256 bytes long`},
+		{`{"v": "` + strings.Repeat("x", 65536) + `"}`, `v: value is 65536 bytes long`},
+		{`{"f": lambda: 1}`, `f: cannot send a function`},
+	} {
+		_, err := ToMessage(eval(t, tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%.60s: got error %v, want it to contain %q", tc.in, err, tc.want)
+		}
+	}
+	if _, err := ToMessage(starlark.String("x")); err == nil {
+		t.Error("a str message was accepted")
+	}
+}
+
+func TestNameLimit(t *testing.T) {
+	name := strings.Repeat("n", 255)
+	m, err := ToMessage(eval(t, `{"`+name+`": {"`+name+`": ["`+name+`"]}}`))
+	if err != nil {
+		t.Fatalf("255-byte names: %v", err)
+	}
+	if m.Section(name).List(name)[0] != name {
+		t.Errorf("255-byte name not kept: %s", wire(m))
+	}
+	back := FromMessage(m)
+	if got := back.String(); !strings.Contains(got, name) || len(got) < 3*255 {
+		t.Errorf("FromMessage lost the 255-byte names: %.80s", got)
+	}
+}
+
+func TestFromMessage(t *testing.T) {
+	m := vici.NewMessage().
+		Set("z", "last-first").
+		SetBytes("bin", []byte{0x30, 0x82, 0xff, 0x00}).
+		SetBytes("utf", []byte("grüß")).
+		SetList("empty").
+		SetSection("sec", vici.NewMessage()).
+		SetList("l", "a", "b").
+		SetBytesList("bl", [][]byte{{0xff}, []byte("ok")}).
+		SetSection("nest", vici.NewMessage().SetSection("in", vici.NewMessage().Set("k", "v")))
+	d := FromMessage(m)
+	want := `{"z": "last-first", "bin": b"0\x82\xff\x00", "utf": "grüß", "empty": [], "sec": {}, "l": ["a", "b"], "bl": [b"\xff", "ok"], "nest": {"in": {"k": "v"}}}`
+	if got := d.String(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if v, _, _ := d.Get(starlark.String("bin")); v.Type() != "bytes" || string(v.(starlark.Bytes)) != "0\x82\xff\x00" {
+		t.Errorf("binary value: got %s %v, want the exact bytes", v.Type(), v)
+	}
+	if err := d.SetKey(starlark.String("new"), starlark.None); err != nil {
+		t.Error("FromMessage returned a frozen dict; scripts must be able to change it")
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	in := eval(t, `{"b": b"\x00\x01\xfe", "s": "x", "l": ["1", "2"], "e": [], "d": {"k": {"kk": "v"}, "x": {}}}`)
+	m, err := ToMessage(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FromMessage(m)
+	if eq, err := starlark.Equal(got, in); err != nil || !eq {
+		t.Errorf("round trip: got %s, want %s", got, in)
+	}
+}
+
+func TestPresenceFlags(t *testing.T) {
+	c, _ := lookupCommand("list_policies")
+	for _, tc := range []struct{ in, want string }{
+		{`{"drop": True, "pass": False, "trap": None, "child": "net"}`, `drop=yes child=net`},
+		{`{"drop": False}`, ``},
+	} {
+		m, err := body("vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := wire(m); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// not a presence key: False is sent as "no"
+	c, _ = lookupCommand("rekey")
+	m, _ := body("vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
+	if got := wire(m); got != "reauth=no" {
+		t.Errorf("reauth=False: got %q, want reauth=no", got)
+	}
+}
+
+func TestLoadSchemas(t *testing.T) {
+	conn, _ := lookupCommand("load_conn")
+	pool, _ := lookupCommand("load_pool")
+	auth, _ := lookupCommand("load_authority")
+	for _, tc := range []struct {
+		c       Command
+		in      string
+		want    string // wire form, or "!" + error substring
+	}{
+		{conn, `{"gw": {"remote_addrs": "192.0.2.2", "version": 2, "local": {"auth": "psk", "certs": "a.pem"}, "children": {"net": {"esp_proposals": "aes128-sha256", "mode": "tunnel"}}}}`,
+			`gw{remote_addrs=[192.0.2.2] version=2 local{auth=psk certs=[a.pem]} children{net{esp_proposals=[aes128-sha256] mode=tunnel}}}`},
+		{conn, `{"gw": {"local-1": {"cert-a": {"file": "x.pem"}}}}`, `gw{local-1{cert-a{file=x.pem}}}`},
+		{conn, `{"gw": {"Local_Addrs": "%any"}}`, `gw{Local_Addrs=[%any]}`},
+		{conn, `{"gw": {"future_option": ["a"]}}`, `gw{future_option=[a]}`},
+		{conn, `{"gw": {"version": [2]}}`, `!gw.version: the daemon wants a single value`},
+		{conn, `{"gw": {"children": {"net": {"mode": ["tunnel"]}}}}`, `!gw.children.net.mode: the daemon wants a single value`},
+		{conn, `{"gw": {"children": {"net": {"local_ts": 5}}}}`, `!gw.children.net.local_ts: the daemon wants a list here, got int`},
+		{conn, `{"gw": {"remote_addrs": {"x": 1}}}`, `!gw.remote_addrs: the daemon wants a list here, got dict`},
+		{conn, `{"gw": {"children": "net"}}`, `!gw.children: the daemon wants a dict (the children settings)`},
+		{conn, `{"gw": {"local": "psk"}}`, `!gw.local: the daemon wants a dict (the authentication round settings)`},
+		{conn, `{"remote_addrs": "192.0.2.2"}`, `!remote_addrs: the daemon wants a dict (the connection settings)`},
+		{pool, `{"p": {"addrs": "10.3.0.0/24", "dns": "10.3.0.1", "7": ["x"]}}`, `p{addrs=10.3.0.0/24 dns=[10.3.0.1] 7=[x]}`},
+		{pool, `{"p": {"addrs": ["10.3.0.0/24"]}}`, `!p.addrs: the daemon wants a single value`},
+		{auth, `{"ca": {"cacert": b"\x30", "crl_uris": "http://x/crl"}}`, "ca{cacert=\x30 crl_uris=[http://x/crl]}"},
+		{auth, `{"ca": {"cert_uri_base": ["x"]}}`, `!ca.cert_uri_base: the daemon wants a single value`},
+	} {
+		m, err := body("vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
+		if strings.HasPrefix(tc.want, "!") {
+			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
+				t.Errorf("%s %s: got error %v, want %q", tc.c.Name, tc.in, err, tc.want[1:])
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.c.Name, tc.in, err)
+			continue
+		}
+		if got := wire(m); got != tc.want {
+			t.Errorf("%s %s:\ngot  %q\nwant %q", tc.c.Name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCommandTable(t *testing.T) {
+	cmds := Commands()
+	if len(cmds) != 36 {
+		t.Errorf("%d commands, the VICI protocol has 36", len(cmds))
+	}
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		if seen[c.Name] || seen[c.Wire] {
+			t.Errorf("duplicate command %s", c.Name)
+		}
+		seen[c.Name], seen[c.Wire] = true, true
+		if c.Wire != strings.ReplaceAll(c.Name, "_", "-") {
+			t.Errorf("%s: wire name %s does not follow the _ for - rule", c.Name, c.Wire)
+		}
+		if c.Doc == "" || c.Reply == "" {
+			t.Errorf("%s: missing doc or reply shape", c.Name)
+		}
+		for _, k := range c.Keys {
+			if k.Doc == "" {
+				t.Errorf("%s: key %s undocumented", c.Name, k.Name)
+			}
+		}
+	}
+	m := NewModule(Config{URI: "unix:///nonexistent"})
+	for _, c := range cmds {
+		if v, _ := m.Attr(c.Name); v == nil {
+			t.Errorf("vici.%s missing from the module", c.Name)
+		}
+		text, ok := Help(mustAttr(t, m, c.Name))
+		if !ok || !strings.Contains(text, c.Doc) || !strings.Contains(text, signature(c)) {
+			t.Errorf("help(vici.%s) = %q, %v", c.Name, text, ok)
+		}
+	}
+	for _, d := range otherBuiltins() {
+		if d.name == "close" {
+			continue
+		}
+		text, ok := Help(mustAttr(t, m, d.name))
+		if !ok || !strings.Contains(text, d.doc) {
+			t.Errorf("help(vici.%s) = %q, %v", d.name, text, ok)
+		}
+	}
+}
+
+func mustAttr(t *testing.T, v starlark.HasAttrs, name string) starlark.Value {
+	t.Helper()
+	x, err := v.Attr(name)
+	if err != nil || x == nil {
+		t.Fatalf("attr %s: %v", name, err)
+	}
+	return x
+}
+
+func TestKeywordNamesAndReference(t *testing.T) {
+	got := strings.Join(KeywordNames("vici.initiate"), " ")
+	if got != "child ike timeout init_limits loglevel log deadline check" {
+		t.Errorf("KeywordNames(vici.initiate) = %s", got)
+	}
+	if got := strings.Join(KeywordNames("list_sas"), " "); got != "noblock ike ike_id child child_id each deadline check" {
+		t.Errorf("KeywordNames(list_sas) = %s", got)
+	}
+	if KeywordNames("vici.nope") != nil || KeywordNames("list-sas") != nil {
+		t.Error("KeywordNames accepted a name that is not a builtin")
+	}
+	ref := Reference()
+	for _, c := range Commands() {
+		if !strings.Contains(ref, "`vici."+c.Name+"`") {
+			t.Errorf("Reference lacks %s", c.Name)
+		}
+	}
+	if !strings.Contains(ref, "`alert`") || !strings.Contains(ref, "6.0.3") {
+		t.Error("Reference lacks the alert event and its version")
+	}
+	var help bytes.Buffer
+	text, _ := Help(NewModule(Config{URI: "unix:///x.vici"}))
+	help.WriteString(text)
+	if !strings.Contains(help.String(), "unix:///x.vici") || !strings.Contains(help.String(), "listen(timeout=None") {
+		t.Errorf("help(vici):\n%s", help.String())
+	}
+}

@@ -1,0 +1,231 @@
+package starlarkvici
+
+import (
+	"fmt"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+// builtinDoc documents a vici function that is not a VICI command.
+type builtinDoc struct {
+	name   string
+	params []string // keyword names, in order
+	sig    string
+	doc    string
+}
+
+func otherBuiltins() []builtinDoc {
+	return []builtinDoc{
+		{"call", []string{"deadline", "check"}, "call(command, msg=None, **keys, deadline=None, check=True)",
+			"Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"."},
+		{"stream", []string{"each", "deadline", "check"}, "stream(command, event, msg=None, **keys, each=None, deadline=None, check=True)",
+			"Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
+		{"connect", []string{"uri", "deadline", "reconnect"}, "connect(uri=None, deadline=None, reconnect=False)",
+			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .uri and .close(). reconnect=True redials after the daemon restarts."},
+		{"on", []string{"event", "fn"}, "on(event, fn)",
+			"Register fn(name, data) for an event. Events queue from now on and reach fn inside listen()."},
+		{"off", []string{"event", "fn"}, "off(event, fn=None)",
+			"Remove fn, or every callback, for an event; with none left the daemon stops sending it."},
+		{"listen", []string{"timeout", "count", "keep_going"}, "listen(timeout=None, count=None, keep_going=False)",
+			"Run event callbacks on this thread, in arrival order, until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
+		{"wait", []string{"event", "match", "timeout"}, "wait(event, match=None, timeout=None)",
+			"Return the data of the first event for which match(data) is true, or None after timeout seconds. Events meanwhile still reach on() callbacks later."},
+		{"stop", nil, "stop()", "From inside a callback: make listen() return after the current event."},
+		{"close", nil, "close()", "Close a session made by connect()."},
+	}
+}
+
+// signature renders a command builtin's signature.
+func signature(c Command) string {
+	var b strings.Builder
+	b.WriteString("vici." + c.Name + "(")
+	if c.schema != nil {
+		b.WriteString("msg, *")
+	} else {
+		b.WriteString("msg=None, *")
+	}
+	for _, k := range c.Keys {
+		fmt.Fprintf(&b, ", %s=None", k.Keyword())
+	}
+	if c.Log {
+		b.WriteString(", log=None")
+	}
+	if c.Streamed() {
+		b.WriteString(", each=None")
+	}
+	b.WriteString(", deadline=None, check=True)")
+	return b.String()
+}
+
+// commandHelp renders help(vici.<command>).
+func commandHelp(c Command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n%s\nVICI command %q", signature(c), c.Doc, c.Wire)
+	if c.Streamed() {
+		fmt.Fprintf(&b, ", streaming %q events", c.Event)
+	}
+	b.WriteString(".\n")
+	if len(c.Keys) > 0 {
+		b.WriteString("\nKeywords (request keys):\n")
+		for _, k := range c.Keys {
+			extra := ""
+			if k.Presence {
+				extra = " (sent only when true: the daemon treats the key as on whenever present)"
+			}
+			if k.List {
+				extra = " (a str is sent as a one-item list)"
+			}
+			fmt.Fprintf(&b, "  %-12s %s%s\n", k.Keyword(), k.Doc, extra)
+		}
+	}
+	if c.schema != nil {
+		b.WriteString("\nThe message is {name: {settings}} with swanctl.conf's key names; a str given for a list key\nis sent as a one-item list, and a wrong kind is an error naming the key before anything is sent.\n")
+	}
+	b.WriteString("\nOptions:\n")
+	if c.Log {
+		b.WriteString("  log          fn(data) called for every control-log event while the command runs\n")
+	}
+	if c.Streamed() {
+		b.WriteString("  each         fn(entry) called per streamed entry instead of returning a list\n")
+	}
+	b.WriteString("  deadline     client-side deadline in seconds (default: the session's)\n")
+	b.WriteString("  check        False returns the reply dict when it says success=no, instead of failing\n")
+	fmt.Fprintf(&b, "\nReturns: %s\n", c.Reply)
+	return b.String()
+}
+
+func moduleHelp(uri string, session bool) string {
+	var b strings.Builder
+	if session {
+		fmt.Fprintf(&b, "vici.session to %s: the vici module's functions on a connection of its own, plus .uri and .close().\n\n", uri)
+	} else {
+		fmt.Fprintf(&b, "vici: strongSwan's VICI protocol from Starlark. The functions below use a default session to\n%s, connected on first use; vici.connect(uri) opens more.\n\n", uri)
+	}
+	b.WriteString("Commands (msg=None dict, keyword request keys, deadline=, check=; help(vici.<name>) for details):\n")
+	for _, c := range commandTable() {
+		fmt.Fprintf(&b, "  %-17s %s\n", c.Name, c.Doc)
+	}
+	b.WriteString("\nOther functions:\n")
+	for _, d := range otherBuiltins() {
+		if (d.name == "connect" && session) || (d.name == "close" && !session) {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s\n", d.sig)
+	}
+	b.WriteString("\nEvents for on()/wait(): ")
+	var names []string
+	for _, e := range Events() {
+		n := e.Name
+		if e.Since != "" {
+			n += " (strongSwan " + e.Since + "+)"
+		}
+		names = append(names, n)
+	}
+	b.WriteString(strings.Join(names, ", ") + "\n")
+	b.WriteString("\nA failed command (success=no) stops the script with its errmsg unless check=False.\n")
+	return b.String()
+}
+
+// Help renders help text for the vici module, a session, or one of their
+// functions, and reports whether v is one of them. The host's help()
+// builtin calls it.
+func Help(v starlark.Value) (string, bool) {
+	switch v := v.(type) {
+	case *Module:
+		return moduleHelp(v.URI(), false), true
+	case *Session:
+		return moduleHelp(v.resolvedURI(), !v.isDefault), true
+	case *starlark.Builtin:
+		switch v.Receiver().(type) {
+		case *Module, *Session:
+		default:
+			return "", false
+		}
+		name := strings.TrimPrefix(v.Name(), "vici.")
+		if c, ok := lookupCommand(name); ok {
+			return commandHelp(c), true
+		}
+		for _, d := range otherBuiltins() {
+			if d.name == name {
+				return "vici." + d.sig + "\n\n" + d.doc + "\n", true
+			}
+		}
+	}
+	return "", false
+}
+
+// KeywordNames returns the keyword arguments the vici builtin named
+// builtinName ("vici.initiate" or "initiate") accepts, for REPL
+// completion, or nil if there is no such builtin.
+func KeywordNames(builtinName string) []string {
+	name := strings.TrimPrefix(builtinName, "vici.")
+	if c, ok := lookupCommand(name); ok && c.Name == name {
+		var out []string
+		for _, k := range c.Keys {
+			out = append(out, k.Keyword())
+		}
+		if c.Log {
+			out = append(out, "log")
+		}
+		if c.Streamed() {
+			out = append(out, "each")
+		}
+		return append(out, "deadline", "check")
+	}
+	for _, d := range otherBuiltins() {
+		if d.name == name {
+			return append([]string{}, d.params...)
+		}
+	}
+	return nil
+}
+
+// Reference renders the Markdown reference of every vici function and
+// event, generated from the command table, for README.md.
+func Reference() string {
+	var b strings.Builder
+	b.WriteString("| function | VICI command | keywords | returns |\n| --- | --- | --- | --- |\n")
+	for _, c := range commandTable() {
+		var kws []string
+		for _, k := range c.Keys {
+			kw := "`" + k.Keyword() + "`"
+			if k.Presence {
+				kw += " (flag)"
+			}
+			kws = append(kws, kw)
+		}
+		if c.Log {
+			kws = append(kws, "`log=fn`")
+		}
+		if c.Streamed() {
+			kws = append(kws, "`each=fn`")
+		}
+		if c.schema != nil {
+			kws = append(kws, "`{name: {settings}}` positionally")
+		}
+		if len(kws) == 0 {
+			kws = []string{"—"}
+		}
+		stream := ""
+		if c.Event != "" {
+			stream = " (streams `" + c.Event + "`)"
+		}
+		fmt.Fprintf(&b, "| `vici.%s` | `%s`%s | %s | %s |\n", c.Name, c.Wire, stream, strings.Join(kws, ", "),
+			strings.ReplaceAll(c.Reply, "|", "\\|"))
+	}
+	b.WriteString("\nEvery command also takes `deadline=` (seconds, client-side) and `check=` (False returns the reply dict when it says `success=no`).\n\n")
+	b.WriteString("| function | what it does |\n| --- | --- |\n")
+	for _, d := range otherBuiltins() {
+		fmt.Fprintf(&b, "| `vici.%s` | %s |\n", d.sig, d.doc)
+	}
+	b.WriteString("\n| event | raised when |\n| --- | --- |\n")
+	for _, e := range Events() {
+		doc := e.Doc
+		if e.Since != "" {
+			doc += " (strongSwan " + e.Since + " and newer)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s |\n", e.Name, strings.ReplaceAll(doc, "|", "\\|"))
+	}
+	return b.String()
+}

@@ -1,0 +1,175 @@
+// Package starlarkvici is the "vici" Starlark module: one builtin per VICI
+// command, a generic call and stream, sessions to several daemons, and
+// event callbacks that run on the script's own thread.
+//
+// A host gives a thread the module in a few lines:
+//
+//	mod := starlarkvici.NewModule(starlarkvici.Config{URI: uri})
+//	defer mod.Close()
+//	thread := &starlark.Thread{Name: "main"}
+//	release := starctx.Attach(thread, ctx) // cancelling ctx stops any command, listen or wait
+//	defer release()
+//	globals, err := starlark.ExecFileOptions(opts, thread, "script.star", nil,
+//		starlark.StringDict{"vici": mod})
+//
+// The module connects to the daemon on first use. Builtins read the
+// thread's context with starctx.From and end promptly when it is done.
+package starlarkvici
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+)
+
+// Config is what a host tells the module.
+type Config struct {
+	// URI of the daemon's VICI socket (vicish --uri). "" means: $VICI_URI,
+	// else the socket strongswan.conf names, else vici.DefaultURI.
+	URI string
+	// Deadline is the default client-side deadline of every command;
+	// 0 means none. Scripts override it per call with deadline=.
+	Deadline time.Duration
+	// Stderr receives callback errors that listen(keep_going=True)
+	// reports and continues past. nil means os.Stderr.
+	Stderr io.Writer
+	// Getenv reads the environment for URI discovery; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Module is the "vici" module value. Its functions use a default session
+// that connects on first use. It is safe to share between threads, but
+// events are dispatched only on the thread that calls listen or wait.
+type Module struct {
+	cfg     Config
+	def     *Session
+	members starlark.StringDict
+
+	mu       sync.Mutex
+	sessions []*Session // sessions opened by connect, closed by Close
+	closed   bool
+}
+
+var (
+	_ starlark.HasAttrs = (*Module)(nil)
+	_ starlark.HasAttrs = (*Session)(nil)
+)
+
+// NewModule returns the vici module for cfg. It does not connect yet.
+func NewModule(cfg Config) *Module {
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	m := &Module{cfg: cfg}
+	m.def = newSession(m, cfg.URI, cfg.Deadline, false, true)
+	m.members = m.def.members
+	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
+	return m
+}
+
+// Close closes the default session and every session the script opened.
+func (m *Module) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	sessions := m.sessions
+	m.sessions = nil
+	m.mu.Unlock()
+	err := m.def.close()
+	for _, s := range sessions {
+		if e := s.close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Client returns the command client of the default session, connecting
+// first if needed. Other modules (swanctl) run their commands on it.
+func (m *Module) Client(ctx context.Context) (*vici.Client, error) {
+	return m.def.commandClient(ctx)
+}
+
+// URI returns the URI the default session uses (or will use).
+func (m *Module) URI() string { return m.def.resolvedURI() }
+
+// String implements starlark.Value.
+func (m *Module) String() string { return `<module "vici">` }
+
+// Type implements starlark.Value.
+func (m *Module) Type() string { return "module" }
+
+// Freeze implements starlark.Value; the module has no Starlark state to freeze.
+func (m *Module) Freeze() {}
+
+// Truth implements starlark.Value.
+func (m *Module) Truth() starlark.Bool { return true }
+
+// Hash implements starlark.Value.
+func (m *Module) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: module") }
+
+// Attr implements starlark.HasAttrs.
+func (m *Module) Attr(name string) (starlark.Value, error) { return m.members[name], nil }
+
+// AttrNames implements starlark.HasAttrs.
+func (m *Module) AttrNames() []string { return sortedNames(m.members) }
+
+func sortedNames(d starlark.StringDict) []string {
+	names := make([]string, 0, len(d))
+	for k := range d {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// connect implements vici.connect(uri=None, deadline=None, reconnect=False).
+func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var uri string
+	var deadline seconds
+	var reconnect bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "uri??", &uri, "deadline??", &deadline, "reconnect?", &reconnect); err != nil {
+		return nil, err
+	}
+	if uri == "" {
+		uri = m.def.resolvedURI()
+	}
+	d := m.cfg.Deadline
+	if deadline.set {
+		d = deadline.d
+	}
+	s := newSession(m, uri, d, reconnect, false)
+	if _, err := s.commandClient(starctx.From(thread)); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		_ = s.close()
+		return nil, fmt.Errorf("%s: the vici module was closed by the host", b.Name())
+	}
+	m.sessions = append(m.sessions, s)
+	return s, nil
+}
+
+// forget drops a closed session from the module's list.
+func (m *Module) forget(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, x := range m.sessions {
+		if x == s {
+			m.sessions = append(m.sessions[:i], m.sessions[i+1:]...)
+			return
+		}
+	}
+}

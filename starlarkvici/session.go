@@ -1,0 +1,233 @@
+package starlarkvici
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+)
+
+// Session is a connection to one daemon, as returned by vici.connect. It
+// has the module's command and event functions plus .uri and .close().
+// Commands use one VICI connection; events registered with on/wait use a
+// second one, so a callback can run commands while events keep queueing.
+type Session struct {
+	mod       *Module
+	uri       string // "" for the default session until first use
+	deadline  time.Duration
+	reconnect bool
+	isDefault bool
+	members   starlark.StringDict
+	commands  map[string]Command
+
+	mu     sync.Mutex
+	cmd    *vici.Client
+	ev     *vici.Client
+	closed bool
+	// inCallback counts, per thread, commands running with each=/log=
+	// callbacks (the re-entry guard of enter).
+	inCallback map[*starlark.Thread]int
+
+	events eventState
+}
+
+func newSession(m *Module, uri string, deadline time.Duration, reconnect, isDefault bool) *Session {
+	s := &Session{mod: m, uri: uri, deadline: deadline, reconnect: reconnect, isDefault: isDefault,
+		commands: make(map[string]Command)}
+	s.events.init()
+	s.members = starlark.StringDict{}
+	for _, c := range commandTable() {
+		c := c
+		s.commands[c.Name] = c
+		s.members[c.Name] = starlark.NewBuiltin("vici."+c.Name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			return s.runTable(thread, b.Name(), c, args, kwargs)
+		}).BindReceiver(s)
+	}
+	for name, fn := range map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
+		"call":   s.call,
+		"stream": s.stream,
+		"on":     s.on,
+		"off":    s.off,
+		"listen": s.listen,
+		"wait":   s.wait,
+		"stop":   s.stop,
+	} {
+		s.members[name] = starlark.NewBuiltin("vici."+name, fn).BindReceiver(s)
+	}
+	if !isDefault {
+		s.members["close"] = starlark.NewBuiltin("vici.close", s.closeBuiltin).BindReceiver(s)
+	}
+	return s
+}
+
+// String implements starlark.Value.
+func (s *Session) String() string { return fmt.Sprintf("<vici.session %q>", s.resolvedURI()) }
+
+// Type implements starlark.Value.
+func (s *Session) Type() string { return "vici.session" }
+
+// Freeze implements starlark.Value; a session is a handle and stays usable.
+func (s *Session) Freeze() {}
+
+// Truth implements starlark.Value.
+func (s *Session) Truth() starlark.Bool { return true }
+
+// Hash implements starlark.Value.
+func (s *Session) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: vici.session") }
+
+// Attr implements starlark.HasAttrs.
+func (s *Session) Attr(name string) (starlark.Value, error) {
+	if name == "uri" && !s.isDefault {
+		return starlark.String(s.resolvedURI()), nil
+	}
+	return s.members[name], nil
+}
+
+// AttrNames implements starlark.HasAttrs.
+func (s *Session) AttrNames() []string {
+	names := sortedNames(s.members)
+	if !s.isDefault {
+		names = append(names, "uri")
+		sort.Strings(names)
+	}
+	return names
+}
+
+// resolvedURI is the session's URI, discovering it for the default session.
+func (s *Session) resolvedURI() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uri == "" {
+		s.uri = Discover(s.mod.cfg.Getenv)
+	}
+	return s.uri
+}
+
+func (s *Session) dial(ctx context.Context) (*vici.Client, error) {
+	return vici.DialOptions(ctx, s.resolvedURI(), vici.Options{Reconnect: s.reconnect})
+}
+
+// commandClient returns the command connection, dialling it if needed. A
+// failed dial is not remembered: the next command tries again.
+func (s *Session) commandClient(ctx context.Context) (*vici.Client, error) {
+	return s.client(ctx, &s.cmd)
+}
+
+// eventClient returns the connection dedicated to on/wait events.
+func (s *Session) eventClient(ctx context.Context) (*vici.Client, error) {
+	return s.client(ctx, &s.ev)
+}
+
+func (s *Session) client(ctx context.Context, slot **vici.Client) (*vici.Client, error) {
+	uri := s.resolvedURI()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("the session to %s is closed", uri)
+	}
+	if c := *slot; c != nil {
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	c, err := s.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return nil, fmt.Errorf("the session to %s is closed", uri)
+	}
+	if *slot != nil { // another thread won the race
+		_ = c.Close()
+		return *slot, nil
+	}
+	*slot = c
+	return c, nil
+}
+
+// close closes both connections; the default session can be used again
+// afterwards only if the module is not closed (it redials on demand).
+func (s *Session) close() error {
+	s.mu.Lock()
+	cmd, ev := s.cmd, s.ev
+	s.cmd, s.ev = nil, nil
+	if !s.isDefault {
+		s.closed = true
+	} else {
+		s.mod.mu.Lock()
+		s.closed = s.mod.closed
+		s.mod.mu.Unlock()
+	}
+	s.mu.Unlock()
+	s.events.reset()
+	var err error
+	for _, c := range []*vici.Client{cmd, ev} {
+		if c != nil {
+			if e := c.Close(); e != nil && err == nil && !errors.Is(e, vici.ErrClosed) {
+				err = e
+			}
+		}
+	}
+	return err
+}
+
+func (s *Session) closeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	err := s.close()
+	s.mod.forget(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.None, nil
+}
+
+// ctxFor returns the thread's context bounded by deadline d (0 = none).
+func ctxFor(thread *starlark.Thread, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx := starctx.From(thread)
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+// explain turns an error from the engine into a message a person can act
+// on, prefixed with the builtin's name. It wraps err, so Go callers can
+// still match it with errors.Is/As.
+func (s *Session) explain(name, wire string, parent context.Context, d time.Duration, err error) error {
+	var cmdErr *vici.CommandError
+	switch {
+	case errors.As(err, &cmdErr):
+		if msg := strings.TrimSpace(cmdErr.Errmsg); msg != "" {
+			return fmt.Errorf("%s: %s%w", name, msg, quiet{err})
+		}
+		return fmt.Errorf("%s: the daemon reported failure without a reason%w", name, quiet{err})
+	case errors.Is(err, vici.ErrUnknownCommand):
+		return fmt.Errorf("%s: the daemon at %s does not know the command %q; it may be older than this vicish (vici.version() shows its version)%w",
+			name, s.resolvedURI(), wire, quiet{err})
+	case parent.Err() != nil:
+		return fmt.Errorf("%s: cancelled: %v%w", name, context.Cause(parent), quiet{err})
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: no reply from the daemon within %v (deadline); it may still complete the command%w", name, d, quiet{err})
+	case errors.Is(err, vici.ErrClosed):
+		return fmt.Errorf("%s: the connection to %s was closed (did charon stop or restart? vici.connect(reconnect=True) redials): %w", name, s.resolvedURI(), err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// quiet wraps an error for errors.Is/As without adding to the message.
+type quiet struct{ err error }
+
+func (q quiet) Error() string { return "" }
+func (q quiet) Unwrap() error { return q.err }
