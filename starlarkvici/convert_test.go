@@ -182,9 +182,9 @@ func TestLoadSchemas(t *testing.T) {
 	pool, _ := lookupCommand("load_pool")
 	auth, _ := lookupCommand("load_authority")
 	for _, tc := range []struct {
-		c       Command
-		in      string
-		want    string // wire form, or "!" + error substring
+		c    Command
+		in   string
+		want string // wire form, or "!" + error substring
 	}{
 		{conn, `{"gw": {"remote_addrs": "192.0.2.2", "version": 2, "local": {"auth": "psk", "certs": "a.pem"}, "children": {"net": {"esp_proposals": "aes128-sha256", "mode": "tunnel"}}}}`,
 			`gw{remote_addrs=[192.0.2.2] version=2 local{auth=psk certs=[a.pem]} children{net{esp_proposals=[aes128-sha256] mode=tunnel}}}`},
