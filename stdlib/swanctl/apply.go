@@ -1,0 +1,408 @@
+package swanctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/vicish/vicish/vici"
+)
+
+// Verdicts of a Change.
+const (
+	Added     = "added"     // not in the daemon before; loaded
+	Changed   = "changed"   // in the daemon before; what the daemon shows of it differs after loading
+	Unchanged = "unchanged" // in the daemon before; loaded again, and what the daemon shows is the same
+	Reloaded  = "reloaded"  // in the daemon before; loaded again, but the daemon does not show enough to compare
+	Removed   = "removed"   // in the daemon but not in the file; unloaded
+	Failed    = "failed"    // could not be loaded or unloaded; Err says why
+)
+
+// Change is what apply did (or, in a dry run, would do) with one item.
+type Change struct {
+	Kind    string // KindConn, KindPool, ...
+	Name    string // its name; for keys the file, or the key id when removed
+	Verdict string
+	Err     error // set when Verdict is Failed
+}
+
+func (c Change) String() string {
+	s := c.Kind + " " + c.Name
+	if c.Err != nil {
+		s += ": " + c.Err.Error()
+	}
+	return s
+}
+
+// Report is the outcome of Apply.
+type Report struct {
+	Path    string
+	DryRun  bool
+	Changes []Change
+}
+
+// With returns the changes with the given verdict.
+func (r *Report) With(verdict string) []Change {
+	var out []Change
+	for _, c := range r.Changes {
+		if c.Verdict == verdict {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Err summarises the failed changes, or returns nil.
+func (r *Report) Err() error {
+	failed := r.With(Failed)
+	if len(failed) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(failed))
+	for i, c := range failed {
+		msgs[i] = c.String()
+	}
+	return fmt.Errorf("%d item(s) of %s failed: %s", len(failed), r.Path, strings.Join(msgs, "; "))
+}
+
+// Print writes the report: a header, one line per change that is not
+// "unchanged", and a summary with the counts.
+func (r *Report) Print(w io.Writer) {
+	head := "swanctl.apply " + r.Path
+	if r.DryRun {
+		head += " (dry run: nothing was changed)"
+	}
+	fmt.Fprintln(w, head)
+	for _, c := range r.Changes {
+		if c.Verdict != Unchanged {
+			fmt.Fprintf(w, "  %-9s %s\n", c.Verdict, c)
+		}
+	}
+	var counts []string
+	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+		counts = append(counts, fmt.Sprintf("%d %s", len(r.With(v)), v))
+	}
+	fmt.Fprintln(w, "  "+strings.Join(counts, ", "))
+}
+
+// state is what the daemon has loaded, as far as apply needs to know.
+type state struct {
+	keys        []string                 // get-keys
+	shared      []string                 // get-shared
+	certs       map[string]bool          // DER of every certificate (list-certs)
+	authorities []string                 // get-authorities
+	authority   map[string]*vici.Message // list-authorities, by name
+	pools       *vici.Message            // get-pools
+	conns       []string                 // get-conns (loaded over vici)
+	conn        map[string]*vici.Message // list-conns, by name
+}
+
+type applier struct {
+	loadFailures int // failed loads (not unloads), for the stage rule
+	ctx          context.Context
+	c            *vici.Client
+	dry          bool
+	report       *Report
+}
+
+func (a *applier) call(cmd string, req *vici.Message) (*vici.Message, error) {
+	if req == nil {
+		req = vici.NewMessage()
+	}
+	return a.c.Call(a.ctx, cmd, req)
+}
+
+// named collects the sections of a streamed listing by their name.
+func (a *applier) named(cmd, event string) (map[string]*vici.Message, error) {
+	out := map[string]*vici.Message{}
+	_, err := a.c.CallStream(a.ctx, cmd, event, vici.NewMessage(), func(m *vici.Message) error {
+		for _, e := range m.Entries() {
+			if e.Kind == vici.KindSection {
+				out[e.Name] = e.Section
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (a *applier) snapshotCreds(st *state) error {
+	r, err := a.call("get-keys", nil)
+	if err != nil {
+		return err
+	}
+	st.keys = r.List("keys")
+	if r, err = a.call("get-shared", nil); err != nil {
+		return err
+	}
+	st.shared = r.List("keys")
+	st.certs = map[string]bool{}
+	_, err = a.c.CallStream(a.ctx, "list-certs", "list-cert", vici.NewMessage(), func(m *vici.Message) error {
+		if e, ok := m.Lookup("data"); ok {
+			st.certs[string(e.Value)] = true
+		}
+		return nil
+	})
+	return err
+}
+
+func (a *applier) add(kind, name, verdict string, err error) {
+	if err != nil {
+		if verdict != Removed {
+			a.loadFailures++
+		}
+		verdict = Failed
+	}
+	a.report.Changes = append(a.report.Changes, Change{Kind: kind, Name: name, Verdict: verdict, Err: err})
+}
+
+// Apply makes the daemon match conf the way `swanctl --load-all` does, in
+// its order: credentials (certificates, private keys, tokens, shared
+// secrets; keys and shared secrets not in the file are unloaded),
+// authorities, pools and connections (each unloading what the file no
+// longer has). As with swanctl, a failed authority stops before pools and
+// connections, and a failed pool before connections. With dryRun nothing
+// is sent but queries. The error is for failures to talk to the daemon;
+// per-item failures are in the report (see Report.Err).
+func Apply(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*Report, error) {
+	a := &applier{ctx: ctx, c: c, dry: dryRun, report: &Report{Path: conf.Path, DryRun: dryRun}}
+	var st state
+	if err := a.snapshotCreds(&st); err != nil {
+		return nil, err
+	}
+	if err := a.creds(conf, &st); err != nil {
+		return a.report, err
+	}
+	for _, stage := range []struct {
+		kind string
+		run  func(*Conf) error
+	}{
+		{KindAuthority, a.authorities},
+		{KindPool, a.pools},
+		{KindConn, a.conns},
+	} {
+		before := a.loadFailures
+		if err := stage.run(conf); err != nil {
+			return a.report, err
+		}
+		if n := a.loadFailures - before; n > 0 && stage.kind != KindConn {
+			next := map[string]string{KindAuthority: "pools and connections", KindPool: "connections"}[stage.kind]
+			a.add(stage.kind, "(stage)", Failed, fmt.Errorf("%d %s item(s) failed, so %s were left as they are (as swanctl --load-all does)", n, stage.kind, next))
+			break
+		}
+	}
+	return a.report, nil
+}
+
+func (a *applier) creds(conf *Conf, st *state) error {
+	keep := map[string]bool{} // key ids loaded (or that would be)
+	for _, it := range conf.ByKind(KindCert) {
+		if it.Err != nil {
+			a.add(it.Kind, it.Name, Failed, it.Err)
+			continue
+		}
+		verdict := Added
+		if st.certs[string(it.DER)] {
+			verdict = Unchanged
+		}
+		var err error
+		if !a.dry {
+			_, err = a.call("load-cert", it.Body)
+		}
+		a.add(it.Kind, it.Name, verdict, err)
+	}
+	for _, it := range append(conf.ByKind(KindKey), conf.ByKind(KindToken)...) {
+		if it.Err != nil {
+			a.add(it.Kind, it.Name, Failed, it.Err)
+			continue
+		}
+		id := it.KeyID
+		if !a.dry {
+			cmd := "load-key"
+			if it.Kind == KindToken {
+				cmd = "load-token"
+			}
+			r, err := a.call(cmd, it.Body)
+			if err != nil {
+				a.add(it.Kind, it.Name, Failed, err)
+				continue
+			}
+			id = r.Get("id")
+		}
+		verdict := Reloaded // the id is unknown until the daemon parses the key
+		if id != "" {
+			keep[id] = true
+			verdict = Added
+			if slices.Contains(st.keys, id) {
+				verdict = Unchanged
+			}
+		}
+		a.add(it.Kind, it.Name, verdict, nil)
+	}
+	keepShared := map[string]bool{}
+	for _, it := range conf.ByKind(KindShared) {
+		if it.Err != nil {
+			a.add(it.Kind, it.Name, Failed, it.Err)
+			continue
+		}
+		var err error
+		if !a.dry {
+			_, err = a.call("load-shared", it.Body)
+		}
+		if err == nil {
+			keepShared[it.Name] = true
+		}
+		// The daemon never shows secret data, so a known id is "reloaded".
+		verdict := Added
+		if slices.Contains(st.shared, it.Name) {
+			verdict = Reloaded
+		}
+		a.add(it.Kind, it.Name, verdict, err)
+	}
+	// Like swanctl, unload what was loaded before and not again now.
+	for _, id := range st.keys {
+		if !keep[id] {
+			a.unload(KindKey, id, "unload-key", "id")
+		}
+	}
+	for _, id := range st.shared {
+		if !keepShared[id] {
+			a.unload(KindShared, id, "unload-shared", "id")
+		}
+	}
+	return nil
+}
+
+func (a *applier) unload(kind, name, cmd, key string) {
+	var err error
+	if !a.dry {
+		_, err = a.call(cmd, vici.NewMessage().Set(key, name))
+	}
+	a.add(kind, name, Removed, err)
+}
+
+// loadNamed loads the items of kind, then unloads the names the daemon had
+// (listed by its get- command) that the file does not have. show returns
+// what the daemon shows of each item, to tell changed from unchanged; a nil
+// show (pools) compares nothing.
+func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []string,
+	show func() (map[string]*vici.Message, error)) error {
+	var before map[string]*vici.Message
+	if show != nil && !a.dry {
+		var err error
+		if before, err = show(); err != nil {
+			return err
+		}
+	}
+	type loaded struct {
+		name string
+		err  error
+	}
+	var done []loaded
+	inFile := map[string]bool{}
+	for _, it := range conf.ByKind(kind) {
+		inFile[it.Name] = true
+		if it.Err != nil {
+			done = append(done, loaded{it.Name, it.Err})
+			continue
+		}
+		var err error
+		if !a.dry {
+			_, err = a.call(loadCmd, it.Body)
+		}
+		done = append(done, loaded{it.Name, err})
+	}
+	var after map[string]*vici.Message
+	if show != nil && !a.dry {
+		var err error
+		if after, err = show(); err != nil {
+			return err
+		}
+	}
+	for _, d := range done {
+		verdict := Added
+		if slices.Contains(had, d.name) {
+			switch {
+			case a.dry || show == nil:
+				verdict = Reloaded
+			case equalMessages(before[d.name], after[d.name]):
+				verdict = Unchanged
+			default:
+				verdict = Changed
+			}
+		}
+		a.add(kind, d.name, verdict, d.err)
+	}
+	for _, name := range had {
+		if !inFile[name] {
+			a.unload(kind, name, unloadCmd, "name")
+		}
+	}
+	return nil
+}
+
+func (a *applier) authorities(conf *Conf) error {
+	r, err := a.call("get-authorities", nil)
+	if err != nil {
+		return err
+	}
+	return a.loadNamed(conf, KindAuthority, "load-authority", "unload-authority", r.List("authorities"),
+		func() (map[string]*vici.Message, error) { return a.named("list-authorities", "list-authority") })
+}
+
+func (a *applier) pools(conf *Conf) error {
+	r, err := a.call("get-pools", nil)
+	if err != nil {
+		return err
+	}
+	// get-pools shows a pool's addresses but none of its attributes, so a
+	// pool loaded again is reported as reloaded.
+	return a.loadNamed(conf, KindPool, "load-pool", "unload-pool", r.Keys(), nil)
+}
+
+func (a *applier) conns(conf *Conf) error {
+	r, err := a.call("get-conns", nil)
+	if err != nil {
+		return err
+	}
+	return a.loadNamed(conf, KindConn, "load-conn", "unload-conn", r.List("conns"),
+		func() (map[string]*vici.Message, error) { return a.named("list-conns", "list-conn") })
+}
+
+// equalMessages compares two messages entry by entry, in order.
+func equalMessages(x, y *vici.Message) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	xe, ye := x.Entries(), y.Entries()
+	if len(xe) != len(ye) {
+		return false
+	}
+	for i := range xe {
+		p, q := xe[i], ye[i]
+		if p.Name != q.Name || p.Kind != q.Kind {
+			return false
+		}
+		switch p.Kind {
+		case vici.KindSection:
+			if !equalMessages(p.Section, q.Section) {
+				return false
+			}
+		case vici.KindList:
+			if !slices.EqualFunc(p.List, q.List, func(a, b []byte) bool { return string(a) == string(b) }) {
+				return false
+			}
+		default:
+			if string(p.Value) != string(q.Value) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// errNoClient explains a missing client function.
+var errNoClient = errors.New("no VICI client: the host gave swanctl.NewModule no client function")

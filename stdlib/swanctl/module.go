@@ -1,0 +1,319 @@
+// Package swanctl provides the Starlark "swanctl" module: it reads
+// swanctl.conf files the way strongSwan's swanctl does and applies them to
+// a daemon over VICI.
+//
+//	conf = swanctl.load_conf(path)
+//	report = swanctl.apply(path, dry_run=False)
+//
+// path is a swanctl.conf, or a directory holding one. Its directory is the
+// swanctl directory: credentials are read from its x509/, x509ca/,
+// x509ocsp/, x509aa/, x509ac/, x509crl/, pubkey/, private/, rsa/, ecdsa/,
+// pkcs8/ subdirectories, and relative certs/cacerts/pubkeys/cacert file
+// names are resolved there, as swanctl does.
+//
+// load_conf returns a dict with one dict per kind, each mapping a name to
+// the request body of the command that loads it:
+//
+//	{
+//	  "path": "/etc/swanctl/swanctl.conf",
+//	  "dir": "/etc/swanctl",
+//	  "certs":       {"x509ca/ca.pem": {"type": "X509", "flag": "CA", "data": b"..."}},  # load-cert
+//	  "keys":        {"private/gw.pem": {"type": "any", "data": <secret>}},             # load-key
+//	  "tokens":      {"token-1": {"handle": "...", "slot": "...", "pin": <secret>}},   # load-token
+//	  "secrets":     {"ike-gw": {"id": "ike-gw", "type": "ike", "data": <secret>, "owners": ["gw"]}},  # load-shared
+//	  "authorities": {"ca": {"ca": {"cacert": b"...", "crl_uris": ["http://..."]}}},  # load-authority
+//	  "pools":       {"p1": {"p1": {"addrs": "10.3.0.0/28", "dns": ["10.3.0.53"]}}},   # load-pool
+//	  "connections": {"gw": {"gw": {"remote_addrs": ["192.0.2.2"], "children": {...}}}}, # load-conn
+//	}
+//
+// so that e.g. vici.load_conn(conf["connections"]["gw"]) loads one
+// connection. Values are str, file contents bytes, and the comma lists
+// swanctl splits (local_addrs, remote_addrs, proposals, esp_proposals,
+// ah_proposals, local_ts, remote_ts, vips, pools, groups, cert_policy,
+// certs, cacerts, pubkeys in connections; every pool attribute but addrs;
+// crl_uris and ocsp_uris in authorities) are lists. Secret data (shared
+// secrets, private keys, token PINs) is a value of type "swanctl.secret"
+// that prints as <secret>; secret.reveal() returns its bytes. Items that
+// cannot be loaded (a missing certificate file, a secrets section without
+// secret, an encrypted key) make load_conf fail with every reason.
+//
+// apply is described at its builtin.
+package swanctl
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/syntax"
+)
+
+// NewModule returns the "swanctl" module. client gives the VICI client
+// apply talks to (e.g. the vici module's default session); apply prints its
+// report to stdout.
+func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer) *starlarkstruct.Module {
+	m := &module{client: client, stdout: stdout}
+	return &starlarkstruct.Module{Name: "swanctl", Members: starlark.StringDict{
+		"load_conf": starlark.NewBuiltin("swanctl.load_conf", m.loadConf),
+		"apply":     starlark.NewBuiltin("swanctl.apply", m.apply),
+	}}
+}
+
+type module struct {
+	client func(ctx context.Context) (*vici.Client, error)
+	stdout io.Writer
+}
+
+func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+		return nil, err
+	}
+	conf, err := Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	var problems []string
+	for _, it := range conf.Items {
+		if it.Err != nil {
+			problems = append(problems, fmt.Sprintf("%s %s: %v", it.Kind, it.Name, it.Err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %s: %s", b.Name(), conf.Path, strings.Join(problems, "; "))
+	}
+	return confValue(conf), nil
+}
+
+// apply is swanctl.apply(path, dry_run=False).
+//
+// It makes the daemon match the file as `swanctl --load-all --noprompt`
+// does, prints a report to stdout and returns it as a dict:
+//
+//	{"path": "...", "dry_run": False,
+//	 "added": ["conn gw", "pool p1", "secret ike-gw", "cert x509ca/ca.pem", ...],
+//	 "changed": [...], "reloaded": [...], "unchanged": [...],
+//	 "removed": ["conn old", "key 1f0a...", ...], "failed": []}
+//
+// Everything in the file is loaded again, like swanctl does, and sorted by
+// what the daemon shows before and after: "added" was not loaded before;
+// "changed" was, and list-conns (connections) or list-authorities
+// (authorities) shows it differently now; "unchanged" shows the same (for
+// certificates: the same DER was listed; for keys: the same key id);
+// "reloaded" was loaded before but the daemon shows too little to compare
+// (shared secrets, whose data it never reveals, and pools, whose attributes
+// get-pools does not list). "removed" is what the daemon had and the file
+// no longer has: connections (get-conns), pools (get-pools), authorities
+// (get-authorities), shared secrets (get-shared, by id) and private keys
+// (get-keys, by id). Certificates are never removed: VICI has no command
+// for it, and swanctl doesn't either.
+//
+// With dry_run=True only queries are sent. Items in the daemon are then
+// "reloaded" (whether they would change is only known by loading them),
+// except certificates and keys, which compare by content.
+//
+// If any item failed, apply prints the report and then fails with every
+// reason.
+func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	dryRun := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "dry_run?", &dryRun); err != nil {
+		return nil, err
+	}
+	conf, err := Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if m.client == nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), errNoClient)
+	}
+	ctx := starctx.From(thread)
+	c, err := m.client(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	report, err := Apply(ctx, c, conf, dryRun)
+	if report != nil && m.stdout != nil {
+		report.Print(m.stdout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if err := report.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return reportValue(report), nil
+}
+
+func reportValue(r *Report) *starlark.Dict {
+	d := starlark.NewDict(8)
+	_ = d.SetKey(starlark.String("path"), starlark.String(r.Path))
+	_ = d.SetKey(starlark.String("dry_run"), starlark.Bool(r.DryRun))
+	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+		var items []starlark.Value
+		for _, c := range r.With(v) {
+			items = append(items, starlark.String(c.String()))
+		}
+		_ = d.SetKey(starlark.String(v), starlark.NewList(items))
+	}
+	return d
+}
+
+// confValue converts a Conf into the dict load_conf returns.
+func confValue(c *Conf) *starlark.Dict {
+	d := starlark.NewDict(9)
+	_ = d.SetKey(starlark.String("path"), starlark.String(c.Path))
+	_ = d.SetKey(starlark.String("dir"), starlark.String(c.Dir))
+	for _, k := range []struct{ key, kind string }{
+		{"certs", KindCert}, {"keys", KindKey}, {"tokens", KindToken},
+		{"secrets", KindShared}, {"authorities", KindAuthority},
+		{"pools", KindPool}, {"connections", KindConn},
+	} {
+		items := starlark.NewDict(0)
+		for _, it := range c.ByKind(k.kind) {
+			_ = items.SetKey(starlark.String(it.Name), messageValue(it.Body, blobRule(k.kind), 0))
+		}
+		_ = d.SetKey(starlark.String(k.key), items)
+	}
+	return d
+}
+
+// A blob rule says how the value of a key at a depth is shown: as str,
+// as file contents (bytes) or as a secret.
+type valueKind int
+
+const (
+	asString valueKind = iota
+	asBytes
+	asSecret
+)
+
+func blobRule(kind string) func(key string, depth int) valueKind {
+	switch kind {
+	case KindCert:
+		return func(key string, depth int) valueKind {
+			if key == "data" {
+				return asBytes
+			}
+			return asString
+		}
+	case KindKey, KindShared:
+		return func(key string, depth int) valueKind {
+			if key == "data" && depth == 0 {
+				return asSecret
+			}
+			return asString
+		}
+	case KindToken:
+		return func(key string, depth int) valueKind {
+			if key == "pin" {
+				return asSecret
+			}
+			return asString
+		}
+	case KindAuthority:
+		return func(key string, depth int) valueKind {
+			if key == "cacert" {
+				return asBytes
+			}
+			return asString
+		}
+	case KindConn:
+		return func(key string, depth int) valueKind {
+			if isFileListKey(key) {
+				return asBytes
+			}
+			return asString
+		}
+	}
+	return func(string, int) valueKind { return asString }
+}
+
+func messageValue(msg *vici.Message, rule func(string, int) valueKind, depth int) *starlark.Dict {
+	d := starlark.NewDict(msg.Len())
+	conv := func(key string, b []byte) starlark.Value {
+		switch rule(key, depth) {
+		case asBytes:
+			return starlark.Bytes(b)
+		case asSecret:
+			return &Secret{data: b}
+		}
+		return starlark.String(b)
+	}
+	for _, e := range msg.Entries() {
+		var v starlark.Value
+		switch e.Kind {
+		case vici.KindSection:
+			v = messageValue(e.Section, rule, depth+1)
+		case vici.KindList:
+			items := make([]starlark.Value, len(e.List))
+			for i, it := range e.List {
+				items[i] = conv(e.Name, it)
+			}
+			v = starlark.NewList(items)
+		default:
+			v = conv(e.Name, e.Value)
+		}
+		_ = d.SetKey(starlark.String(e.Name), v)
+	}
+	return d
+}
+
+// Secret is secret data read from a swanctl.conf or a key file (a shared
+// secret, a private key, a token PIN). It prints as <secret> so that a
+// script printing a configuration does not leak it; reveal() returns the
+// bytes. It implements encoding.BinaryMarshaler for hosts that convert
+// Starlark values to VICI messages.
+type Secret struct {
+	data []byte
+}
+
+var _ starlark.HasAttrs = (*Secret)(nil)
+
+// Bytes returns the secret data.
+func (s *Secret) Bytes() []byte { return s.data }
+
+// MarshalBinary returns the secret data.
+func (s *Secret) MarshalBinary() ([]byte, error) { return s.data, nil }
+
+func (s *Secret) String() string        { return "<secret>" }
+func (s *Secret) Type() string          { return "swanctl.secret" }
+func (s *Secret) Freeze()               {}
+func (s *Secret) Truth() starlark.Bool  { return len(s.data) > 0 }
+func (s *Secret) AttrNames() []string   { return []string{"reveal"} }
+func (s *Secret) Hash() (uint32, error) { return 0, errors.New("unhashable type: swanctl.secret") }
+
+// CompareSameType makes two secrets equal when their data is; comparing
+// digests keeps the comparison from depending on where they differ.
+func (s *Secret) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
+	eq := digest(s.data) == digest(y.(*Secret).data)
+	switch op {
+	case syntax.EQL:
+		return eq, nil
+	case syntax.NEQ:
+		return !eq, nil
+	}
+	return false, fmt.Errorf("secrets cannot be ordered (%s)", op)
+}
+
+// Attr returns the reveal method.
+func (s *Secret) Attr(name string) (starlark.Value, error) {
+	if name != "reveal" {
+		return nil, nil
+	}
+	return starlark.NewBuiltin("swanctl.secret.reveal", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+			return nil, err
+		}
+		return starlark.Bytes(s.data), nil
+	}), nil
+}
+
+func digest(b []byte) [32]byte { return sha256.Sum256(b) }
