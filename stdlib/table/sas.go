@@ -1,0 +1,261 @@
+package table
+
+import (
+	"fmt"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+func sas(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var v starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
+		return nil, err
+	}
+	var events []starlark.Value
+	switch v := v.(type) {
+	case starlark.IterableMapping:
+		events = []starlark.Value{v}
+	case starlark.Iterable:
+		events = collect(v)
+	default:
+		return nil, fmt.Errorf("%s: got %s, want the list vici.list_sas returns", b.Name(), v.Type())
+	}
+	var out strings.Builder
+	for i, ev := range events {
+		m, ok := ev.(starlark.IterableMapping)
+		if !ok {
+			return nil, fmt.Errorf("%s: element %d is %s, want a dict {ike_sa_name: {...}}", b.Name(), i, ev.Type())
+		}
+		for _, kv := range m.Items() {
+			name := text(kv[0])
+			sa, ok := kv[1].(starlark.Mapping)
+			if !ok {
+				return nil, fmt.Errorf("%s: IKE_SA %s is %s, want a dict", b.Name(), name, kv[1].Type())
+			}
+			if err := writeIKE(&out, name, fields{sa}); err != nil {
+				return nil, fmt.Errorf("%s: IKE_SA %s: %w", b.Name(), name, err)
+			}
+		}
+	}
+	return starlark.String(strings.TrimSuffix(out.String(), "\n")), nil
+}
+
+// fields reads the string values of one IKE_SA or CHILD_SA section.
+type fields struct{ m starlark.Mapping }
+
+// get returns the value of key; a list is joined with spaces.
+func (f fields) get(key string) (string, bool) {
+	v, found, err := f.m.Get(starlark.String(key))
+	if err != nil || !found || v == starlark.None {
+		return "", false
+	}
+	if l, ok := v.(*starlark.List); ok {
+		var parts []string
+		for _, x := range collect(l) {
+			parts = append(parts, text(x))
+		}
+		return strings.Join(parts, " "), true
+	}
+	return text(v), true
+}
+
+// has reports whether key is present.
+func (f fields) has(key string) bool {
+	_, ok := f.get(key)
+	return ok
+}
+
+// str returns the value of key, or "-" when it is missing.
+func (f fields) str(key string) string {
+	if s, ok := f.get(key); ok {
+		return s
+	}
+	return "-"
+}
+
+// section returns the dict under key (such as "child-sas"), if any.
+func (f fields) section(key string) (starlark.IterableMapping, error) {
+	v, found, err := f.m.Get(starlark.String(key))
+	if err != nil || !found || v == starlark.None {
+		return nil, err
+	}
+	m, ok := v.(starlark.IterableMapping)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, want a dict", key, v.Type())
+	}
+	return m, nil
+}
+
+// writeIKE writes one IKE_SA and its CHILD_SAs.
+func writeIKE(w *strings.Builder, name string, ike fields) error {
+	initiator := ike.str("initiator") == "yes"
+	mark := func(on bool) string {
+		if on {
+			return "*"
+		}
+		return ""
+	}
+	fmt.Fprintf(w, "%s: #%s, %s, IKEv%s, %s_i%s %s_r%s\n", name,
+		ike.str("uniqueid"), ike.str("state"), ike.str("version"),
+		ike.str("initiator-spi"), mark(initiator), ike.str("responder-spi"), mark(!initiator))
+
+	fmt.Fprintf(w, "  local  '%s' @ %s[%s]", ike.str("local-id"), ike.str("local-host"), ike.str("local-port"))
+	if s, ok := ike.get("local-vips"); ok {
+		fmt.Fprintf(w, " [%s]", s)
+	}
+	w.WriteByte('\n')
+	fmt.Fprintf(w, "  remote '%s' @ %s[%s]", ike.str("remote-id"), ike.str("remote-host"), ike.str("remote-port"))
+	if s, ok := ike.get("remote-eap-id"); ok {
+		fmt.Fprintf(w, " EAP: '%s'", s)
+	}
+	if s, ok := ike.get("remote-xauth-id"); ok {
+		fmt.Fprintf(w, " XAuth: '%s'", s)
+	}
+	if s, ok := ike.get("remote-vips"); ok {
+		fmt.Fprintf(w, " [%s]", s)
+	}
+	w.WriteByte('\n')
+
+	if ike.has("encr-alg") {
+		parts := []string{withSize(ike, "encr-alg", "encr-keysize")}
+		if ike.has("integ-alg") {
+			parts = append(parts, withSize(ike, "integ-alg", "integ-keysize"))
+		}
+		parts = append(parts, ike.str("prf-alg"), ike.str("dh-group"))
+		parts = append(parts, extraKE(ike)...)
+		if ike.str("ppk") == "yes" {
+			parts = append(parts, "PPK")
+		}
+		fmt.Fprintf(w, "  %s\n", strings.Join(parts, "/"))
+	}
+
+	if s, ok := ike.get("established"); ok {
+		fmt.Fprintf(w, "  established %ss ago%s\n", s,
+			timers(ike, "rekey-time", "rekeying in", "reauth-time", "reauth in", "life-time", "expires in"))
+	}
+	for _, t := range []struct{ key, label string }{
+		{"tasks-queued", "queued: "}, {"tasks-active", "active: "}, {"tasks-passive", "passive:"},
+	} {
+		if s, ok := ike.get(t.key); ok {
+			fmt.Fprintf(w, "  %s %s\n", t.label, s)
+		}
+	}
+
+	children, err := ike.section("child-sas")
+	if err != nil || children == nil {
+		return err
+	}
+	for _, kv := range children.Items() {
+		m, ok := kv[1].(starlark.Mapping)
+		if !ok {
+			return fmt.Errorf("CHILD_SA %s is %s, want a dict", text(kv[0]), kv[1].Type())
+		}
+		child := fields{m}
+		name, ok := child.get("name")
+		if !ok {
+			name = text(kv[0])
+		}
+		writeChild(w, name, child)
+	}
+	return nil
+}
+
+// writeChild writes one CHILD_SA, indented under its IKE_SA.
+func writeChild(w *strings.Builder, name string, c fields) {
+	fmt.Fprintf(w, "  %s: #%s, reqid %s", name, c.str("uniqueid"), c.str("reqid"))
+	if c.has("per-cpu-sas") {
+		fmt.Fprintf(w, ", cpu %s", c.str("cpu"))
+	}
+	encap := ""
+	if c.has("encap") {
+		encap = "-in-UDP"
+	}
+	fmt.Fprintf(w, ", %s, %s%s, %s:", c.str("state"), c.str("mode"), encap, c.str("protocol"))
+	var algs []string
+	if c.has("encr-alg") {
+		algs = append(algs, withSize(c, "encr-alg", "encr-keysize"))
+	}
+	if c.has("integ-alg") {
+		algs = append(algs, withSize(c, "integ-alg", "integ-keysize"))
+	}
+	for _, k := range []string{"prf-alg", "dh-group"} {
+		if s, ok := c.get(k); ok {
+			algs = append(algs, s)
+		}
+	}
+	algs = append(algs, extraKE(c)...)
+	if c.has("esn") {
+		algs = append(algs, "ESN")
+	}
+	w.WriteString(strings.Join(algs, "/"))
+	w.WriteByte('\n')
+
+	fmt.Fprintf(w, "    installed %ss ago%s\n", c.str("install-time"),
+		timers(c, "rekey-time", "rekeying in", "life-time", "expires in"))
+	for _, dir := range []string{"in ", "out"} {
+		d := strings.TrimSpace(dir)
+		fmt.Fprintf(w, "    %s %s", dir, c.str("spi-"+d))
+		if s, ok := c.get("cpi-" + d); ok {
+			fmt.Fprintf(w, "/%s", s)
+		}
+		mark, hasMark := c.get("mark-" + d)
+		ifID, hasIfID := c.get("if-id-" + d)
+		if hasMark || hasIfID {
+			w.WriteString(" (")
+			if hasMark {
+				fmt.Fprintf(w, "0x%s", mark)
+				if s, ok := c.get("mark-mask-" + d); ok {
+					fmt.Fprintf(w, "/0x%s", s)
+				}
+			} else {
+				w.WriteString("-")
+			}
+			if hasIfID {
+				fmt.Fprintf(w, "|0x%s", ifID)
+			}
+			w.WriteString(")")
+		}
+		fmt.Fprintf(w, ", %6s bytes, %5s packets", c.str("bytes-"+d), c.str("packets-"+d))
+		if s, ok := c.get("use-" + d); ok {
+			fmt.Fprintf(w, ", %5ss ago", s)
+		}
+		w.WriteByte('\n')
+	}
+	if s, ok := c.get("label"); ok {
+		fmt.Fprintf(w, "    label  %s\n", s)
+	}
+	fmt.Fprintf(w, "    local  %s\n", c.str("local-ts"))
+	fmt.Fprintf(w, "    remote %s\n", c.str("remote-ts"))
+}
+
+// withSize returns an algorithm name with its key size, as in AES_CBC-128.
+func withSize(f fields, alg, size string) string {
+	if s, ok := f.get(size); ok {
+		return f.str(alg) + "-" + s
+	}
+	return f.str(alg)
+}
+
+// extraKE returns the additional key exchanges ake1..ake7 as KEn_<method>.
+func extraKE(f fields) []string {
+	var out []string
+	for i := 1; i <= 7; i++ {
+		if s, ok := f.get(fmt.Sprintf("ake%d", i)); ok {
+			out = append(out, fmt.Sprintf("KE%d_%s", i, s))
+		}
+	}
+	return out
+}
+
+// timers formats the present timers of keyAndLabel pairs as
+// ", rekeying in 3289s, expires in 3957s".
+func timers(f fields, keyAndLabel ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(keyAndLabel); i += 2 {
+		if s, ok := f.get(keyAndLabel[i]); ok {
+			fmt.Fprintf(&b, ", %s %ss", keyAndLabel[i+1], s)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,261 @@
+// Package table provides the Starlark "table" module, which formats data for
+// people to read:
+//
+//	table.render(rows, columns=None) → string
+//	table.sas(sas)                   → string
+//
+// render lays rows out in aligned columns. Each row is a dict (columns then
+// name the keys to show, in order; by default every key, in the order first
+// seen) or a list or tuple of cells (columns are then just header labels). An
+// entry of columns may also be a (key, header) pair. Numbers are aligned
+// right, None shows as an empty cell, and lists are joined with ", ".
+//
+// sas renders what vici.list_sas returns — a list with one dict per list-sa
+// event, {ike_sa_name: {field: value, ..., "child-sas": {...}}} — in the
+// layout of swanctl --list-sas: an IKE_SA line with its unique id, state,
+// version and SPIs; the local and remote identity and endpoint; the
+// algorithms; established and rekey times; then each CHILD_SA with its
+// state, mode, protocol and algorithms, install and rekey times, SPIs with
+// byte and packet counters in and out, and the local and remote traffic
+// selectors. A single event dict is accepted too.
+//
+// Both return the text without a trailing newline, ready for print.
+package table
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// Module is the Starlark "table" module.
+var Module = &starlarkstruct.Module{
+	Name: "table",
+	Members: starlark.StringDict{
+		"render": starlark.NewBuiltin("table.render", render),
+		"sas":    starlark.NewBuiltin("table.sas", sas),
+	},
+}
+
+// column is one output column: the dict key it shows and its header.
+type column struct {
+	key    starlark.Value
+	header string
+}
+
+func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var rowsV starlark.Iterable
+	var colsV starlark.Iterable
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "rows", &rowsV, "columns??", &colsV); err != nil {
+		return nil, err
+	}
+	rows := collect(rowsV)
+	var cols []column
+	if colsV != nil {
+		for i, c := range collect(colsV) {
+			col, err := toColumn(c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: columns[%d]: %w", b.Name(), i, err)
+			}
+			cols = append(cols, col)
+		}
+	}
+
+	// Decide the kind of rows from the first one; all must agree.
+	var cells [][]cell
+	switch {
+	case len(rows) == 0:
+	case isMapping(rows[0]):
+		if colsV == nil {
+			cols = keysOf(rows)
+		}
+		for i, r := range rows {
+			m, ok := r.(starlark.Mapping)
+			if !ok {
+				return nil, fmt.Errorf("%s: row %d is %s, but row 0 is a dict", b.Name(), i, r.Type())
+			}
+			line := make([]cell, len(cols))
+			for j, c := range cols {
+				v, found, err := m.Get(c.key)
+				if err != nil {
+					return nil, fmt.Errorf("%s: row %d: %w", b.Name(), i, err)
+				}
+				if found {
+					line[j] = newCell(v)
+				}
+			}
+			cells = append(cells, line)
+		}
+	default:
+		for i, r := range rows {
+			var seq starlark.Indexable
+			switch r := r.(type) {
+			case *starlark.List:
+				seq = r
+			case starlark.Tuple:
+				seq = r
+			}
+			if seq == nil {
+				return nil, fmt.Errorf("%s: row %d is %s, want a dict, list or tuple", b.Name(), i, r.Type())
+			}
+			line := make([]cell, seq.Len())
+			for j := range line {
+				line[j] = newCell(seq.Index(j))
+			}
+			cells = append(cells, line)
+		}
+	}
+
+	var header []cell
+	for _, c := range cols {
+		header = append(header, cell{text: c.header})
+	}
+	return starlark.String(layout(header, cells)), nil
+}
+
+// collect returns the elements of an iterable.
+func collect(it starlark.Iterable) []starlark.Value {
+	var out []starlark.Value
+	iter := it.Iterate()
+	defer iter.Done()
+	var v starlark.Value
+	for iter.Next(&v) {
+		out = append(out, v)
+	}
+	return out
+}
+
+func isMapping(v starlark.Value) bool {
+	_, ok := v.(starlark.IterableMapping)
+	return ok
+}
+
+// toColumn reads a columns entry: "key" or ("key", "header").
+func toColumn(v starlark.Value) (column, error) {
+	if s, ok := v.(starlark.String); ok {
+		return column{key: s, header: string(s)}, nil
+	}
+	if t, ok := v.(starlark.Tuple); ok && len(t) == 2 {
+		if h, ok := t[1].(starlark.String); ok {
+			return column{key: t[0], header: string(h)}, nil
+		}
+	}
+	return column{}, fmt.Errorf("got %s, want a key (string) or a (key, header) pair", v.Type())
+}
+
+// keysOf returns every key of the dict rows, in the order first seen.
+func keysOf(rows []starlark.Value) []column {
+	var cols []column
+	seen := make(map[string]bool)
+	for _, r := range rows {
+		m, ok := r.(starlark.IterableMapping)
+		if !ok {
+			continue
+		}
+		for _, kv := range m.Items() {
+			label := text(kv[0])
+			if !seen[label] {
+				seen[label] = true
+				cols = append(cols, column{key: kv[0], header: label})
+			}
+		}
+	}
+	return cols
+}
+
+// cell is one formatted table cell.
+type cell struct {
+	text  string
+	right bool // numbers align right
+}
+
+func newCell(v starlark.Value) cell {
+	switch v.(type) {
+	case starlark.Int, starlark.Float:
+		return cell{text: v.String(), right: true}
+	}
+	return cell{text: text(v)}
+}
+
+// text formats a value for display: strings without quotes, None as
+// nothing, lists and tuples as their items joined with ", ".
+func text(v starlark.Value) string {
+	var s string
+	switch v := v.(type) {
+	case starlark.NoneType:
+		return ""
+	case starlark.String:
+		s = string(v)
+	case *starlark.List, starlark.Tuple:
+		var parts []string
+		for _, x := range collect(v.(starlark.Iterable)) {
+			parts = append(parts, text(x))
+		}
+		s = strings.Join(parts, ", ")
+	default:
+		s = v.String()
+	}
+	// Keep every row on one line.
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// layout aligns header (may be empty) and rows into columns separated by
+// two spaces, without trailing spaces.
+func layout(header []cell, rows [][]cell) string {
+	all := rows
+	if len(header) > 0 {
+		all = append([][]cell{header}, rows...)
+	}
+	// A header sits right over a column of numbers.
+	for i := range header {
+		nums, others := 0, 0
+		for _, r := range rows {
+			switch {
+			case i >= len(r) || r[i].text == "":
+			case r[i].right:
+				nums++
+			default:
+				others++
+			}
+		}
+		header[i].right = nums > 0 && others == 0
+	}
+	var widths []int
+	for _, r := range all {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	var b strings.Builder
+	for n, r := range all {
+		if n > 0 {
+			b.WriteByte('\n')
+		}
+		var line strings.Builder
+		for i, c := range r {
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text))
+			if c.right {
+				line.WriteString(pad + c.text)
+			} else {
+				line.WriteString(c.text + pad)
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+	}
+	return b.String()
+}

@@ -1,0 +1,165 @@
+package table_test
+
+import (
+	"testing"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/stdlib/table"
+)
+
+// eval evaluates expr with the table module and returns the string result.
+func eval(t *testing.T, expr string) (string, error) {
+	t.Helper()
+	thread := &starlark.Thread{Name: "test"}
+	v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "test.star", expr, starlark.StringDict{"table": table.Module})
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(starlark.String)
+	if !ok {
+		t.Fatalf("%s returned %s, want string", expr, v.Type())
+	}
+	return string(s), nil
+}
+
+func TestRender(t *testing.T) {
+	for _, tc := range []struct{ name, expr, want string }{
+		{"dicts", `table.render([
+    {"name": "ab", "state": "ESTABLISHED", "bytes": 12345, "ts": ["10.1.0.0/24", "10.3.0.0/24"]},
+    {"name": "primary", "state": "CONNECTING", "bytes": 7, "extra": None}])`,
+			"name     state        bytes  ts                        extra\n" +
+				"ab       ESTABLISHED  12345  10.1.0.0/24, 10.3.0.0/24\n" +
+				"primary  CONNECTING       7"},
+		{"chosen columns", `table.render([{"a": "1", "b": "x"}, {"a": "22"}], columns=["b", ("a", "A")])`,
+			"b  A\nx  1\n   22"},
+		{"lists with header", `table.render([["a", 1], ("bbb", 22, "extra")], columns=["name", "n"])`,
+			"name   n\na      1\nbbb   22  extra"},
+		{"lists without header", `table.render([["x", "y"], ["longer", "z"]])`,
+			"x       y\nlonger  z"},
+		{"numbers", `table.render([{"f": 1.5, "n": -3}, {"f": 10.25, "n": 100}])`,
+			"    f    n\n  1.5   -3\n10.25  100"},
+		{"header wider than numbers", `table.render([{"packets": 3}])`, "packets\n      3"},
+		{"control characters", `table.render([{"msg": "two\nlines\tok"}])`, "msg\ntwo lines ok"},
+		{"unicode width", `table.render([{"k": "äöü", "v": "x"}, {"k": "a", "v": "y"}])`,
+			"k    v\näöü  x\na    y"},
+		{"empty", `table.render([])`, ""},
+		{"empty with header", `table.render([], columns=["name", "state"])`, "name  state"},
+		{"other values", `table.render([[True, {"a": 1}]])`, `True  {"a": 1}`},
+	} {
+		got, err := eval(t, tc.expr)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%s:\ngot:\n%s\nwant:\n%s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`table.render(1)`, "table.render: for parameter rows: got int, want iterable"},
+		{`table.render([{"a": 1}, ["b"]])`, "table.render: row 1 is list, but row 0 is a dict"},
+		{`table.render([["a"], "b"])`, "table.render: row 1 is string, want a dict, list or tuple"},
+		{`table.render([], columns=[1])`, "table.render: columns[0]: got int, want a key (string) or a (key, header) pair"},
+		{`table.sas(1)`, "table.sas: got int, want the list vici.list_sas returns"},
+		{`table.sas(["gw"])`, "table.sas: element 0 is string, want a dict {ike_sa_name: {...}}"},
+		{`table.sas([{"gw": "up"}])`, "table.sas: IKE_SA gw is string, want a dict"},
+		{`table.sas({"gw": {"child-sas": []}})`, "table.sas: IKE_SA gw: child-sas is list, want a dict"},
+		{`table.sas({"gw": {"child-sas": {"net-1": 1}}})`, "table.sas: IKE_SA gw: CHILD_SA net-1 is int, want a dict"},
+	} {
+		_, err := eval(t, tc.expr)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: got error %v, want %q", tc.expr, err, tc.want)
+		}
+	}
+}
+
+// responder is a list-sa event as a responder sees it, with the optional
+// fields swanctl prints when present (virtual IPs, EAP identity, marks,
+// interface IDs, compression, UDP encapsulation, ESN, extra key exchanges,
+// queued tasks).
+const responder = `{"rw": {
+    "uniqueid": "7", "version": "2", "state": "ESTABLISHED",
+    "local-host": "192.0.2.1", "local-port": "4500", "local-id": "gw.example.org",
+    "remote-host": "198.51.100.9", "remote-port": "4500", "remote-id": "C=CH, O=Example, CN=carol",
+    "remote-eap-id": "carol", "remote-vips": ["10.9.0.1", "fd00::1"],
+    "initiator-spi": "aa11", "responder-spi": "bb22",
+    "encr-alg": "AES_GCM_16", "encr-keysize": "256", "prf-alg": "PRF_HMAC_SHA2_384",
+    "dh-group": "ECP_384", "ake1": "ML_KEM_768",
+    "established": "120", "reauth-time": "3000", "life-time": "3600",
+    "tasks-queued": ["IKE_DPD", "CHILD_REKEY"],
+    "child-sas": {
+        "rw-9": {"name": "rw", "uniqueid": "9", "reqid": "3", "state": "INSTALLED", "mode": "TUNNEL",
+            "protocol": "ESP", "encap": "yes", "spi-in": "c0000001", "spi-out": "c0000002",
+            "cpi-in": "1000", "cpi-out": "2000", "mark-in": "00000042", "mark-mask-in": "ffffffff",
+            "if-id-out": "00000007",
+            "encr-alg": "AES_CBC", "encr-keysize": "128", "integ-alg": "HMAC_SHA2_256_128",
+            "dh-group": "CURVE_25519", "esn": "1",
+            "bytes-in": "1234567", "packets-in": "890", "bytes-out": "0", "packets-out": "0",
+            "install-time": "110", "life-time": "3490",
+            "local-ts": ["0.0.0.0/0", "::/0"], "remote-ts": ["10.9.0.1/32"]},
+        "x-10": {"uniqueid": "10", "reqid": "4", "state": "REKEYED", "mode": "TRANSPORT", "protocol": "AH",
+            "spi-in": "d1", "spi-out": "d2", "integ-alg": "HMAC_SHA1_96",
+            "bytes-in": "0", "packets-in": "0", "bytes-out": "0", "packets-out": "0",
+            "install-time": "5", "local-ts": [], "remote-ts": []},
+    },
+}}`
+
+func TestSAs(t *testing.T) {
+	want := `rw: #7, ESTABLISHED, IKEv2, aa11_i bb22_r*
+  local  'gw.example.org' @ 192.0.2.1[4500]
+  remote 'C=CH, O=Example, CN=carol' @ 198.51.100.9[4500] EAP: 'carol' [10.9.0.1 fd00::1]
+  AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384/KE1_ML_KEM_768
+  established 120s ago, reauth in 3000s, expires in 3600s
+  queued:  IKE_DPD CHILD_REKEY
+  rw: #9, reqid 3, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-128/HMAC_SHA2_256_128/CURVE_25519/ESN
+    installed 110s ago, expires in 3490s
+    in  c0000001/1000 (0x00000042/0xffffffff), 1234567 bytes,   890 packets
+    out c0000002/2000 (-|0x00000007),      0 bytes,     0 packets
+    local  0.0.0.0/0 ::/0
+    remote 10.9.0.1/32
+  x-10: #10, reqid 4, REKEYED, TRANSPORT, AH:HMAC_SHA1_96
+    installed 5s ago
+    in  d1,      0 bytes,     0 packets
+    out d2,      0 bytes,     0 packets
+    local  
+    remote `
+	for _, expr := range []string{"table.sas([" + responder + "])", "table.sas(" + responder + ")"} {
+		got, err := eval(t, expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("got:\n%s\nwant:\n%s", got, want)
+		}
+	}
+	if got, err := eval(t, `table.sas([])`); err != nil || got != "" {
+		t.Errorf("table.sas([]) = %q, %v; want empty", got, err)
+	}
+	if got, err := eval(t, `table.sas([{"a": {}}, {"b": {"state": "CONNECTING"}}])`); err != nil ||
+		got != "a: #-, -, IKEv-, -_i -_r*\n  local  '-' @ -[-]\n  remote '-' @ -[-]\n"+
+			"b: #-, CONNECTING, IKEv-, -_i -_r*\n  local  '-' @ -[-]\n  remote '-' @ -[-]" {
+		t.Errorf("sparse SAs: got %q, %v", got, err)
+	}
+}
+
+func TestModule(t *testing.T) {
+	assert, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := &starlark.Thread{Name: "test"}
+	starlarktest.SetReporter(thread, t)
+	_, err = starlark.ExecFile(thread, "test.star", `
+assert.eq(dir(table), ["render", "sas"])
+assert.eq(str(table.sas), "<built-in function table.sas>")
+`, starlark.StringDict{"table": table.Module, "assert": assert["assert"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
