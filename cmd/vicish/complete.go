@@ -1,0 +1,183 @@
+package main
+
+import (
+	"slices"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/vicish/vicish/script"
+)
+
+// starlarkKeywords are completed alongside the global names.
+var starlarkKeywords = []string{
+	"and", "break", "continue", "def", "elif", "else", "for", "if", "in",
+	"lambda", "load", "not", "or", "pass", "return", "while",
+	"True", "False", "None",
+}
+
+// completer implements readline.AutoCompleter over the session's globals:
+// names, members after a dot (found by attribute access only, never by
+// calling anything), and keyword arguments inside a call.
+type completer struct {
+	globals starlark.StringDict
+}
+
+// Do returns the candidates' remaining text after the word being typed and
+// that word's length, as readline.AutoCompleter requires.
+func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
+	text := string(line[:pos])
+	if inString(text) {
+		return nil, 0
+	}
+	word := trailingWord(text)
+	var cands []string
+	if dot := strings.LastIndexByte(word, '.'); dot >= 0 {
+		base, prefix := word[:dot], word[dot+1:]
+		if v := c.resolve(base); v != nil {
+			if h, ok := v.(starlark.HasAttrs); ok {
+				cands = withPrefix(h.AttrNames(), prefix)
+			}
+		}
+		return suffixes(cands, len(prefix)), len([]rune(prefix))
+	}
+	if word == "" && strings.TrimSpace(text) == "" {
+		return [][]rune{[]rune("    ")}, 0 // TAB at the start of a line indents
+	}
+	if callee := openCall(text[:len(text)-len(word)]); callee != "" {
+		if fn := c.resolve(callee); fn != nil {
+			for _, k := range withPrefix(script.KeywordNames(fn), word) {
+				cands = append(cands, k+"=")
+			}
+		}
+	}
+	if len(cands) > 0 { // inside a call, keyword arguments come first
+		return suffixes(cands, len(word)), len([]rune(word))
+	}
+	names := make([]string, 0, len(c.globals)+len(starlark.Universe)+len(starlarkKeywords))
+	for name := range c.globals {
+		names = append(names, name)
+	}
+	for name := range starlark.Universe {
+		names = append(names, name)
+	}
+	names = append(names, starlarkKeywords...)
+	slices.Sort(names)
+	cands = append(cands, withPrefix(slices.Compact(names), word)...)
+	if word == "" && len(cands) == 0 {
+		return nil, 0
+	}
+	return suffixes(cands, len(word)), len([]rune(word))
+}
+
+// resolve evaluates a dotted name (a.b.c) by global lookup and attribute
+// access; it returns nil if any part is missing.
+func (c *completer) resolve(dotted string) starlark.Value {
+	parts := strings.Split(dotted, ".")
+	v, ok := c.globals[parts[0]]
+	if !ok {
+		v, ok = starlark.Universe[parts[0]]
+	}
+	if !ok {
+		return nil
+	}
+	for _, name := range parts[1:] {
+		h, ok := v.(starlark.HasAttrs)
+		if !ok {
+			return nil
+		}
+		next, err := h.Attr(name)
+		if err != nil || next == nil {
+			return nil
+		}
+		v = next
+	}
+	return v
+}
+
+func isIdent(r byte) bool {
+	return r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// trailingWord returns the dotted identifier ending text.
+func trailingWord(text string) string {
+	i := len(text)
+	for i > 0 && (isIdent(text[i-1]) || text[i-1] == '.') {
+		i--
+	}
+	return text[i:]
+}
+
+// openCall returns the dotted name of the innermost call whose parenthesis
+// is still open at the end of text ("" if none), skipping string literals
+// and finished brackets.
+func openCall(text string) string {
+	var stack []int // positions of open brackets
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		ch := text[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case ch == '(' || ch == '[' || ch == '{':
+			stack = append(stack, i)
+		case ch == ')' || ch == ']' || ch == '}':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	if len(stack) == 0 || text[stack[len(stack)-1]] != '(' {
+		return ""
+	}
+	name := trailingWord(strings.TrimRight(text[:stack[len(stack)-1]], " "))
+	if name == "" || !isIdent(name[0]) || name[0] >= '0' && name[0] <= '9' {
+		return ""
+	}
+	return name
+}
+
+// inString reports whether text ends inside a string literal.
+func inString(text string) bool {
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		ch := text[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case ch == '#':
+			return false
+		}
+	}
+	return quote != 0
+}
+
+func withPrefix(names []string, prefix string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) && !strings.HasPrefix(n, "_") || prefix != "" && strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func suffixes(cands []string, n int) [][]rune {
+	out := make([][]rune, len(cands))
+	for i, c := range cands {
+		out[i] = []rune(c[n:])
+	}
+	return out
+}

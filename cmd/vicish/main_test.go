@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary act as vicish itself when a test starts it
+// with VICISH_TEST_MAIN=1, so that exit codes, signals and terminals are
+// exercised on a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("VICISH_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// vicishCmd returns a command running this test binary as vicish.
+func vicishCmd(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "VICISH_TEST_MAIN=1", "NO_COLOR=1", "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// result is what one run of vicish produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runVicish runs vicish in-process with the given standard input.
+func runVicish(stdin string, args ...string) result {
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"help", []string{"-h"}, 0, "vicish [FLAGS] FILE [ARGS...]", ""},
+		{"long help", []string{"--help"}, 0, "Examples:", ""},
+		{"version", []string{"--version"}, 0, "vicish ", ""},
+		{"unknown flag", []string{"--bogus"}, 2, "", "unknown flag -bogus"},
+		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a number of seconds`},
+		{"missing file", []string{"/nonexistent/x.star"}, 2, "", "cannot read script: open /nonexistent/x.star"},
+		{"syntax error", []string{"-c", "x = = 1"}, 2, "", "<-c>:1:5: got '=', want primary expression"},
+		{"resolve error", []string{"-c", "print(undefined_name)"}, 2, "", "<-c>:1:7: undefined: undefined_name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runVicish("", tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("vicish %q = %d\nstdout: %s\nstderr: %s\nwant %d, stdout containing %q, stderr containing %q",
+					tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestArgvAndStdinProgram(t *testing.T) {
+	r := runVicish("", "-c", "print(sys.argv)", "one", "--two")
+	if r.code != 0 || r.stdout != "[\"-c\", \"one\", \"--two\"]\n" {
+		t.Errorf("-c: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	file := t.TempDir() + "/args.star"
+	if err := os.WriteFile(file, []byte("print(len(sys.argv), sys.argv[1:])\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runVicish("", "--deadline", "2", file, "-x", "y")
+	if r.code != 0 || r.stdout != "3 [\"-x\", \"y\"]\n" {
+		t.Errorf("file: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runVicish("x = 0\nwhile x < 3:\n    x += 1\nprint('from stdin', x)\n")
+	if r.code != 0 || r.stdout != "from stdin 3\n" {
+		t.Errorf("stdin: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code   string
+		want   int
+		stderr string
+	}{
+		{"exit(0)", 0, ""},
+		{"exit(42)", 42, ""},
+		{"def f():\n    sys.exit(7)\nf()", 7, ""},
+		{"sys.exit('gateway b is down')", 1, "gateway b is down"},
+		{"exit(300)", 1, "exit code 300 out of range"},
+	} {
+		r := runVicish("", "-c", tc.code)
+		if r.code != tc.want || !strings.Contains(r.stderr, tc.stderr) {
+			t.Errorf("%q: code %d, stderr %q; want %d and %q", tc.code, r.code, r.stderr, tc.want, tc.stderr)
+		}
+		if tc.stderr == "" && r.stderr != "" {
+			t.Errorf("%q: unexpected stderr %q", tc.code, r.stderr)
+		}
+	}
+}
+
+// TestNoEscapesOffTerminal: without a terminal there is no prompt, colour
+// or escape code in any output, even for errors.
+func TestNoEscapesOffTerminal(t *testing.T) {
+	r := runVicish("print('a')\nfail('b')\n")
+	if r.code != 1 {
+		t.Errorf("code %d, want 1", r.code)
+	}
+	for _, s := range []string{r.stdout, r.stderr} {
+		if strings.ContainsAny(s, "\x1b\r") || strings.Contains(s, "vici>") {
+			t.Errorf("output has a prompt or escape codes: %q", s)
+		}
+	}
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chzyer/readline"
+	"github.com/mattn/go-isatty"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/starctx"
+)
+
+const (
+	prompt     = "vici> "
+	contPrompt = "... "
+)
+
+// repl is one interactive session: a readline instance, the session's
+// globals, and one thread reused for every input.
+type repl struct {
+	rt      *script.Runtime
+	rl      *readline.Instance
+	globals starlark.StringDict
+	thread  *starlark.Thread
+	out     io.Writer
+	errOut  io.Writer
+	color   bool           // stderr is a terminal and NO_COLOR is unset
+	width   func() int     // terminal width for the pretty printer
+	intr    chan os.Signal // SIGINT while an input runs
+	history func(string)   // saves one line to the history file
+}
+
+// runREPL runs the interactive loop on a terminal until Ctrl-D or exit().
+func runREPL(ropts script.Options, stdin io.Reader, stdout, stderr io.Writer) int {
+	rt := script.New(ropts)
+	defer rt.Close()
+	cfg := terminalConfig(stdin, stdout, stderr)
+	histPath, histErr := historyFile(os.Getenv)
+	cfg.HistoryFile = histPath
+	r, err := newREPL(rt, cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "vicish: cannot start the REPL: %v\n", err)
+		return script.ExitError
+	}
+	defer r.rl.Close()
+	r.color = isTerminal(stderr) && os.Getenv("NO_COLOR") == ""
+	signal.Notify(r.intr, os.Interrupt)
+	defer signal.Stop(r.intr)
+	if histErr != nil {
+		fmt.Fprintf(stderr, "vicish: history is not kept: %v\n", histErr)
+	}
+	r.banner()
+	return r.loop()
+}
+
+// terminalConfig returns the readline configuration for a real terminal
+// given as stdin and stdout.
+func terminalConfig(stdin io.Reader, stdout, stderr io.Writer) *readline.Config {
+	cfg := &readline.Config{Stdout: stdout, Stderr: stderr}
+	if rc, ok := stdin.(io.ReadCloser); ok {
+		cfg.Stdin = readline.NewCancelableStdin(rc)
+	} else {
+		cfg.Stdin = readline.NewCancelableStdin(io.NopCloser(stdin))
+	}
+	if f, ok := stdin.(*os.File); ok {
+		fd := int(f.Fd())
+		var state *readline.State
+		cfg.FuncIsTerminal = func() bool { return isatty.IsTerminal(uintptr(fd)) }
+		cfg.FuncMakeRaw = func() (err error) {
+			state, err = readline.MakeRaw(fd)
+			return err
+		}
+		cfg.FuncExitRaw = func() error {
+			if state == nil {
+				return nil
+			}
+			return readline.Restore(fd, state)
+		}
+	}
+	if f, ok := stdout.(*os.File); ok {
+		fd := int(f.Fd())
+		cfg.FuncGetWidth = func() int {
+			if w, _, err := readline.GetSize(fd); err == nil {
+				return w
+			}
+			return 80
+		}
+	}
+	return cfg
+}
+
+// historyFile returns $XDG_STATE_HOME/vicish/history (or
+// ~/.local/state/vicish/history), creating its directory, and the file with
+// mode 0600 so that it is private.
+func historyFile(getenv func(string) string) (string, error) {
+	dir := getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			return "", errors.New("neither $XDG_STATE_HOME nor $HOME is set")
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	dir = filepath.Join(dir, "vicish")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "history")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// newREPL builds a session reading through cfg (a terminal, or in tests a
+// pipe posing as one).
+func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer) (*repl, error) {
+	r := &repl{
+		rt:      rt,
+		globals: rt.Predeclared(),
+		out:     stdout,
+		errOut:  stderr,
+		intr:    make(chan os.Signal, 1),
+	}
+	cfg.Prompt = prompt
+	cfg.DisableAutoSaveHistory = true
+	cfg.HistorySearchFold = true
+	cfg.AutoComplete = &completer{globals: r.globals}
+	rl, err := readline.NewEx(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.rl = rl
+	r.width = rl.Config.FuncGetWidth
+	r.history = func(line string) { _ = rl.SaveHistory(line) }
+	r.thread, _ = rt.NewThread(context.Background(), "repl")
+	r.thread.Print = func(_ *starlark.Thread, msg string) { fmt.Fprintln(r.out, msg) }
+	return r, nil
+}
+
+// banner prints one line naming the daemon, or why none is reachable.
+func (r *repl) banner() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	client, err := r.rt.Vici().Client(ctx)
+	if err == nil {
+		var reply interface{ Get(string) string }
+		if m, cerr := client.Call(ctx, "version", nil); cerr == nil {
+			reply = m
+		} else {
+			err = cerr
+		}
+		if err == nil {
+			fmt.Fprintf(r.out, "vicish: connected to %s %s on %s %s %s at %s\n",
+				reply.Get("daemon"), reply.Get("version"), reply.Get("sysname"),
+				reply.Get("release"), reply.Get("machine"), client.URI())
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(r.out, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
+		fmt.Fprintf(r.out, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
+	}
+	fmt.Fprintln(r.out, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
+}
+
+// loop reads and runs inputs until Ctrl-D or exit(); it returns the exit code.
+func (r *repl) loop() int {
+	for {
+		f, lines, err := r.read()
+		switch {
+		case err == io.EOF:
+			fmt.Fprintln(r.out)
+			return script.ExitOK
+		case errors.Is(err, readline.ErrInterrupt):
+			if len(lines) == 0 {
+				fmt.Fprintln(r.out, "(Ctrl-D or exit() to leave)")
+			}
+			continue
+		case err != nil:
+			r.saveHistory(lines)
+			r.printError(r.rt.Secrets().Redact(err.Error()))
+			continue
+		}
+		if len(f.Stmts) == 0 {
+			continue
+		}
+		if !r.rt.Secrets().ScanSource(f) {
+			r.saveHistory(lines)
+		}
+		if id, ok := soleExpr(f).(*syntax.Ident); ok && (id.Name == "exit" || id.Name == "quit") {
+			return script.ExitOK
+		}
+		if code, exit := r.eval(f); exit {
+			return code
+		}
+	}
+}
+
+func (r *repl) saveHistory(lines []string) {
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			r.history(l)
+		}
+	}
+}
+
+// read reads one statement, which may take several lines; it returns the
+// lines read so far even on error.
+func (r *repl) read() (*syntax.File, []string, error) {
+	var lines []string
+	var readErr error // the scanner reports it as a syntax error; keep the real one
+	r.rl.SetPrompt(prompt)
+	readLine := func() ([]byte, error) {
+		line, err := r.rl.Readline()
+		r.rl.SetPrompt(contPrompt)
+		if err != nil {
+			readErr = err
+			if errors.Is(err, readline.ErrInterrupt) && line != "" {
+				lines = append(lines, line)
+			}
+			return nil, err
+		}
+		lines = append(lines, line)
+		return []byte(line + "\n"), nil
+	}
+	f, err := script.FileOptions().ParseCompoundStmt("<stdin>", readLine)
+	if err != nil {
+		if readErr != nil {
+			err = readErr
+		}
+		var serr syntax.Error
+		switch {
+		case errors.Is(err, io.EOF) && len(lines) == 0:
+			return nil, nil, io.EOF
+		case errors.Is(err, io.EOF), errors.Is(err, readline.ErrInterrupt):
+			return nil, lines, readline.ErrInterrupt
+		case errors.As(err, &serr):
+			return nil, lines, syntaxError(serr, lines)
+		}
+		return nil, lines, err
+	}
+	return f, lines, nil
+}
+
+// syntaxError adds the offending line and a caret under the column.
+func syntaxError(e syntax.Error, lines []string) error {
+	line, col := int(e.Pos.Line), int(e.Pos.Col)
+	if line < 1 || line > len(lines) || col < 1 {
+		return e
+	}
+	src := lines[line-1]
+	caret := strings.Repeat(" ", min(col-1, len(src))) + "^"
+	return fmt.Errorf("%v\n  %s\n  %s", e, src, caret)
+}
+
+// eval runs one input with a fresh context that Ctrl-C cancels, prints an
+// expression's value, and reports whether the program should end.
+func (r *repl) eval(f *syntax.File) (code int, exit bool) {
+	for len(r.intr) > 0 { // a stale Ctrl-C from between inputs
+		<-r.intr
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-r.intr:
+			cancel(script.ErrInterrupted)
+		case <-done:
+		}
+	}()
+	r.thread.Uncancel()
+	release := starctx.Attach(r.thread, ctx)
+	defer release()
+
+	var v starlark.Value
+	var err error
+	if expr := soleExpr(f); expr != nil {
+		v, err = starlark.EvalExprOptions(f.Options, r.thread, expr, r.globals)
+	} else {
+		err = starlark.ExecREPLChunk(f, r.thread, r.globals)
+	}
+	if err != nil {
+		if code, ok := script.ExitRequested(err); ok {
+			return code, true
+		}
+		if errors.Is(context.Cause(ctx), script.ErrInterrupted) {
+			r.printError("interrupted")
+			return 0, false
+		}
+		r.printError(r.rt.FormatError(err))
+		return 0, false
+	}
+	if v != nil && v != starlark.None {
+		r.globals["_"] = v
+		p := &script.Printer{Width: r.width(), Secrets: r.rt.Secrets()}
+		fmt.Fprintln(r.out, p.Format(v))
+	}
+	return 0, false
+}
+
+func (r *repl) printError(msg string) {
+	if r.color {
+		fmt.Fprintf(r.errOut, "\x1b[31m%s\x1b[0m\n", msg)
+		return
+	}
+	fmt.Fprintln(r.errOut, msg)
+}
+
+// soleExpr returns the expression if f is a single expression statement.
+func soleExpr(f *syntax.File) syntax.Expr {
+	if len(f.Stmts) == 1 {
+		if stmt, ok := f.Stmts[0].(*syntax.ExprStmt); ok {
+			return stmt.X
+		}
+	}
+	return nil
+}

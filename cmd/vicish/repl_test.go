@@ -1,0 +1,156 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vicish/vicish/internal/lab"
+)
+
+// TestREPLOnTerminal drives the REPL through a pseudo-terminal against a
+// real daemon, as a person would: expressions, completion, a multi-line
+// def, Ctrl-C at the prompt and during vici.listen(), secrets, history.
+func TestREPLOnTerminal(t *testing.T) {
+	l := lab.Start(t, lab.TwoGateways)
+	state := t.TempDir()
+	env := []string{"VICI_URI=" + l.Gateway("a").URI, "XDG_STATE_HOME=" + state}
+
+	term := startTerminal(t, env)
+	term.expect("vicish: connected to charon")
+	term.expect("vici> ")
+
+	// an expression's value is printed; _ keeps it
+	term.typeKeys("1 + 2\r")
+	term.expect("\n3\n")
+	term.expect("vici> ")
+	term.typeKeys("_ * 10\r")
+	term.expect("\n30\n")
+
+	// None is not printed
+	term.typeKeys("None\r")
+	term.expect("vici> ")
+	term.typeKeys("'after none'\r")
+	term.expect("\"after none\"\n")
+
+	// TAB completes a member of the module
+	term.typeKeys("vici.vers\t")
+	term.expect("vici.version")
+	term.typeKeys("()[\"daemon\"]\r")
+	term.expect("\"charon\"\n")
+
+	// TAB completes a keyword argument from the command table
+	term.typeKeys("len(vici.list_conns(i\t\"ab\"))\r")
+	term.expect(`len(vici.list_conns(ike="ab"))`)
+	term.expect("\n1\n")
+
+	// a multi-line def ends with a blank line; its parameters complete too
+	term.typeKeys("def sub(alpha, beta):\r")
+	term.expect("... ")
+	term.typeKeys("    return alpha - beta\r")
+	term.expect("... ")
+	term.typeKeys("\r")
+	term.expect("vici> ")
+	term.typeKeys("sub(beta=1, al\t5)\r")
+	term.expect("sub(beta=1, alpha=5)")
+	term.expect("\n4\n")
+
+	// a big value is pretty-printed over several lines
+	term.typeKeys("{\"conns\": list(range(50)), \"name\": \"x\" * 70}\r")
+	term.expect("{\n  \"conns\": [0, 1, 2,")
+	term.expect("... 30 more (50 items)],\n  \"name\": \"xxxx")
+
+	// Ctrl-C on an empty line and on a half-typed one
+	term.typeKeys("\x03")
+	term.expect("(Ctrl-D or exit() to leave)")
+	term.typeKeys("this is not run\x03")
+	term.typeKeys("6 * 7\r")
+	term.expect("\n42\n")
+
+	// Ctrl-C during vici.listen() returns to a prompt whose session works
+	term.typeKeys("vici.on(\"ike-updown\", lambda name, data: None)\r")
+	term.expect("vici> ")
+	term.typeKeys("print(\"listening\"); vici.listen()\r")
+	term.expect("listening\n")
+	term.typeKeys("\x03")
+	term.expect("interrupted")
+	term.expect("vici> ")
+	term.typeKeys("vici.version()[\"daemon\"]\r")
+	term.expect("\"charon\"\n")
+
+	// Ctrl-C stops a busy loop too
+	term.typeKeys("def spin():\r    print(\"spinning\")\r    while True:\r        pass\r\r")
+	term.expect("vici> ")
+	term.typeKeys("spin()\r")
+	term.expect("spinning\n")
+	term.typeKeys("\x03")
+	term.expect("interrupted")
+	term.expect("vici> ")
+
+	// secrets are redacted when printed and kept out of the history
+	term.typeKeys("key = {\"type\": \"IKE\", \"data\": \"sekrit-psk-value\", \"owners\": [\"a\"]}\r")
+	term.expect("vici> ")
+	term.typeKeys("key\r")
+	term.expect(`{"type": "IKE", "data": <redacted>, "owners": ["a"]}`)
+	term.typeKeys("key[\"data\"] + 1\r")
+	term.expect("unknown binary op")
+	term.expect("vici> ")
+
+	term.typeKeys("'hist' + 'ory'\r")
+	term.expect("\"history\"\n")
+	term.typeKeys("\x04")
+	if code := term.wait(); code != 0 {
+		t.Fatalf("exit code after Ctrl-D: %d", code)
+	}
+	for _, line := range strings.Split(term.screen(), "\n") {
+		// lines with a prompt echo what was typed; any other is output
+		if !strings.Contains(line, "vici> ") && strings.Contains(line, "sekrit") {
+			t.Errorf("the secret was printed: %q", line)
+		}
+	}
+
+	hist, err := os.ReadFile(filepath.Join(state, "vicish", "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 + 2\n", "def sub(alpha, beta):\n", "'hist' + 'ory'\n"} {
+		if !strings.Contains(string(hist), want) {
+			t.Errorf("history lacks %q:\n%s", want, hist)
+		}
+	}
+	if strings.Contains(string(hist), "sekrit") {
+		t.Errorf("history holds the secret:\n%s", hist)
+	}
+	if info, err := os.Stat(filepath.Join(state, "vicish", "history")); err == nil && info.Mode().Perm() != 0o600 {
+		t.Errorf("history file mode %v, want 0600", info.Mode().Perm())
+	}
+
+	// a new session reads the history back: Up recalls the last line
+	term = startTerminal(t, env)
+	term.expect("vici> ")
+	term.typeKeys("\x1b[A")
+	term.expect("'hist' + 'ory'")
+	term.typeKeys("\r")
+	term.expect("\"history\"\n")
+	term.typeKeys("exit()\r")
+	if code := term.wait(); code != 0 {
+		t.Fatalf("exit code after exit(): %d", code)
+	}
+}
+
+// TestREPLWithoutDaemon: the REPL starts and says why no daemon answers.
+func TestREPLWithoutDaemon(t *testing.T) {
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
+	term := startTerminal(t, []string{"VICI_URI=" + missing})
+	term.expect("vicish: no daemon: ")
+	term.expect(missing)
+	term.expect("vici> ")
+	term.typeKeys("help(vici.initiate)\r")
+	term.expect("vici.initiate(")
+	term.expect("vici> ")
+	term.typeKeys("exit(3)\r")
+	if code := term.wait(); code != 3 {
+		t.Errorf("exit(3) in the REPL ended with %d", code)
+	}
+}

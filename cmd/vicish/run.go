@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/stdlib/sys"
+)
+
+const usageText = `Usage:
+  vicish [FLAGS]                      a REPL (standard input is a terminal)
+  vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
+  vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
+  vicish [FLAGS] < FILE               run the program read from standard input
+  vicish lab up|down|status [...]     start, stop or show a lab of charon daemons
+
+Flags (before FILE or -c; what follows belongs to the script):
+  --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port or a
+                     path (default: $VICI_URI, else strongswan.conf, else
+                     unix:///var/run/charon.vici)
+  --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
+                     (default: none)
+  --allow-exec       let scripts run local programs (the exec module)
+  --allow-net        let scripts make HTTP requests (the http module)
+  --log-json         the log module writes JSON lines
+  --version          print the version and exit
+  -h, --help         print this help and exit
+
+Exit codes:
+  0 success · 1 script error (backtrace on stderr) · 2 usage or syntax error
+  3 daemon unreachable · n after exit(n) · 130 after Ctrl-C
+
+Examples:
+  vicish                                  explore the daemon: vici.list_sas()
+  vicish -c 'print(vici.version()["version"])'
+  vicish --uri unix:///run/gw1.vici failover.star --peer gw2
+  vicish --deadline 5 -c 'vici.initiate(child="net", ike="ab")'
+  echo 'pp(vici.list_conns())' | vicish
+`
+
+// options are the parsed command line.
+type options struct {
+	uri       string
+	deadline  time.Duration
+	allowExec bool
+	allowNet  bool
+	logJSON   bool
+	code      *string // -c CODE
+	rest      []string
+}
+
+// run is the program: it parses args, picks the mode (lab, REPL, file, -c,
+// standard input) and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "lab" {
+		return lab.Command(args[1:], stdout, stderr)
+	}
+	opts, code, done := parseFlags(args, stdout, stderr)
+	if done {
+		return code
+	}
+	ropts := script.Options{
+		URI:       opts.uri,
+		Deadline:  opts.deadline,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		AllowExec: opts.allowExec,
+		AllowNet:  opts.allowNet,
+		LogJSON:   opts.logJSON,
+	}
+	var name string
+	var src any
+	switch {
+	case opts.code != nil:
+		name, src = "<-c>", *opts.code
+		ropts.Argv = append([]string{"-c"}, opts.rest...)
+	case len(opts.rest) > 0 && opts.rest[0] != "-":
+		name = opts.rest[0]
+		ropts.Argv = opts.rest
+	case len(opts.rest) == 0 && isTerminal(stdin):
+		ropts.Argv = []string{""}
+		return runREPL(ropts, stdin, stdout, stderr)
+	default:
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "vicish: reading standard input: %v\n", err)
+			return script.ExitUsage
+		}
+		name, src = "<stdin>", b
+		ropts.Argv = []string{"-"}
+		if len(opts.rest) > 0 {
+			ropts.Argv = opts.rest
+		}
+	}
+	return runScript(ropts, name, src, stderr)
+}
+
+// runScript runs one program and maps its outcome to an exit code; Ctrl-C
+// and SIGTERM cancel it.
+func runScript(ropts script.Options, name string, src any, stderr io.Writer) int {
+	rt := script.New(ropts)
+	defer rt.Close()
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	_, err := rt.ExecFile(ctx, name, src)
+	if err == nil {
+		return script.ExitOK
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		if exit.Message != "" {
+			fmt.Fprintln(stderr, rt.Secrets().Redact(exit.Message))
+		}
+		return exit.Code
+	}
+	code := script.ExitCode(ctx, err)
+	switch code {
+	case script.ExitInterrupted, script.ExitTerminated:
+		fmt.Fprintf(stderr, "vicish: %v\n", context.Cause(ctx))
+	case script.ExitUsage:
+		if !script.IsSyntaxError(err) {
+			fmt.Fprintf(stderr, "vicish: %s\n", rt.FormatError(err))
+			break
+		}
+		fallthrough
+	default:
+		fmt.Fprintln(stderr, rt.FormatError(err))
+	}
+	return code
+}
+
+// signalContext returns a context cancelled by SIGINT or SIGTERM, with
+// script.ErrInterrupted or script.ErrTerminated as its cause.
+func signalContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			if sig == syscall.SIGTERM {
+				cancel(script.ErrTerminated)
+			} else {
+				cancel(script.ErrInterrupted)
+			}
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// parseFlags parses the flags before FILE or -c. done is true when the
+// program should end at once with code (help, version, a usage error).
+func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int, done bool) {
+	fs := flag.NewFlagSet("vicish", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&opts.uri, "uri", "", "")
+	fs.Func("deadline", "", func(s string) (err error) {
+		opts.deadline, err = parseSeconds(s)
+		return err
+	})
+	fs.BoolVar(&opts.allowExec, "allow-exec", false, "")
+	fs.BoolVar(&opts.allowNet, "allow-net", false, "")
+	fs.BoolVar(&opts.logJSON, "log-json", false, "")
+	version := fs.Bool("version", false, "")
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	fs.Func("c", "", func(s string) error { opts.code = &s; return flag.ErrHelp })
+	err := fs.Parse(args)
+	if opts.code != nil {
+		// -c ends the flags: everything after CODE is sys.argv[1:].
+		err = nil
+		opts.rest = fs.Args()
+		if i := indexOfCode(args); i >= 0 {
+			opts.rest = args[i:]
+		}
+	} else {
+		opts.rest = fs.Args()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "vicish: %v\nRun 'vicish -h' for help.\n", flagError(err))
+		return opts, script.ExitUsage, true
+	case *help:
+		fmt.Fprint(stdout, usageText)
+		return opts, script.ExitOK, true
+	case *version:
+		fmt.Fprintln(stdout, versionText())
+		return opts, script.ExitOK, true
+	}
+	return opts, 0, false
+}
+
+// indexOfCode returns the index in args just after -c CODE.
+func indexOfCode(args []string) int {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return -1
+		case a == "-c" || a == "--c":
+			if i+1 < len(args) {
+				return i + 2
+			}
+		case strings.HasPrefix(a, "-c=") || strings.HasPrefix(a, "--c="):
+			return i + 1
+		}
+	}
+	return -1
+}
+
+func flagError(err error) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "flag provided but not defined: ") {
+		return fmt.Errorf("unknown flag %s", strings.TrimPrefix(msg, "flag provided but not defined: "))
+	}
+	return err
+}
+
+// parseSeconds reads a deadline: a number of seconds or a Go duration.
+func parseSeconds(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return 0, errors.New("must not be negative")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a number of seconds (like 10 or 1.5) or a duration (like 2m)", s)
+	}
+	return d, nil
+}
+
+func versionText() string {
+	v, starlarkVersion := "(devel)", "?"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Version != "" {
+			v = info.Main.Version
+		}
+		for _, dep := range info.Deps {
+			if dep.Path == "go.starlark.net" {
+				starlarkVersion = dep.Version
+			}
+		}
+	}
+	return fmt.Sprintf("vicish %s (go.starlark.net %s)", v, starlarkVersion)
+}
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r any) bool {
+	f, ok := r.(interface{ Fd() uintptr })
+	return ok && isatty.IsTerminal(f.Fd())
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vicish/vicish/internal/lab"
+)
+
+// TestRunnerAgainstLab covers the exit codes that involve a daemon, and the
+// backtrace format, against real charon daemons.
+func TestRunnerAgainstLab(t *testing.T) {
+	l := lab.Start(t, lab.TwoGateways)
+	uri := l.Gateway("a").URI
+	dir := t.TempDir()
+
+	t.Run("success", func(t *testing.T) {
+		r := runVicish("", "--uri", uri, "-c", `v = vici.version(); print(v["daemon"], len(vici.list_conns()))`)
+		if r.code != 0 || r.stdout != "charon 1\n" {
+			t.Errorf("code %d, stdout %q, stderr %q; want 0 and \"charon 1\"", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("VICI_URI from the environment", func(t *testing.T) {
+		cmd := vicishCmd(t, []string{"VICI_URI=" + uri}, "-c", `print(vici.version()["daemon"])`)
+		out, err := cmd.Output()
+		if err != nil || string(out) != "charon\n" {
+			t.Errorf("output %q, error %v", out, err)
+		}
+	})
+
+	t.Run("script error has a backtrace", func(t *testing.T) {
+		file := filepath.Join(dir, "runbook.star")
+		src := "def bring_up(name):\n" +
+			"    vici.initiate(child = name, timeout = 2000)\n" +
+			"\n" +
+			"bring_up(\"no-such-child\")\n"
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runVicish("", "--uri", uri, file)
+		if r.code != 1 {
+			t.Errorf("code %d, want 1; stderr:\n%s", r.code, r.stderr)
+		}
+		want := "^Traceback \\(most recent call last\\):\n" +
+			"  " + regexp.QuoteMeta(file) + ":4:9: in <toplevel>\n" +
+			"  " + regexp.QuoteMeta(file) + ":2:18: in bring_up\n" +
+			"Error in vici.initiate: .*no-such-child.*\n$"
+		if !regexp.MustCompile(want).MatchString(r.stderr) {
+			t.Errorf("stderr:\n%s\nwant it to match:\n%s", r.stderr, want)
+		}
+	})
+
+	t.Run("daemon unreachable", func(t *testing.T) {
+		missing := "unix://" + filepath.Join(dir, "nobody-here.vici")
+		r := runVicish("", "--uri", missing, "-c", `vici.version()`)
+		if r.code != 3 || !strings.Contains(r.stderr, missing) {
+			t.Errorf("code %d, stderr %q; want 3 and a message naming %s", r.code, r.stderr, missing)
+		}
+	})
+
+	t.Run("Ctrl-C while listening exits 130", func(t *testing.T) {
+		cmd := vicishCmd(t, nil, "--uri", uri, "-c",
+			`vici.on("ike-updown", lambda name, data: None)`+"\n"+`print("listening")`+"\n"+`vici.listen()`)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		if line != "listening\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("first line %q, want \"listening\"; stderr: %s", line, stderr.String())
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err = cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+			t.Errorf("wait: %v, want exit status 130; stderr: %s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("stderr %q does not say it was interrupted", stderr.String())
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package script
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/vicish/vicish/starlarkvici"
+)
+
+// globalDocs describes the predeclared names for help().
+var globalDocs = map[string]string{
+	"vici":    "the charon daemon: one function per VICI command, connect(), on()/listen() for events",
+	"json":    "encode(x), decode(s), indent(s): JSON",
+	"time":    "now(), sleep(d), parse_duration(s), durations",
+	"log":     "info/warn/error(msg, **fields): log lines on stderr",
+	"sys":     "argv, env(name, default=None), exit(code or message)",
+	"exec":    "run local programs (needs --allow-exec)",
+	"http":    "HTTP requests (needs --allow-net)",
+	"table":   "render lists of dicts as text tables",
+	"swanctl": "parse swanctl.conf and load it into the daemon",
+	"struct":  "struct(**kwargs): a record with named fields",
+	"help":    "help() lists what there is; help(x) explains x",
+	"exit":    "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
+	"quit":    "the same as exit",
+	"pp":      "pp(x) prints x pretty: indented, long lists folded, secrets hidden",
+}
+
+// help implements help() and help(x), printing through the thread.
+func (r *Runtime) help(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0, &x); err != nil {
+		return nil, err
+	}
+	text := r.HelpText(x)
+	if thread.Print != nil {
+		thread.Print(thread, text)
+	} else {
+		fmt.Fprintln(r.opts.Stdout, text)
+	}
+	return starlark.None, nil
+}
+
+// HelpText returns what help(x) prints; x == nil gives the overview: the
+// globals and every vici command with one line each.
+func (r *Runtime) HelpText(x starlark.Value) string {
+	if x == nil {
+		return r.overview()
+	}
+	if text, ok := starlarkvici.Help(x); ok {
+		return strings.TrimRight(text, "\n")
+	}
+	switch x := x.(type) {
+	case *starlark.Function:
+		params := make([]string, x.NumParams())
+		for i := range params {
+			params[i], _ = x.Param(i)
+		}
+		sig := fmt.Sprintf("%s(%s)", x.Name(), strings.Join(params, ", "))
+		if doc := x.Doc(); doc != "" {
+			return sig + "\n\n" + doc
+		}
+		return sig
+	case *starlark.Builtin:
+		if doc, ok := builtinDocs[x.Name()]; ok {
+			return doc
+		}
+		if x.Receiver() != nil {
+			return fmt.Sprintf("%s: a method of %s", x.Name(), x.Receiver().Type())
+		}
+		return fmt.Sprintf("%s: a built-in function", x.Name())
+	case starlark.HasAttrs:
+		names := x.AttrNames()
+		slices.Sort(names)
+		return fmt.Sprintf("%s (%s); members:\n  %s", x.String(), x.Type(), strings.Join(names, ", "))
+	}
+	return fmt.Sprintf("%s: a value of type %s", x.String(), x.Type())
+}
+
+// builtinDocs documents the runtime's own builtins.
+var builtinDocs = map[string]string{
+	"help": "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
+	"exit": "exit(code=0): end the program with the given exit code (0..255).",
+	"quit": "quit(code=0): the same as exit.",
+	"pp":   "pp(x): print x pretty: nested dicts and lists indented, long lists folded,\nbinary bytes abbreviated, secret values shown as <redacted>.",
+}
+
+func (r *Runtime) overview() string {
+	var b strings.Builder
+	b.WriteString("Globals:\n")
+	names := make([]string, 0, len(r.predeclared))
+	for name := range r.predeclared {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		fmt.Fprintf(&b, "  %-9s %s\n", name, globalDocs[name])
+	}
+	b.WriteString("\nvici commands (help(vici.NAME) shows the arguments and the reply):\n")
+	for _, c := range starlarkvici.Commands() {
+		doc, _, _ := strings.Cut(strings.TrimSpace(c.Doc), "\n")
+		fmt.Fprintf(&b, "  vici.%-20s %s\n", c.Name, doc)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// pp implements pp(x).
+func (r *Runtime) pp(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &x); err != nil {
+		return nil, err
+	}
+	p := &Printer{Secrets: r.secrets}
+	text := p.Format(x)
+	if thread.Print != nil {
+		thread.Print(thread, text)
+	} else {
+		fmt.Fprintln(r.opts.Stdout, text)
+	}
+	return starlark.None, nil
+}

@@ -1,0 +1,124 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/stdlib/sys"
+	"github.com/vicish/vicish/vici"
+)
+
+// Exit codes of vicish and of ExitCode.
+const (
+	ExitOK          = 0   // success
+	ExitError       = 1   // a script error: fail(), a failed command, a runtime error
+	ExitUsage       = 2   // a usage error or a syntax error
+	ExitUnreachable = 3   // the daemon cannot be reached
+	ExitInterrupted = 130 // Ctrl-C (SIGINT)
+	ExitTerminated  = 143 // SIGTERM
+)
+
+// Causes a host gives to context.WithCancelCause when a signal stops a
+// script; ExitCode maps them to 130 and 143.
+var (
+	ErrInterrupted = errors.New("interrupted")
+	ErrTerminated  = errors.New("terminated")
+)
+
+// UsageError is a mistake in how a script was invoked (for example a file
+// that cannot be read); ExitCode maps it to 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// ExitCode maps the error of a script run under ctx to a process exit code:
+// exit(n) gives n, a signal recorded as ctx's cause gives 130 or 143, a
+// syntax or usage error 2, an unreachable daemon 3, any other error 1.
+func ExitCode(ctx context.Context, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if code, ok := ExitRequested(err); ok {
+		return code
+	}
+	if ctx != nil && ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, ErrInterrupted):
+			return ExitInterrupted
+		case errors.Is(cause, ErrTerminated):
+			return ExitTerminated
+		}
+	}
+	if IsSyntaxError(err) {
+		return ExitUsage
+	}
+	var usage *UsageError
+	if errors.As(err, &usage) {
+		return ExitUsage
+	}
+	if IsUnreachable(err) {
+		return ExitUnreachable
+	}
+	return ExitError
+}
+
+// ExitRequested reports whether err is (or wraps) a request to end the
+// program made by exit(n) or sys.exit(n), and the code asked for.
+func ExitRequested(err error) (code int, ok bool) {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return exit.Code, true
+	}
+	return 0, false
+}
+
+// IsSyntaxError reports whether err is a scanner, parser or resolver error:
+// the program did not start.
+func IsSyntaxError(err error) bool {
+	var serr syntax.Error
+	var rerr resolve.ErrorList
+	return errors.As(err, &serr) || errors.As(err, &rerr)
+}
+
+// IsUnreachable reports whether err says the daemon could not be reached,
+// or that its connection was lost.
+func IsUnreachable(err error) bool {
+	var dial *vici.DialError
+	return errors.As(err, &dial) || errors.Is(err, vici.ErrClosed)
+}
+
+// FormatError renders err for a person: a Starlark backtrace (one
+// "file:line:col: in function" line per frame, most recent last) followed by
+// the message; every resolver error with its position; any secret the
+// runtime knows of replaced by <redacted>. The text has no trailing newline.
+func (r *Runtime) FormatError(err error) string {
+	return r.secrets.Redact(FormatError(err))
+}
+
+// FormatError is Runtime.FormatError without redaction.
+func FormatError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var eval *starlark.EvalError
+	var rerr resolve.ErrorList
+	switch {
+	case errors.As(err, &eval):
+		return strings.TrimRight(eval.Backtrace(), "\n")
+	case errors.As(err, &rerr):
+		lines := make([]string, len(rerr))
+		for i, e := range rerr {
+			lines[i] = e.Error()
+		}
+		return strings.Join(lines, "\n")
+	}
+	return strings.TrimRight(err.Error(), "\n")
+}

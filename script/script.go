@@ -1,0 +1,224 @@
+// Package script assembles the Starlark runtime of vicish so that the vicish
+// program and any Go program embedding it run scripts the same way: the same
+// predeclared globals (the vici module, the standard library modules, help,
+// exit, pp), the same dialect (while loops, sets, top-level control flow,
+// global reassignment, recursion), threads that carry a context, and the same
+// error messages and exit codes.
+//
+// An embedder makes one Runtime, runs code with it, and closes it:
+//
+//	rt := script.New(script.Options{URI: "unix:///var/run/charon.vici"})
+//	defer rt.Close()
+//	_, err := rt.ExecFile(ctx, "runbook.star", nil)
+//	if err != nil {
+//		fmt.Fprintln(os.Stderr, rt.FormatError(err))
+//		os.Exit(script.ExitCode(ctx, err))
+//	}
+//
+// To drive a thread of its own, an embedder asks for the globals with
+// Predeclared and for a prepared thread with NewThread.
+package script
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/starlarkvici"
+)
+
+// Options configure a Runtime. The zero value is usable: default URI
+// discovery, no deadline, the process's standard streams and environment,
+// exec and http disabled.
+type Options struct {
+	// URI of the daemon's VICI socket; "" means discovery ($VICI_URI, then
+	// strongswan.conf, then vici.DefaultURI).
+	URI string
+	// Deadline is the default client-side limit per command; 0 means none.
+	Deadline time.Duration
+	// Argv becomes sys.argv; Argv[0] names the script.
+	Argv []string
+	// Stdout receives print() and module output; nil means os.Stdout.
+	Stdout io.Writer
+	// Stderr receives log output and listen() callback errors; nil means os.Stderr.
+	Stderr io.Writer
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// AllowExec enables the exec module (running local programs).
+	AllowExec bool
+	// AllowNet enables the http module.
+	AllowNet bool
+	// LogJSON makes the log module write JSON lines.
+	LogJSON bool
+	// Predeclared adds (or replaces) globals after the built-in ones.
+	Predeclared starlark.StringDict
+}
+
+// Runtime is an assembled vicish Starlark environment. Its globals are
+// frozen and may be shared by several threads; each thread must be used by
+// one goroutine at a time. Close releases the daemon connections.
+type Runtime struct {
+	opts        Options
+	vici        *starlarkvici.Module
+	predeclared starlark.StringDict
+	secrets     *Secrets
+
+	mu    sync.Mutex
+	cache map[string]*loadEntry // load() results by absolute path; nil entry = loading
+}
+
+type loadEntry struct {
+	globals starlark.StringDict
+	err     error
+}
+
+// New assembles a Runtime. It does not connect: the vici module dials on
+// first use.
+func New(opts Options) *Runtime {
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	r := &Runtime{opts: opts, secrets: NewSecrets(), cache: map[string]*loadEntry{}}
+	r.vici = starlarkvici.NewModule(starlarkvici.Config{
+		URI:      opts.URI,
+		Deadline: opts.Deadline,
+		Stderr:   opts.Stderr,
+		Getenv:   opts.Getenv,
+	})
+	r.predeclared = r.assemble()
+	for name, v := range opts.Predeclared {
+		r.predeclared[name] = v
+	}
+	r.predeclared.Freeze()
+	return r
+}
+
+// Close closes the vici module's connections.
+func (r *Runtime) Close() error { return r.vici.Close() }
+
+// Vici returns the runtime's vici module (the value of the global "vici").
+func (r *Runtime) Vici() *starlarkvici.Module { return r.vici }
+
+// Secrets returns the runtime's set of secret strings, which FormatError and
+// the pretty printer keep out of their output.
+func (r *Runtime) Secrets() *Secrets { return r.secrets }
+
+// Predeclared returns a copy of the runtime's global names and values. The
+// values are shared and frozen; the map is the caller's.
+func (r *Runtime) Predeclared() starlark.StringDict {
+	d := make(starlark.StringDict, len(r.predeclared))
+	for k, v := range r.predeclared {
+		d[k] = v
+	}
+	return d
+}
+
+// FileOptions returns the dialect vicish scripts are written in: while
+// loops, sets, if/for/while at top level, reassignment of globals and
+// recursion are all allowed, so runbooks read like Python programs.
+func FileOptions() *syntax.FileOptions {
+	return &syntax.FileOptions{
+		Set:             true,
+		While:           true,
+		TopLevelControl: true,
+		GlobalReassign:  true,
+		Recursion:       true,
+	}
+}
+
+// NewThread returns a thread named name whose print() writes lines to the
+// runtime's Stdout, whose load() resolves files relative to the loading
+// file, and which carries ctx (see package starctx): when ctx ends, blocking
+// builtins return and the thread is cancelled. Call release when the thread
+// has finished running.
+func (r *Runtime) NewThread(ctx context.Context, name string) (thread *starlark.Thread, release func()) {
+	out := r.opts.Stdout
+	thread = &starlark.Thread{
+		Name:  name,
+		Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(out, msg) },
+		Load:  r.load,
+	}
+	return thread, starctx.Attach(thread, ctx)
+}
+
+// ExecFile runs a program on a new thread carrying ctx and returns its
+// globals. src is as for starlark.ExecFileOptions: nil reads filename,
+// otherwise a string, []byte or io.Reader holding the source.
+func (r *Runtime) ExecFile(ctx context.Context, filename string, src any) (starlark.StringDict, error) {
+	thread, release := r.NewThread(ctx, filename)
+	defer release()
+	return r.Exec(thread, filename, src)
+}
+
+// Exec runs a program on thread, which should come from NewThread.
+func (r *Runtime) Exec(thread *starlark.Thread, filename string, src any) (starlark.StringDict, error) {
+	if src == nil {
+		b, err := os.ReadFile(filename)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("cannot read script: %w", err)}
+		}
+		src = b
+	}
+	return starlark.ExecFileOptions(FileOptions(), thread, filename, src, r.predeclared)
+}
+
+// load implements load("path.star", ...): the path is taken relative to the
+// directory of the file that loads it; each file runs once per runtime, on
+// the loading thread, so cancellation reaches it.
+func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
+	path := module
+	if !filepath.IsAbs(path) {
+		dir := "."
+		if thread.CallStackDepth() > 0 {
+			if from := thread.CallFrame(0).Pos.Filename(); from != "" && from[0] != '<' {
+				dir = filepath.Dir(from)
+			}
+		}
+		path = filepath.Join(dir, module)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	r.mu.Lock()
+	e, seen := r.cache[path]
+	if seen && e == nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("load %q: cycle in load graph", module)
+	}
+	if !seen {
+		r.cache[path] = nil
+	}
+	r.mu.Unlock()
+	if seen {
+		return e.globals, e.err
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		err = fmt.Errorf("load %q: %w", module, err)
+	} else {
+		var globals starlark.StringDict
+		globals, err = starlark.ExecFileOptions(FileOptions(), thread, path, src, r.predeclared)
+		e = &loadEntry{globals: globals, err: err}
+	}
+	if e == nil {
+		e = &loadEntry{err: err}
+	}
+	r.mu.Lock()
+	r.cache[path] = e
+	r.mu.Unlock()
+	return e.globals, e.err
+}
