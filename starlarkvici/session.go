@@ -214,7 +214,7 @@ func (s *Session) explain(name, wire string, parent context.Context, d time.Dura
 		}
 		return fmt.Errorf("%s: the daemon reported failure without a reason%w", name, quiet{err})
 	case errors.Is(err, vici.ErrUnknownCommand):
-		return fmt.Errorf("%s: the daemon at %s does not know the command %q; it may be older than this vicish (vici.version() shows its version)%w",
+		return fmt.Errorf("%s: the daemon at %s does not know the command %q; check the spelling, or the daemon may be older than this vicish (vici.version() shows its version)%w",
 			name, s.resolvedURI(), wire, quiet{err})
 	case parent.Err() != nil:
 		return fmt.Errorf("%s: cancelled: %v%w", name, context.Cause(parent), quiet{err})

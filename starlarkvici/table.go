@@ -26,8 +26,18 @@ type Key struct {
 	List     bool   // the daemon wants a list; a str is sent as a one-item list
 }
 
-// Keyword returns the keyword-argument spelling of the key: "-" becomes "_".
-func (k Key) Keyword() string { return strings.ReplaceAll(k.Name, "-", "_") }
+// Keyword returns the keyword-argument spelling of the key: "-" becomes
+// "_", and a Starlark reserved word gets a trailing "_" (pass_).
+func (k Key) Keyword() string {
+	kw := strings.ReplaceAll(k.Name, "-", "_")
+	switch kw {
+	case "pass", "and", "break", "continue", "def", "elif", "else", "for", "if", "in", "lambda",
+		"load", "not", "or", "return", "while", "as", "assert", "class", "del", "except",
+		"finally", "from", "global", "import", "is", "nonlocal", "raise", "try", "with", "yield":
+		kw += "_"
+	}
+	return kw
+}
 
 // Streamed reports whether the command streams one event per result entry
 // (list_sas and friends). initiate and terminate stream control-log

@@ -1,0 +1,169 @@
+package starlarkvici
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/starctx"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
+)
+
+// fileOptions are the dialect vicish runs scripts with.
+var fileOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
+
+// syncBuffer is a Config.Stderr a script can read back.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fixtures makes a fresh P-256 key and a self-signed CA certificate for
+// the credential commands.
+func fixtures(t *testing.T) *starlarkstruct.Struct {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(7),
+		Subject:               pkix.Name{CommonName: "vicish test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"cert_der": starlark.Bytes(der),
+		"cert_pem": starlark.String(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"key_pem":  starlark.String(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})),
+		"key_der":  starlark.Bytes(p8),
+		"subject":  starlark.String("CN=vicish test CA"),
+	})
+}
+
+// labValue describes the lab to scripts.
+func labValue(l *lab.Lab) *starlarkstruct.Struct {
+	gw := func(name string) starlark.Value {
+		g := l.Gateway(name)
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+			"uri":  starlark.String(g.URI),
+			"addr": starlark.String(g.Addr),
+		})
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"a": gw("a"), "b": gw("b")})
+}
+
+// runScript runs one .star file against gateway "a" of l with the vici
+// module, assert.star, the lab description and test fixtures.
+func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error {
+	t.Helper()
+	stderr := &syncBuffer{}
+	mod := NewModule(Config{URI: l.Gateway("a").URI, Stderr: stderr})
+	defer mod.Close()
+	thread := &starlark.Thread{
+		Name:  file,
+		Print: func(_ *starlark.Thread, msg string) { t.Log(msg) },
+		Load: func(_ *starlark.Thread, module string) (starlark.StringDict, error) {
+			if module == "assert.star" {
+				return starlarktest.LoadAssertModule()
+			}
+			return nil, starlark.NoSuchAttrError(module)
+		},
+	}
+	starlarktest.SetReporter(thread, t)
+	release := starctx.Attach(thread, ctx)
+	defer release()
+	predeclared := starlark.StringDict{
+		"vici":     mod,
+		"lab":      labValue(l),
+		"fixtures": fixtures(t),
+		"struct":   starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"help_text": starlark.NewBuiltin("help_text", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+			var v starlark.Value
+			if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &v); err != nil {
+				return nil, err
+			}
+			text, ok := Help(v)
+			if !ok {
+				return starlark.None, nil
+			}
+			return starlark.String(text), nil
+		}),
+		"stderr_text": starlark.NewBuiltin("stderr_text", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			return starlark.String(stderr.String()), nil
+		}),
+		"keyword_names": starlark.NewBuiltin("keyword_names", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+			var name string
+			if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &name); err != nil {
+				return nil, err
+			}
+			var out []starlark.Value
+			for _, k := range KeywordNames(name) {
+				out = append(out, starlark.String(k))
+			}
+			return starlark.NewList(out), nil
+		}),
+	}
+	_, err := starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
+	return err
+}
+
+// TestScripts runs each testdata/*.star file against a fresh two-gateway
+// lab of real charon daemons.
+func TestScripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.star")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test scripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".star"), func(t *testing.T) {
+			l := lab.Start(t, lab.TwoGateways)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := runScript(t, l, file, ctx); err != nil {
+				if evalErr, ok := err.(*starlark.EvalError); ok {
+					t.Fatal(evalErr.Backtrace())
+				}
+				t.Fatal(err)
+			}
+		})
+	}
+}
