@@ -51,11 +51,12 @@ func (f fields) get(key string) (string, bool) {
 		return "", false
 	}
 	if l, ok := v.(*starlark.List); ok {
+		// As swanctl does, an empty list counts as absent.
 		var parts []string
 		for _, x := range collect(l) {
 			parts = append(parts, text(x))
 		}
-		return strings.Join(parts, " "), true
+		return strings.Join(parts, " "), len(parts) > 0
 	}
 	return text(v), true
 }

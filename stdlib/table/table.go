@@ -3,6 +3,7 @@
 //
 //	table.render(rows, columns=None) → string
 //	table.sas(sas)                   → string
+//	table.conns(conns)               → string
 //
 // render lays rows out in aligned columns. Each row is a dict (columns then
 // name the keys to show, in order; by default every key, in the order first
@@ -18,6 +19,12 @@
 // state, mode, protocol and algorithms, install and rekey times, SPIs with
 // byte and packet counters in and out, and the local and remote traffic
 // selectors. A single event dict is accepted too.
+//
+// conns renders what vici.list_conns returns (one dict per list-conn event,
+// {connection_name: {...}}) in the layout of swanctl --list-conns: version,
+// reauthentication, rekeying and DPD; local and remote addresses; each
+// authentication round with its class and identities; each child with its
+// mode, rekeying, DPD action and traffic selectors.
 //
 // Both return the text without a trailing newline, ready for print.
 package table
@@ -38,6 +45,7 @@ var Module = &starlarkstruct.Module{
 	Members: starlark.StringDict{
 		"render": starlark.NewBuiltin("table.render", render),
 		"sas":    starlark.NewBuiltin("table.sas", sas),
+		"conns":  starlark.NewBuiltin("table.conns", conns),
 	},
 }
 

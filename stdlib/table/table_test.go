@@ -66,6 +66,10 @@ func TestErrors(t *testing.T) {
 		{`table.render([{"a": 1}, ["b"]])`, "table.render: row 1 is list, but row 0 is a dict"},
 		{`table.render([["a"], "b"])`, "table.render: row 1 is string, want a dict, list or tuple"},
 		{`table.render([], columns=[1])`, "table.render: columns[0]: got int, want a key (string) or a (key, header) pair"},
+		{`table.conns(1)`, "table.conns: got int, want the list vici.list_conns returns"},
+		{`table.conns([1])`, "table.conns: element 0 is int, want a dict {connection_name: {...}}"},
+		{`table.conns({"c": []})`, "table.conns: connection c is list, want a dict"},
+		{`table.conns({"c": {"children": 1}})`, "table.conns: connection c: children is int, want a dict"},
 		{`table.sas(1)`, "table.sas: got int, want the list vici.list_sas returns"},
 		{`table.sas(["gw"])`, "table.sas: element 0 is string, want a dict {ike_sa_name: {...}}"},
 		{`table.sas([{"gw": "up"}])`, "table.sas: IKE_SA gw is string, want a dict"},
@@ -127,8 +131,8 @@ func TestSAs(t *testing.T) {
     installed 5s ago
     in  d1,      0 bytes,     0 packets
     out d2,      0 bytes,     0 packets
-    local  
-    remote `
+    local  -
+    remote -`
 	for _, expr := range []string{"table.sas([" + responder + "])", "table.sas(" + responder + ")"} {
 		got, err := eval(t, expr)
 		if err != nil {
@@ -148,6 +152,32 @@ func TestSAs(t *testing.T) {
 	}
 }
 
+// TestConns covers what the lab comparison (lab_test.go) does not reach:
+// listening ports (newer daemons send them), PPK and labels.
+func TestConns(t *testing.T) {
+	got, err := eval(t, `table.conns([{"c": {
+    "local_addrs": ["192.0.2.1"], "remote_addrs": ["%any"], "local_port": "4500", "remote_port": "500",
+    "version": "IKEv1", "rekey_time": "3600", "dpd_delay": "0", "ppk_id": "ppk1", "ppk_required": "yes",
+    "local-1": {"class": "EAP"},
+    "children": {"k": {"mode": "DROP", "rekey_time": "60", "label": "system_u:object_r:ipsec_spd_t:s0",
+        "local-ts": ["dynamic"], "remote-ts": ["dynamic"]}}}},
+  {"d": {"version": "IKEv2", "ppk_required": "no"}}])`)
+	want := `c: IKEv1, reauthentication every 3600s
+  ppk: ppk1, required
+  local:  192.0.2.1[4500]
+  remote: %any[500]
+  local EAP authentication:
+  k: DROP, no rekeying
+    label:  system_u:object_r:ipsec_spd_t:s0
+    local:  dynamic
+    remote: dynamic
+d: IKEv2, no reauthentication, no rekeying
+  ppk: not required`
+	if err != nil || got != want {
+		t.Errorf("got %v:\n%s\nwant:\n%s", err, got, want)
+	}
+}
+
 func TestModule(t *testing.T) {
 	assert, err := starlarktest.LoadAssertModule()
 	if err != nil {
@@ -156,7 +186,7 @@ func TestModule(t *testing.T) {
 	thread := &starlark.Thread{Name: "test"}
 	starlarktest.SetReporter(thread, t)
 	_, err = starlark.ExecFile(thread, "test.star", `
-assert.eq(dir(table), ["render", "sas"])
+assert.eq(dir(table), ["conns", "render", "sas"])
 assert.eq(str(table.sas), "<built-in function table.sas>")
 `, starlark.StringDict{"table": table.Module, "assert": assert["assert"]})
 	if err != nil {

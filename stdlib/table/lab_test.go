@@ -3,6 +3,8 @@ package table_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,11 +43,11 @@ func TestSAsMatchSwanctl(t *testing.T) {
 			if before != after {
 				continue
 			}
-			events := parsePretty(t, before)
+			events := parsePretty(t, before, "list-sa")
 			if events.Len() != 1 {
 				t.Fatalf("gateway %s lists %d IKE_SAs, want 1:\n%s", gw, events.Len(), before)
 			}
-			got = render(t, events)
+			got = render(t, "sas", events)
 			if got == want {
 				break
 			}
@@ -55,6 +57,99 @@ func TestSAsMatchSwanctl(t *testing.T) {
 		}
 		if !strings.Contains(got, "ESTABLISHED") || !strings.Contains(got, "INSTALLED") {
 			t.Errorf("gateway %s: no established IKE_SA with an installed CHILD_SA:\n%s", gw, got)
+		}
+	}
+}
+
+// extraConns are connections loaded next to the lab's own so that
+// table.conns meets the fields swanctl --list-conns prints: IKEv1, DPD,
+// rekeying by bytes and packets, several addresses, EAP and certificate
+// rounds, groups, pass-through children, interface and priority.
+const extraConns = `connections {
+  v1 {
+    version = 1
+    local_addrs = 192.0.2.1
+    remote_addrs = 198.51.100.1, 198.51.100.2
+    rekey_time = 2h
+    dpd_delay = 30s
+    local {
+      auth = psk
+      id = v1.example.org
+    }
+    remote {
+      auth = xauth
+      xauth_id = carol
+    }
+    children {
+      v1net {
+        local_ts = 10.1.0.0/24, 10.1.1.0/24
+        remote_ts = 10.5.0.0/16
+        rekey_bytes = 1000000
+        rekey_packets = 5000
+        dpd_action = restart
+        mode = transport
+      }
+    }
+  }
+  rw {
+    remote_addrs = %any
+    reauth_time = 1h
+    rekey_time = 0
+    dpd_delay = 10s
+    local {
+      auth = pubkey
+      id = gw.example.org
+    }
+    remote {
+      auth = eap-tls
+      eap_id = %any
+      groups = admins, ops
+    }
+    remote-2 {
+      auth = pubkey
+      cert_policy = 1.3.6.1.4.1.36906.1
+    }
+    children {
+      bypass {
+        local_ts = 10.1.0.0/24
+        remote_ts = 10.1.0.0/24
+        mode = pass
+      }
+      rwnet {
+        local_ts = 0.0.0.0/0
+        rekey_time = 0
+        interface = eth0
+        priority = 7
+        dpd_action = clear
+      }
+    }
+  }
+}
+`
+
+// TestConnsMatchSwanctl loads connections into a real charon and checks
+// that table.conns renders its list-conn events exactly as swanctl
+// --list-conns prints them.
+func TestConnsMatchSwanctl(t *testing.T) {
+	l := lab.Start(t, lab.TwoGateways)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := l.Gateway("a")
+	if err := os.WriteFile(filepath.Join(a.ConfDir, "conf.d", "table.conf"), []byte(extraConns), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := a.Swanctl(ctx, "--load-conns"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, g := range []*lab.Gateway{a, l.Gateway("b")} {
+		pretty := swanctl(ctx, t, g, "--list-conns", "--pretty")
+		want := strings.TrimSuffix(swanctl(ctx, t, g, "--list-conns"), "\n")
+		got := render(t, "conns", parsePretty(t, pretty, "list-conn"))
+		if got != want {
+			t.Errorf("gateway %s: table.conns differs from swanctl --list-conns\ngot:\n%s\nwant:\n%s", g.Name, got, want)
+		}
+		if g == a && !strings.Contains(got, "v1: IKEv1") {
+			t.Errorf("gateway a does not list the extra connections:\n%s", got)
 		}
 	}
 }
@@ -76,11 +171,11 @@ func swanctl(ctx context.Context, t *testing.T, g *lab.Gateway, args ...string) 
 	return strings.Join(keep, "")
 }
 
-// render calls table.sas on events.
-func render(t *testing.T, events *starlark.List) string {
+// render calls table.<fn> on events.
+func render(t *testing.T, fn string, events *starlark.List) string {
 	t.Helper()
 	thread := &starlark.Thread{Name: "test"}
-	v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "test.star", "table.sas(events)",
+	v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "test.star", "table."+fn+"(events)",
 		starlark.StringDict{"table": table.Module, "events": events})
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +183,10 @@ func render(t *testing.T, events *starlark.List) string {
 	return string(v.(starlark.String))
 }
 
-// parsePretty turns swanctl's --pretty dump of list-sa events into the
-// values the vici module gives scripts: one dict per event, strings, lists
-// and nested dicts.
-func parsePretty(t *testing.T, out string) *starlark.List {
+// parsePretty turns swanctl's --pretty dump of events (such as "list-sa")
+// into the values the vici module gives scripts: one dict per event,
+// strings, lists and nested dicts.
+func parsePretty(t *testing.T, out, event string) *starlark.List {
 	t.Helper()
 	events := starlark.NewList(nil)
 	var stack []*starlark.Dict
@@ -107,9 +202,9 @@ func parsePretty(t *testing.T, out string) *starlark.List {
 			list = nil
 		case list != nil:
 			err = list.Append(starlark.String(line))
-		case line == "list-sas reply {":
+		case strings.HasSuffix(line, " reply {"):
 			return events // the command's (empty) reply ends the stream
-		case line == "list-sa event {":
+		case line == event+" event {":
 			stack = []*starlark.Dict{starlark.NewDict(1)}
 		case line == "}":
 			if len(stack) == 0 {
