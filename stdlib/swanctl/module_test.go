@@ -1,0 +1,112 @@
+package swanctl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+	"go.starlark.net/starlark"
+)
+
+// runStar runs src with the swanctl module and a print function writing
+// to out; it returns the globals.
+func runStar(t *testing.T, mod starlark.Value, out *bytes.Buffer, src string, extra starlark.StringDict) (starlark.StringDict, error) {
+	t.Helper()
+	thread := &starlark.Thread{Name: "test", Print: func(_ *starlark.Thread, msg string) { out.WriteString(msg + "\n") }}
+	pre := starlark.StringDict{"swanctl": mod}
+	for k, v := range extra {
+		pre[k] = v
+	}
+	return starlark.ExecFile(thread, "test.star", src, pre)
+}
+
+func TestLoadConfStarlark(t *testing.T) {
+	dir := copyTestdata(t)
+	goCerts(t, dir)
+	var out bytes.Buffer
+	mod := NewModule(nil, &out)
+	g, err := runStar(t, mod, &out, `
+conf = swanctl.load_conf(dir + "/swanctl.conf")
+print(conf)
+s = conf["secrets"]["ike-gw"]
+secret_type = type(s["data"])
+revealed = s["data"].reveal()
+owners = s["owners"]
+gw = conf["connections"]["gw"]["gw"]
+remote_addrs = gw["remote_addrs"]
+version = gw["version"]
+cert_type = type(conf["connections"]["rw"]["rw"]["local"]["certs"][0])
+pool = conf["pools"]["p1"]
+key_type = type(conf["keys"]["private/gw.pem"]["data"])
+same = conf["secrets"]["ike-gw"]["data"] == swanctl.load_conf(dir)["secrets"]["ike-gw"]["data"]
+`, starlark.StringDict{"dir": starlark.String(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := out.String()
+	for _, secret := range []string{"a psk with blanks", "carol-password", "extra-secret", "PRIVATE KEY"} {
+		if strings.Contains(printed, secret) {
+			t.Errorf("printing the conf leaks %q", secret)
+		}
+	}
+	if !strings.Contains(printed, "<secret>") {
+		t.Errorf("printed conf shows no <secret>: %.300s", printed)
+	}
+	check := map[string]string{
+		"secret_type":  `"swanctl.secret"`,
+		"revealed":     `b"a psk with blanks # and a hash"`,
+		"owners":       `["gw-a", "gw-b"]`,
+		"remote_addrs": `["192.0.2.2", "192.0.2.3"]`,
+		"version":      `"2"`,
+		"cert_type":    `"bytes"`,
+		"pool":         `{"p1": {"addrs": "10.3.0.0/28", "dns": ["10.3.0.53", "10.3.0.54"]}}`,
+		"key_type":     `"swanctl.secret"`,
+		"same":         `True`,
+	}
+	for name, want := range check {
+		if got := g[name].String(); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+}
+
+func TestLoadConfErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/swanctl.conf", "connections { c { local { certs = nope.pem } } }\nsecrets { ike-x { id = y } }\n")
+	writeFile(t, dir+"/bad.conf", "connections {\n")
+	var out bytes.Buffer
+	mod := NewModule(nil, &out)
+	for src, want := range map[string][]string{
+		`swanctl.load_conf(dir)`:               {"swanctl.load_conf", "conn c", "nope.pem", "secret ike-x: secrets.ike-x has no secret"},
+		`swanctl.load_conf(dir + "/bad.conf")`: {"swanctl.load_conf", "bad.conf:2", "not closed"},
+		`swanctl.load_conf(dir + "/none")`:     {"swanctl.load_conf", "no such file"},
+		`swanctl.apply(dir + "/bad.conf")`:     {"swanctl.apply", "bad.conf:2"},
+	} {
+		_, err := runStar(t, mod, &out, src, starlark.StringDict{"dir": starlark.String(dir)})
+		if err == nil {
+			t.Errorf("%s: no error", src)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", src, err, w)
+			}
+		}
+	}
+}
+
+func TestApplyClientError(t *testing.T) {
+	dir := copyTestdata(t)
+	goCerts(t, dir)
+	var out bytes.Buffer
+	mod := NewModule(func(context.Context) (*vici.Client, error) {
+		return nil, errors.New("dial unix /nonexistent: is charon running?")
+	}, &out)
+	_, err := runStar(t, mod, &out, `swanctl.apply(dir, dry_run=True)`, starlark.StringDict{"dir": starlark.String(dir)})
+	if err == nil || !strings.Contains(err.Error(), "swanctl.apply: dial unix /nonexistent: is charon running?") {
+		t.Fatalf("err = %v", err)
+	}
+}
