@@ -262,4 +262,23 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	if _, ok := sb.Conns["extra"]; ok {
 		t.Error("conn extra is still loaded on b")
 	}
+
+	// A conn the daemon rejects fails apply (after the report is printed)
+	// while the rest is applied, as swanctl does.
+	bad := filepath.Join("testdata", "bad", "swanctl.conf")
+	if out, err := ga.Swanctl(ctx, "--load-all", "--noprompt", "--file", bad); err == nil || !strings.Contains(string(out), "loading connection 'bad' failed") {
+		t.Fatalf("swanctl --load-all %s: err %v\n%s", bad, err, out)
+	}
+	var out bytes.Buffer
+	mod := NewModule(func(context.Context) (*vici.Client, error) { return cb, nil }, &out)
+	_, err = runStar(t, mod, &out, `swanctl.apply(path)`, starlark.StringDict{"path": starlark.String(bad)})
+	if err == nil || !strings.Contains(err.Error(), "swanctl.apply: 1 item(s) of") ||
+		!strings.Contains(err.Error(), "conn bad: load-conn: unknown option: bogus_option") {
+		t.Fatalf("apply of a rejected conn: err %v", err)
+	}
+	if !strings.Contains(out.String(), "failed    conn bad: ") || !strings.Contains(out.String(), "added     conn good") ||
+		!strings.Contains(out.String(), "removed   conn gw") {
+		t.Errorf("apply printed:\n%s", out.String())
+	}
+	diffStates(t, "bad/swanctl.conf: swanctl --load-all (a) vs swanctl.apply (b)", snapshot(t, ctx, ca), snapshot(t, ctx, cb))
 }
