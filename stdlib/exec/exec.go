@@ -6,8 +6,8 @@
 //
 // argv is a list of strings: the program (looked up in $PATH) and its
 // arguments; no shell is involved. timeout is a number of seconds, a
-// duration or a string such as "5s"; when it passes the program is killed and
-// run fails. stdin is a string or bytes fed to the program. env is a dict of
+// duration or a string such as "5s" (None or 0: no limit); when it passes the
+// program and everything it started are killed and run fails. stdin is a string or bytes fed to the program. env is a dict of
 // variables added to (or replacing those of) the inherited environment.
 // A non-zero exit status is not an error: check result.code. A program
 // killed by a signal reports 128 + the signal number, as shells do.

@@ -8,7 +8,7 @@
 // application/octet-stream unless headers say otherwise); json is any value
 // json.encode accepts, sent as application/json. Give at most one of them.
 // headers is a dict of strings. timeout (seconds, a duration or a string
-// such as "5s") bounds the whole exchange. Any HTTP status is a result, not
+// such as "5s"; 0 for none) bounds the whole exchange. Any HTTP status is a result, not
 // an error: check response.status. Proxies are taken from the environment
 // (HTTPS_PROXY, NO_PROXY), as other programs do.
 //
