@@ -215,37 +215,54 @@ func appendMessage(b []byte, m *Message) []byte {
 	return b
 }
 
-// decoder turns one message encoding into a Message tree in a single pass.
+// decoder turns one message encoding into a Message tree. A first scan
+// checks everything (structure, names, duplicate keys, depth) and counts
+// the entries of each section and the items of each list; the build pass
+// then writes every entry once into exactly sized storage: one slab each
+// of entries, messages and list items, whatever the message's size.
 // Values alias the input (capacity-limited, so appending to one never
 // touches its neighbours); names are substrings of one string copy of the
-// input. Entries, messages and list item slices come from slabs, so a
-// message costs a handful of allocations however many elements it has.
+// input. Nothing is handed out unless the whole input is valid.
 type decoder struct {
-	b     []byte
-	s     string // string(b), for allocation-free names
-	i     int
-	open  []openSection
-	ents  []Entry  // entries of the open sections, innermost last
-	items [][]byte // items of the open list
-	maps  []map[string]struct{}
-	// rootSeen indexes the root section's names once it is large.
-	rootSeen map[string]struct{}
+	b []byte
+	s string // string(b), for allocation-free names
+	i int
 
-	entSlab  []Entry
-	msgSlab  []Message
-	itemSlab [][]byte
+	// scan state
+	root      openSection // the implicit root section
+	open      []openSection
+	names     []string // names of the open sections' entries, innermost last
+	maps      []map[string]struct{}
+	counts    []int32 // entries per section, in order of opening; root first
+	lists     []int32 // items per list, in order
+	nEntries  int
+	nSections int
+	nItems    int
 }
 
 type openSection struct {
 	name  string
-	start int // index in ents of its first entry
-	seen  map[string]struct{}
+	index int // in counts
+	start int // index in names of its first entry
+
+	filter [2]uint64           // hashes of the names seen (small sections)
+	seen   map[string]struct{} // the names seen (large sections)
 }
 
 // decodeMessage decodes b. The result's values alias b.
 func decodeMessage(b []byte) (*Message, error) {
-	d := decoder{b: b, s: string(b)}
-	return d.decode()
+	// Scratch space on the stack for typical messages.
+	var (
+		open   [8]openSection
+		names  [64]string
+		counts [32]int32
+		lists  [32]int32
+	)
+	d := decoder{b: b, s: string(b), open: open[:0], names: names[:0], counts: counts[:0], lists: lists[:0]}
+	if err := d.scan(); err != nil {
+		return nil, err
+	}
+	return d.build(), nil
 }
 
 func (d *decoder) path() []string {
@@ -272,27 +289,31 @@ func (d *decoder) name() (string, error) {
 		return "", d.fail("", "truncated: element name of %d bytes, %d left", n, len(d.b)-d.i)
 	}
 	name := d.s[d.i : d.i+n]
-	if why := checkName(name); why != "" {
-		return "", d.fail(printableName(name), "%s", why)
+	if n == 0 {
+		return "", d.fail(`""`, "empty name")
+	}
+	for j := d.i; j < d.i+n; j++ {
+		if c := d.b[j]; c < 0x20 || c > 0x7e {
+			return "", d.fail(printableName(name), "%s", checkName(name))
+		}
 	}
 	d.i += n
 	return name, nil
 }
 
-// value reads a length-prefixed value. item is the index of a list item,
-// or -1 for a key's value; it only names the element in an error.
-func (d *decoder) value(name string, item int) ([]byte, error) {
+// skipValue checks a length-prefixed value. item is the index of a list
+// item, or -1 for a key's value; it only names the element in an error.
+func (d *decoder) skipValue(name string, item int) error {
 	if d.i+2 > len(d.b) {
-		return nil, d.fail(itemName(name, item), "truncated: value length missing")
+		return d.fail(itemName(name, item), "truncated: value length missing")
 	}
 	n := int(d.b[d.i])<<8 | int(d.b[d.i+1])
 	d.i += 2
 	if d.i+n > len(d.b) {
-		return nil, d.fail(itemName(name, item), "truncated: value of %d bytes, %d left", n, len(d.b)-d.i)
+		return d.fail(itemName(name, item), "truncated: value of %d bytes, %d left", n, len(d.b)-d.i)
 	}
-	v := d.b[d.i : d.i+n : d.i+n]
 	d.i += n
-	return v, nil
+	return nil
 }
 
 func itemName(name string, item int) string {
@@ -302,39 +323,48 @@ func itemName(name string, item int) string {
 	return name + "[" + strconv.Itoa(item) + "]"
 }
 
-// addEntry appends e to the innermost open section, refusing duplicates.
-func (d *decoder) addEntry(e Entry) error {
-	start, seen := 0, &d.rootSeen
+// addName records an entry of the innermost open section (the root when
+// none is open), refusing duplicates. Small sections keep a 128-bit filter
+// of name hashes and compare names only when the filter has seen the hash;
+// large ones switch to a map.
+func (d *decoder) addName(name string) error {
+	o := &d.root
 	if n := len(d.open); n > 0 {
-		start, seen = d.open[n-1].start, &d.open[n-1].seen
+		o = &d.open[n-1]
 	}
-	if *seen != nil {
-		return d.addSeen(seen, e)
-	}
-	sec := d.ents[start:]
-	for i := range sec {
-		if sec[i].Name == e.Name {
-			return d.fail(e.Name, "duplicate key in section")
+	if o.seen != nil {
+		if _, dup := o.seen[name]; dup {
+			return d.fail(name, "duplicate key in section")
+		}
+		o.seen[name] = struct{}{}
+	} else {
+		h := uint32(2166136261)
+		for i := 0; i < len(name); i++ {
+			h = (h ^ uint32(name[i])) * 16777619
+		}
+		bit := uint64(1) << (h & 63)
+		w := (h >> 6) & 1
+		sec := d.names[o.start:]
+		if o.filter[w]&bit != 0 {
+			for _, other := range sec {
+				if other == name {
+					return d.fail(name, "duplicate key in section")
+				}
+			}
+		}
+		o.filter[w] |= bit
+		if len(sec) >= smallSection {
+			m := d.newMap()
+			for _, other := range sec {
+				m[other] = struct{}{}
+			}
+			m[name] = struct{}{}
+			o.seen = m
 		}
 	}
-	if len(sec) >= smallSection {
-		m := d.newMap()
-		for i := range sec {
-			m[sec[i].Name] = struct{}{}
-		}
-		m[e.Name] = struct{}{}
-		*seen = m
-	}
-	d.ents = append(d.ents, e)
-	return nil
-}
-
-func (d *decoder) addSeen(seen *map[string]struct{}, e Entry) error {
-	if _, dup := (*seen)[e.Name]; dup {
-		return d.fail(e.Name, "duplicate key in section")
-	}
-	(*seen)[e.Name] = struct{}{}
-	d.ents = append(d.ents, e)
+	d.names = append(d.names, name)
+	d.counts[o.index]++
+	d.nEntries++
 	return nil
 }
 
@@ -347,55 +377,10 @@ func (d *decoder) newMap() map[string]struct{} {
 	return make(map[string]struct{}, 2*smallSection)
 }
 
-func (d *decoder) freeMap(m map[string]struct{}) {
-	if m != nil {
-		clear(m)
-		d.maps = append(d.maps, m)
-	}
-}
-
-// finish moves the entries from start on into an exactly sized slab slice.
-func (d *decoder) finish(start int) *Message {
-	n := len(d.ents) - start
-	if len(d.msgSlab) == cap(d.msgSlab) {
-		d.msgSlab = make([]Message, 0, slabSize(cap(d.msgSlab), 1))
-	}
-	d.msgSlab = d.msgSlab[:len(d.msgSlab)+1]
-	m := &d.msgSlab[len(d.msgSlab)-1]
-	if n > 0 {
-		if cap(d.entSlab)-len(d.entSlab) < n {
-			d.entSlab = make([]Entry, 0, slabSize(cap(d.entSlab), n))
-		}
-		k := len(d.entSlab)
-		d.entSlab = append(d.entSlab, d.ents[start:]...)
-		m.entries = d.entSlab[k : k+n : k+n]
-	}
-	d.ents = d.ents[:start]
-	return m
-}
-
-func (d *decoder) finishList(start int) [][]byte {
-	n := len(d.items) - start
-	if n == 0 {
-		return [][]byte{}
-	}
-	if cap(d.itemSlab)-len(d.itemSlab) < n {
-		d.itemSlab = make([][]byte, 0, slabSize(cap(d.itemSlab), n))
-	}
-	k := len(d.itemSlab)
-	d.itemSlab = append(d.itemSlab, d.items[start:]...)
-	d.items = d.items[:start]
-	return d.itemSlab[k : k+n : k+n]
-}
-
-// slabSize picks the next slab capacity: doubling from 16, capped at 4096,
-// never less than need.
-func slabSize(prev, need int) int {
-	n := min(max(2*prev, 16), 4096)
-	return max(n, need)
-}
-
-func (d *decoder) decode() (*Message, error) {
+// scan validates the whole input and counts what build will need.
+func (d *decoder) scan() error {
+	d.counts = append(d.counts, 0) // the root section
+	d.nSections = 1
 	inList := false
 	var listName string
 	for d.i < len(d.b) {
@@ -404,85 +389,162 @@ func (d *decoder) decode() (*Message, error) {
 		switch typ {
 		case elemSectionStart:
 			if inList {
-				return nil, d.fail(listName, "section start inside a list")
+				return d.fail(listName, "section start inside a list")
 			}
 			name, err := d.name()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if len(d.open) >= MaxDepth {
-				return nil, d.fail(name, "sections nest deeper than %d levels", MaxDepth)
+				return d.fail(name, "sections nest deeper than %d levels", MaxDepth)
 			}
-			// Reserve the name in the parent now, so a duplicate is
-			// reported where it appears; the entry is filled at the end.
-			if err := d.addEntry(Entry{Name: name, Kind: KindSection}); err != nil {
-				return nil, err
+			if err := d.addName(name); err != nil {
+				return err
 			}
-			d.open = append(d.open, openSection{name: name, start: len(d.ents)})
+			d.open = append(d.open, openSection{name: name, index: len(d.counts), start: len(d.names)})
+			d.counts = append(d.counts, 0)
+			d.nSections++
 		case elemSectionEnd:
 			if inList {
-				return nil, d.fail(listName, "section end inside a list")
+				return d.fail(listName, "section end inside a list")
 			}
 			if len(d.open) == 0 {
-				return nil, d.fail("", "section end without a section")
+				return d.fail("", "section end without a section")
 			}
 			top := d.open[len(d.open)-1]
-			d.freeMap(top.seen)
-			m := d.finish(top.start)
+			if top.seen != nil {
+				clear(top.seen)
+				d.maps = append(d.maps, top.seen)
+			}
+			d.names = d.names[:top.start]
 			d.open = d.open[:len(d.open)-1]
-			d.ents[len(d.ents)-1].Section = m
 		case elemKeyValue:
 			if inList {
-				return nil, d.fail(listName, "key/value inside a list")
+				return d.fail(listName, "key/value inside a list")
 			}
 			name, err := d.name()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			v, err := d.value(name, -1)
-			if err != nil {
-				return nil, err
+			if err := d.skipValue(name, -1); err != nil {
+				return err
 			}
-			if err := d.addEntry(Entry{Name: name, Kind: KindValue, Value: v}); err != nil {
-				return nil, err
+			if err := d.addName(name); err != nil {
+				return err
 			}
 		case elemListStart:
 			if inList {
-				return nil, d.fail(listName, "list start inside a list (lists never nest)")
+				return d.fail(listName, "list start inside a list (lists never nest)")
 			}
 			name, err := d.name()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err := d.addEntry(Entry{Name: name, Kind: KindList}); err != nil {
-				return nil, err
+			if err := d.addName(name); err != nil {
+				return err
 			}
 			inList, listName = true, name
+			d.lists = append(d.lists, 0)
 		case elemListItem:
 			if !inList {
-				return nil, d.fail("", "list item outside a list")
+				return d.fail("", "list item outside a list")
 			}
-			v, err := d.value(listName, len(d.items))
-			if err != nil {
-				return nil, err
+			n := &d.lists[len(d.lists)-1]
+			if err := d.skipValue(listName, int(*n)); err != nil {
+				return err
 			}
-			d.items = append(d.items, v)
+			*n++
+			d.nItems++
 		case elemListEnd:
 			if !inList {
-				return nil, d.fail("", "list end without a list")
+				return d.fail("", "list end without a list")
 			}
-			d.ents[len(d.ents)-1].List = d.finishList(0)
 			inList = false
 		default:
 			d.i--
-			return nil, d.fail("", "unknown element type %d", typ)
+			return d.fail("", "unknown element type %d", typ)
 		}
 	}
 	if inList {
-		return nil, d.fail(listName, "truncated: list not closed")
+		return d.fail(listName, "truncated: list not closed")
 	}
 	if len(d.open) > 0 {
-		return nil, d.fail("", "truncated: %d section(s) not closed", len(d.open))
+		return d.fail("", "truncated: %d section(s) not closed", len(d.open))
 	}
-	return d.finish(0), nil
+	return nil
+}
+
+// build makes the tree from input scan has accepted; it checks nothing.
+func (d *decoder) build() *Message {
+	b, s := d.b, d.s
+	ents := make([]Entry, d.nEntries)
+	msgs := make([]Message, d.nSections)
+	var items [][]byte
+	if d.nItems > 0 {
+		items = make([][]byte, d.nItems)
+	}
+	nextEnt, nextMsg, nextList := 0, 0, 0
+	section := func() *Message {
+		m := &msgs[nextMsg]
+		n := int(d.counts[nextMsg])
+		nextMsg++
+		if n > 0 {
+			m.entries = ents[nextEnt : nextEnt+n : nextEnt+n]
+			nextEnt += n
+		}
+		return m
+	}
+	root := section()
+	type level struct {
+		m    *Message
+		fill int
+	}
+	stack := make([]level, 1, 8)
+	stack[0] = level{m: root}
+	var list *Entry
+	for i := 0; i < len(b); {
+		typ := b[i]
+		i++
+		switch typ {
+		case elemSectionEnd:
+			stack = stack[:len(stack)-1]
+			continue
+		case elemListItem:
+			n := int(b[i])<<8 | int(b[i+1])
+			i += 2
+			list.List = append(list.List, b[i:i+n:i+n])
+			i += n
+			continue
+		case elemListEnd:
+			list = nil
+			continue
+		}
+		// A named element: section start, key/value or list start.
+		top := &stack[len(stack)-1]
+		e := &top.m.entries[top.fill]
+		top.fill++
+		n := int(b[i])
+		e.Name = s[i+1 : i+1+n]
+		i += 1 + n
+		switch typ {
+		case elemSectionStart:
+			e.Kind = KindSection
+			e.Section = section()
+			stack = append(stack, level{m: e.Section})
+		case elemKeyValue:
+			e.Kind = KindValue
+			n := int(b[i])<<8 | int(b[i+1])
+			i += 2
+			e.Value = b[i : i+n : i+n]
+			i += n
+		case elemListStart:
+			e.Kind = KindList
+			k := int(d.lists[nextList])
+			nextList++
+			e.List = items[:0:k]
+			items = items[k:]
+			list = e
+		}
+	}
+	return root
 }

@@ -1,0 +1,231 @@
+package vici_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+)
+
+// listSA builds a list-sa event message shaped like charon's: one IKE_SA
+// with the usual keys and children CHILD_SAs.
+func listSA(children int) *vici.Message {
+	ike := vici.NewMessage().
+		Set("uniqueid", "4711").Set("version", "2").Set("state", "ESTABLISHED").
+		Set("local-host", "192.0.2.1").Set("local-port", "500").Set("local-id", "gw-a.example.org").
+		Set("remote-host", "192.0.2.2").Set("remote-port", "500").Set("remote-id", "gw-b.example.org").
+		Set("initiator", "yes").Set("initiator-spi", "9b5bd1c5a9dd8c4e").Set("responder-spi", "3f0f2d3b16b8a4a1").
+		Set("encr-alg", "AES_CBC").Set("encr-keysize", "256").Set("integ-alg", "HMAC_SHA2_256_128").
+		Set("prf-alg", "PRF_HMAC_SHA2_256").Set("dh-group", "CURVE_25519").Set("established", "1234").
+		Set("rekey-time", "12345").Set("reauth-time", "0").
+		SetList("local-vips").SetList("remote-vips").
+		SetList("tasks-queued").SetList("tasks-active").SetList("tasks-passive", "IKE_DPD")
+	kids := vici.NewMessage()
+	for i := range children {
+		id := strconv.Itoa(1000 + i)
+		kids.SetSection("net-"+id, vici.NewMessage().
+			Set("name", "net").Set("uniqueid", id).Set("reqid", strconv.Itoa(i+1)).
+			Set("state", "INSTALLED").Set("mode", "TUNNEL").Set("protocol", "ESP").
+			Set("spi-in", "c1a2b3c4").Set("spi-out", "d5e6f708").
+			Set("encr-alg", "AES_GCM_16").Set("encr-keysize", "256").
+			Set("dh-group", "CURVE_25519").
+			Set("bytes-in", "123456789").Set("packets-in", "98765").Set("use-in", "3").
+			Set("bytes-out", "987654321").Set("packets-out", "56789").Set("use-out", "2").
+			Set("rekey-time", "3000").Set("life-time", "3500").Set("install-time", "600").
+			SetList("local-ts", "10.1."+strconv.Itoa(i%256)+".0/24").
+			SetList("remote-ts", "10.2."+strconv.Itoa(i%256)+".0/24", "10.3."+strconv.Itoa(i%256)+".0/24"))
+	}
+	ike.SetSection("child-sas", kids)
+	return vici.NewMessage().SetSection("gw-"+strconv.Itoa(children), ike)
+}
+
+func BenchmarkEncodeListSA(b *testing.B) {
+	m := listSA(500)
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.MarshalBinary(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeListSA(b *testing.B) {
+	for _, children := range []int{1, 500} {
+		b.Run(fmt.Sprintf("children=%d", children), func(b *testing.B) {
+			enc, err := listSA(children).MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(enc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m vici.Message
+				if err := m.UnmarshalBinary(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the decoder: it must never panic,
+// every failure is a *ProtocolError, and whatever decodes re-encodes to the
+// same bytes.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var m vici.Message
+		err := m.UnmarshalBinary(in)
+		if err != nil {
+			var pe *vici.ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is %T, not *ProtocolError", err, err)
+			}
+			if m.Len() != 0 {
+				t.Fatalf("failed decode left %d entries", m.Len())
+			}
+			return
+		}
+		out, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded message does not re-encode: %v", err)
+		}
+		if !bytes.Equal(out, in) {
+			t.Fatalf("re-encoding differs:\n in %v\nout %v", in, out)
+		}
+	})
+}
+
+// FuzzRoundTrip builds a message from fuzz input with the Message API,
+// encodes it and decodes it back: both must agree, and limit failures must
+// be *ProtocolError.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte("k\x00v\x01s\x02x\x00y\x03\x04l\x00a\x00b"))
+	f.Add([]byte{0, 0, 1, 2, 3, 4, 5})
+	f.Add(bytes.Repeat([]byte{'n'}, 300))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m := buildFromBytes(in)
+		enc, err := m.MarshalBinary()
+		if err != nil {
+			if !errors.Is(err, vici.ErrProtocol) {
+				t.Fatalf("encode error %v is not a protocol error", err)
+			}
+			return
+		}
+		var back vici.Message
+		if err := back.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("decoding our own encoding: %v", err)
+		}
+		if !equalMessages(m, &back) {
+			t.Fatalf("round trip changed the message")
+		}
+	})
+}
+
+// buildFromBytes interprets in as a small program: a control byte picks an
+// operation, the following bytes up to a zero give names and values.
+func buildFromBytes(in []byte) *vici.Message {
+	root := vici.NewMessage()
+	stack := []*vici.Message{root}
+	next := func() []byte {
+		i := bytes.IndexByte(in, 0)
+		if i < 0 {
+			tok := in
+			in = nil
+			return tok
+		}
+		tok := in[:i]
+		in = in[i+1:]
+		return tok
+	}
+	for len(in) > 0 {
+		op := in[0] % 5
+		in = in[1:]
+		cur := stack[len(stack)-1]
+		switch op {
+		case 0:
+			cur.SetBytes(string(next()), next())
+		case 1:
+			sub := vici.NewMessage()
+			cur.SetSection(string(next()), sub)
+			stack = append(stack, sub)
+		case 2:
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+			}
+		case 3:
+			name := string(next())
+			var items [][]byte
+			for n := len(in) % 4; n > 0; n-- {
+				items = append(items, next())
+			}
+			cur.SetBytesList(name, items)
+		case 4:
+			cur.Append(vici.Entry{Name: string(next()), Kind: vici.KindValue, Value: next()})
+		}
+	}
+	return root
+}
+
+func equalMessages(a, b *vici.Message) bool {
+	ea, eb := a.Entries(), b.Entries()
+	if len(ea) != len(eb) {
+		return false
+	}
+	for i := range ea {
+		x, y := ea[i], eb[i]
+		if x.Name != y.Name || x.Kind != y.Kind {
+			return false
+		}
+		switch x.Kind {
+		case vici.KindValue:
+			if !bytes.Equal(x.Value, y.Value) {
+				return false
+			}
+		case vici.KindList:
+			if len(x.List) != len(y.List) {
+				return false
+			}
+			for j := range x.List {
+				if !bytes.Equal(x.List[j], y.List[j]) {
+					return false
+				}
+			}
+		case vici.KindSection:
+			if !equalMessages(x.Section, y.Section) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func fuzzSeeds(tb testing.TB) [][]byte {
+	big, err := listSA(3).MarshalBinary()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [][]byte{
+		protocolExample,
+		big,
+		{},
+		{4, 1, 'l', 6, 1, 1, 's', 2},
+		{3, 1, 'a', 0, 1, 'x', 3, 1, 'a', 0, 1, 'y'},
+		{1, 1, 's', 3, 1, 'a', 0, 0},
+		{2},
+		{5, 0, 1, 'x'},
+		{4, 1, 'l', 1, 1, 's', 2, 6},
+		{7},
+		{3, 1, 'k', 0, 5, 'a', 'b'},
+	}
+}
