@@ -317,6 +317,12 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	default:
 		reply, err = client.Call(ctx, r.wire, r.msg)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Given up on (deadline or host cancel): the daemon may take long
+		// to answer, and the engine keeps the connection until it does.
+		// Start afresh so the script's next command is not stuck behind it.
+		s.dropCommandClient(client)
+	}
 	var cbErr callbackError
 	var cmdErr *vici.CommandError
 	switch {
@@ -327,6 +333,9 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 			return FromMessage(cmdErr.Reply), nil
 		}
 		return FromMessage(reply), nil
+	case errors.Is(err, vici.ErrUnknownEvent) && !errors.Is(err, vici.ErrUnknownCommand):
+		return nil, fmt.Errorf("%s: the daemon at %s does not know the event %q this command should stream; check its name%w",
+			r.prefix, s.resolvedURI(), event, quiet{err})
 	case err != nil:
 		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
 	}

@@ -155,6 +155,19 @@ func (s *Session) client(ctx context.Context, slot **vici.Client) (*vici.Client,
 	return c, nil
 }
 
+// dropCommandClient closes c if it is still the command connection; the
+// next command dials a new one.
+func (s *Session) dropCommandClient(c *vici.Client) {
+	s.mu.Lock()
+	if s.cmd != c {
+		s.mu.Unlock()
+		return
+	}
+	s.cmd = nil
+	s.mu.Unlock()
+	_ = c.Close()
+}
+
 // close closes both connections; the default session can be used again
 // afterwards only if the module is not closed (it redials on demand).
 func (s *Session) close() error {
