@@ -17,7 +17,7 @@ import (
 // <redacted> and recorded in Secrets.
 type Printer struct {
 	Width    int      // line width; 0 means 80
-	MaxItems int      // items of a list shown before folding; 0 means 20
+	MaxItems int      // items of a list shown before folding; 0 means 50
 	Secrets  *Secrets // where redacted values are recorded; may be nil
 }
 
@@ -37,7 +37,7 @@ func (p *Printer) width() int {
 
 func (p *Printer) maxItems() int {
 	if p.MaxItems <= 0 {
-		return 20
+		return 50
 	}
 	return p.MaxItems
 }
@@ -76,15 +76,54 @@ func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
 		b.WriteString(open + "\n")
 		n := v.Len()
 		shown := min(n, p.maxItems())
+		if allScalars(v, shown) {
+			p.fill(b, v, shown, pad)
+			shown = 0
+		}
 		for i := range shown {
 			b.WriteString(pad)
 			p.write(b, v.Index(i), depth+1, len(pad))
 			b.WriteString(",\n")
 		}
-		if shown < n {
+		if shown := min(n, p.maxItems()); shown < n {
 			fmt.Fprintf(b, "%s... %d more (%d items)\n", pad, n-shown, n)
 		}
 		b.WriteString(end + closing)
+	}
+}
+
+// allScalars reports whether the first n items of v are not containers.
+func allScalars(v starlark.Indexable, n int) bool {
+	for i := range n {
+		if isContainer(v.Index(i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fill writes the first n items of v packed into lines of the width, each
+// line starting with pad: a long list of names or numbers stays compact.
+func (p *Printer) fill(b *strings.Builder, v starlark.Indexable, n int, pad string) {
+	col := 0
+	for i := range n {
+		item := p.inline(v.Index(i)) + ","
+		switch {
+		case col == 0:
+			b.WriteString(pad)
+			col = len(pad)
+		case col+1+len(item) > p.width():
+			b.WriteString("\n" + pad)
+			col = len(pad)
+		default:
+			b.WriteString(" ")
+			col++
+		}
+		b.WriteString(item)
+		col += len(item)
+	}
+	if col > 0 {
+		b.WriteString("\n")
 	}
 }
 

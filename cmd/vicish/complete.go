@@ -52,7 +52,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		}
 	}
 	if len(cands) > 0 { // inside a call, keyword arguments come first
-		return suffixes(cands, len(word)), len([]rune(word))
+		return suffixes(preferSpecific(cands), len(word)), len([]rune(word))
 	}
 	names := make([]string, 0, len(c.globals)+len(starlark.Universe)+len(starlarkKeywords))
 	for name := range c.globals {
@@ -93,6 +93,24 @@ func (c *completer) resolve(dotted string) starlark.Value {
 		v = next
 	}
 	return v
+}
+
+// genericKeywords are the options every vici command takes; a command's
+// own request keys are offered before them, so ch<TAB> in vici.initiate
+// gives child= rather than a choice with check=.
+var genericKeywords = map[string]bool{"deadline=": true, "check=": true, "log=": true, "each=": true}
+
+func preferSpecific(cands []string) []string {
+	var specific []string
+	for _, c := range cands {
+		if !genericKeywords[c] {
+			specific = append(specific, c)
+		}
+	}
+	if len(specific) == 0 {
+		return cands
+	}
+	return specific
 }
 
 func isIdent(r byte) bool {

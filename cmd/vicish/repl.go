@@ -297,6 +297,7 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 			return code, true
 		}
 		if errors.Is(context.Cause(ctx), script.ErrInterrupted) {
+			fmt.Fprintln(r.errOut) // the terminal echoed ^C without a newline
 			r.printError("interrupted")
 			return 0, false
 		}

@@ -57,9 +57,9 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("\n4\n")
 
 	// a big value is pretty-printed over several lines
-	term.typeKeys("{\"conns\": list(range(50)), \"name\": \"x\" * 70}\r")
-	term.expect("{\n  \"conns\": [0, 1, 2,")
-	term.expect("... 30 more (50 items)],\n  \"name\": \"xxxx")
+	term.typeKeys("{\"conns\": list(range(80)), \"name\": \"x\" * 70}\r")
+	term.expect("{\n  \"conns\": [\n    0, 1, 2,")
+	term.expect("49,\n    ... 30 more (80 items)\n  ],\n  \"name\": \"xxxx")
 
 	// Ctrl-C on an empty line and on a half-typed one
 	term.typeKeys("\x03")

@@ -1,0 +1,282 @@
+package script_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/vici"
+)
+
+// newRuntime returns a runtime whose output is captured and whose daemon
+// socket does not exist.
+func newRuntime(t *testing.T, argv ...string) (*script.Runtime, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	rt := script.New(script.Options{
+		URI:    "unix://" + filepath.Join(t.TempDir(), "absent.vici"),
+		Argv:   argv,
+		Stdout: &out,
+		Stderr: &out,
+		Getenv: func(string) string { return "" },
+	})
+	t.Cleanup(func() { rt.Close() })
+	return rt, &out
+}
+
+func TestPredeclaredNames(t *testing.T) {
+	rt, _ := newRuntime(t)
+	var names []string
+	for name := range rt.Predeclared() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := []string{"exec", "exit", "help", "http", "json", "log", "pp", "quit", "struct", "swanctl", "sys", "table", "time", "vici"}
+	if !slices.Equal(names, want) {
+		t.Errorf("predeclared %v, want %v", names, want)
+	}
+	if rt.Predeclared()["vici"] != rt.Vici() {
+		t.Error(`the global "vici" is not the runtime's module`)
+	}
+}
+
+// TestDialect: runbooks are written like Python programs.
+func TestDialect(t *testing.T) {
+	rt, out := newRuntime(t, "runbook.star", "--peer", "b")
+	src := `
+tries = 0
+while tries < 3:
+    tries += 1
+seen = set([1, 2, 2])
+def fact(n):
+    return 1 if n < 2 else n * fact(n - 1)
+if len(sys.argv) == 3:
+    print(tries, len(seen), fact(5), sys.argv[1:])
+`
+	if _, err := rt.ExecFile(context.Background(), "runbook.star", src); err != nil {
+		t.Fatal(rt.FormatError(err))
+	}
+	if got := out.String(); got != "3 2 120 [\"--peer\", \"b\"]\n" {
+		t.Errorf("output %q", got)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	ctx := context.Background()
+	interrupted, cancel := context.WithCancelCause(ctx)
+	cancel(script.ErrInterrupted)
+	terminated, cancel2 := context.WithCancelCause(ctx)
+	cancel2(script.ErrTerminated)
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		src  string
+		want int
+	}{
+		{"success", ctx, "x = 1", 0},
+		{"exit(n)", ctx, "def f():\n    exit(9)\nf()", 9},
+		{"sys.exit(message)", ctx, "sys.exit('no peer')", 1},
+		{"fail", ctx, "fail('boom')", 1},
+		{"runtime error", ctx, "x = {}['k']", 1},
+		{"syntax error", ctx, "x = = 1", 2},
+		{"resolve error", ctx, "print(nope)", 2},
+		{"daemon unreachable", ctx, "vici.version()", 3},
+		{"interrupted", interrupted, "while True:\n    pass", 130},
+		{"terminated", terminated, "while True:\n    pass", 143},
+		{"exit wins over interruption", interrupted, "exit(4)", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt, _ := newRuntime(t)
+			_, err := rt.ExecFile(tc.ctx, "t.star", tc.src)
+			if got := script.ExitCode(tc.ctx, err); got != tc.want {
+				t.Errorf("ExitCode = %d, want %d (error: %v)", got, tc.want, err)
+			}
+		})
+	}
+	if got := script.ExitCode(ctx, &script.UsageError{Err: errors.New("bad flag")}); got != 2 {
+		t.Errorf("UsageError: %d, want 2", got)
+	}
+	closed := fmt.Errorf("vici.list_sas: %w", vici.ErrClosed)
+	if got := script.ExitCode(ctx, closed); got != 3 {
+		t.Errorf("ErrClosed: %d, want 3", got)
+	}
+}
+
+func TestUnreachableNamesURI(t *testing.T) {
+	rt, _ := newRuntime(t)
+	_, err := rt.ExecFile(context.Background(), "t.star", "vici.version()")
+	var dial *vici.DialError
+	if !errors.As(err, &dial) {
+		t.Fatalf("error %v does not wrap *vici.DialError", err)
+	}
+	if msg := rt.FormatError(err); !strings.Contains(msg, rt.Vici().URI()) {
+		t.Errorf("message %q does not name the URI %s", msg, rt.Vici().URI())
+	}
+}
+
+func TestFormatErrorBacktrace(t *testing.T) {
+	rt, _ := newRuntime(t)
+	src := "def inner():\n    fail('deep')\n\ndef outer():\n    inner()\n\nouter()\n"
+	_, err := rt.ExecFile(context.Background(), "bt.star", src)
+	want := "Traceback (most recent call last):\n" +
+		"  bt.star:7:6: in <toplevel>\n" +
+		"  bt.star:5:10: in outer\n" +
+		"  bt.star:2:9: in inner\n" +
+		"Error in fail: fail: deep"
+	if got := rt.FormatError(err); got != want {
+		t.Errorf("FormatError:\n%s\nwant:\n%s", got, want)
+	}
+	_, err = rt.ExecFile(context.Background(), "r.star", "a = b\nc = d\n")
+	if got := script.FormatError(err); got != "r.star:1:5: undefined: b\nr.star:2:5: undefined: d" {
+		t.Errorf("resolve errors: %q", got)
+	}
+}
+
+func TestLoadRelativeToFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("lib/peers.star", "load('names.star', 'first')\nPEERS = [first, 'c']\n")
+	write("lib/names.star", "first = 'b'\n")
+	write("main.star", "load('lib/peers.star', 'PEERS')\nprint(PEERS)\n")
+	write("cycle_a.star", "load('cycle_b.star', 'x')\n")
+	write("cycle_b.star", "load('cycle_a.star', 'x')\nx = 1\n")
+
+	rt, out := newRuntime(t)
+	if _, err := rt.ExecFile(context.Background(), filepath.Join(dir, "main.star"), nil); err != nil {
+		t.Fatal(rt.FormatError(err))
+	}
+	if out.String() != "[\"b\", \"c\"]\n" {
+		t.Errorf("output %q", out.String())
+	}
+	_, err := rt.ExecFile(context.Background(), filepath.Join(dir, "cycle_a.star"), nil)
+	if err == nil || !strings.Contains(err.Error(), "cycle in load graph") {
+		t.Errorf("cycle: %v", err)
+	}
+}
+
+// TestThreadCarriesContext: cancelling the context stops a blocking
+// builtin (time.sleep) promptly, and the error maps to 130.
+func TestThreadCarriesContext(t *testing.T) {
+	rt, out := newRuntime(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	thread, release := rt.NewThread(ctx, "t")
+	defer release()
+	thread.Print = func(_ *starlark.Thread, msg string) {
+		fmt.Fprintln(out, msg)
+		cancel(script.ErrInterrupted) // the host presses Ctrl-C once the script says it sleeps
+	}
+	_, err := rt.Exec(thread, "sleep.star", "print('sleeping')\ntime.sleep(3600)\nprint('woke')\n")
+	if err == nil || script.ExitCode(ctx, err) != 130 {
+		t.Fatalf("err %v, exit code %d; want an interruption", err, script.ExitCode(ctx, err))
+	}
+	if out.String() != "sleeping\n" {
+		t.Errorf("output %q", out.String())
+	}
+}
+
+func TestHelpText(t *testing.T) {
+	rt, out := newRuntime(t)
+	overview := rt.HelpText(nil)
+	for _, c := range starlarkvici.Commands() {
+		if !strings.Contains(overview, "vici."+c.Name+" ") {
+			t.Errorf("help() does not list vici.%s", c.Name)
+		}
+	}
+	for name := range rt.Predeclared() {
+		if !strings.Contains(overview, "\n  "+name+" ") {
+			t.Errorf("help() does not list the global %s", name)
+		}
+	}
+	initiate, _ := rt.Vici().Attr("initiate")
+	if text := rt.HelpText(initiate); !strings.Contains(text, "child") || !strings.Contains(text, "Returns") {
+		t.Errorf("help(vici.initiate) = %q", text)
+	}
+	src := "def up(peer, timeout = 5):\n    \"\"\"Bring the tunnel to peer up.\"\"\"\n    pass\nhelp(up)\n"
+	if _, err := rt.ExecFile(context.Background(), "h.star", src); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "up(peer, timeout)\n\nBring the tunnel to peer up.\n" {
+		t.Errorf("help(up) printed %q", out.String())
+	}
+}
+
+func TestKeywordNames(t *testing.T) {
+	rt, _ := newRuntime(t)
+	initiate, _ := rt.Vici().Attr("initiate")
+	if kw := script.KeywordNames(initiate); !slices.Contains(kw, "child") || !slices.Contains(kw, "ike") {
+		t.Errorf("KeywordNames(vici.initiate) = %v", kw)
+	}
+	globals, err := rt.ExecFile(context.Background(), "k.star", "def f(alpha, beta = 1):\n    pass\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kw := script.KeywordNames(globals["f"]); !slices.Equal(kw, []string{"alpha", "beta"}) {
+		t.Errorf("KeywordNames(f) = %v", kw)
+	}
+	if kw := script.KeywordNames(rt.Predeclared()["pp"]); kw != nil {
+		t.Errorf("KeywordNames(pp) = %v, want nil", kw)
+	}
+}
+
+func TestSecretsScanSource(t *testing.T) {
+	for _, tc := range []struct {
+		src    string
+		secret string // "" means none
+	}{
+		{`vici.load_shared(type = "IKE", data = "hunter2-psk", owners = ["a"])`, "hunter2-psk"},
+		{`vici.load_shared({"type": "EAP", "data": "eap-pass-1"})`, "eap-pass-1"},
+		{`conf = {"psk": "lab-psk-42"}`, "lab-psk-42"},
+		{`vici.load_key(type = "rsa", data = "-----BEGIN KEY-----")`, "-----BEGIN KEY-----"},
+		{`vici.load_cert(type = "X509", data = "public-cert-data")`, ""},
+		{`print("hello there")`, ""},
+	} {
+		f, err := syntax.Parse("s.star", tc.src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := script.NewSecrets()
+		found := s.ScanSource(f)
+		if found != (tc.secret != "") {
+			t.Errorf("%s: found = %v", tc.src, found)
+		}
+		if tc.secret != "" {
+			if got := s.Redact("x " + tc.secret + " y"); got != "x <redacted> y" {
+				t.Errorf("%s: Redact = %q", tc.src, got)
+			}
+		}
+	}
+}
+
+// TestFormatErrorRedacts: a secret seen in code never reaches an error
+// message, whatever path the value took.
+func TestFormatErrorRedacts(t *testing.T) {
+	rt, _ := newRuntime(t)
+	f, err := syntax.Parse("s.star", `key = {"type": "IKE", "data": "sekrit-value"}`, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Secrets().ScanSource(f)
+	_, err = rt.ExecFile(context.Background(), "s.star", `fail("the key is " + "sekrit-" + "value")`)
+	if msg := rt.FormatError(err); strings.Contains(msg, "sekrit") || !strings.Contains(msg, "the key is <redacted>") {
+		t.Errorf("FormatError = %q", msg)
+	}
+}
