@@ -168,12 +168,12 @@ func (c *Conf) addKeys(s *settings) {
 		for _, p := range regularFiles(filepath.Join(c.Dir, d.dir)) {
 			it := Item{Kind: KindKey, Name: c.rel(p)}
 			data, err := os.ReadFile(p)
-			switch {
-			case err != nil:
+			if err == nil && encryptedKey(data) {
+				data, err = decryptWithConfig(s, d.dir, filepath.Base(p), data)
+			}
+			if err != nil {
 				it.Err = err
-			case isEncryptedPEM(data):
-				it.Err = fmt.Errorf("%s is encrypted: vicish does not decrypt private keys; store it unencrypted (e.g. `openssl pkey`) or load it with swanctl", it.Name)
-			default:
+			} else {
 				it.Body = vici.NewMessage().Set("type", d.typ).SetBytes("data", data)
 				it.KeyID = keyID(data)
 			}
@@ -188,13 +188,24 @@ func (c *Conf) addKeys(s *settings) {
 	}
 }
 
-func isEncryptedPEM(data []byte) bool {
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return false
+// decryptWithConfig decrypts an encrypted key file with the passphrases
+// its secrets sections give, like swanctl --noprompt does, and returns the
+// key as unencrypted PKCS#8 DER.
+func decryptWithConfig(s *settings, dir, name string, data []byte) ([]byte, error) {
+	passphrases := keyPassphrases(s, dir, name)
+	if len(passphrases) == 0 {
+		return nil, fmt.Errorf("the key is encrypted and no secrets section gives its passphrase (add a section secrets.%s-<suffix> with file = %s and secret = <passphrase>)", dir, name)
 	}
-	_, legacy := b.Headers["Proc-Type"]
-	return legacy || strings.Contains(b.Type, "ENCRYPTED")
+	for _, pass := range passphrases {
+		der, err := decryptKey(data, pass)
+		if err == nil {
+			return der, nil
+		}
+		if !errors.Is(err, errWrongPassphrase) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("the configured decryption secret for %s is wrong", name)
 }
 
 // sharedTypes are the secrets section prefixes, in the order swanctl tests

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io/fs"
 	"math/big"
 	"os"
@@ -123,7 +124,7 @@ func TestLoadTranslation(t *testing.T) {
 		}
 		order = append(order, it.Kind+" "+it.Name)
 	}
-	want := []string{"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem",
+	want := []string{"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key ecdsa/legacy.pem",
 		"secret ike-gw", "secret ike-hex", "secret eap-carol", "secret ike-extra",
 		"authority lab-ca", "pool p1", "pool p2", "conn gw", "conn rw", "conn extra"}
 	if !reflect.DeepEqual(order, want) {
@@ -225,5 +226,62 @@ secrets {
 	}
 	for k := range want {
 		t.Errorf("missing item %s", k)
+	}
+}
+
+func TestEncryptedKeys(t *testing.T) {
+	read := func(name string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("testdata", "keys", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	des3 := read("des3-sha1.pem")
+	wantID := strings.TrimSpace(string(read("des3-sha1.keyid"))) // by openssl: SHA-1 of the RSAPublicKey
+	if !encryptedKey(des3) {
+		t.Fatal("des3-sha1.pem is not recognised as encrypted")
+	}
+	if _, err := decryptKey(des3, []byte("wrong")); !errors.Is(err, errWrongPassphrase) {
+		t.Fatalf("wrong passphrase: err %v", err)
+	}
+	der, err := decryptKey(des3, []byte("des3-pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keyID(der); got != wantID {
+		t.Fatalf("key id %s, openssl says %s", got, wantID)
+	}
+	if encryptedKey(der) {
+		t.Fatal("the decrypted key is still seen as encrypted")
+	}
+	if _, err := decryptKey(read("pbe-sha1-3des.pem"), []byte("x")); err == nil || !strings.Contains(err.Error(), "only PKCS#5 v2 PBES2") {
+		t.Fatalf("PKCS#12 PBE: err %v", err)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "private", "k.pem"), string(des3))
+	writeFile(t, filepath.Join(dir, "pkcs8", "k.der"), string(toDER(des3)))
+	writeFile(t, filepath.Join(dir, "swanctl.conf"), `secrets {
+		private-k { file = K.PEM
+		            secret = wrong
+		            secret_2 = des3-pass }
+		pkcs8-k { file = k.der
+		          secret = wrong }
+		rsa-k { file = k.pem
+		        secret = des3-pass }
+	}`)
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := item(t, c, KindKey, "private/k.pem"); it.KeyID != wantID || !bytes.Equal([]byte(it.Body.Get("data")), der) {
+		t.Fatalf("private/k.pem: id %s", it.KeyID)
+	}
+	for _, it := range c.Items {
+		if it.Name == "pkcs8/k.der" && (it.Err == nil || !strings.Contains(it.Err.Error(), "decryption secret for k.der is wrong")) {
+			t.Fatalf("pkcs8/k.der with a wrong passphrase: %v", it.Err)
+		}
 	}
 }

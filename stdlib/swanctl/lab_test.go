@@ -193,7 +193,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	// A dry run reports the plan and changes nothing.
 	report, printed := applyStar(t, cb, conf, true)
 	wantReport(t, "dry run", report, map[string][]string{
-		Added: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem", "key rsa/extra.pem",
+		Added: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem",
 			"secret ike-gw", "secret ike-hex", "secret eap-carol", "secret ike-extra",
 			"authority lab-ca", "pool p1", "pool p2", "conn gw", "conn rw", "conn extra"},
 		Removed: {"secret ike-lab", "conn ab"},
@@ -209,7 +209,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	}
 	report, printed = applyStar(t, cb, conf, false)
 	wantReport(t, "first apply", report, map[string][]string{
-		Added: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem", "key rsa/extra.pem",
+		Added: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem",
 			"secret ike-gw", "secret ike-hex", "secret eap-carol", "secret ike-extra",
 			"authority lab-ca", "pool p1", "pool p2", "conn gw", "conn rw", "conn extra"},
 		Removed: {"secret ike-lab", "conn ab"},
@@ -222,7 +222,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	t.Logf("apply printed:\n%s", printed)
 	sa, sb := snapshot(t, ctx, ca), snapshot(t, ctx, cb)
 	diffStates(t, "swanctl --load-all (a) vs swanctl.apply (b)", sa, sb)
-	if len(sb.Conns) != 3 || len(sb.Pools) != 2 || len(sb.Keys) != 2 || len(sb.Shared) != 4 || len(sb.Authorities) != 1 {
+	if len(sb.Conns) != 3 || len(sb.Pools) != 2 || len(sb.Keys) != 4 || len(sb.Shared) != 4 || len(sb.Authorities) != 1 {
 		t.Errorf("b has not loaded everything: %d conns, %d pools, %d keys, %d shared, %d authorities",
 			len(sb.Conns), len(sb.Pools), len(sb.Keys), len(sb.Shared), len(sb.Authorities))
 	}
@@ -231,7 +231,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	// locally match the daemon's.
 	report, _ = applyStar(t, cb, conf, true)
 	wantReport(t, "dry run after apply", report, map[string][]string{
-		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem", "key rsa/extra.pem"},
+		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem"},
 		Reloaded: {"secret ike-gw", "secret ike-hex", "secret eap-carol", "secret ike-extra",
 			"authority lab-ca", "pool p1", "pool p2", "conn gw", "conn rw", "conn extra"},
 	})
@@ -239,7 +239,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	// Applying the same file again changes nothing.
 	report, _ = applyStar(t, cb, conf, false)
 	wantReport(t, "second apply", report, map[string][]string{
-		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem", "key rsa/extra.pem",
+		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem",
 			"authority lab-ca", "conn gw", "conn rw", "conn extra"},
 		Reloaded: {"secret ike-gw", "secret ike-hex", "secret eap-carol", "secret ike-extra", "pool p1", "pool p2"},
 	})
@@ -251,7 +251,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	}
 	report, _ = applyStar(t, cb, shrunk, false)
 	wantReport(t, "apply shrunk.conf", report, map[string][]string{
-		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/gw.pem", "key rsa/extra.pem",
+		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem",
 			"authority lab-ca", "conn rw"},
 		Changed:  {"conn gw"},
 		Reloaded: {"secret ike-gw", "secret ike-hex", "secret eap-carol", "pool p1"},

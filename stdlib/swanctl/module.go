@@ -35,7 +35,11 @@
 // secrets, private keys, token PINs) is a value of type "swanctl.secret"
 // that prints as <secret>; secret.reveal() returns its bytes. Items that
 // cannot be loaded (a missing certificate file, a secrets section without
-// secret, an encrypted key) make load_conf fail with every reason.
+// secret, an encrypted key without a secrets section giving its
+// passphrase, a PKCS#12 container) make load_conf fail with every reason.
+// Encrypted keys are decrypted (PKCS#8 PBES2 and legacy PEM encryption)
+// with the "secret*" values of the secrets sections naming them by "file",
+// as swanctl --noprompt does, and sent as unencrypted PKCS#8.
 //
 // apply is described at its builtin.
 package swanctl
