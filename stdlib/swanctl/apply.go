@@ -286,10 +286,11 @@ func (a *applier) unload(kind, name, cmd, key string) {
 
 // loadNamed loads the items of kind, then unloads the names the daemon had
 // (listed by its get- command) that the file does not have. show returns
-// what the daemon shows of each item, to tell changed from unchanged; a nil
-// show (pools) compares nothing.
+// what the daemon shows of each item, to tell changed from unchanged; when
+// partial is set, show does not cover everything an item holds, so an
+// item that looks the same is "reloaded" rather than "unchanged".
 func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []string,
-	show func() (map[string]*vici.Message, error)) error {
+	show func() (map[string]*vici.Message, error), partial bool) error {
 	var before map[string]*vici.Message
 	if show != nil && !a.dry {
 		var err error
@@ -326,12 +327,14 @@ func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []s
 		verdict := Added
 		if slices.Contains(had, d.name) {
 			switch {
-			case a.dry || show == nil:
+			case a.dry:
 				verdict = Reloaded
-			case equalMessages(before[d.name], after[d.name]):
-				verdict = Unchanged
-			default:
+			case !equalMessages(before[d.name], after[d.name]):
 				verdict = Changed
+			case partial:
+				verdict = Reloaded
+			default:
+				verdict = Unchanged
 			}
 		}
 		a.add(kind, d.name, verdict, d.err)
@@ -350,7 +353,7 @@ func (a *applier) authorities(conf *Conf) error {
 		return err
 	}
 	return a.loadNamed(conf, KindAuthority, "load-authority", "unload-authority", r.List("authorities"),
-		func() (map[string]*vici.Message, error) { return a.named("list-authorities", "list-authority") })
+		func() (map[string]*vici.Message, error) { return a.named("list-authorities", "list-authority") }, false)
 }
 
 func (a *applier) pools(conf *Conf) error {
@@ -358,9 +361,25 @@ func (a *applier) pools(conf *Conf) error {
 	if err != nil {
 		return err
 	}
-	// get-pools shows a pool's addresses but none of its attributes, so a
-	// pool loaded again is reported as reloaded.
-	return a.loadNamed(conf, KindPool, "load-pool", "unload-pool", r.Keys(), nil)
+	// get-pools shows a pool's base address and size but none of its
+	// attributes: a pool whose addresses changed is "changed", any other
+	// pool loaded again "reloaded".
+	return a.loadNamed(conf, KindPool, "load-pool", "unload-pool", r.Keys(), a.poolAddrs, true)
+}
+
+// poolAddrs returns each pool's base and size from get-pools.
+func (a *applier) poolAddrs() (map[string]*vici.Message, error) {
+	r, err := a.call("get-pools", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*vici.Message{}
+	for _, e := range r.Entries() {
+		if e.Kind == vici.KindSection {
+			out[e.Name] = vici.NewMessage().Set("base", e.Section.Get("base")).Set("size", e.Section.Get("size"))
+		}
+	}
+	return out, nil
 }
 
 func (a *applier) conns(conf *Conf) error {
@@ -369,7 +388,7 @@ func (a *applier) conns(conf *Conf) error {
 		return err
 	}
 	return a.loadNamed(conf, KindConn, "load-conn", "unload-conn", r.List("conns"),
-		func() (map[string]*vici.Message, error) { return a.named("list-conns", "list-conn") })
+		func() (map[string]*vici.Message, error) { return a.named("list-conns", "list-conn") }, false)
 }
 
 // equalMessages compares two messages entry by entry, in order.

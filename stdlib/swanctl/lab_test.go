@@ -253,8 +253,8 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	wantReport(t, "apply shrunk.conf", report, map[string][]string{
 		Unchanged: {"cert x509/gw.pem", "cert x509ca/ca.pem", "key private/enc.pem", "key private/gw.pem", "key rsa/extra.pem", "key ecdsa/legacy.pem",
 			"authority lab-ca", "conn rw"},
-		Changed:  {"conn gw"},
-		Reloaded: {"secret ike-gw", "secret ike-hex", "secret eap-carol", "pool p1"},
+		Changed:  {"conn gw", "pool p1"},
+		Reloaded: {"secret ike-gw", "secret ike-hex", "secret eap-carol"},
 		Removed:  {"secret ike-extra", "pool p2", "conn extra"},
 	})
 	sa, sb = snapshot(t, ctx, ca), snapshot(t, ctx, cb)

@@ -2,8 +2,8 @@
 // swanctl.conf files the way strongSwan's swanctl does and applies them to
 // a daemon over VICI.
 //
-//	conf = swanctl.load_conf(path)
-//	report = swanctl.apply(path, dry_run=False)
+//	conf = swanctl.load_conf(path=$SWANCTL_DIR or "/etc/swanctl")
+//	report = swanctl.apply(path=$SWANCTL_DIR or "/etc/swanctl", dry_run=False)
 //
 // path is a swanctl.conf, or a directory holding one. Its directory is the
 // swanctl directory: credentials are read from its x509/, x509ca/,
@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/vicish/vicish/starctx"
@@ -76,8 +77,8 @@ type module struct {
 }
 
 func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var path string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+	path := defaultPath()
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path); err != nil {
 		return nil, err
 	}
 	conf, err := Load(path)
@@ -112,8 +113,10 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 // (authorities) shows it differently now; "unchanged" shows the same (for
 // certificates: the same DER was listed; for keys: the same key id);
 // "reloaded" was loaded before but the daemon shows too little to compare
-// (shared secrets, whose data it never reveals, and pools, whose attributes
-// get-pools does not list). "removed" is what the daemon had and the file
+// (shared secrets, whose data it never reveals, and pools whose base
+// address and size are the same, as get-pools lists no attributes; a pool
+// whose addresses differ is "changed"). "removed" is what the daemon had
+// and the file
 // no longer has: connections (get-conns), pools (get-pools), authorities
 // (get-authorities), shared secrets (get-shared, by id) and private keys
 // (get-keys, by id). Certificates are never removed: VICI has no command
@@ -126,9 +129,9 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 // If any item failed, apply prints the report and then fails with every
 // reason.
 func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var path string
+	path := defaultPath()
 	dryRun := false
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "dry_run?", &dryRun); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path, "dry_run?", &dryRun); err != nil {
 		return nil, err
 	}
 	conf, err := Load(path)
@@ -154,6 +157,15 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	return reportValue(report), nil
+}
+
+// defaultPath is where swanctl looks when given no --file: $SWANCTL_DIR,
+// else /etc/swanctl (Debian's SWANCTLDIR).
+func defaultPath() string {
+	if dir := os.Getenv("SWANCTL_DIR"); dir != "" {
+		return dir
+	}
+	return "/etc/swanctl"
 }
 
 func reportValue(r *Report) *starlark.Dict {

@@ -110,3 +110,18 @@ func TestApplyClientError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestLoadConfDefaultPath(t *testing.T) {
+	dir := copyTestdata(t)
+	goCerts(t, dir)
+	t.Setenv("SWANCTL_DIR", dir)
+	var out bytes.Buffer
+	g, err := runStar(t, NewModule(nil, &out), &out, `conf = swanctl.load_conf()`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := g["conf"].(*starlark.Dict)
+	if p, _, _ := d.Get(starlark.String("path")); p != starlark.String(dir+"/swanctl.conf") {
+		t.Fatalf("path = %v, want $SWANCTL_DIR/swanctl.conf", p)
+	}
+}
