@@ -235,8 +235,14 @@ func (c *Client) acquire(ctx context.Context, what string) (*conn, error) {
 			<-cn.sem
 			return nil, cn.closedErr()
 		default:
-			return cn, nil
 		}
+		// Registrations nobody wants any more go first, so the wire
+		// order follows the order of the calls that caused them.
+		if err := cn.unregisterStale(ctx); err != nil {
+			cn.release()
+			return nil, err
+		}
+		return cn, nil
 	case <-cn.dead:
 		return nil, cn.closedErr()
 	case <-ctx.Done():

@@ -303,16 +303,16 @@ func (cn *conn) staleLocked() string {
 
 // unregisterStale sends EVENT_UNREGISTER for every stale registration.
 // The caller holds the wire.
-func (cn *conn) unregisterStale(ctx context.Context) {
+func (cn *conn) unregisterStale(ctx context.Context) error {
 	for {
 		cn.c.mu.Lock()
 		name := cn.staleLocked()
 		cn.c.mu.Unlock()
 		if name == "" {
-			return
+			return nil
 		}
 		if _, err := cn.roundTrip(ctx, pktEventUnregister, name); err != nil {
-			return
+			return err
 		}
 	}
 }

@@ -1,0 +1,449 @@
+package vici_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+	"github.com/vicish/vicish/vici/vicitest"
+)
+
+// fake starts a fake server and a client connected to it, and returns the
+// server side of the connection.
+func fake(t *testing.T, opts vici.Options) (*vicitest.Server, *vici.Client, *vicitest.Conn) {
+	t.Helper()
+	srv := vicitest.NewServer(t)
+	c, err := vici.DialOptions(t.Context(), srv.URI(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c, srv.Accept()
+}
+
+// serve runs d on conn in the background.
+func serve(t *testing.T, d *vicitest.Daemon, conn *vicitest.Conn) {
+	t.Helper()
+	go d.Serve(conn)
+}
+
+func versionDaemon() *vicitest.Daemon {
+	return &vicitest.Daemon{
+		Commands: map[string]vicitest.Handler{
+			"version": func(*vicitest.Conn, *vici.Message) *vici.Message {
+				return vici.NewMessage().Set("daemon", "charon").Set("version", "5.9.8")
+			},
+			"fail": func(_ *vicitest.Conn, req *vici.Message) *vici.Message {
+				m := vici.NewMessage().Set("success", "no")
+				if msg := req.Get("errmsg"); msg != "" {
+					m.Set("errmsg", msg)
+				}
+				return m
+			},
+			"echo": func(_ *vicitest.Conn, req *vici.Message) *vici.Message { return req },
+			"list": func(c *vicitest.Conn, req *vici.Message) *vici.Message {
+				n, _ := strconv.Atoi(req.Get("n"))
+				for i := range n {
+					c.Event("item", vici.NewMessage().Set("i", strconv.Itoa(i)))
+				}
+				return vici.NewMessage()
+			},
+		},
+		Events: []string{"item", "log", "ike-updown"},
+	}
+}
+
+func TestCallReplyAndErrors(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	serve(t, versionDaemon(), conn)
+	ctx := t.Context()
+
+	rep, err := c.Call(ctx, "version", nil)
+	if err != nil || rep.Get("version") != "5.9.8" {
+		t.Fatalf("version: %v, %v", rep, err)
+	}
+
+	rep, err = c.Call(ctx, "fail", vici.NewMessage().Set("errmsg", "no such config"))
+	var ce *vici.CommandError
+	if !errors.As(err, &ce) || ce.Errmsg != "no such config" || ce.Command != "fail" || rep == nil || ce.Reply != rep {
+		t.Fatalf("fail: reply %v, err %v", rep, err)
+	}
+	if err.Error() != "fail: no such config" {
+		t.Errorf("message = %q", err)
+	}
+	_, err = c.Call(ctx, "fail", nil)
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "gave no reason") {
+		t.Errorf("success=no without errmsg reads %q", err)
+	}
+
+	_, err = c.Call(ctx, "no-such-command", nil)
+	if !errors.Is(err, vici.ErrUnknownCommand) || !strings.Contains(err.Error(), `"no-such-command"`) {
+		t.Errorf("unknown command: %v", err)
+	}
+
+	big := vici.NewMessage().SetBytes("data", make([]byte, vici.MaxValueLen+1))
+	if _, err := c.Call(ctx, "echo", big); !errors.Is(err, vici.ErrProtocol) {
+		t.Errorf("oversized value: %v", err)
+	}
+	if _, err := c.Call(ctx, "", nil); !errors.Is(err, vici.ErrProtocol) {
+		t.Errorf("empty command name: %v", err)
+	}
+	// The connection is still fine.
+	if rep, err := c.Call(ctx, "echo", vici.NewMessage().SetBytes("b", []byte{0, 1, 255})); err != nil || rep.Get("b") != "\x00\x01\xff" {
+		t.Fatalf("echo: %v, %v", rep, err)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	serve(t, versionDaemon(), conn)
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				want := fmt.Sprintf("%d-%d", g, i)
+				rep, err := c.Call(t.Context(), "echo", vici.NewMessage().Set("v", want))
+				if err != nil {
+					errs <- err
+				} else if rep.Get("v") != want {
+					errs <- fmt.Errorf("got reply %q for request %q", rep.Get("v"), want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestStreamAndEarlyBreak(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+
+	var got []string
+	rep, err := c.CallStream(ctx, "list", "item", vici.NewMessage().Set("n", "100"), func(m *vici.Message) error {
+		got = append(got, m.Get("i"))
+		return nil
+	})
+	if err != nil || rep == nil {
+		t.Fatal(err)
+	}
+	if len(got) != 100 || got[0] != "0" || got[99] != "99" {
+		t.Fatalf("got %d items: %v", len(got), got)
+	}
+
+	n := 0
+	for m, err := range c.Stream(ctx, "list", "item", vici.NewMessage().Set("n", "1000")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Get("i") != strconv.Itoa(n) {
+			t.Fatalf("item %d is %q", n, m.Get("i"))
+		}
+		if n++; n == 3 {
+			break
+		}
+	}
+	// The rest of the stream is discarded; the next command gets its own reply.
+	for range 3 {
+		if rep, err := c.Call(ctx, "version", nil); err != nil || rep.Get("daemon") != "charon" {
+			t.Fatalf("after an early break: %v, %v", rep, err)
+		}
+	}
+	// The stream's event was registered and unregistered each time.
+	if r := d.Registered("item"); r != 0 {
+		t.Errorf("item still registered %d times", r)
+	}
+
+	// A failing callback stops the stream the same way.
+	stop := errors.New("enough")
+	if _, err := c.CallStream(ctx, "list", "item", vici.NewMessage().Set("n", "50"), func(*vici.Message) error { return stop }); err != stop {
+		t.Fatalf("callback error: %v", err)
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Unknown stream event.
+	_, err = c.CallStream(ctx, "list", "nope", nil, func(*vici.Message) error { return nil })
+	if !errors.Is(err, vici.ErrUnknownEvent) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("unknown stream event: %v", err)
+	}
+	// A failed streamed command yields its error last.
+	var last error
+	for _, err := range c.Stream(ctx, "fail", "item", nil) {
+		last = err
+	}
+	var ce *vici.CommandError
+	if !errors.As(last, &ce) {
+		t.Errorf("failed stream: %v", last)
+	}
+}
+
+func TestRegistrationIsRefCounted(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+
+	sub, err := c.Subscribe(ctx, "item", "item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub2, err := c.Subscribe(ctx, "item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	if _, err := c.CallStream(ctx, "list", "item", vici.NewMessage().Set("n", "5"), func(*vici.Message) error {
+		count++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if count != 5 {
+		t.Errorf("stream got %d events", count)
+	}
+	if r := d.Registered("item"); r != 1 {
+		t.Fatalf("daemon holds %d registrations of item, want 1", r)
+	}
+	// Both subscriptions saw the stream's events too.
+	for _, s := range []*vici.Subscription{sub, sub2} {
+		for i := range 5 {
+			ev := <-s.Events()
+			if ev.Name != "item" || ev.Message.Get("i") != strconv.Itoa(i) {
+				t.Fatalf("event %d: %+v", i, ev)
+			}
+		}
+	}
+	sub.Close()
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Registered("item"); r != 1 {
+		t.Fatalf("after closing one of two subscriptions: %d registrations", r)
+	}
+	sub2.Close()
+	// The unregistration is asynchronous; a command after it is ordered
+	// behind it on the wire.
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	regs, unregs := 0, 0
+	for _, p := range d.Received() {
+		switch p.Type {
+		case vicitest.EventRegister:
+			regs++
+		case vicitest.EventUnregister:
+			unregs++
+		}
+	}
+	if regs != 1 || unregs != 1 || d.Registered("item") != 0 {
+		t.Errorf("wire saw %d REGISTER and %d UNREGISTER; daemon holds %d", regs, unregs, d.Registered("item"))
+	}
+	if _, ok := <-sub.Events(); ok {
+		t.Error("closed subscription still delivers")
+	}
+	if sub.Err() != nil {
+		t.Errorf("Err after Close = %v", sub.Err())
+	}
+
+	_, err = c.Subscribe(ctx, "log", "alert")
+	if !errors.Is(err, vici.ErrUnknownEvent) || !strings.Contains(err.Error(), `"alert"`) {
+		t.Fatalf("unknown event: %v", err)
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Registered("log"); r != 0 {
+		t.Errorf("failed subscribe left log registered %d times", r)
+	}
+}
+
+// Events interleave with a streamed command: each goes where it belongs,
+// in order, and an event between commands never stands in for a reply.
+func TestEventsInterleaved(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	ctx := t.Context()
+	go func() {
+		// Subscribe("log")
+		if p, err := conn.Read(); err != nil || p.Type != vicitest.EventRegister {
+			return
+		}
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Event("log", vici.NewMessage().Set("msg", "between"))
+		// CallStream("initiate", "control-log")
+		conn.Read()
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Read()
+		conn.Event("log", vici.NewMessage().Set("msg", "log1"))
+		conn.Event("control-log", vici.NewMessage().Set("msg", "ctl1"))
+		conn.Event("log", vici.NewMessage().Set("msg", "log2"))
+		conn.Event("control-log", vici.NewMessage().Set("msg", "ctl2"))
+		// Two segments in one write: an event and the reply.
+		conn.WriteRaw(append(
+			vicitest.Frame(vicitest.Packet{Type: vicitest.Event, Name: "log", Message: vici.NewMessage().Set("msg", "log3")}),
+			vicitest.Frame(vicitest.Packet{Type: vicitest.CmdResponse, Message: vici.NewMessage().Set("success", "yes")})...))
+		// UNREGISTER control-log
+		conn.Read()
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Event("log", vici.NewMessage().Set("msg", "after"))
+		conn.Read() // version
+		conn.Reply(vici.NewMessage().Set("version", "5.9.8"))
+	}()
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctl []string
+	rep, err := c.CallStream(ctx, "initiate", "control-log", nil, func(m *vici.Message) error {
+		ctl = append(ctl, m.Get("msg"))
+		return nil
+	})
+	if err != nil || rep.Get("success") != "yes" {
+		t.Fatalf("initiate: %v %v", rep, err)
+	}
+	if strings.Join(ctl, ",") != "ctl1,ctl2" {
+		t.Errorf("control-log = %v", ctl)
+	}
+	rep, err = c.Call(ctx, "version", nil)
+	if err != nil || rep.Get("version") != "5.9.8" {
+		t.Fatalf("version: %v %v", rep, err)
+	}
+	var logs []string
+	for range 5 {
+		logs = append(logs, (<-sub.Events()).Message.Get("msg"))
+	}
+	if strings.Join(logs, ",") != "between,log1,log2,log3,after" {
+		t.Errorf("log = %v", logs)
+	}
+}
+
+// A slow subscriber makes the reader wait; nothing is lost, and the
+// order holds.
+func TestSlowSubscriberBackpressure(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{EventBuffer: 4})
+	const n = 2000
+	go func() {
+		conn.Read()
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		for i := range n {
+			conn.Event("log", vici.NewMessage().Set("i", strconv.Itoa(i)))
+		}
+		conn.Read()
+		conn.Reply(vici.NewMessage().Set("done", "yes"))
+	}()
+	sub, err := c.Subscribe(t.Context(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A command from another goroutine waits behind the events but
+	// completes once they are consumed.
+	done := make(chan error, 1)
+	go func() {
+		rep, err := c.Call(t.Context(), "version", nil)
+		if err == nil && rep.Get("done") != "yes" {
+			err = fmt.Errorf("reply %v", rep)
+		}
+		done <- err
+	}()
+	for i := range n {
+		ev := <-sub.Events()
+		if got := ev.Message.Get("i"); got != strconv.Itoa(i) {
+			t.Fatalf("event %d is %q", i, got)
+		}
+		if i%500 == 0 {
+			// Let the queue fill up.
+			for len(sub.Events()) < cap(sub.Events()) {
+				runtime.Gosched()
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCloseFailsInFlightAndEndsSubscriptions(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	got := make(chan struct{})
+	go func() {
+		conn.Read()
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Read() // the command; never answered
+		close(got)
+	}()
+	sub, err := c.Subscribe(t.Context(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(t.Context(), "slow", nil)
+		errc <- err
+	}()
+	<-got
+	c.Close()
+	if err := <-errc; !errors.Is(err, vici.ErrClosed) {
+		t.Errorf("in-flight call: %v", err)
+	}
+	if _, ok := <-sub.Events(); ok {
+		t.Error("subscription open after Close")
+	}
+	if !errors.Is(sub.Err(), vici.ErrClosed) {
+		t.Errorf("sub.Err = %v", sub.Err())
+	}
+	if _, err := c.Call(t.Context(), "version", nil); !errors.Is(err, vici.ErrClosed) || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("call after Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestDisconnectMidStream(t *testing.T) {
+	srv, c, conn := fake(t, vici.Options{})
+	_ = srv
+	go func() {
+		conn.Read() // register log (subscription)
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Read() // register item
+		conn.Write(vicitest.Packet{Type: vicitest.EventConfirm})
+		conn.Read() // list
+		conn.Event("item", vici.NewMessage().Set("i", "0"))
+		conn.Event("item", vici.NewMessage().Set("i", "1"))
+		conn.Close()
+	}()
+	sub, err := c.Subscribe(t.Context(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	_, err = c.CallStream(t.Context(), "list", "item", nil, func(*vici.Message) error { seen++; return nil })
+	if !errors.Is(err, vici.ErrClosed) || !errors.Is(err, io.EOF) || !strings.Contains(err.Error(), c.URI()) {
+		t.Fatalf("stream on a dropped connection: %v", err)
+	}
+	if seen != 2 {
+		t.Errorf("saw %d events before the drop", seen)
+	}
+	if _, ok := <-sub.Events(); ok {
+		t.Error("subscription open after the connection dropped")
+	}
+	if err := sub.Err(); !errors.Is(err, vici.ErrClosed) || !strings.Contains(err.Error(), "lost") {
+		t.Errorf("sub.Err = %v", err)
+	}
+	if _, err := c.Call(t.Context(), "version", nil); !errors.Is(err, vici.ErrClosed) {
+		t.Errorf("call after the drop: %v", err)
+	}
+}
