@@ -18,6 +18,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/starlarktest"
@@ -93,6 +94,9 @@ func labValue(l *lab.Lab) *starlarkstruct.Struct {
 
 // runScript runs one .star file against gateway "a" of l with the vici
 // module, assert.star, the lab description and test fixtures.
+// when_registered(event, uri, command, msg) runs a command on another
+// daemon once the script has registered for event: it causes an event
+// that can only arrive after a wait() has started.
 func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error {
 	t.Helper()
 	stderr := &syncBuffer{}
@@ -142,8 +146,59 @@ func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error
 			return starlark.NewList(out), nil
 		}),
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	predeclared["when_registered"] = starlark.NewBuiltin("when_registered", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var event, uri, command string
+		var msg starlark.Value = starlark.NewDict(0)
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 3, &event, &uri, &command, &msg); err != nil {
+			return nil, err
+		}
+		req, err := ToMessage(msg)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !registered(ctx, mod.def, event) {
+				t.Errorf("when_registered: %s was never registered", event)
+				return
+			}
+			c, err := vici.Dial(ctx, uri)
+			if err != nil {
+				t.Errorf("when_registered: %v", err)
+				return
+			}
+			defer c.Close()
+			if _, err := c.Call(ctx, command, req); err != nil {
+				t.Errorf("when_registered: %s: %v", command, err)
+			}
+		}()
+		return starlark.None, nil
+	})
 	_, err := starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
 	return err
+}
+
+// registered waits until session s has subscribed to event (a script's
+// wait() or on() did it), so a test can cause the event only afterwards.
+func registered(ctx context.Context, s *Session, event string) bool {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.events.mu.Lock()
+		_, ok := s.events.subs[event]
+		s.events.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // TestScripts runs each testdata/*.star file against a fresh two-gateway
