@@ -16,6 +16,7 @@ import (
 
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/stdlib/sys"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -94,7 +95,6 @@ func TestExitCode(t *testing.T) {
 		{"daemon unreachable", ctx, "vici.version()", 3},
 		{"interrupted", interrupted, "while True:\n    pass", 130},
 		{"terminated", terminated, "while True:\n    pass", 143},
-		{"exit wins over interruption", interrupted, "exit(4)", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt, _ := newRuntime(t)
@@ -106,6 +106,9 @@ func TestExitCode(t *testing.T) {
 	}
 	if got := script.ExitCode(ctx, &script.UsageError{Err: errors.New("bad flag")}); got != 2 {
 		t.Errorf("UsageError: %d, want 2", got)
+	}
+	if got := script.ExitCode(interrupted, fmt.Errorf("wrapped: %w", &sys.ExitError{Code: 4})); got != 4 {
+		t.Errorf("exit(4) during an interruption: %d, want 4", got)
 	}
 	closed := fmt.Errorf("vici.list_sas: %w", vici.ErrClosed)
 	if got := script.ExitCode(ctx, closed); got != 3 {

@@ -234,7 +234,9 @@ func (r *repl) read() (*syntax.File, []string, error) {
 		lines = append(lines, line)
 		return []byte(line + "\n"), nil
 	}
-	f, err := script.FileOptions().ParseCompoundStmt("<stdin>", readLine)
+	opts := script.FileOptions()
+	opts.LoadBindsGlobally = true // load() in one input serves the next ones
+	f, err := opts.ParseCompoundStmt("<stdin>", readLine)
 	if err != nil {
 		if readErr != nil {
 			err = readErr
@@ -278,6 +280,15 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 		select {
 		case <-r.intr:
 			cancel(script.ErrInterrupted)
+		case <-done:
+			return
+		}
+		// A builtin that ignores cancellation must not trap the user: a
+		// second Ctrl-C leaves.
+		select {
+		case <-r.intr:
+			fmt.Fprintln(r.errOut, "\nvicish: second Ctrl-C while the input still runs; leaving")
+			os.Exit(script.ExitInterrupted)
 		case <-done:
 		}
 	}()
