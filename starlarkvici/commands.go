@@ -317,10 +317,12 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	default:
 		reply, err = client.Call(ctx, r.wire, r.msg)
 	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && (ctx.Err() != nil || (errors.Is(err, vici.ErrClosed) && !s.reconnect)) {
 		// Given up on (deadline or host cancel): the daemon may take long
 		// to answer, and the engine keeps the connection until it does.
-		// Start afresh so the script's next command is not stuck behind it.
+		// Or the connection is gone (charon restarted) and the session
+		// does not reconnect by itself. Either way the script's next
+		// command starts on a fresh connection.
 		s.dropCommandClient(client)
 	}
 	var cbErr callbackError

@@ -233,8 +233,8 @@ func (s *Session) explain(name, wire string, parent context.Context, d time.Dura
 		return fmt.Errorf("%s: cancelled: %v%w", name, context.Cause(parent), quiet{err})
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: no reply from the daemon within %v (deadline); it may still complete the command%w", name, d, quiet{err})
-	case errors.Is(err, vici.ErrClosed):
-		return fmt.Errorf("%s: the connection to %s was closed (did charon stop or restart? vici.connect(reconnect=True) redials): %w", name, s.resolvedURI(), err)
+	case errors.Is(err, vici.ErrClosed) && !s.reconnect:
+		return fmt.Errorf("%s: %w (the next command connects again; vici.connect(reconnect=True) redials by itself)", name, err)
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }

@@ -102,6 +102,12 @@ func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error
 	stderr := &syncBuffer{}
 	mod := NewModule(Config{URI: l.Gateway("a").URI, Stderr: stderr})
 	defer mod.Close()
+	return runWith(t, l, mod, stderr, file, nil, ctx)
+}
+
+// runWith runs src (or file, when src is nil) with mod as vici.
+func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file string, src any, ctx context.Context) error {
+	t.Helper()
 	thread := &starlark.Thread{
 		Name:  file,
 		Print: func(_ *starlark.Thread, msg string) { t.Log(msg) },
@@ -177,7 +183,14 @@ func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error
 		}()
 		return starlark.None, nil
 	})
-	_, err := starlark.ExecFileOptions(fileOptions, thread, file, nil, predeclared)
+	predeclared["restart_gateway"] = starlark.NewBuiltin("restart_gateway", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var name string
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &name); err != nil {
+			return nil, err
+		}
+		return starlark.None, l.Gateway(name).Restart(ctx)
+	})
+	_, err := starlark.ExecFileOptions(fileOptions, thread, file, src, predeclared)
 	return err
 }
 
