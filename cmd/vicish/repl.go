@@ -32,8 +32,9 @@ type repl struct {
 	rl      *readline.Instance
 	globals starlark.StringDict
 	thread  *starlark.Thread
-	out     io.Writer
-	errOut  io.Writer
+	out     io.Writer      // values and print()
+	errOut  io.Writer      // errors
+	screen  io.Writer      // the terminal readline draws on: banner and hints
 	color   bool           // stderr is a terminal and NO_COLOR is unset
 	width   func() int     // terminal width for the pretty printer
 	intr    chan os.Signal // SIGINT while an input runs
@@ -44,7 +45,14 @@ type repl struct {
 func runREPL(ropts script.Options, stdin io.Reader, stdout, stderr io.Writer) int {
 	rt := script.New(ropts)
 	defer rt.Close()
-	cfg := terminalConfig(stdin, stdout, stderr)
+	// With standard output redirected (vicish > session.log) the prompt and
+	// the line being edited go to the terminal on stderr; values still go
+	// to stdout.
+	screen := stdout
+	if !isTerminal(stdout) {
+		screen = stderr
+	}
+	cfg := terminalConfig(stdin, screen, stderr)
 	histPath, histErr := historyFile(os.Getenv)
 	cfg.HistoryFile = histPath
 	r, err := newREPL(rt, cfg, stdout, stderr)
@@ -87,7 +95,7 @@ func terminalConfig(stdin io.Reader, stdout, stderr io.Writer) *readline.Config 
 			return readline.Restore(fd, state)
 		}
 	}
-	if f, ok := stdout.(*os.File); ok {
+	if f, ok := stdout.(*os.File); ok { // the screen readline draws on
 		fd := int(f.Fd())
 		cfg.FuncGetWidth = func() int {
 			if w, _, err := readline.GetSize(fd); err == nil {
@@ -142,6 +150,7 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 		return nil, err
 	}
 	r.rl = rl
+	r.screen = cfg.Stdout
 	r.width = rl.Config.FuncGetWidth
 	r.history = func(line string) { _ = rl.SaveHistory(line) }
 	r.thread, _ = rt.NewThread(context.Background(), "repl")
@@ -162,16 +171,16 @@ func (r *repl) banner() {
 			err = cerr
 		}
 		if err == nil {
-			fmt.Fprintf(r.out, "vicish: connected to %s %s on %s %s %s at %s\n",
+			fmt.Fprintf(r.screen, "vicish: connected to %s %s on %s %s %s at %s\n",
 				reply.Get("daemon"), reply.Get("version"), reply.Get("sysname"),
 				reply.Get("release"), reply.Get("machine"), client.URI())
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(r.out, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
-		fmt.Fprintf(r.out, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
+		fmt.Fprintf(r.screen, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
+		fmt.Fprintf(r.screen, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
 	}
-	fmt.Fprintln(r.out, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
+	fmt.Fprintln(r.screen, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
 }
 
 // loop reads and runs inputs until Ctrl-D or exit(); it returns the exit code.
@@ -180,11 +189,11 @@ func (r *repl) loop() int {
 		f, lines, err := r.read()
 		switch {
 		case err == io.EOF:
-			fmt.Fprintln(r.out)
+			fmt.Fprintln(r.screen)
 			return script.ExitOK
 		case errors.Is(err, readline.ErrInterrupt):
 			if len(lines) == 0 {
-				fmt.Fprintln(r.out, "(Ctrl-D or exit() to leave)")
+				fmt.Fprintln(r.screen, "(Ctrl-D or exit() to leave)")
 			}
 			continue
 		case err != nil:

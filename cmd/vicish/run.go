@@ -91,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(opts.rest) > 0 && opts.rest[0] != "-":
 		name = opts.rest[0]
 		ropts.Argv = opts.rest
-	case len(opts.rest) == 0 && isTerminal(stdin):
+	case len(opts.rest) == 0 && isTerminal(stdin) && (isTerminal(stdout) || isTerminal(stderr)):
 		ropts.Argv = []string{""}
 		return runREPL(ropts, stdin, stdout, stderr)
 	default:
