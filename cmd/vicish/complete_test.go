@@ -57,9 +57,9 @@ func TestCompleter(t *testing.T) {
 		{"jso", []string{"json"}},
 		{"whi", []string{"while"}},
 		{"swan", []string{"swanctl"}},
-		{"print(\"vici.li", nil},       // inside a string: nothing
-		{"nosuch.x", nil},              // unknown base
-		{"    ", []string{"        "}}, // TAB on an empty line indents
+		{"print(\"vici.li", nil},   // inside a string: nothing
+		{"nosuch.x", nil},          // unknown base
+		{"    ", []string{"    "}}, // TAB on an empty line inserts 4 spaces
 	} {
 		got := completions(c, tc.line)
 		if !slices.Equal(got, tc.want) {
