@@ -42,11 +42,12 @@ type Client struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup // reader, reconnect and janitor goroutines
 
-	mu      sync.Mutex
-	cn      *conn // nil while reconnecting and after Close
-	closed  bool
-	downErr error                      // why cn is nil
-	subs    map[string][]*Subscription // by event name; slices are copy-on-write
+	mu        sync.Mutex
+	cn        *conn // nil while reconnecting and after Close
+	closed    bool
+	downErr   error                      // why cn is nil
+	redialErr error                      // why the last redial failed
+	subs      map[string][]*Subscription // by event name; slices are copy-on-write
 }
 
 // conn is one dialled connection. A reconnecting Client makes a new one.
@@ -256,7 +257,7 @@ func (c *Client) downState() error {
 		return &connError{uri: c.uri, state: stateClosed}
 	}
 	if c.opts.Reconnect {
-		return &connError{uri: c.uri, state: stateReconnecting, cause: c.downErr}
+		return &connError{uri: c.uri, state: stateReconnecting, cause: c.downErr, redial: c.redialErr}
 	}
 	return &connError{uri: c.uri, state: stateLost, cause: c.downErr}
 }
@@ -404,9 +405,10 @@ const (
 // connError is every "no connection" failure. It wraps ErrClosed and the
 // cause, so errors.Is works for both.
 type connError struct {
-	uri   string
-	state string
-	cause error
+	uri    string
+	state  string
+	cause  error
+	redial error // the last failed redial, when reconnecting
 }
 
 func (e *connError) Error() string {
@@ -417,6 +419,9 @@ func (e *connError) Error() string {
 		msg := fmt.Sprintf("vici: not connected to %s; reconnecting", e.uri)
 		if e.cause != nil {
 			msg += " (connection lost: " + describeCause(e.cause) + ")"
+		}
+		if e.redial != nil {
+			msg += "; last attempt: " + e.redial.Error()
 		}
 		return msg
 	}

@@ -447,3 +447,63 @@ func TestDisconnectMidStream(t *testing.T) {
 		t.Errorf("call after the drop: %v", err)
 	}
 }
+
+func TestReconnect(t *testing.T) {
+	srv, c, conn := fake(t, vici.Options{Reconnect: true})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+	sub, err := c.Subscribe(ctx, "log", "ike-updown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The daemon goes away: no socket to redial for now.
+	srv.Stop()
+	conn.Close()
+	var callErr error
+	for {
+		_, callErr = c.Call(ctx, "version", nil)
+		if callErr != nil {
+			break
+		}
+		// The reader may not have seen the hang-up yet; the call went
+		// to a dead peer or got the last reply. Try again.
+		runtime.Gosched()
+	}
+	if !errors.Is(callErr, vici.ErrClosed) {
+		t.Fatalf("call while down: %v", callErr)
+	}
+	for !strings.Contains(callErr.Error(), "reconnecting") {
+		_, callErr = c.Call(ctx, "version", nil)
+		runtime.Gosched()
+	}
+	if !errors.Is(callErr, vici.ErrClosed) {
+		t.Fatalf("call while reconnecting: %v", callErr)
+	}
+	// The daemon is back.
+	srv.Listen()
+	d2 := versionDaemon()
+	conn2 := srv.Accept()
+	serve(t, d2, conn2)
+	ev := <-sub.Events()
+	if !ev.Reconnected || ev.Message != nil {
+		t.Fatalf("first event after the redial: %+v", ev)
+	}
+	// Commands work once the registrations are back, and queue behind them.
+	if rep, err := c.Call(ctx, "version", nil); err != nil || rep.Get("daemon") != "charon" {
+		t.Fatalf("version after reconnect: %v, %v", rep, err)
+	}
+	if d2.Registered("log") != 1 || d2.Registered("ike-updown") != 1 {
+		t.Fatalf("re-registered log %d, ike-updown %d times", d2.Registered("log"), d2.Registered("ike-updown"))
+	}
+	conn2.Event("ike-updown", vici.NewMessage().Set("up", "yes"))
+	ev = <-sub.Events()
+	if ev.Name != "ike-updown" || ev.Message.Get("up") != "yes" {
+		t.Fatalf("event after reconnect: %+v", ev)
+	}
+	sub.Close()
+	c.Close()
+	if _, err := c.Call(ctx, "version", nil); !errors.Is(err, vici.ErrClosed) || strings.Contains(err.Error(), "reconnecting") {
+		t.Errorf("call after Close: %v", err)
+	}
+}

@@ -171,6 +171,9 @@ func (c *Client) reconnect() {
 		backoff = min(2*backoff, maxBackoff)
 		nc, err := dialConn(c.ctx, c.uri)
 		if err != nil {
+			c.mu.Lock()
+			c.redialErr = err
+			c.mu.Unlock()
 			continue
 		}
 		cn := c.newConn(nc)
@@ -194,6 +197,9 @@ func (c *Client) reconnect() {
 				}
 			}
 		}
+		// Commands may queue for the wire from now on; they go out once
+		// the registrations are back.
+		c.cn, c.downErr, c.redialErr = cn, nil, nil
 		c.mu.Unlock()
 		c.startReader(cn)
 
@@ -201,38 +207,21 @@ func (c *Client) reconnect() {
 		// of the new connection.
 		for _, s := range subs {
 			if !s.deliver(Event{Reconnected: true}, c.ctx.Done()) {
-				cn.closeWith(errClientClosed)
-				return
+				break // Close was called; the reader ends with the client
 			}
 		}
-		if !c.reregister(cn) {
-			cn.closeWith(fmt.Errorf("re-registering events failed"))
-			continue
-		}
-		c.mu.Lock()
-		select {
-		case <-cn.dead:
-			c.mu.Unlock()
-			continue
-		default:
-		}
-		if c.closed {
-			c.mu.Unlock()
-			cn.closeWith(errClientClosed)
-			return
-		}
-		c.cn, c.downErr = cn, nil
-		cn.kickLocked()
-		c.mu.Unlock()
-		<-cn.sem
+		// If the new connection fails meanwhile, its reader starts the
+		// next round of reconnecting.
+		c.reregister(cn)
+		cn.release()
 		return
 	}
 }
 
 // reregister registers every event still wanted on a fresh connection.
 // Subscriptions whose event the daemon no longer knows are closed with the
-// error. It reports false if the connection failed.
-func (c *Client) reregister(cn *conn) bool {
+// error. It stops if the connection fails.
+func (c *Client) reregister(cn *conn) {
 	c.mu.Lock()
 	var names []string
 	for name, n := range cn.refs {
@@ -244,7 +233,7 @@ func (c *Client) reregister(cn *conn) bool {
 	for _, name := range names {
 		rep, err := cn.roundTrip(c.ctx, pktEventRegister, name)
 		if err != nil {
-			return false
+			return
 		}
 		if rep.typ == pktEventUnknown {
 			uerr := unknownEvent(name)
@@ -256,7 +245,6 @@ func (c *Client) reregister(cn *conn) bool {
 			}
 		}
 	}
-	return true
 }
 
 func unknownEvent(name string) error {

@@ -1,0 +1,124 @@
+package vici_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+)
+
+func TestParseURI(t *testing.T) {
+	cases := []struct{ in, network, addr, err string }{
+		{"", "unix", "/var/run/charon.vici", ""},
+		{"unix:///run/charon.vici", "unix", "/run/charon.vici", ""},
+		{"/tmp/x.vici", "unix", "/tmp/x.vici", ""},
+		{"relative/sock", "unix", "relative/sock", ""},
+		{"tcp://127.0.0.1:4502", "tcp", "127.0.0.1:4502", ""},
+		{"tcp://[::1]:4502", "tcp", "[::1]:4502", ""},
+		{"tcp://localhost", "", "", "needs host:port"},
+		{"unix://", "", "", "without a socket path"},
+		{"vsock://2:4502", "", "", `unsupported scheme "vsock"`},
+	}
+	for _, tc := range cases {
+		network, addr, err := vici.ParseURI(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseURI(%q) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || network != tc.network || addr != tc.addr {
+			t.Errorf("ParseURI(%q) = %q, %q, %v", tc.in, network, addr, err)
+		}
+	}
+}
+
+func TestDialErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.vici")
+	_, err := vici.Dial(t.Context(), "unix://"+missing)
+	var de *vici.DialError
+	if !errors.As(err, &de) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing socket: %v", err)
+	}
+	if !strings.Contains(err.Error(), "is charon running? is the vici plugin loaded?") || de.URI != "unix://"+missing {
+		t.Errorf("missing socket message: %v", err)
+	}
+
+	// A socket file nobody listens on (left behind by a dead daemon).
+	stale := filepath.Join(dir, "stale.vici")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	_, err = vici.Dial(t.Context(), stale)
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "nothing listens on it") {
+		t.Errorf("stale socket: %v", err)
+	}
+
+	// TCP port with nobody listening.
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := tl.Addr().String()
+	tl.Close()
+	_, err = vici.Dial(t.Context(), "tcp://"+addr)
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "is charon running with the vici plugin listening there") {
+		t.Errorf("refused tcp: %v", err)
+	}
+
+	// The context bounds the attempt.
+	ctx, cancel := context.WithTimeout(t.Context(), 0)
+	defer cancel()
+	_, err = vici.Dial(ctx, "unix://"+missing)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("expired context: %v", err)
+	}
+
+	_, err = vici.Dial(t.Context(), "ftp://x")
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "unsupported scheme") {
+		t.Errorf("bad scheme: %v", err)
+	}
+}
+
+// Permission errors name the socket's owner, group and mode. Root is never
+// refused, so the error is made up here; the socket and its metadata are
+// real.
+func TestDialPermissionHint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "charon.vici")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := os.Chmod(path, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	err = &vici.DialError{URI: "unix://" + path, Err: &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}}
+	msg := err.Error()
+	fi, _ := os.Stat(path)
+	for _, want := range []string{"permission denied", path, "uid " + uidOf(fi), "mode " + fi.Mode().String(), "run as root", "join group"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("errors.Is(err, fs.ErrPermission) is false")
+	}
+}
+
+func uidOf(fi os.FileInfo) string {
+	st := fi.Sys().(*syscall.Stat_t)
+	return strconv.Itoa(int(st.Uid))
+}
