@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chzyer/readline"
@@ -64,11 +65,34 @@ func runREPL(ropts script.Options, stdin io.Reader, stdout, stderr io.Writer) in
 	r.color = isTerminal(stderr) && os.Getenv("NO_COLOR") == ""
 	signal.Notify(r.intr, os.Interrupt)
 	defer signal.Stop(r.intr)
+	stopTerm := leaveOnHangup(cfg)
+	defer stopTerm()
 	if histErr != nil {
 		fmt.Fprintf(stderr, "vicish: history is not kept: %v\n", histErr)
 	}
 	r.banner()
 	return r.loop()
+}
+
+// leaveOnHangup makes SIGTERM and SIGHUP restore the terminal's mode before
+// the process ends (128 + the signal), so a killed REPL never leaves the
+// terminal raw. The returned function stops this.
+func leaveOnHangup(cfg *readline.Config) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cfg.FuncExitRaw()
+			os.Exit(128 + int(sig.(syscall.Signal)))
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }
 
 // terminalConfig returns the readline configuration for a real terminal

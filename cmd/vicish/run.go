@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/script"
@@ -132,15 +133,38 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 	case script.ExitInterrupted, script.ExitTerminated:
 		fmt.Fprintf(stderr, "vicish: %v\n", context.Cause(ctx))
 	case script.ExitUsage:
-		if !script.IsSyntaxError(err) {
+		var serr syntax.Error
+		switch {
+		case errors.As(err, &serr):
+			fmt.Fprintln(stderr, rt.Secrets().Redact(syntaxError(serr, sourceLines(name, src)).Error()))
+		case script.IsSyntaxError(err):
+			fmt.Fprintln(stderr, rt.FormatError(err))
+		default:
 			fmt.Fprintf(stderr, "vicish: %s\n", rt.FormatError(err))
-			break
 		}
-		fallthrough
 	default:
 		fmt.Fprintln(stderr, rt.FormatError(err))
 	}
 	return code
+}
+
+// sourceLines returns the program's lines, for showing where a syntax
+// error is.
+func sourceLines(name string, src any) []string {
+	var text string
+	switch src := src.(type) {
+	case string:
+		text = src
+	case []byte:
+		text = string(src)
+	case nil:
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil
+		}
+		text = string(b)
+	}
+	return strings.Split(text, "\n")
 }
 
 // signalContext returns a context cancelled by SIGINT or SIGTERM, with
