@@ -166,14 +166,30 @@ func (r *Runtime) ExecFile(ctx context.Context, filename string, src any) (starl
 
 // Exec runs a program on thread, which should come from NewThread.
 func (r *Runtime) Exec(thread *starlark.Thread, filename string, src any) (starlark.StringDict, error) {
-	if src == nil {
+	switch rd := src.(type) {
+	case nil:
 		b, err := os.ReadFile(filename)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("cannot read script: %w", err)}
 		}
 		src = b
+	case io.Reader:
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("cannot read script: %w", err)}
+		}
+		src = b
 	}
+	r.scan(filename, src)
 	return starlark.ExecFileOptions(FileOptions(), thread, filename, src, r.predeclared)
+}
+
+// scan records the secrets written in a program's source, so that error
+// messages never show them (see Secrets.ScanSource).
+func (r *Runtime) scan(filename string, src any) {
+	if f, err := FileOptions().Parse(filename, src, 0); err == nil {
+		r.secrets.ScanSource(f)
+	}
 }
 
 // load implements load("path.star", ...): the path is taken relative to the
@@ -211,6 +227,7 @@ func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringD
 		err = fmt.Errorf("load %q: %w", module, err)
 	} else {
 		var globals starlark.StringDict
+		r.scan(path, src)
 		globals, err = starlark.ExecFileOptions(FileOptions(), thread, path, src, r.predeclared)
 		e = &loadEntry{globals: globals, err: err}
 	}

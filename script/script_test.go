@@ -269,6 +269,17 @@ func TestSecretsScanSource(t *testing.T) {
 	}
 }
 
+// TestRunnerRedactsSecretsOfItsSource: a secret written in the program is
+// kept out of its error messages.
+func TestRunnerRedactsSecretsOfItsSource(t *testing.T) {
+	rt, _ := newRuntime(t)
+	src := "psk = {\"type\": \"IKE\", \"data\": \"swordfish-42\"}\nfail(\"cannot load \" + psk[\"data\"])\n"
+	_, err := rt.ExecFile(context.Background(), "p.star", strings.NewReader(src))
+	if msg := rt.FormatError(err); strings.Contains(msg, "swordfish") || !strings.Contains(msg, "cannot load <redacted>") {
+		t.Errorf("FormatError = %q", msg)
+	}
+}
+
 // TestFormatErrorRedacts: a secret seen in code never reaches an error
 // message, whatever path the value took.
 func TestFormatErrorRedacts(t *testing.T) {

@@ -178,7 +178,8 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	r.width = rl.Config.FuncGetWidth
 	r.history = func(line string) { _ = rl.SaveHistory(line) }
 	r.thread, _ = rt.NewThread(context.Background(), "repl")
-	r.thread.Print = func(_ *starlark.Thread, msg string) { fmt.Fprintln(r.out, msg) }
+	// In the REPL even print() keeps known secrets off the screen.
+	r.thread.Print = func(_ *starlark.Thread, msg string) { fmt.Fprintln(r.out, rt.Secrets().Redact(msg)) }
 	return r, nil
 }
 

@@ -93,6 +93,8 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("vici> ")
 	term.typeKeys("key\r")
 	term.expect(`{"type": "IKE", "data": <redacted>, "owners": ["a"]}`)
+	term.typeKeys("print(\"psk:\", key[\"data\"])\r")
+	term.expect("psk: <redacted>\n")
 	term.typeKeys("key[\"data\"] + 1\r")
 	term.expect("unknown binary op")
 	term.expect("vici> ")
