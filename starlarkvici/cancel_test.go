@@ -3,6 +3,7 @@ package starlarkvici
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +51,7 @@ func listening(m *Module) bool {
 func waiting(m *Module) bool {
 	m.def.events.mu.Lock()
 	defer m.def.events.mu.Unlock()
-	_, sub := m.def.events.subs["ike-updown"]
-	return m.def.events.waiting["ike-updown"] > 0 && sub
+	return m.def.events.waiting["ike-updown"] > 0 && slices.Contains(m.def.events.names, "ike-updown")
 }
 
 func TestCancel(t *testing.T) {

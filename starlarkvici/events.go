@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,17 +16,20 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// eventState is a session's event machinery. Subscriptions live on the
-// session's event connection from on()/wait() on; the engine queues their
-// events (never dropping them) until listen or wait takes them, always on
-// the script's own thread. pending holds events wait took off the queues
-// that on() callbacks have yet to see.
+// eventState is a session's event machinery. One subscription on the
+// session's event connection covers every event name that has a callback
+// or a wait() in progress, so events keep the order the daemon sent them
+// in. The engine queues them (never dropping any) until listen or wait
+// takes them, always on the script's own thread. pending holds events
+// taken off the subscription that on() callbacks have yet to see.
 type eventState struct {
 	mu        sync.Mutex
 	handlers  map[string][]starlark.Callable
-	subs      map[string]*vici.Subscription
 	waiting   map[string]int // wait() calls in progress per event name
+	sub       *vici.Subscription
+	names     []string // the names sub covers, sorted
 	pending   []pendingEvent
+	skip      map[*vici.Message]bool // events pending already holds, still to come on sub
 	listening bool
 	stop      bool
 }
@@ -35,71 +41,128 @@ type pendingEvent struct {
 
 func (st *eventState) init() {
 	st.handlers = map[string][]starlark.Callable{}
-	st.subs = map[string]*vici.Subscription{}
 	st.waiting = map[string]int{}
+	st.sub, st.names, st.pending, st.skip = nil, nil, nil, nil
 }
 
 // reset forgets every handler, subscription and queued event.
 func (st *eventState) reset() {
 	st.mu.Lock()
-	subs := st.subs
+	sub := st.sub
 	st.init()
-	st.pending = nil
 	st.mu.Unlock()
-	for _, sub := range subs {
+	if sub != nil {
 		_ = sub.Close()
 	}
 }
 
-// subscribe makes sure the daemon sends event name to this session.
-func (s *Session) subscribe(ctx context.Context, fname, name string) error {
+// subscribed reports whether the daemon sends event name to the session.
+func (st *eventState) subscribed(name string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Contains(st.names, name)
+}
+
+// wantedLocked returns the sorted event names that have callbacks or
+// waits, plus extra. Call with st.mu held.
+func (st *eventState) wantedLocked(extra string) []string {
+	var names []string
+	for n, hs := range st.handlers {
+		if len(hs) > 0 {
+			names = append(names, n)
+		}
+	}
+	for n, c := range st.waiting {
+		if c > 0 && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if extra != "" && !slices.Contains(names, extra) {
+		names = append(names, extra)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// resubscribe makes the session's subscription cover exactly the names
+// wanted now (plus extra). A new subscription joins before the old one
+// leaves, so nothing is missed; the old one's queued events move to
+// pending, and their copies on the new one are skipped.
+func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
 	st := &s.events
 	st.mu.Lock()
-	_, ok := st.subs[name]
+	wanted := st.wantedLocked(extra)
+	same := slices.Equal(wanted, st.names)
 	st.mu.Unlock()
-	if ok {
+	if same {
 		return nil
 	}
-	client, err := s.eventClient(ctx)
-	if err != nil {
-		return s.explain(fname, name, ctx, 0, err)
-	}
-	sub, err := client.Subscribe(ctx, name)
-	if err != nil {
-		if errors.Is(err, vici.ErrUnknownEvent) {
-			hint := "check the name (help(vici) lists the events)"
-			for _, e := range Events() {
-				if e.Name == name && e.Since != "" {
-					hint = fmt.Sprintf("%q needs strongSwan %s or newer (vici.version() shows the daemon's version)", name, e.Since)
-				}
-			}
-			return fmt.Errorf("%s: the daemon at %s does not know the event %q; %s%w", fname, s.resolvedURI(), name, hint, quiet{err})
+	var sub *vici.Subscription
+	if len(wanted) > 0 {
+		client, err := s.eventClient(ctx)
+		if err != nil {
+			return s.explain(fname, "", ctx, 0, err)
 		}
-		return s.explain(fname, name, ctx, 0, err)
+		sub, err = client.Subscribe(ctx, wanted...)
+		if err != nil {
+			return s.subscribeError(ctx, fname, wanted, err)
+		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, dup := st.subs[name]; dup {
-		_ = sub.Close()
+	old := st.sub
+	st.sub, st.names = sub, wanted
+	if old == nil {
 		return nil
 	}
-	st.subs[name] = sub
-	return nil
-}
-
-// release unsubscribes from name when nothing needs it any more and drops
-// its queued events. Call with st.mu held.
-func (st *eventState) releaseLocked(name string) {
-	if len(st.handlers[name]) > 0 || st.waiting[name] > 0 {
-		return
-	}
-	if sub, ok := st.subs[name]; ok {
-		delete(st.subs, name)
-		_ = sub.Close()
+	_ = old.Close() // its channel ends after what it already holds
+	for ev := range old.Events() {
+		if ev.Reconnected || ev.Message == nil || !slices.Contains(wanted, ev.Name) {
+			continue
+		}
+		st.pending = append(st.pending, pendingEvent{ev: ev})
+		if sub != nil {
+			if st.skip == nil {
+				st.skip = map[*vici.Message]bool{}
+			}
+			st.skip[ev.Message] = true
+		}
 	}
 	kept := st.pending[:0]
 	for _, p := range st.pending {
-		if p.ev.Name != name {
+		if slices.Contains(wanted, p.ev.Name) {
+			kept = append(kept, p)
+		}
+	}
+	st.pending = kept
+	return nil
+}
+
+// subscribeError explains a failed registration.
+func (s *Session) subscribeError(ctx context.Context, fname string, names []string, err error) error {
+	if !errors.Is(err, vici.ErrUnknownEvent) {
+		return s.explain(fname, "", ctx, 0, err)
+	}
+	name := ""
+	for _, n := range names {
+		if !s.events.subscribed(n) && strings.Contains(err.Error(), strconv.Quote(n)) {
+			name = n
+		}
+	}
+	hint := "check the name (help(vici) lists the events)"
+	for _, e := range Events() {
+		if e.Name == name && e.Since != "" {
+			hint = fmt.Sprintf("%q needs strongSwan %s or newer (vici.version() shows the daemon's version)", name, e.Since)
+		}
+	}
+	return fmt.Errorf("%s: the daemon at %s does not know the event %q; %s%w", fname, s.resolvedURI(), name, hint, quiet{err})
+}
+
+// dropPendingLocked forgets queued events nobody has a callback for.
+func (st *eventState) dropPendingLocked() {
+	kept := st.pending[:0]
+	for _, p := range st.pending {
+		if len(st.handlers[p.ev.Name]) > 0 {
 			kept = append(kept, p)
 		}
 	}
@@ -116,7 +179,7 @@ func (s *Session) on(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if name == "" {
 		return nil, fmt.Errorf("%s: the event name is empty", b.Name())
 	}
-	if err := s.subscribe(starctx.From(thread), b.Name(), name); err != nil {
+	if err := s.resubscribe(starctx.From(thread), b.Name(), name); err != nil {
 		return nil, err
 	}
 	st := &s.events
@@ -140,7 +203,6 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	st := &s.events
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if fn == nil {
 		delete(st.handlers, name)
 	} else {
@@ -157,7 +219,11 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 			st.handlers[name] = kept
 		}
 	}
-	st.releaseLocked(name)
+	st.dropPendingLocked()
+	st.mu.Unlock()
+	if err := s.resubscribe(starctx.From(thread), b.Name(), ""); err != nil {
+		return nil, err
+	}
 	return starlark.None, nil
 }
 
@@ -178,49 +244,56 @@ func (s *Session) stop(thread *starlark.Thread, b *starlark.Builtin, args starla
 
 var errTimeout = errors.New("timeout")
 
-// receive waits for the next event from any subscription. It returns
-// errTimeout when timer fires and the context's error when ctx ends.
+// receive waits for the next event of the subscription. It returns
+// errTimeout when timer fires and an error when ctx ends.
 func (s *Session) receive(ctx context.Context, fname string, timer <-chan time.Time) (vici.Event, error) {
 	st := &s.events
 	for {
 		st.mu.Lock()
-		names := make([]string, 0, len(st.subs))
-		cases := []reflect.SelectCase{
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)},
-		}
-		for name, sub := range st.subs {
-			names = append(names, name)
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sub.Events())})
-		}
+		sub := st.sub
 		st.mu.Unlock()
-		i, v, ok := reflect.Select(cases)
-		switch {
-		case i == 0:
-			return vici.Event{}, fmt.Errorf("%s: cancelled: %v", fname, context.Cause(ctx))
-		case i == 1:
-			return vici.Event{}, errTimeout
-		case !ok:
-			return vici.Event{}, s.lostEvents(fname, names[i-2])
+		var events <-chan vici.Event
+		if sub != nil {
+			events = sub.Events()
 		}
-		ev := v.Interface().(vici.Event)
+		var ev vici.Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return vici.Event{}, fmt.Errorf("%s: cancelled: %v", fname, context.Cause(ctx))
+		case <-timer:
+			return vici.Event{}, errTimeout
+		case ev, ok = <-events:
+		}
+		if !ok {
+			st.mu.Lock()
+			current := st.sub == sub
+			st.mu.Unlock()
+			if !current {
+				continue // replaced by resubscribe meanwhile
+			}
+			return vici.Event{}, s.lostEvents(fname, sub)
+		}
 		if ev.Reconnected || ev.Message == nil {
 			continue // the engine re-registered after redialling; nothing to deliver
 		}
-		if ev.Name == "" {
-			ev.Name = names[i-2]
+		st.mu.Lock()
+		dup := st.skip[ev.Message]
+		if dup {
+			delete(st.skip, ev.Message)
+		} else {
+			st.skip = nil // copies come first; past them there are none
 		}
-		return ev, nil
+		st.mu.Unlock()
+		if !dup {
+			return ev, nil
+		}
 	}
 }
 
 // lostEvents handles a subscription whose channel closed: the event
 // connection is gone. Event state is reset so a later on() redials.
-func (s *Session) lostEvents(fname, name string) error {
-	st := &s.events
-	st.mu.Lock()
-	sub := st.subs[name]
-	st.mu.Unlock()
+func (s *Session) lostEvents(fname string, sub *vici.Subscription) error {
 	var cause error = vici.ErrClosed
 	if sub != nil && sub.Err() != nil {
 		cause = sub.Err()
@@ -259,7 +332,7 @@ func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args star
 		st.mu.Unlock()
 		return nil, fmt.Errorf("%s: already listening; a callback cannot call listen() again (use vici.stop() to end the outer listen)", b.Name())
 	}
-	if len(st.subs) == 0 && len(st.pending) == 0 && !timeout.set {
+	if st.sub == nil && len(st.pending) == 0 && !timeout.set {
 		st.mu.Unlock()
 		return nil, fmt.Errorf("%s: no events registered, so listening would never end; call vici.on(event, fn) first", b.Name())
 	}
@@ -349,22 +422,14 @@ func (s *Session) wait(thread *starlark.Thread, b *starlark.Builtin, args starla
 	st.mu.Unlock()
 	defer func() {
 		st.mu.Lock()
-		defer st.mu.Unlock()
-		st.waiting[name]--
-		if st.waiting[name] <= 0 {
+		if st.waiting[name]--; st.waiting[name] <= 0 {
 			delete(st.waiting, name)
 		}
-		st.releaseLocked(name)
-		// events only a wait wanted are of no use to anyone now
-		kept := st.pending[:0]
-		for _, p := range st.pending {
-			if len(st.handlers[p.ev.Name]) > 0 {
-				kept = append(kept, p)
-			}
-		}
-		st.pending = kept
+		st.dropPendingLocked() // events only a wait wanted are of no use now
+		st.mu.Unlock()
+		_ = s.resubscribe(context.WithoutCancel(ctx), b.Name(), "")
 	}()
-	if err := s.subscribe(ctx, b.Name(), name); err != nil {
+	if err := s.resubscribe(ctx, b.Name(), ""); err != nil {
 		return nil, err
 	}
 	matches := func(ev vici.Event) (bool, starlark.Value, error) {

@@ -200,10 +200,7 @@ func registered(ctx context.Context, s *Session, event string) bool {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		s.events.mu.Lock()
-		_, ok := s.events.subs[event]
-		s.events.mu.Unlock()
-		if ok {
+		if s.events.subscribed(event) {
 			return true
 		}
 		select {
