@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -119,5 +123,35 @@ func TestNoEscapesOffTerminal(t *testing.T) {
 		if strings.ContainsAny(s, "\x1b\r") || strings.Contains(s, "vici>") {
 			t.Errorf("output has a prompt or escape codes: %q", s)
 		}
+	}
+}
+
+// TestCapabilityFlags: --allow-exec, --allow-net and --log-json reach the
+// modules.
+func TestCapabilityFlags(t *testing.T) {
+	r := runVicish("", "-c", `exec.run(["true"])`)
+	if r.code != 1 || !strings.Contains(r.stderr, "--allow-exec") {
+		t.Errorf("exec without --allow-exec: code %d, stderr %q", r.code, r.stderr)
+	}
+	r = runVicish("", "--allow-exec", "-c", `print(exec.run(["echo", "hi"]).stdout)`)
+	if r.code != 0 || r.stdout != "hi\n\n" {
+		t.Errorf("exec with --allow-exec: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runVicish("", "-c", `http.post("http://127.0.0.1:9/", body="x")`)
+	if r.code != 1 || !strings.Contains(r.stderr, "--allow-net") {
+		t.Errorf("http without --allow-net: code %d, stderr %q", r.code, r.stderr)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		fmt.Fprintf(w, "got %s", body)
+	}))
+	defer srv.Close()
+	r = runVicish("", "--allow-net", "-c", `r = http.post("`+srv.URL+`", body="ping"); print(r.status, r.body)`)
+	if r.code != 0 || r.stdout != "200 got ping\n" {
+		t.Errorf("http with --allow-net: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runVicish("", "--log-json", "-c", `log.info("moving", conn="primary")`)
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "{") || !strings.Contains(r.stderr, `"conn":"primary"`) {
+		t.Errorf("--log-json: code %d, stderr %q", r.code, r.stderr)
 	}
 }
