@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"errors"
 	"os"
 	"os/exec"
@@ -58,11 +60,49 @@ func TestRunnerAgainstLab(t *testing.T) {
 		}
 	})
 
+	t.Run("--deadline bounds each command", func(t *testing.T) {
+		// a peer that never answers: initiate would wait for minutes
+		code := `vici.load_conn({"silent": {"remote_addrs": ["192.0.2.99"], "local": {"auth": "psk", "id": "a"},
+    "remote": {"auth": "psk"}, "children": {"c": {"local_ts": ["10.1.0.0/24"]}}}})
+vici.initiate(child = "c", ike = "silent")
+`
+		r := runVicish("", "--uri", uri, "--deadline", "0.5", "-c", code)
+		if r.code != 1 || !strings.Contains(r.stderr, "deadline") || !strings.Contains(r.stderr, "Error in vici.initiate") {
+			t.Errorf("code %d, stderr %q; want 1 and a deadline error from vici.initiate", r.code, r.stderr)
+		}
+		runVicish("", "--uri", uri, "-c", `vici.terminate(ike = "silent", timeout = -1)`+"\n"+`vici.unload_conn(name = "silent")`)
+	})
+
 	t.Run("daemon unreachable", func(t *testing.T) {
 		missing := "unix://" + filepath.Join(dir, "nobody-here.vici")
 		r := runVicish("", "--uri", missing, "-c", `vici.version()`)
 		if r.code != 3 || !strings.Contains(r.stderr, missing) {
 			t.Errorf("code %d, stderr %q; want 3 and a message naming %s", r.code, r.stderr, missing)
+		}
+	})
+
+	t.Run("daemon lost while listening", func(t *testing.T) {
+		one := lab.Start(t, lab.OneGateway)
+		gw := one.Gateway("a")
+		pr, pw := io.Pipe()
+		var stderr bytes.Buffer
+		code := make(chan int, 1)
+		go func() {
+			code <- run([]string{"--uri", gw.URI, "-c",
+				`vici.on("ike-updown", lambda name, data: None)` + "\n" + `print("listening")` + "\n" + `vici.listen()`},
+				strings.NewReader(""), pw, &stderr)
+			pw.Close()
+		}()
+		line, _ := bufio.NewReader(pr).ReadString('\n')
+		if line != "listening\n" {
+			t.Fatalf("first line %q", line)
+		}
+		if err := gw.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		go io.Copy(io.Discard, pr)
+		if c := <-code; c != 3 {
+			t.Errorf("exit code %d, want 3; stderr:\n%s", c, stderr.String())
 		}
 	})
 
