@@ -63,21 +63,29 @@ func (st *eventState) subscribed(name string) bool {
 	return slices.Contains(st.names, name)
 }
 
+// ReconnectEvent is vicish's own event, never registered with the daemon:
+// once each time a session made with vici.connect(reconnect=True) has
+// redialled its event connection and registered its events again, on()
+// callbacks and wait() get it with data {"uri": ...}. Events raised while
+// the daemon was unreachable are lost, so a script should resync then.
+const ReconnectEvent = "reconnect"
+
 // wantedLocked returns the sorted event names that have callbacks or
-// waits, plus extra. Call with st.mu held.
+// waits, plus extra, to register with the daemon (so without
+// ReconnectEvent). Call with st.mu held.
 func (st *eventState) wantedLocked(extra string) []string {
 	var names []string
 	for n, hs := range st.handlers {
-		if len(hs) > 0 {
+		if len(hs) > 0 && n != ReconnectEvent {
 			names = append(names, n)
 		}
 	}
 	for n, c := range st.waiting {
-		if c > 0 && !slices.Contains(names, n) {
+		if c > 0 && n != ReconnectEvent && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
-	if extra != "" && !slices.Contains(names, extra) {
+	if extra != "" && extra != ReconnectEvent && !slices.Contains(names, extra) {
 		names = append(names, extra)
 	}
 	sort.Strings(names)
@@ -274,8 +282,13 @@ func (s *Session) receive(ctx context.Context, fname string, timer <-chan time.T
 			}
 			return vici.Event{}, s.lostEvents(fname, sub)
 		}
-		if ev.Reconnected || ev.Message == nil {
-			continue // the engine re-registered after redialling; nothing to deliver
+		if ev.Reconnected {
+			// The engine redialled and registered the events again: tell
+			// the script once (one subscription, one notice per redial).
+			return vici.Event{Name: ReconnectEvent, Message: vici.NewMessage().Set("uri", s.resolvedURI())}, nil
+		}
+		if ev.Message == nil {
+			continue
 		}
 		st.mu.Lock()
 		dup := st.skip[ev.Message]

@@ -212,6 +212,7 @@ func Events() []EventInfo {
 		{Name: "list-cert", Doc: "streamed by list_certs"},
 		{Name: "list-authority", Doc: "streamed by list_authorities"},
 		{Name: "alert", Doc: "an error or notable condition: {type, ike-sa{...}}", Since: "6.0.3"},
+		{Name: ReconnectEvent, Doc: "vicish's own, not the daemon's: a vici.connect(reconnect=True) session redialled and registered its events again; events meanwhile were lost: {uri}"},
 	}
 }
 
