@@ -1,0 +1,121 @@
+package scripts_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vicish/vicish/internal/lab"
+)
+
+// hookLine is one JSON line of hooks/ike-updown.star.
+type hookLine struct {
+	Time       string `json:"time"`
+	Event      string `json:"event"`
+	Connection string `json:"connection"`
+	State      string `json:"state"`
+	UniqueID   string `json:"uniqueid"`
+	LocalID    string `json:"local_id"`
+	LocalHost  string `json:"local_host"`
+	RemoteID   string `json:"remote_id"`
+	RemoteHost string `json:"remote_host"`
+	URI        string `json:"uri"`
+}
+
+// TestIkeUpdownHook runs the hook as a vicish process: one JSON line per up
+// and per down for n initiates and terminates, one "reconnected" line after
+// the daemon is killed and restarted, lines again after that, and a clean
+// stop on SIGTERM.
+func TestIkeUpdownHook(t *testing.T) {
+	l := lab.Start(t, lab.TwoGateways)
+	ctx := testContext(t)
+	a := l.Gateway("a")
+	bin := buildVicish(t)
+
+	cmd := exec.CommandContext(ctx, bin, "--uri", a.URI, "hooks/ike-updown.star")
+	stdoutR, stdoutW := io.Pipe()
+	stderrR, stderrW := io.Pipe()
+	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	out, errs := newLineReader(stdoutR), newLineReader(stderrR)
+	if l := errs.next(t, "the startup note"); !strings.Contains(l, "ike-updown hook listening") || !strings.Contains(l, a.URI) {
+		t.Fatalf("startup note: %q", l)
+	}
+
+	read := func(what string) hookLine {
+		t.Helper()
+		raw := out.next(t, what)
+		var h hookLine
+		if err := json.Unmarshal([]byte(raw), &h); err != nil {
+			t.Fatalf("%s: not a JSON line: %q: %v", what, raw, err)
+		}
+		return h
+	}
+	cycle := func(round int) {
+		t.Helper()
+		initiate(t, ctx, a.URI, "ab", "net")
+		up := read(fmt.Sprintf("round %d: up", round))
+		terminate(t, ctx, a.URI, "ab")
+		down := read(fmt.Sprintf("round %d: down", round))
+		want := hookLine{Event: "ike-updown", Connection: "ab", LocalID: "a", LocalHost: a.Addr, RemoteID: "b", RemoteHost: l.Gateway("b").Addr}
+		for _, h := range []struct {
+			got   hookLine
+			state string
+		}{{up, "up"}, {down, "down"}} {
+			w := want
+			w.State, w.Time, w.UniqueID = h.state, h.got.Time, h.got.UniqueID
+			if h.got != w {
+				t.Fatalf("round %d: line %+v, want %+v", round, h.got, w)
+			}
+			if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(h.got.Time) || h.got.UniqueID == "" {
+				t.Fatalf("round %d: bad time or uniqueid in %+v", round, h.got)
+			}
+		}
+		if up.UniqueID != down.UniqueID {
+			t.Fatalf("round %d: up and down name different IKE_SAs: %s vs %s", round, up.UniqueID, down.UniqueID)
+		}
+	}
+	const n = 5
+	for i := 1; i <= n; i++ {
+		cycle(i)
+	}
+
+	if err := a.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := read("the reconnect line"); h.Event != "reconnected" || h.URI != a.URI {
+		t.Fatalf("after the restart: %+v, want a reconnected line for %s", h, a.URI)
+	}
+	for i := n + 1; i <= n+2; i++ {
+		cycle(i)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	stdoutW.Close()
+	stderrW.Close()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 143 {
+		t.Fatalf("after SIGTERM: %v, want exit code 143", err)
+	}
+	if rest := out.rest(); len(rest) != 2*(n+2)+1 {
+		t.Errorf("the hook wrote %d lines, want %d: %q", len(rest), 2*(n+2)+1, rest)
+	}
+	if e := errs.rest(); len(e) != 2 || e[1] != "vicish: terminated" {
+		t.Errorf("stderr after SIGTERM: %q, want the startup note and \"vicish: terminated\"", e)
+	}
+}
