@@ -13,14 +13,14 @@ import (
 // globalDocs describes the predeclared names for help().
 var globalDocs = map[string]string{
 	"vici":    "the charon daemon: one function per VICI command, connect(), on()/listen() for events",
-	"json":    "encode(x), decode(s), indent(s): JSON",
-	"time":    "now(), sleep(d), parse_duration(s), durations",
+	"json":    "encode(x), encode_indent(x), decode(s), indent(s): JSON",
+	"time":    "now(), sleep(d), parse_duration(s), parse_time(s), second, minute...",
 	"log":     "info/warn/error(msg, **fields): log lines on stderr",
 	"sys":     "argv, env(name, default=None), exit(code or message)",
-	"exec":    "run local programs (needs --allow-exec)",
-	"http":    "HTTP requests (needs --allow-net)",
-	"table":   "render lists of dicts as text tables",
-	"swanctl": "parse swanctl.conf and load it into the daemon",
+	"exec":    "run(argv, timeout=, stdin=, env=): run a local program (needs --allow-exec)",
+	"http":    "post(url, body= or json=, headers=, timeout=): notify a webhook (needs --allow-net)",
+	"table":   "render(rows), sas(vici.list_sas()), conns(...): aligned text tables",
+	"swanctl": "load_conf(path), apply(conf): swanctl.conf into the daemon, with a change report",
 	"struct":  "struct(**kwargs): a record with named fields",
 	"help":    "help() lists what there is; help(x) explains x",
 	"exit":    "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
@@ -54,11 +54,7 @@ func (r *Runtime) HelpText(x starlark.Value) string {
 	}
 	switch x := x.(type) {
 	case *starlark.Function:
-		params := make([]string, x.NumParams())
-		for i := range params {
-			params[i], _ = x.Param(i)
-		}
-		sig := fmt.Sprintf("%s(%s)", x.Name(), strings.Join(params, ", "))
+		sig := fmt.Sprintf("%s(%s)", x.Name(), strings.Join(KeywordNames(x), ", "))
 		if doc := x.Doc(); doc != "" {
 			return sig + "\n\n" + doc
 		}

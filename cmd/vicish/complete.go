@@ -27,7 +27,8 @@ type completer struct {
 // that word's length, as readline.AutoCompleter requires.
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	text := string(line[:pos])
-	if inString(text) {
+	open, inString := scanBrackets(text)
+	if inString {
 		return nil, 0
 	}
 	word := trailingWord(text)
@@ -44,7 +45,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	if word == "" && strings.TrimSpace(text) == "" {
 		return [][]rune{[]rune("    ")}, 0 // TAB at the start of a line indents
 	}
-	if callee := openCall(text[:len(text)-len(word)]); callee != "" {
+	if callee := openCall(text, open); callee != "" {
 		if fn := c.resolve(callee); fn != nil {
 			for _, k := range withPrefix(script.KeywordNames(fn), word) {
 				cands = append(cands, k+"=")
@@ -63,10 +64,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	}
 	names = append(names, starlarkKeywords...)
 	slices.Sort(names)
-	cands = append(cands, withPrefix(slices.Compact(names), word)...)
-	if word == "" && len(cands) == 0 {
-		return nil, 0
-	}
+	cands = withPrefix(slices.Compact(names), word)
 	return suffixes(cands, len(word)), len([]rune(word))
 }
 
@@ -126,43 +124,10 @@ func trailingWord(text string) string {
 	return text[i:]
 }
 
-// openCall returns the dotted name of the innermost call whose parenthesis
-// is still open at the end of text ("" if none), skipping string literals
-// and finished brackets.
-func openCall(text string) string {
-	var stack []int // positions of open brackets
-	var quote byte
-	for i := 0; i < len(text); i++ {
-		ch := text[i]
-		switch {
-		case quote != 0:
-			if ch == '\\' {
-				i++
-			} else if ch == quote {
-				quote = 0
-			}
-		case ch == '"' || ch == '\'':
-			quote = ch
-		case ch == '(' || ch == '[' || ch == '{':
-			stack = append(stack, i)
-		case ch == ')' || ch == ']' || ch == '}':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-		}
-	}
-	if len(stack) == 0 || text[stack[len(stack)-1]] != '(' {
-		return ""
-	}
-	name := trailingWord(strings.TrimRight(text[:stack[len(stack)-1]], " "))
-	if name == "" || !isIdent(name[0]) || name[0] >= '0' && name[0] <= '9' {
-		return ""
-	}
-	return name
-}
-
-// inString reports whether text ends inside a string literal.
-func inString(text string) bool {
+// scanBrackets reads a line of Starlark up to the cursor and returns the
+// positions of the brackets still open there, and whether the cursor is
+// inside a string literal.
+func scanBrackets(text string) (open []int, inString bool) {
 	var quote byte
 	for i := 0; i < len(text); i++ {
 		ch := text[i]
@@ -176,22 +141,45 @@ func inString(text string) bool {
 		case ch == '"' || ch == '\'':
 			quote = ch
 		case ch == '#':
-			return false
+			return open, false
+		case ch == '(' || ch == '[' || ch == '{':
+			open = append(open, i)
+		case ch == ')' || ch == ']' || ch == '}':
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
 		}
 	}
-	return quote != 0
+	return open, quote != 0
 }
 
+// openCall returns the dotted name of the function whose call is innermost
+// at the cursor, given the open brackets of text ("" if the innermost open
+// bracket is not a call).
+func openCall(text string, open []int) string {
+	if len(open) == 0 || text[open[len(open)-1]] != '(' {
+		return ""
+	}
+	name := trailingWord(strings.TrimRight(text[:open[len(open)-1]], " "))
+	if name == "" || name[0] >= '0' && name[0] <= '9' || name[0] == '.' {
+		return ""
+	}
+	return name
+}
+
+// withPrefix returns the names starting with prefix; names starting with
+// "_" only when the prefix does too.
 func withPrefix(names []string, prefix string) []string {
 	var out []string
 	for _, n := range names {
-		if strings.HasPrefix(n, prefix) && !strings.HasPrefix(n, "_") || prefix != "" && strings.HasPrefix(n, prefix) {
+		if strings.HasPrefix(n, prefix) && (strings.HasPrefix(prefix, "_") || !strings.HasPrefix(n, "_")) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
+// suffixes cuts the first n bytes (the typed word) off each candidate.
 func suffixes(cands []string, n int) [][]rune {
 	out := make([][]rune, len(cands))
 	for i, c := range cands {
