@@ -1,51 +1,115 @@
 #!/usr/bin/env bash
-# Demo (placeholder until the runbooks exist): start a lab of two real
-# strongSwan gateways, ask gateway a for its version and statistics, bring up
-# the tunnel a<->b, show it, and take the lab down again. Run as root.
+# The vicish demo: a failover between two real strongSwan peers.
+#
+# Run as root on a Debian (or Ubuntu) machine, from anywhere in the checkout:
+#   bash scripts/demo.sh
+#
+# It installs strongSwan if it is missing, builds vicish into a temporary
+# directory, starts a lab of three charon daemons in network namespaces
+# (gateway a with connections "primary" to b and "backup" to c), brings the
+# primary tunnel up, and then runs the ready-made scripts:
+#   scripts/status.star      what gateway a has (connections, IKE_SAs, CHILD_SAs)
+#   scripts/failover.star    moves CHILD_SA "net" from primary (b) to backup (c)
+#   scripts/hooks/ike-updown.star  (in the background) one JSON line per IKE_SA up/down
+# The lab is taken down when the demo ends, however it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
+# show prints a command the way one would type it, then runs it.
+show() {
+	local out="\$" a
+	for a in "$@"; do
+		case "$a" in
+		*[!A-Za-z0-9_./:=,+-]*|'') out+=" '${a//\'/\'\\\'\'}'" ;;
+		*) out+=" $a" ;;
+		esac
+	done
+	printf '%s\n' "$out"
+	"$@"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "demo.sh: the lab needs root (network namespaces, mounts): run it as root, e.g. sudo bash scripts/demo.sh" >&2
+	exit 1
+fi
+
+step "1. strongSwan"
 packages="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki iproute2"
 if [ ! -x /usr/lib/ipsec/charon ] || ! command -v swanctl >/dev/null \
    || [ ! -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || ! command -v ip >/dev/null; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "demo.sh: strongSwan is missing; as root run: apt-get install -y $packages" >&2
-		exit 1
-	fi
-	echo "demo.sh: installing strongSwan ($packages)"
+	echo "installing: $packages"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt-get install -y -q $packages </dev/null
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "demo.sh: the lab needs root (network namespaces, mounts): run it as root" >&2
+echo "strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || /usr/lib/ipsec/charon --version 2>&1 | head -1)"
+
+step "2. build vicish"
+if ! command -v go >/dev/null; then
+	echo "demo.sh: the Go toolchain is missing (go.mod names the version); install it from https://go.dev/dl/" >&2
 	exit 1
 fi
-
 work=$(mktemp -d /tmp/vicish-demo-XXXXXX)
-labctl="$work/labctl"
+vicish="$work/vicish"
 lab="$work/lab"
+hook_pid=""
 cleanup() {
-	"$labctl" down --dir "$lab" >/dev/null 2>&1 || true
+	status=$?
+	if [ -n "$hook_pid" ]; then kill -TERM "$hook_pid" 2>/dev/null || true; wait "$hook_pid" 2>/dev/null || true; fi
+	if [ -x "$vicish" ] && [ -d "$lab" ]; then
+		step "taking the lab down"
+		"$vicish" lab down --dir "$lab" || true
+	fi
 	rm -rf "$work"
+	if [ "$status" != 0 ]; then echo "demo.sh: FAILED (exit $status)" >&2; fi
+	exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+go build -o "$vicish" ./cmd/vicish
+export PATH="$work:$PATH"
+show vicish --version
 
-go build -o "$labctl" ./internal/lab/cmd/labctl
-"$labctl" up --dir "$lab" --topology 2
-sock="unix://$lab/a/charon.vici"
-# swanctl reads the socket (and its plugin list) from the gateway's own config.
-export STRONGSWAN_CONF="$lab/a/strongswan.conf"
+step "3. start the lab: gateway a, its primary peer b and its backup peer c"
+show vicish lab up --dir "$lab" --topology 3 | sed -n '1,/^a has/p'
+# Every vicish below talks to gateway a.
+export VICI_URI="unix://$lab/a/charon.vici"
+echo "VICI_URI=$VICI_URI"
 
-step() { printf '\n== %s\n' "$*"; }
-step "gateway a: version (swanctl --version --daemon --uri $sock)"
-swanctl --version --daemon --uri "$sock"
-step "gateway a: statistics"
-swanctl --stats --uri "$sock"
-step "gateway a: initiate connection ab, child net"
-swanctl --initiate --ike ab --child net --uri "$sock"
-step "gateway a: SAs"
-swanctl --list-sas --uri "$sock"
-step "taking the lab down"
-"$labctl" down --dir "$lab"
+step "4. a hook in the background: one JSON line per IKE_SA going up or down"
+vicish scripts/hooks/ike-updown.star >"$work/hook.out" 2>"$work/hook.err" &
+hook_pid=$!
+echo "started scripts/hooks/ike-updown.star (pid $hook_pid)"
+# Wait until it has registered, so it sees the first IKE_SA come up.
+for _ in $(seq 50); do grep -q listening "$work/hook.err" 2>/dev/null && break; sleep 0.1; done
+
+step "5. bring up the primary tunnel (a <-> b)"
+show vicish -c 'r = vici.initiate(ike="primary", child="net", timeout=10000); print("initiate primary/net:", r["success"])'
+
+step "6. status of gateway a"
+show vicish scripts/status.star
+
+step "7. failover: dry run first (changes nothing)"
+show vicish scripts/failover.star --dry-run primary backup
+
+step "8. failover: move CHILD_SA net from primary (b) to backup (c)"
+show vicish scripts/failover.star primary backup
+
+step "9. status of gateway a after the failover"
+show vicish scripts/status.star
+
+step "10. what gateway c sees"
+show vicish --uri "unix://$lab/c/charon.vici" -c 'print(table.sas(vici.list_sas()))'
+
+step "11. what the hook printed"
+kill -TERM "$hook_pid"
+wait "$hook_pid" || true
+hook_pid=""
+cat "$work/hook.out"
