@@ -39,7 +39,6 @@ type repl struct {
 	color   bool           // stderr is a terminal and NO_COLOR is unset
 	width   func() int     // terminal width for the pretty printer
 	intr    chan os.Signal // SIGINT while an input runs
-	history func(string)   // saves one line to the history file
 }
 
 // runREPL runs the interactive loop on a terminal until Ctrl-D or exit().
@@ -155,8 +154,7 @@ func historyFile(getenv func(string) string) (string, error) {
 	return path, f.Close()
 }
 
-// newREPL builds a session reading through cfg (a terminal, or in tests a
-// pipe posing as one).
+// newREPL builds a session reading the terminal described by cfg.
 func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer) (*repl, error) {
 	r := &repl{
 		rt:      rt,
@@ -176,7 +174,6 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	r.rl = rl
 	r.screen = cfg.Stdout
 	r.width = rl.Config.FuncGetWidth
-	r.history = func(line string) { _ = rl.SaveHistory(line) }
 	r.thread, _ = rt.NewThread(context.Background(), "repl")
 	// In the REPL even print() keeps known secrets off the screen.
 	r.thread.Print = func(_ *starlark.Thread, msg string) { fmt.Fprintln(r.out, rt.Secrets().Redact(msg)) }
@@ -187,25 +184,27 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 func (r *repl) banner() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	client, err := r.rt.Vici().Client(ctx)
-	if err == nil {
-		var reply interface{ Get(string) string }
-		if m, cerr := client.Call(ctx, "version", nil); cerr == nil {
-			reply = m
-		} else {
-			err = cerr
-		}
-		if err == nil {
-			fmt.Fprintf(r.screen, "vicish: connected to %s %s on %s %s %s at %s\n",
-				reply.Get("daemon"), reply.Get("version"), reply.Get("sysname"),
-				reply.Get("release"), reply.Get("machine"), client.URI())
-		}
-	}
-	if err != nil {
+	if daemon, err := r.daemon(ctx); err == nil {
+		fmt.Fprintf(r.screen, "vicish: connected to %s\n", daemon)
+	} else {
 		fmt.Fprintf(r.screen, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
 		fmt.Fprintf(r.screen, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
 	}
 	fmt.Fprintln(r.screen, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
+}
+
+// daemon describes the default session's daemon from its version reply.
+func (r *repl) daemon(ctx context.Context) (string, error) {
+	client, err := r.rt.Vici().Client(ctx)
+	if err != nil {
+		return "", err
+	}
+	v, err := client.Call(ctx, "version", nil)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s on %s %s %s at %s", v.Get("daemon"), v.Get("version"),
+		v.Get("sysname"), v.Get("release"), v.Get("machine"), client.URI()), nil
 }
 
 // loop reads and runs inputs until Ctrl-D or exit(); it returns the exit code.
@@ -244,7 +243,7 @@ func (r *repl) loop() int {
 func (r *repl) saveHistory(lines []string) {
 	for _, l := range lines {
 		if strings.TrimSpace(l) != "" {
-			r.history(l)
+			_ = r.rl.SaveHistory(l) // a failed write only loses history
 		}
 	}
 }
