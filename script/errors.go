@@ -34,6 +34,7 @@ var (
 // that cannot be read); ExitCode maps it to 2.
 type UsageError struct{ Err error }
 
+// Error returns the underlying message.
 func (e *UsageError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.

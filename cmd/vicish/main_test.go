@@ -155,3 +155,29 @@ func TestCapabilityFlags(t *testing.T) {
 		t.Errorf("--log-json: code %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestHistoryFile(t *testing.T) {
+	state, home := t.TempDir(), t.TempDir()
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_STATE_HOME": state, "HOME": home}, state + "/vicish/history"},
+		{map[string]string{"HOME": home}, home + "/.local/state/vicish/history"},
+	} {
+		got, err := historyFile(env(tc.vars))
+		if err != nil || got != tc.want {
+			t.Errorf("historyFile(%v) = %q, %v; want %q", tc.vars, got, err, tc.want)
+			continue
+		}
+		if info, err := os.Stat(got); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want a file with mode 0600", got, info, err)
+		}
+	}
+	if _, err := historyFile(env(nil)); err == nil {
+		t.Error("historyFile without XDG_STATE_HOME and HOME: no error")
+	}
+}
