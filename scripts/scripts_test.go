@@ -170,3 +170,29 @@ func TestStatusManySAs(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverPrimaryDead: with gateway b killed (the usual reason for a
+// failover) the primary's IKE_SA cannot be deleted gracefully; the failover
+// forces it and brings the CHILD_SA up over c.
+func TestFailoverPrimaryDead(t *testing.T) {
+	l := lab.Start(t, lab.Failover)
+	ctx := testContext(t)
+	a, b, c := l.Gateway("a"), l.Gateway("b"), l.Gateway("c")
+	initiate(t, ctx, a.URI, "primary", "net")
+	if err := b.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	r := runScript(t, ctx, a.URI, "failover.star", "--timeout", "2", "--child", "net", "primary", "backup")
+	if r.code != 0 {
+		t.Fatalf("failover with the primary dead: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "graceful terminate of primary #1 failed") || !strings.Contains(r.stdout, "forcing") {
+		t.Errorf("the output does not say the deletion was forced")
+	}
+	sasA := listSAs(t, ctx, a.URI)
+	requireInstalled(t, "a", sasA, "backup", "net")
+	if p := sasOf(sasA, "primary"); len(p) != 0 {
+		t.Errorf("gateway a still has the primary IKE_SA: %+v", p)
+	}
+	requireInstalled(t, "c", listSAs(t, ctx, c.URI), "backup", "net")
+}
