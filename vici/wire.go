@@ -292,8 +292,8 @@ func (d *decoder) name() (string, error) {
 	if n == 0 {
 		return "", d.fail(`""`, "empty name")
 	}
-	for j := d.i; j < d.i+n; j++ {
-		if c := d.b[j]; c < 0x20 || c > 0x7e {
+	for _, c := range d.b[d.i : d.i+n] {
+		if c-0x20 > 0x7e-0x20 { // outside 0x20..0x7e
 			return "", d.fail(printableName(name), "%s", checkName(name))
 		}
 	}
@@ -338,12 +338,10 @@ func (d *decoder) addName(name string) error {
 		}
 		o.seen[name] = struct{}{}
 	} else {
-		h := uint32(2166136261)
-		for i := 0; i < len(name); i++ {
-			h = (h ^ uint32(name[i])) * 16777619
-		}
-		bit := uint64(1) << (h & 63)
-		w := (h >> 6) & 1
+		// A cheap hash: length and three bytes (names are never empty).
+		h := (uint32(len(name)) | uint32(name[0])<<8 | uint32(name[len(name)/2])<<16 | uint32(name[len(name)-1])<<24) * 0x9e3779b1
+		bit := uint64(1) << (h >> 26)
+		w := (h >> 25) & 1
 		sec := d.names[o.start:]
 		if o.filter[w]&bit != 0 {
 			for _, other := range sec {
