@@ -196,3 +196,32 @@ func TestFailoverPrimaryDead(t *testing.T) {
 	}
 	requireInstalled(t, "c", listSAs(t, ctx, c.URI), "backup", "net")
 }
+
+// TestExamples runs the small scripts of examples/ against a two-gateway lab.
+func TestExamples(t *testing.T) {
+	l := lab.Start(t, lab.TwoGateways)
+	ctx := testContext(t)
+	a := l.Gateway("a")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"../examples/hello.star"}, 0, []string{"charon 5.", ": 0 IKE_SA(s), up "}},
+		{[]string{"../examples/initiate.star", "ab", "net"}, 0, []string{"  daemon: IKE_SA ab[1] established", "ab/net is up"}},
+		{[]string{"../examples/initiate.star", "ab", "nope"}, 1, []string{"ab/nope failed: CHILD_SA config 'nope' not found"}},
+		{[]string{"../examples/list-sas.star"}, 0, []string{"ab: #1, ESTABLISHED, IKEv2", "ab      net       INSTALLED"}},
+		{[]string{"../examples/load-conn.star"}, 0, []string{"example: IKEv2", "remote: 10.9.0.0/24 10.10.0.0/24", `unloaded; connections now: ["ab"]`}},
+		{[]string{"../examples/watch.star", "1"}, 0, []string{"0 event(s) in 1s"}},
+	} {
+		r := runScript(t, ctx, a.URI, tc.args[0], tc.args[1:]...)
+		if r.code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.args, r.code, tc.code)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				t.Errorf("%v: output lacks %q", tc.args, w)
+			}
+		}
+	}
+}
