@@ -375,6 +375,12 @@ func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args star
 			break
 		}
 		if !fromPending {
+			st.mu.Lock()
+			idle := st.sub == nil
+			st.mu.Unlock()
+			if idle && timer == nil {
+				break // callbacks removed every registration: nothing can come
+			}
 			var err error
 			ev, err = s.receive(ctx, b.Name(), timer)
 			if err == errTimeout {
