@@ -62,6 +62,7 @@ type ikeSA struct {
 	state    string
 	remoteID string
 	children map[string]string // CHILD_SA name → state
+	nchild   int               // how many CHILD_SAs it has
 }
 
 // listSAs asks the daemon at uri for its SAs with a client of its own.
@@ -81,6 +82,7 @@ func listSAs(t *testing.T, ctx context.Context, uri string) []ikeSA {
 				for _, k := range cs.Keys() {
 					ch := cs.Section(k)
 					ike.children[ch.Get("name")] = ch.Get("state")
+					ike.nchild++
 				}
 			}
 			out = append(out, ike)
@@ -109,8 +111,8 @@ func sasOf(sas []ikeSA, conn string) []ikeSA {
 func requireInstalled(t *testing.T, gw string, sas []ikeSA, conn, child string) {
 	t.Helper()
 	got := sasOf(sas, conn)
-	if len(got) != 1 || got[0].state != "ESTABLISHED" || got[0].children[child] != "INSTALLED" {
-		t.Fatalf("gateway %s: want one ESTABLISHED IKE_SA %q with CHILD_SA %q INSTALLED, have %+v", gw, conn, child, sas)
+	if len(got) != 1 || got[0].state != "ESTABLISHED" || got[0].children[child] != "INSTALLED" || got[0].nchild != 1 {
+		t.Fatalf("gateway %s: want one ESTABLISHED IKE_SA %q with one CHILD_SA, %q INSTALLED, have %+v", gw, conn, child, sas)
 	}
 }
 

@@ -84,6 +84,13 @@ func TestFailover(t *testing.T) {
 		t.Errorf("gateway b still has SAs after the failover: %+v", got)
 	}
 
+	// Running it again is harmless: nothing to terminate, nothing to initiate.
+	again := runScript(t, ctx, a.URI, "failover.star", "primary", "backup")
+	if again.code != 0 || !strings.Contains(again.stdout, "net is already INSTALLED under backup; not initiating it again") {
+		t.Fatalf("second failover: exit %d, output does not say net is already up: %s", again.code, again.stderr)
+	}
+	requireInstalled(t, "a", listSAs(t, ctx, a.URI), "backup", "net")
+
 	st = runScript(t, ctx, a.URI, "status.star", "--detail")
 	if st.code != 0 {
 		t.Fatalf("status.star after failover: exit %d: %s", st.code, st.stderr)
