@@ -241,7 +241,7 @@ func (c *Client) acquire(ctx context.Context, what string) (*conn, error) {
 		// order follows the order of the calls that caused them.
 		if err := cn.unregisterStale(ctx); err != nil {
 			cn.release()
-			return nil, err
+			return nil, fmt.Errorf("vici: %s: while unregistering events no longer wanted: %w", what, err)
 		}
 		return cn, nil
 	case <-cn.dead:
