@@ -85,7 +85,7 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 	case k == "deadline":
 		var d seconds
 		if err := d.Unpack(v); err != nil {
-			return true, fmt.Errorf("%s: for parameter deadline: %v", name, err)
+			return true, fmt.Errorf("%s: for parameter \"deadline\": %v", name, err)
 		}
 		if d.set {
 			o.deadline = d.d
@@ -93,7 +93,7 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 	case k == "check":
 		b, ok := v.(starlark.Bool)
 		if !ok {
-			return true, fmt.Errorf("%s: for parameter check: got %s, want bool", name, v.Type())
+			return true, fmt.Errorf("%s: for parameter \"check\": got %s, want bool", name, v.Type())
 		}
 		o.check = bool(b)
 	case k == "each" && allowEach, k == "log" && allowLog:
@@ -102,7 +102,7 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 		}
 		fn, ok := v.(starlark.Callable)
 		if !ok {
-			return true, fmt.Errorf("%s: for parameter %s: got %s, want a function", name, k, v.Type())
+			return true, fmt.Errorf("%s: for parameter %q: got %s, want a function", name, k, v.Type())
 		}
 		if k == "each" {
 			o.each = fn

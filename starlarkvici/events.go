@@ -334,10 +334,16 @@ func timerFor(t seconds) (<-chan time.Time, func()) {
 // listen implements vici.listen(timeout=None, count=None, keep_going=False).
 func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var timeout seconds
-	count := -1
+	var countArg starlark.Value = starlark.None
 	var keepGoing bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout??", &timeout, "count??", &count, "keep_going?", &keepGoing); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout??", &timeout, "count??", &countArg, "keep_going?", &keepGoing); err != nil {
 		return nil, err
+	}
+	count := -1 // no limit
+	if countArg != starlark.None {
+		if err := starlark.AsInt(countArg, &count); err != nil || count < 0 {
+			return nil, fmt.Errorf("%s: count must be a non-negative int, got %s", b.Name(), countArg)
+		}
 	}
 	st := &s.events
 	st.mu.Lock()
