@@ -43,6 +43,10 @@ type Config struct {
 	Stderr io.Writer
 	// Getenv reads the environment for URI discovery; nil means os.Getenv.
 	Getenv func(string) string
+	// Reconnect makes the default session redial after the daemon
+	// restarts and register its events again, as vici.connect(reconnect=True)
+	// does (what a long-running hook wants).
+	Reconnect bool
 }
 
 // Module is the "vici" module value. Its functions use a default session
@@ -72,7 +76,7 @@ func NewModule(cfg Config) *Module {
 		cfg.Getenv = os.Getenv
 	}
 	m := &Module{cfg: cfg}
-	m.def = newSession(m, cfg.URI, cfg.Deadline, false, true)
+	m.def = newSession(m, cfg.URI, cfg.Deadline, cfg.Reconnect, true)
 	m.members = m.def.members
 	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
 	return m
