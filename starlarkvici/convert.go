@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"encoding"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -200,6 +201,14 @@ func convertScalar(path string, v starlark.Value) ([]byte, error) {
 		} else {
 			b = []byte("no")
 		}
+	case encoding.BinaryMarshaler:
+		// Values that hide their content when printed, such as the
+		// secrets swanctl.load_conf returns, still go to the wire.
+		data, err := v.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		b = data
 	default:
 		return nil, fmt.Errorf("%s: cannot send a %s; want str, bytes, int, bool, None, list or dict", path, v.Type())
 	}

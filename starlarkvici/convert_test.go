@@ -300,3 +300,26 @@ func TestKeywordNamesAndReference(t *testing.T) {
 		t.Errorf("help(vici):\n%s", help.String())
 	}
 }
+
+// hidden is a value that prints as a placeholder but sends its bytes, like
+// the secrets swanctl.load_conf returns.
+type hidden struct{ data []byte }
+
+func (h hidden) String() string                 { return "<secret>" }
+func (h hidden) Type() string                   { return "secret" }
+func (h hidden) Freeze()                        {}
+func (h hidden) Truth() starlark.Bool           { return true }
+func (h hidden) Hash() (uint32, error)          { return 0, nil }
+func (h hidden) MarshalBinary() ([]byte, error) { return h.data, nil }
+
+func TestBinaryMarshalerValue(t *testing.T) {
+	d := starlark.NewDict(1)
+	d.SetKey(starlark.String("data"), hidden{[]byte("s3cret\x00")})
+	m, err := ToMessage(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := m.Lookup("data"); string(e.Value) != "s3cret\x00" {
+		t.Fatalf("data = %q, want the marshalled bytes", e.Value)
+	}
+}
