@@ -27,23 +27,27 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("vici> ")
 	term.typeKeys("_ * 10\r")
 	term.expect("\n30\n")
+	term.expect("vici> ")
 
 	// None is not printed
 	term.typeKeys("None\r")
 	term.expect("vici> ")
 	term.typeKeys("'after none'\r")
 	term.expect("\"after none\"\n")
+	term.expect("vici> ")
 
 	// TAB completes a member of the module
 	term.typeKeys("vici.vers\t")
 	term.expect("vici.version")
 	term.typeKeys("()[\"daemon\"]\r")
 	term.expect("\"charon\"\n")
+	term.expect("vici> ")
 
 	// TAB completes a keyword argument from the command table
 	term.typeKeys("len(vici.list_conns(i\t\"ab\"))\r")
 	term.expect(`len(vici.list_conns(ike="ab"))`)
 	term.expect("\n1\n")
+	term.expect("vici> ")
 
 	// a multi-line def ends with a blank line; its parameters complete too
 	term.typeKeys("def sub(alpha, beta):\r")
@@ -55,6 +59,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.typeKeys("sub(beta=1, al\t5)\r")
 	term.expect("sub(beta=1, alpha=5)")
 	term.expect("\n4\n")
+	term.expect("vici> ")
 
 	// a big value is pretty-printed over several lines
 	term.typeKeys("{\"conns\": list(range(80)), \"name\": \"x\" * 70}\r")
@@ -64,9 +69,11 @@ func TestREPLOnTerminal(t *testing.T) {
 	// Ctrl-C on an empty line and on a half-typed one
 	term.typeKeys("\x03")
 	term.expect("(Ctrl-D or exit() to leave)")
+	term.expect("vici> ")
 	term.typeKeys("this is not run\x03")
 	term.typeKeys("6 * 7\r")
 	term.expect("\n42\n")
+	term.expect("vici> ")
 
 	// Ctrl-C during vici.listen() returns to a prompt whose session works
 	term.typeKeys("vici.on(\"ike-updown\", lambda name, data: None)\r")
@@ -78,6 +85,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("vici> ")
 	term.typeKeys("vici.version()[\"daemon\"]\r")
 	term.expect("\"charon\"\n")
+	term.expect("vici> ")
 
 	// Ctrl-C stops a busy loop too
 	term.typeKeys("def spin():\r    print(\"spinning\")\r    while True:\r        pass\r\r")
@@ -93,14 +101,17 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("vici> ")
 	term.typeKeys("key\r")
 	term.expect(`{"type": "IKE", "data": <redacted>, "owners": ["a"]}`)
+	term.expect("vici> ")
 	term.typeKeys("print(\"psk:\", key[\"data\"])\r")
 	term.expect("psk: <redacted>\n")
+	term.expect("vici> ")
 	term.typeKeys("key[\"data\"] + 1\r")
 	term.expect("unknown binary op")
 	term.expect("vici> ")
 
 	term.typeKeys("'hist' + 'ory'\r")
 	term.expect("\"history\"\n")
+	term.expect("vici> ")
 	term.typeKeys("\x04")
 	if code := term.wait(); code != 0 {
 		t.Fatalf("exit code after Ctrl-D: %d", code)
@@ -135,6 +146,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("'hist' + 'ory'")
 	term.typeKeys("\r")
 	term.expect("\"history\"\n")
+	term.expect("vici> ")
 	term.typeKeys("exit()\r")
 	if code := term.wait(); code != 0 {
 		t.Fatalf("exit code after exit(): %d", code)
