@@ -337,7 +337,7 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 		err = starlark.ExecREPLChunk(f, r.thread, r.globals)
 	}
 	if err != nil {
-		if code, ok := script.ExitRequested(err); ok {
+		if code, ok := exitRequested(r.rt, err, r.errOut); ok {
 			return code, true
 		}
 		if errors.Is(context.Cause(ctx), script.ErrInterrupted) {

@@ -163,8 +163,9 @@ func TestREPLWithoutDaemon(t *testing.T) {
 	term.typeKeys("help(vici.initiate)\r")
 	term.expect("vici.initiate(")
 	term.expect("vici> ")
-	term.typeKeys("exit(3)\r")
-	if code := term.wait(); code != 3 {
-		t.Errorf("exit(3) in the REPL ended with %d", code)
+	term.typeKeys("exit(\"no daemon here\")\r")
+	term.expect("no daemon here\n")
+	if code := term.wait(); code != 1 {
+		t.Errorf("exit(message) in the REPL ended with %d, want 1", code)
 	}
 }

@@ -121,12 +121,8 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 	if err == nil {
 		return script.ExitOK
 	}
-	var exit *sys.ExitError
-	if errors.As(err, &exit) {
-		if exit.Message != "" {
-			fmt.Fprintln(stderr, rt.Secrets().Redact(exit.Message))
-		}
-		return exit.Code
+	if code, ok := exitRequested(rt, err, stderr); ok {
+		return code
 	}
 	code := script.ExitCode(ctx, err)
 	switch code {
@@ -146,6 +142,19 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 		fmt.Fprintln(stderr, rt.FormatError(err))
 	}
 	return code
+}
+
+// exitRequested reports whether err is exit(n) or sys.exit(...) and, if
+// so, prints its message (if any) and returns the code asked for.
+func exitRequested(rt *script.Runtime, err error, stderr io.Writer) (code int, ok bool) {
+	var exit *sys.ExitError
+	if !errors.As(err, &exit) {
+		return 0, false
+	}
+	if exit.Message != "" {
+		fmt.Fprintln(stderr, rt.Secrets().Redact(exit.Message))
+	}
+	return exit.Code, true
 }
 
 // sourceLines returns the program's lines, for showing where a syntax
