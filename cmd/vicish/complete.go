@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/starlarkvici"
 )
 
 // starlarkKeywords are completed alongside the global names.
@@ -27,9 +28,10 @@ type completer struct {
 // that word's length, as readline.AutoCompleter requires.
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	text := string(line[:pos])
-	open, inString := scanBrackets(text)
-	if inString {
-		return nil, 0
+	open, str := scanBrackets(text)
+	if str >= 0 { // inside a string: only event names, in vici.on("...
+		prefix := text[str+1:]
+		return suffixes(withPrefix(c.eventNames(openCall(text, open)), prefix), len(prefix)), len([]rune(prefix))
 	}
 	word := trailingWord(text)
 	var cands []string
@@ -125,10 +127,11 @@ func trailingWord(text string) string {
 }
 
 // scanBrackets reads a line of Starlark up to the cursor and returns the
-// positions of the brackets still open there, and whether the cursor is
-// inside a string literal.
-func scanBrackets(text string) (open []int, inString bool) {
+// positions of the brackets still open there and, if the cursor is inside a
+// string literal, where its quote is (else -1).
+func scanBrackets(text string) (open []int, str int) {
 	var quote byte
+	str = -1
 	for i := 0; i < len(text); i++ {
 		ch := text[i]
 		switch {
@@ -136,12 +139,12 @@ func scanBrackets(text string) (open []int, inString bool) {
 			if ch == '\\' {
 				i++
 			} else if ch == quote {
-				quote = 0
+				quote, str = 0, -1
 			}
 		case ch == '"' || ch == '\'':
-			quote = ch
+			quote, str = ch, i
 		case ch == '#':
-			return open, false
+			return open, -1
 		case ch == '(' || ch == '[' || ch == '{':
 			open = append(open, i)
 		case ch == ')' || ch == ']' || ch == '}':
@@ -150,7 +153,24 @@ func scanBrackets(text string) (open []int, inString bool) {
 			}
 		}
 	}
-	return open, quote != 0
+	return open, str
+}
+
+// eventNames lists the VICI events when callee is vici's (or a session's)
+// on, off or wait: the functions whose first argument is an event name.
+func (c *completer) eventNames(callee string) []string {
+	fn, ok := c.resolve(callee).(*starlark.Builtin)
+	if !ok || !slices.Contains([]string{"vici.on", "vici.off", "vici.wait"}, fn.Name()) {
+		return nil
+	}
+	if _, ok := starlarkvici.Help(fn); !ok { // a vici function, not a look-alike
+		return nil
+	}
+	var names []string
+	for _, e := range starlarkvici.Events() {
+		names = append(names, e.Name)
+	}
+	return names
 }
 
 // openCall returns the dotted name of the function whose call is innermost

@@ -57,7 +57,10 @@ func TestCompleter(t *testing.T) {
 		{"jso", []string{"json"}},
 		{"whi", []string{"while"}},
 		{"swan", []string{"swanctl"}},
-		{"print(\"vici.li", nil},   // inside a string: nothing
+		{"print(\"vici.li", nil}, // inside a string: nothing
+		{"vici.on(\"ike-upd", []string{"ike-update", "ike-updown"}},
+		{"s.wait('child-r", []string{"child-rekey"}},
+		{"vici.on(\"ike-updown\", f); print(\"ike-upd", nil},
 		{"nosuch.x", nil},          // unknown base
 		{"    ", []string{"    "}}, // TAB on an empty line inserts 4 spaces
 	} {
