@@ -72,10 +72,13 @@ type Runtime struct {
 	secrets     *Secrets
 
 	mu    sync.Mutex
-	cache map[string]*loadEntry // load() results by absolute path; nil entry = loading
+	cache map[string]*loadEntry // load() results by absolute path
 }
 
+// loadEntry is one file's load() result; done is closed when it is known.
 type loadEntry struct {
+	owner   *starlark.Thread // the thread loading it
+	done    chan struct{}
 	globals starlark.StringDict
 	err     error
 }
@@ -211,31 +214,30 @@ func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringD
 	}
 	r.mu.Lock()
 	e, seen := r.cache[path]
-	if seen && e == nil {
-		r.mu.Unlock()
-		return nil, fmt.Errorf("load %q: cycle in load graph", module)
-	}
 	if !seen {
-		r.cache[path] = nil
+		e = &loadEntry{owner: thread, done: make(chan struct{})}
+		r.cache[path] = e
 	}
 	r.mu.Unlock()
 	if seen {
+		select {
+		case <-e.done:
+			return e.globals, e.err
+		default:
+		}
+		if e.owner == thread {
+			return nil, fmt.Errorf("load %q: cycle in load graph", module)
+		}
+		<-e.done // another thread is loading it
 		return e.globals, e.err
 	}
+	defer close(e.done)
 	src, err := os.ReadFile(path)
 	if err != nil {
-		err = fmt.Errorf("load %q: %w", module, err)
-	} else {
-		var globals starlark.StringDict
-		r.scan(path, src)
-		globals, err = starlark.ExecFileOptions(FileOptions(), thread, path, src, r.predeclared)
-		e = &loadEntry{globals: globals, err: err}
+		e.err = fmt.Errorf("load %q: %w", module, err)
+		return nil, e.err
 	}
-	if e == nil {
-		e = &loadEntry{err: err}
-	}
-	r.mu.Lock()
-	r.cache[path] = e
-	r.mu.Unlock()
+	r.scan(path, src)
+	e.globals, e.err = starlark.ExecFileOptions(FileOptions(), thread, path, src, r.predeclared)
 	return e.globals, e.err
 }
