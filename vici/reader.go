@@ -17,6 +17,7 @@ func (c *Client) startReader(cn *conn) {
 // read is the connection's only reader. It returns why it stopped.
 func (cn *conn) read() error {
 	br := newReader(cn.nc)
+	var dec decoder // scratch space reused for every message
 	for {
 		p, err := readPacket(br)
 		if err != nil {
@@ -24,7 +25,7 @@ func (cn *conn) read() error {
 		}
 		switch p.typ {
 		case pktEvent:
-			msg, err := decodeMessage(p.body)
+			msg, err := dec.decode(p.body)
 			if err != nil {
 				return fmt.Errorf("in %q event: %w", p.name, err)
 			}
@@ -32,7 +33,7 @@ func (cn *conn) read() error {
 				return errClientClosed
 			}
 		case pktCmdResponse, pktCmdUnknown, pktEventConfirm, pktEventUnknown:
-			if err := cn.answer(p); err != nil {
+			if err := cn.answer(p, &dec); err != nil {
 				return err
 			}
 		default:
@@ -73,7 +74,7 @@ func (cn *conn) dispatch(name string, msg *Message) bool {
 }
 
 // answer matches an answer packet with the request awaiting it.
-func (cn *conn) answer(p packet) error {
+func (cn *conn) answer(p packet, dec *decoder) error {
 	c := cn.c
 	c.mu.Lock()
 	r := cn.cur
@@ -101,7 +102,7 @@ func (cn *conn) answer(p packet) error {
 
 	rep := reply{typ: p.typ}
 	if p.typ == pktCmdResponse {
-		rep.msg, rep.err = decodeMessage(p.body)
+		rep.msg, rep.err = dec.decode(p.body)
 		if rep.err != nil {
 			rep.err = fmt.Errorf("malformed reply: %w", rep.err)
 		}
