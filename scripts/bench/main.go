@@ -1,0 +1,282 @@
+// Command bench times a full list-conns of 10,000 connections through the
+// vici engine against a minimal reader that only counts frames, side by
+// side in one run against one real charon daemon.
+//
+// Run it as root (the lab needs network namespaces) from the repository:
+//
+//	go run ./scripts/bench [-conns 10000] [-rounds 7] [-cpuprofile engine.prof]
+//
+// It starts a one-gateway lab, loads the connections, then alternates
+// rounds: the raw reader, the engine's CallStream, the engine's Stream.
+// Every round must see every connection. It prints each round, the median
+// of each reader and the engine's ratio to the raw floor (target: ≤ 1.2).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"time"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/vici"
+)
+
+func main() {
+	conns := flag.Int("conns", 10000, "connections to load and list")
+	rounds := flag.Int("rounds", 7, "rounds per reader (alternating)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine rounds to this file")
+	flag.Parse()
+	if err := run(*conns, *rounds, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(conns, rounds int, cpuprofile string) (err error) {
+	if err := lab.Check(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	l, err := lab.Up(ctx, lab.Config{Topology: lab.OneGateway})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if derr := l.Down(); err == nil {
+			err = derr
+		}
+	}()
+	g := l.Gateway("a")
+	fmt.Printf("lab %s up in %v (gateway a: %s)\n", l.ID, time.Since(start).Round(time.Millisecond), g.URI)
+
+	start = time.Now()
+	if err := l.LoadConns(ctx, "a", conns); err != nil {
+		return err
+	}
+	fmt.Printf("loaded %d connections in %v\n", conns, time.Since(start).Round(time.Millisecond))
+
+	client, err := vici.Dial(ctx, g.URI)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	_, addr, err := vici.ParseURI(g.URI)
+	if err != nil {
+		return err
+	}
+	raw, err := dialRaw(addr)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+
+	var prof *os.File
+	if cpuprofile != "" {
+		if prof, err = os.Create(cpuprofile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
+
+	readers := []struct {
+		name string
+		list func() (int, error)
+	}{
+		{"raw frame counter", raw.listConns},
+		{"engine CallStream", func() (int, error) {
+			n := 0
+			_, err := client.CallStream(ctx, "list-conns", "list-conn", nil, func(*vici.Message) error {
+				n++
+				return nil
+			})
+			return n, err
+		}},
+		{"engine Stream", func() (int, error) {
+			n := 0
+			for _, err := range client.Stream(ctx, "list-conns", "list-conn", nil) {
+				if err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, nil
+		}},
+	}
+	// One warm-up round each, not counted.
+	for _, r := range readers {
+		if n, err := r.list(); err != nil || n != conns {
+			return fmt.Errorf("warm-up %s: %d of %d entries, %v", r.name, n, conns, err)
+		}
+	}
+	times := make([][]time.Duration, len(readers))
+	for round := 1; round <= rounds; round++ {
+		for i, r := range readers {
+			t0 := time.Now()
+			n, err := r.list()
+			d := time.Since(t0)
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round, r.name, err)
+			}
+			if n != conns {
+				return fmt.Errorf("round %d, %s: %d entries, want %d", round, r.name, n, conns)
+			}
+			times[i] = append(times[i], d)
+			fmt.Printf("round %d  %-18s %6d entries  %8.1f ms\n", round, r.name, n, ms(d))
+		}
+	}
+
+	floor := median(times[0])
+	fmt.Printf("\nmedian of %d rounds, list-conns of %d connections:\n", rounds, conns)
+	for i, r := range readers {
+		m := median(times[i])
+		ratio := float64(m) / float64(floor)
+		verdict := ""
+		if i > 0 {
+			verdict = "ok (≤ 1.2×)"
+			if ratio > 1.2 {
+				verdict = "SLOWER than the 1.2× target"
+			}
+		}
+		fmt.Printf("  %-18s %8.1f ms  (min %8.1f ms)  %.3f× raw  %s\n", r.name, ms(m), ms(slices.Min(times[i])), ratio, verdict)
+	}
+
+	// Profile separate engine rounds, so the figures above stay unprofiled.
+	if prof != nil {
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return err
+		}
+		for round := 0; round < rounds; round++ {
+			if n, err := readers[1].list(); err != nil || n != conns {
+				pprof.StopCPUProfile()
+				return fmt.Errorf("profiled round: %d entries, %v", n, err)
+			}
+		}
+		pprof.StopCPUProfile()
+		fmt.Printf("\nCPU profile of %d engine rounds in %s (go tool pprof %s)\n", rounds, cpuprofile, cpuprofile)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// rawConn is the floor: it speaks just enough VICI to list connections and
+// counts EVENT frames without decoding them.
+type rawConn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	buf []byte
+}
+
+func dialRaw(path string) (*rawConn, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{c: c, r: bufio.NewReaderSize(c, 64<<10), buf: make([]byte, 64<<10)}, nil
+}
+
+func (r *rawConn) Close() error { return r.c.Close() }
+
+// Packet types used here.
+const (
+	cmdRequest      = 0
+	cmdResponse     = 1
+	eventRegister   = 3
+	eventUnregister = 4
+	eventConfirm    = 5
+	event           = 7
+)
+
+// send writes one named packet with an empty message.
+func (r *rawConn) send(typ byte, name string) error {
+	pkt := make([]byte, 4, 4+2+len(name))
+	binary.BigEndian.PutUint32(pkt, uint32(2+len(name)))
+	pkt = append(pkt, typ, byte(len(name)))
+	pkt = append(pkt, name...)
+	_, err := r.c.Write(pkt)
+	return err
+}
+
+// next reads one frame and returns its packet type; the body is skipped.
+func (r *rawConn) next() (byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r.r, hdr[:]); err != nil {
+		return 0, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]))
+	if n == 0 || n > 512<<10 {
+		return 0, fmt.Errorf("bad frame length %d", n)
+	}
+	typ, err := r.r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := r.r.Discard(n - 1); err != nil {
+		return 0, err
+	}
+	return typ, nil
+}
+
+func (r *rawConn) expect(want byte) error {
+	typ, err := r.next()
+	if err != nil {
+		return err
+	}
+	if typ != want {
+		return fmt.Errorf("got packet type %d, want %d", typ, want)
+	}
+	return nil
+}
+
+// listConns registers list-conn, runs list-conns, counts the events until
+// the response and unregisters again, like the engine does per stream.
+func (r *rawConn) listConns() (int, error) {
+	if err := r.send(eventRegister, "list-conn"); err != nil {
+		return 0, err
+	}
+	if err := r.expect(eventConfirm); err != nil {
+		return 0, fmt.Errorf("register: %w", err)
+	}
+	if err := r.send(cmdRequest, "list-conns"); err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		typ, err := r.next()
+		if err != nil {
+			return n, err
+		}
+		if typ == event {
+			n++
+			continue
+		}
+		if typ != cmdResponse {
+			return n, fmt.Errorf("unexpected packet type %d", typ)
+		}
+		break
+	}
+	if err := r.send(eventUnregister, "list-conn"); err != nil {
+		return n, err
+	}
+	if err := r.expect(eventConfirm); err != nil {
+		return n, fmt.Errorf("unregister: %w", err)
+	}
+	return n, nil
+}
