@@ -231,8 +231,14 @@ func (r *repl) loop() int {
 		if !r.rt.Secrets().ScanSource(f) {
 			r.saveHistory(lines)
 		}
-		if id, ok := soleExpr(f).(*syntax.Ident); ok && (id.Name == "exit" || id.Name == "quit") {
-			return script.ExitOK
+		if id, ok := soleExpr(f).(*syntax.Ident); ok && r.globals[id.Name] == r.rt.Predeclared()[id.Name] {
+			switch id.Name { // the bare words people type, as in Python
+			case "exit", "quit":
+				return script.ExitOK
+			case "help":
+				fmt.Fprintln(r.out, r.rt.HelpText(nil))
+				continue
+			}
 		}
 		if code, exit := r.eval(f); exit {
 			return code
