@@ -113,7 +113,7 @@ func FormatError(err error) string {
 	var rerr resolve.ErrorList
 	switch {
 	case errors.As(err, &eval):
-		return strings.TrimRight(eval.Backtrace(), "\n")
+		return dedupeBuiltinName(strings.TrimRight(eval.Backtrace(), "\n"))
 	case errors.As(err, &rerr):
 		lines := make([]string, len(rerr))
 		for i, e := range rerr {
@@ -122,4 +122,21 @@ func FormatError(err error) string {
 		return strings.Join(lines, "\n")
 	}
 	return strings.TrimRight(err.Error(), "\n")
+}
+
+// dedupeBuiltinName shortens a backtrace's last line from
+// "Error in vici.initiate: vici.initiate: reason" to
+// "Error in vici.initiate: reason": builtins name themselves in their errors
+// (so the message reads well alone) and the backtrace names them again.
+func dedupeBuiltinName(trace string) string {
+	i := strings.LastIndex(trace, "\nError in ")
+	if i < 0 {
+		return trace
+	}
+	last := trace[i+len("\nError in "):]
+	name, rest, ok := strings.Cut(last, ": ")
+	if !ok || !strings.HasPrefix(rest, name+": ") {
+		return trace
+	}
+	return trace[:i] + "\nError in " + name + ": " + rest[len(name)+2:]
 }

@@ -136,7 +136,7 @@ func TestFormatErrorBacktrace(t *testing.T) {
 		"  bt.star:7:6: in <toplevel>\n" +
 		"  bt.star:5:10: in outer\n" +
 		"  bt.star:2:9: in inner\n" +
-		"Error in fail: fail: deep"
+		"Error in fail: deep"
 	if got := rt.FormatError(err); got != want {
 		t.Errorf("FormatError:\n%s\nwant:\n%s", got, want)
 	}
