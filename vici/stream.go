@@ -74,6 +74,9 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	for done := false; !done; {
 		select {
 		case m := <-sk.ch:
+			if ctx.Err() != nil {
+				return leave(ctxError(ctx, command, "the rest of the stream will be discarded"))
+			}
 			if err := fn(m); err != nil {
 				return leave(err)
 			}
