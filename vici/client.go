@@ -114,11 +114,16 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	if err != nil {
 		return nil, err
 	}
+	return newClient(nc, uri, opts), nil
+}
+
+// newClient starts a client on a connected nc.
+func newClient(nc net.Conn, uri string, opts Options) *Client {
 	c := &Client{uri: uri, opts: opts, subs: map[string][]*Subscription{}}
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	c.cn = c.newConn(nc)
 	c.startReader(c.cn)
-	return c, nil
+	return c
 }
 
 func (c *Client) newConn(nc net.Conn) *conn {
