@@ -507,3 +507,30 @@ func TestReconnect(t *testing.T) {
 		t.Errorf("call after Close: %v", err)
 	}
 }
+
+// Err and Close never wait for the reader, even while it is blocked on
+// this subscription's full queue.
+func TestSubscriptionErrWhileQueueFull(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{EventBuffer: 1})
+	sub, err := subscribeWith(t, c, conn, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		conn.Event("log", vici.NewMessage().Set("i", strconv.Itoa(i)))
+	}
+	for len(sub.Events()) < cap(sub.Events()) {
+		runtime.Gosched()
+	}
+	if err := sub.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	n := 0
+	for range sub.Events() {
+		n++
+	}
+	if n == 0 || n > 2 {
+		t.Errorf("drained %d queued events after Close", n)
+	}
+}

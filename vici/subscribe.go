@@ -28,7 +28,9 @@ type Subscription struct {
 
 	sendMu   sync.Mutex // serialises delivery with closing ch
 	chClosed bool
-	err      error
+
+	errMu sync.Mutex // separate from sendMu, which a blocked delivery holds
+	err   error
 
 	cn *conn // connection holding our references; guarded by c.mu
 }
@@ -110,8 +112,8 @@ func (s *Subscription) Close() error {
 // closed, the connection was lost without Reconnect, or the daemon refused
 // to register the event again after a reconnect.
 func (s *Subscription) Err() error {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
 	return s.err
 }
 
@@ -149,9 +151,11 @@ func (s *Subscription) closeWith(err error) {
 // finish closes the channel once, recording err.
 func (s *Subscription) finish(err error) {
 	s.once.Do(func() {
+		s.errMu.Lock()
+		s.err = err
+		s.errMu.Unlock()
 		close(s.stopc) // frees a delivery blocked on a full queue
 		s.sendMu.Lock()
-		s.err = err
 		s.chClosed = true
 		close(s.ch)
 		s.sendMu.Unlock()
