@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -204,7 +206,7 @@ func newRequest(t packetType, name string, s *sink) *request {
 // commandResult turns a command's answer into Call's results.
 func commandResult(command string, rep reply) (*Message, error) {
 	if rep.err != nil {
-		return nil, fmt.Errorf("vici: %s: %w", command, rep.err)
+		return nil, opErr(command, rep.err)
 	}
 	if rep.typ == pktCmdUnknown {
 		return nil, &nameError{kind: ErrUnknownCommand, name: command,
@@ -246,7 +248,7 @@ func (c *Client) acquire(ctx context.Context, what string) (*conn, error) {
 		// order follows the order of the calls that caused them.
 		if err := cn.unregisterStale(ctx); err != nil {
 			cn.release()
-			return nil, fmt.Errorf("vici: %s: while unregistering events no longer wanted: %w", what, err)
+			return nil, opErr(what+": while unregistering events no longer wanted", err)
 		}
 		return cn, nil
 	case <-cn.dead:
@@ -266,6 +268,21 @@ func (c *Client) downState() error {
 	}
 	return &connError{uri: c.uri, state: stateLost, cause: c.downErr}
 }
+
+// opError puts an operation's name in front of an error from below,
+// keeping a single "vici: " prefix.
+type opError struct {
+	op  string
+	err error
+}
+
+func opErr(op string, err error) error { return &opError{op: op, err: err} }
+
+func (e *opError) Error() string {
+	return "vici: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "vici: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }
 
 func ctxError(ctx context.Context, what, when string) error {
 	return fmt.Errorf("vici: %s: %w (%s)", what, context.Cause(ctx), when)
@@ -444,7 +461,8 @@ func describeCause(err error) string {
 	switch {
 	case err == nil:
 		return "unknown cause"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		return err.Error() + " (the daemon closed the connection; did charon stop or restart?)"
 	case errors.Is(err, ErrProtocol):
 		return err.Error() + " (the connection was dropped because the peer broke the protocol)"

@@ -50,7 +50,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 		if err != nil {
 			unref()
 			cn.release()
-			return nil, fmt.Errorf("vici: %s: registering %q: %w", command, event, err)
+			return nil, opErr(fmt.Sprintf("%s: registering %q", command, event), err)
 		}
 	}
 

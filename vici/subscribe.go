@@ -87,7 +87,11 @@ func (c *Client) Subscribe(ctx context.Context, events ...string) (*Subscription
 			s.detach()
 			cn.release()
 			s.finish(nil)
-			return nil, fmt.Errorf("vici: subscribe %q: %w", name, err)
+			var ne *nameError
+			if errors.As(err, &ne) {
+				return nil, err // already names the event
+			}
+			return nil, opErr(fmt.Sprintf("subscribe %q", name), err)
 		}
 	}
 	cn.release()
