@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,6 +165,15 @@ func TestCharonKillInFlight(t *testing.T) {
 				}
 			case <-ctx.Done():
 				t.Fatalf("in-flight initiate still hangs after charon died: %v", ctx.Err())
+			}
+			if !reconnect {
+				// A new dial now says what is wrong: the socket is left
+				// behind by the killed daemon, nothing listens on it.
+				_, err := vici.Dial(ctx, ga.URI)
+				var de *vici.DialError
+				if !errors.As(err, &de) || !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "charon") {
+					t.Errorf("dial while charon is dead: want a *DialError for a refused connection that mentions charon, got %v", err)
+				}
 			}
 			if err := ga.Restart(ctx); err != nil {
 				t.Fatal(err)
