@@ -27,7 +27,14 @@
 //
 // Call runs a command. CallStream and Stream run the streamed ones
 // (list-sas, list-conns, initiate with control-log, ...) and hand over the
-// events as they arrive rather than collecting them.
+// events as they arrive rather than collecting them: at most 16 decoded
+// entries wait ahead of the consumer, so a listing of any length needs
+// constant memory.
+//
+// The reader decodes each packet in one buffer it allocates for it: values
+// in decoded messages are slices of that buffer and names share one string
+// copy of it, so a message costs a handful of allocations however many
+// elements it has.
 //
 // # Deadlines
 //
@@ -39,7 +46,9 @@
 // its late reply arrives, the reader discards the reply, and only then does
 // the next command go out. The connection therefore never hands one
 // command's reply to another. A daemon-side limit, such as initiate's
-// "timeout" key, is often the better tool.
+// "timeout" key, is often the better tool. Note that charon silently drops
+// a reply larger than 512 KiB (a huge get-pools with leases, say): such a
+// command never completes, so give it a context with a deadline.
 //
 // # Events and backpressure
 //
