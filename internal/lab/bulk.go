@@ -1,14 +1,9 @@
 package lab
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 )
 
 // BulkConnName is the name of the i-th connection loaded by LoadConns
@@ -20,135 +15,227 @@ func BulkConnName(i int) string { return fmt.Sprintf("bulk%d", i) }
 func SAConnName(i int) string { return fmt.Sprintf("sa%d", i) }
 
 // LoadConns loads n connection definitions bulk1..bulkN into gateway gw
-// (by name), in addition to its preloaded ones. They point at 203.0.113.1
-// (a documentation address no lab link reaches) and are never started.
-// A later call replaces the previous bulk set. The definitions are written to
-// conf.d/bulk.conf in the gateway's ConfDir and loaded with swanctl
-// --load-conns; note that this unloads connections that were loaded over
-// vici but are in no file.
+// (by name) over its vici socket, in addition to what is loaded. They point
+// at 203.0.113.1 (a documentation address no lab link reaches), have child
+// "net" and are never started. Like any connection loaded over vici and not
+// from a file, a later `swanctl --load-conns` or Restart unloads them.
 func (l *Lab) LoadConns(ctx context.Context, gw string, n int) error {
 	g := l.Gateway(gw)
 	if g == nil {
 		return fmt.Errorf("lab %s has no gateway %q", l.ID, gw)
 	}
-	var b bytes.Buffer
-	w := bufio.NewWriter(&b)
-	fmt.Fprintln(w, "connections {")
+	specs := make([]connSpec, 0, n)
 	for i := 1; i <= n; i++ {
 		name := BulkConnName(i)
-		fmt.Fprintf(w, "  %s {\n    remote_addrs = 203.0.113.1\n    local {\n      auth = psk\n      id = %s.%s\n    }\n"+
-			"    remote {\n      auth = psk\n      id = %s.peer\n    }\n    children {\n      net {\n"+
-			"        local_ts = 10.1.0.0/24\n        remote_ts = 10.%d.%d.0/24\n      }\n    }\n  }\n",
-			name, name, g.Name, name, 100+i/65536%100, i/256%256)
+		specs = append(specs, connSpec{
+			name:     name,
+			remote:   "203.0.113.1",
+			localID:  name + "." + g.Name,
+			remoteID: name + ".peer",
+			localTS:  NetA,
+			remoteTS: fmt.Sprintf("10.%d.%d.0/24", 100+i/65536%100, i/256%256),
+		})
 	}
-	fmt.Fprintln(w, "}")
-	w.Flush()
-	if err := g.writeConfD(ctx, "bulk.conf", b.Bytes()); err != nil {
-		return err
-	}
-	return g.loadConns(ctx)
+	return g.loadConnSpecs(ctx, specs)
 }
 
-// BringUpSAs brings up n IKE_SAs, each with one CHILD_SA, between gateways
-// "a" and "b" (TwoGateways only) and waits until all are established.
-// Connections sa1..saN are loaded on "b" (responder) and then on "a" with
-// start_action = start; each has its own identities so that charon does not
-// reuse one IKE_SA for all. A later call with a larger n adds SAs.
+// BringUpSAs brings up n IKE_SAs, each with one CHILD_SA "net", between
+// gateways "a" and "b" (TwoGateways only) and waits until all are
+// established. Connections sa1..saN (see SAConnName) are loaded over vici on
+// "b" (responder) and "a", each with its own identities so that charon does
+// not reuse one IKE_SA for all; "a" then initiates them, a bounded number at a
+// time, retrying failures. Calling it again with a larger n adds SAs.
 func (l *Lab) BringUpSAs(ctx context.Context, n int) error {
 	a, b := l.Gateway("a"), l.Gateway("b")
 	if l.Topology != TwoGateways || a == nil || b == nil {
 		return fmt.Errorf("BringUpSAs needs the TwoGateways topology, lab %s is %s", l.ID, l.Topology)
 	}
-	conf := func(g, peer *Gateway, initiator bool) []byte {
-		var buf bytes.Buffer
-		w := bufio.NewWriter(&buf)
-		fmt.Fprintln(w, "connections {")
-		start := ""
-		if initiator {
-			start = "        start_action = start\n"
-		}
-		localTS, remoteTS := NetA, NetB
-		if !initiator {
-			localTS, remoteTS = NetB, NetA
-		}
+	specs := func(g, peer *Gateway, localTS, remoteTS string) []connSpec {
+		out := make([]connSpec, 0, n)
 		for i := 1; i <= n; i++ {
 			name := SAConnName(i)
-			fmt.Fprintf(w, "  %s {\n    local_addrs = %s\n    remote_addrs = %s\n    unique = never\n"+
-				"    local {\n      auth = psk\n      id = %s.%s\n    }\n    remote {\n      auth = psk\n      id = %s.%s\n    }\n"+
-				"    children {\n      net {\n        local_ts = %s\n        remote_ts = %s\n%s      }\n    }\n  }\n",
-				name, g.Addr, peer.Addr, name, g.Name, name, peer.Name, localTS, remoteTS, start)
+			out = append(out, connSpec{name: name, local: g.Addr, remote: peer.Addr,
+				localID: name + "." + g.Name, remoteID: name + "." + peer.Name,
+				localTS: localTS, remoteTS: remoteTS})
 		}
-		fmt.Fprintln(w, "}")
-		w.Flush()
-		return buf.Bytes()
+		return out
 	}
-	if err := b.writeConfD(ctx, "sas.conf", conf(b, a, false)); err != nil {
+	if err := b.loadConnSpecs(ctx, specs(b, a, NetB, NetA)); err != nil {
 		return err
 	}
-	if err := b.loadConns(ctx); err != nil {
+	if err := a.loadConnSpecs(ctx, specs(a, b, NetA, NetB)); err != nil {
 		return err
 	}
-	if err := a.writeConfD(ctx, "sas.conf", conf(a, b, true)); err != nil {
-		return err
-	}
-	if err := a.loadConns(ctx); err != nil {
-		return err
-	}
-	var up int
-	for {
-		var err error
-		if up, err = a.countEstablished(ctx, "sa"); err != nil {
-			return err
-		}
-		if up >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("BringUpSAs: %d of %d SAs established when %v; log tail of a:\n%s", up, n, ctx.Err(), a.LogTail(20))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// countEstablished counts IKE_SAs named prefix<digits> that are ESTABLISHED
-// and have an INSTALLED CHILD_SA.
-func (g *Gateway) countEstablished(ctx context.Context, prefix string) (int, error) {
-	out, err := g.Swanctl(ctx, "--list-sas", "--raw")
+	up, err := a.establishedSAs(ctx, "sa")
 	if err != nil {
-		return 0, fmt.Errorf("%v: %s", err, tailLines(string(out), 5))
+		return err
+	}
+	var todo []string
+	for i := 1; i <= n; i++ {
+		if !up[SAConnName(i)] {
+			todo = append(todo, SAConnName(i))
+		}
+	}
+	if err := a.initiateAll(ctx, todo); err != nil {
+		return fmt.Errorf("BringUpSAs: %w; log tail of a:\n%s", err, a.LogTail(20))
+	}
+	up, err = a.establishedSAs(ctx, "sa")
+	if err != nil {
+		return err
 	}
 	count := 0
-	for _, line := range strings.Split(string(out), "\n") {
-		rest, ok := strings.CutPrefix(line, "list-sa event {"+prefix)
-		if !ok {
-			continue
-		}
-		i := strings.IndexByte(rest, ' ')
-		if i <= 0 || strings.Trim(rest[:i], "0123456789") != "" {
-			continue
-		}
-		if strings.Contains(rest, "state=ESTABLISHED") && strings.Contains(rest, "state=INSTALLED") {
+	for i := 1; i <= n; i++ {
+		if up[SAConnName(i)] {
 			count++
 		}
 	}
-	return count, nil
-}
-
-func (g *Gateway) writeConfD(ctx context.Context, name string, content []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	path := filepath.Join(g.ConfDir, "conf.d", name)
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		return fmt.Errorf("gateway %s: %w", g.Name, err)
+	if count < n {
+		return fmt.Errorf("BringUpSAs: only %d of %d SAs are established after initiating; log tail of a:\n%s", count, n, a.LogTail(20))
 	}
 	return nil
 }
 
-func (g *Gateway) loadConns(ctx context.Context) error {
-	if out, err := g.Swanctl(ctx, "--load-conns"); err != nil {
-		return fmt.Errorf("%v\n%s", err, tailLines(string(out), 10))
+// connSpec is one PSK connection with child "net".
+type connSpec struct {
+	name, local, remote, localID, remoteID, localTS, remoteTS string
+}
+
+func (s connSpec) msg() *viciMsg {
+	m := &viciMsg{}
+	m.begin(s.name)
+	m.kv("version", "2")
+	if s.local != "" {
+		m.list("local_addrs", s.local)
 	}
-	return nil
+	m.list("remote_addrs", s.remote)
+	m.kv("unique", "never")
+	m.begin("local")
+	m.kv("auth", "psk")
+	m.kv("id", s.localID)
+	m.end()
+	m.begin("remote")
+	m.kv("auth", "psk")
+	m.kv("id", s.remoteID)
+	m.end()
+	m.begin("children")
+	m.begin("net")
+	m.list("local_ts", s.localTS)
+	m.list("remote_ts", s.remoteTS)
+	m.end()
+	m.end()
+	m.end()
+	return m
+}
+
+// loadConnSpecs sends one load-conn per connection over a few parallel
+// connections to the gateway's socket.
+func (g *Gateway) loadConnSpecs(ctx context.Context, specs []connSpec) error {
+	return parallel(ctx, g.Socket, 4, len(specs), func(ctx context.Context, vc *viciConn, i int) error {
+		if _, err := vc.call(ctx, "load-conn", specs[i].msg()); err != nil {
+			return fmt.Errorf("gateway %s: load-conn %s: %w", g.Name, specs[i].name, err)
+		}
+		return nil
+	})
+}
+
+// initiateAll initiates IKE_SA + child "net" for each named connection, 8 at
+// a time: each blocking initiate holds one of charon's 32 worker threads, so
+// more in flight could starve the threads that process the IKE replies. A
+// failed attempt is retried twice.
+func (g *Gateway) initiateAll(ctx context.Context, names []string) error {
+	return parallel(ctx, g.Socket, 8, len(names), func(ctx context.Context, vc *viciConn, i int) error {
+		m := &viciMsg{}
+		m.kv("ike", names[i])
+		m.kv("child", "net")
+		m.kv("timeout", "60000")
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if _, err = vc.call(ctx, "initiate", m); err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("initiate %s: %w", names[i], err)
+		}
+		return nil
+	})
+}
+
+// parallel runs fn for 0..n-1 on up to workers connections to socket and
+// returns the first error.
+func parallel(ctx context.Context, socket string, workers, n int, fn func(context.Context, *viciConn, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if workers > n {
+		workers = n
+	}
+	next := make(chan int)
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			vc, err := dialVici(ctx, socket)
+			if err != nil {
+				cancel()
+				errc <- err
+				for range next {
+				}
+				return
+			}
+			defer vc.Close()
+			var first error
+			for i := range next {
+				if first != nil {
+					continue
+				}
+				if err := fn(ctx, vc, i); err != nil {
+					first = err
+					cancel()
+				}
+			}
+			errc <- first
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	var errs []error
+	for w := 0; w < workers; w++ {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return ctx.Err()
+}
+
+// establishedSAs returns the names of IKE_SAs called prefix<digits> that are
+// ESTABLISHED and have an INSTALLED CHILD_SA.
+func (g *Gateway) establishedSAs(ctx context.Context, prefix string) (map[string]bool, error) {
+	out, err := g.Swanctl(ctx, "--list-sas", "--raw")
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, tailLines(string(out), 5))
+	}
+	up := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, "list-sa event {")
+		if !ok || !strings.HasPrefix(rest, prefix) {
+			continue
+		}
+		i := strings.IndexByte(rest, ' ')
+		if i <= len(prefix) || strings.Trim(rest[len(prefix):i], "0123456789") != "" {
+			continue
+		}
+		if strings.Contains(rest, "state=ESTABLISHED") && strings.Contains(rest, "state=INSTALLED") {
+			up[rest[:i]] = true
+		}
+	}
+	return up, nil
 }

@@ -198,8 +198,6 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "no labs running (start one with `lab up`)")
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	for _, st := range labs {
 		owner := "started by `lab up`"
 		if !st.Persistent {
@@ -213,11 +211,18 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 			state := "answers"
 			if !isLabDaemon(g.PID, st.ID, g.Name) {
 				state = "not running"
-			} else if err := viciVersion(ctx, strings.TrimPrefix(g.URI, "unix://")); err != nil {
+			} else if err := probe(strings.TrimPrefix(g.URI, "unix://")); err != nil {
 				state = "does not answer: " + err.Error()
 			}
 			fmt.Fprintf(stdout, "  gateway %s  pid %d  %s  %s\n", g.Name, g.PID, g.URI, state)
 		}
 	}
 	return 0
+}
+
+// probe asks a socket for the daemon version, giving up after 3 seconds.
+func probe(socket string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return viciVersion(ctx, socket)
 }

@@ -32,6 +32,7 @@ func (g *Gateway) strongswanConf() string {
 charon {
   load = %[3]s
   install_virtual_ip = yes
+  threads = 32
   dos_protection = no
   block_threshold = 100000
   cookie_threshold = 100000

@@ -3,11 +3,9 @@ package lab
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,41 +229,6 @@ func (g *Gateway) diagTail(n int) string {
 		s += "\n--- stdout/stderr ---\n" + tailLines(string(b), n)
 	}
 	return s
-}
-
-// viciVersion sends one vici "version" command and reads its response.
-func viciVersion(ctx context.Context, socket string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", socket)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	const cmd = "version"
-	pkt := []byte{0, 0, 0, 0, 0 /* CMD_REQUEST */, byte(len(cmd))}
-	pkt = append(pkt, cmd...)
-	binary.BigEndian.PutUint32(pkt, uint32(len(pkt)-4))
-	if _, err := conn.Write(pkt); err != nil {
-		return err
-	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-		return err
-	}
-	body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-	if _, err := io.ReadFull(conn, body); err != nil {
-		return err
-	}
-	if len(body) == 0 || body[0] != 1 /* CMD_RESPONSE */ {
-		return fmt.Errorf("unexpected vici packet type in answer to version")
-	}
-	if !bytes.Contains(body, []byte("daemon")) {
-		return fmt.Errorf("version reply without daemon key")
-	}
-	return nil
 }
 
 // loadAll loads the gateway's swanctl.conf (like strongswan.service does).

@@ -133,11 +133,11 @@ func TestBringUpSAs(t *testing.T) {
 	}
 	t.Logf("%d IKE+CHILD SAs up in %v", n, time.Since(begin).Round(time.Millisecond))
 	for _, g := range []*Gateway{l.Gateway("a"), l.Gateway("b")} {
-		got, err := g.countEstablished(ctx, "sa")
+		up, err := g.establishedSAs(ctx, "sa")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != n {
+		if got := len(up); got != n {
 			t.Errorf("gateway %s lists %d established sa* SAs with installed child, want %d", g.Name, got, n)
 		}
 	}
