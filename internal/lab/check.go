@@ -3,8 +3,11 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 )
 
 // Paths of the strongSwan programs the lab runs.
@@ -62,3 +65,50 @@ func Check() error {
 }
 
 const pluginDir = "/usr/lib/ipsec/plugins"
+
+// apparmorProfiles lists the loaded AppArmor profiles (absent without AppArmor).
+const apparmorProfiles = "/sys/kernel/security/apparmor/profiles"
+
+// charonConfined reports whether an enforcing AppArmor profile is attached to
+// CharonPath, given the contents of apparmorProfiles. Ubuntu's and Debian's
+// profile lets charon read only /etc/strongswan* and use /run/charon.*, which
+// a lab daemon's private files are not.
+func charonConfined(profiles string) bool {
+	for _, line := range strings.Split(profiles, "\n") {
+		if strings.HasPrefix(line, CharonPath+" (enforce)") {
+			return true
+		}
+	}
+	return false
+}
+
+// charonBinary returns the daemon binary a lab in dir runs: CharonPath, or
+// when AppArmor confines it (or force is set), a copy in dir, which no
+// profile attaches to because profiles attach by path. The copy finds its
+// libraries and plugins through absolute paths compiled into it.
+func charonBinary(dir string, force bool) (string, error) {
+	if !force {
+		b, err := os.ReadFile(apparmorProfiles)
+		if err != nil || !charonConfined(string(b)) {
+			return CharonPath, nil
+		}
+	}
+	src, err := os.Open(CharonPath)
+	if err != nil {
+		return "", fmt.Errorf("%w (%v)", ErrNotInstalled, err)
+	}
+	defer src.Close()
+	dst := filepath.Join(dir, "charon")
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return "", fmt.Errorf("copy charon out of AppArmor's reach: %w", err)
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return "", fmt.Errorf("copy charon out of AppArmor's reach: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return dst, nil
+}

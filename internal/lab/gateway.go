@@ -162,7 +162,7 @@ func (g *Gateway) start(ctx context.Context) error {
 	// the host's, so nothing mounted there leaks out); binding a private
 	// directory over /run there keeps charon's compiled-in pid file apart.
 	cmd := exec.Command("ip", "netns", "exec", g.Netns, "sh", "-c",
-		`mount --bind "$0" /run && exec "$1"`, runDir, CharonPath)
+		`mount --bind "$0" /run && exec "$1"`, runDir, g.lab.charon)
 	cmd.Env = append(g.env(), markerEnv+"="+g.lab.ID+"/"+g.Name)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -62,6 +62,8 @@ type Config struct {
 	// Persistent labs are not cleared as stale when the process that started
 	// them exits (used by "lab up", which leaves daemons running).
 	Persistent bool
+
+	copyCharon bool // run a copy of the binary even without AppArmor (tests)
 }
 
 // Lab is a running set of gateways. Call Down when done.
@@ -76,6 +78,7 @@ type Lab struct {
 	Gateways []*Gateway
 
 	ownDir bool
+	charon string // daemon binary (CharonPath or a copy, see charonBinary)
 	reg    *registry
 	st     *labState
 }
@@ -192,6 +195,10 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if sock := filepath.Join(l.Dir, "a", "charon.vici"); len(sock) > maxSocketPath {
 		l.cleanupDir()
 		return nil, fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
+	}
+	if l.charon, err = charonBinary(l.Dir, cfg.copyCharon); err != nil {
+		l.cleanupDir()
+		return nil, err
 	}
 	l.Gateways = newGateways(l, cfg.Topology)
 

@@ -2,11 +2,14 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -291,5 +294,199 @@ func TestStaleLabIsCleared(t *testing.T) {
 	defer l.Down()
 	if left := leftovers(t, id, []int{pa, pb}); len(left) > 0 {
 		t.Fatalf("stale lab %s not cleared by the next Up: %v", id, left)
+	}
+}
+
+func TestDaemonDyingAtStartReportsItsOutput(t *testing.T) {
+	l := Start(t, OneGateway)
+	a := l.Gateway("a")
+	if err := a.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(a.ConfDir, "strongswan.conf")
+	if err := os.WriteFile(conf, []byte("charon {\n  filelog {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := a.Restart(testCtx(t, time.Minute))
+	if err == nil {
+		t.Fatal("Restart succeeded with a broken strongswan.conf")
+	}
+	if !strings.Contains(err.Error(), "charon exited during start-up") || !strings.Contains(err.Error(), "invalid config") {
+		t.Fatalf("error does not say charon died and show its output:\n%v", err)
+	}
+}
+
+func TestTwoLabsAtOnce(t *testing.T) {
+	if err := Check(); err != nil {
+		Start(t, OneGateway) // fails or skips with the reason
+	}
+	ctx := testCtx(t, 2*time.Minute)
+	// Start both at the same moment, then use both while both run.
+	labs := make([]*Lab, 2)
+	errs := make([]error, 2)
+	done := make(chan int)
+	for i := range labs {
+		go func() {
+			labs[i], errs[i] = Up(ctx, Config{Topology: TwoGateways})
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i, l := range labs {
+		if l != nil {
+			t.Cleanup(func() { l.Down() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("lab %d: %v", i, errs[i])
+		}
+	}
+	if labs[0].ID == labs[1].ID || labs[0].Gateway("a").Netns == labs[1].Gateway("a").Netns {
+		t.Fatalf("labs share an id or namespace: %s/%s", labs[0].ID, labs[1].ID)
+	}
+	for i, l := range labs {
+		a := l.Gateway("a")
+		if out, err := a.Swanctl(ctx, "--initiate", "--child", "net", "--ike", "ab", "--timeout", "30"); err != nil {
+			t.Fatalf("lab %d: %v\n%s", i, err, out)
+		}
+	}
+	for i, l := range labs {
+		out, err := l.Gateway("b").Swanctl(ctx, "--list-sas", "--raw")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if n := strings.Count(string(out), "list-sa event {ab "); n != 1 {
+			t.Fatalf("lab %d: b lists %d ab SAs, want 1 (its own):\n%s", i, n, out)
+		}
+	}
+}
+
+func TestUpRejectsBadDirs(t *testing.T) {
+	if err := Check(); err != nil {
+		Start(t, OneGateway) // fails or skips with the reason
+	}
+	ctx := testCtx(t, time.Minute)
+	long := filepath.Join(t.TempDir(), strings.Repeat("x", 100))
+	if _, err := Up(ctx, Config{Dir: long}); !errors.Is(err, ErrSocketPath) || !strings.Contains(err.Error(), "shorter") {
+		t.Errorf("Up with a %d-byte dir: %v, want ErrSocketPath naming a fix", len(long), err)
+	}
+	if _, err := Up(ctx, Config{Dir: "/run/vicish-lab-test"}); err == nil || !strings.Contains(err.Error(), "under /run") {
+		t.Errorf("Up under /run: %v, want an error about /run", err)
+	}
+	if _, err := Up(ctx, Config{Topology: 7}); err == nil || !strings.Contains(err.Error(), "unknown topology") {
+		t.Errorf("Up with topology 7: %v", err)
+	}
+}
+
+func TestCommandUpStatusDown(t *testing.T) {
+	if err := Check(); err != nil {
+		Start(t, OneGateway) // fails or skips with the reason
+	}
+	dir := filepath.Join(t.TempDir(), "lab")
+	var out, errb strings.Builder
+	if code := Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
+		t.Fatalf("lab up: exit %d: %s", code, errb.String())
+	}
+	t.Cleanup(func() { Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
+	sock := "unix://" + filepath.Join(dir, "a", "charon.vici")
+	for _, want := range []string{"vicish --uri " + sock, "export VICI_URI=" + sock, filepath.Join(dir, "b", "charon.vici")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := viciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err != nil {
+		t.Fatalf("gateway a of `lab up` does not answer: %v", err)
+	}
+	out.Reset()
+	if code := Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") {
+		t.Fatalf("lab status: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("lab down: exit %d: %s", code, errb.String())
+	}
+	if err := viciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err == nil {
+		t.Fatal("gateway a still answers after lab down")
+	}
+	if code := Command([]string{"down", "--dir", dir}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "no lab runs in") {
+		t.Fatalf("second lab down: exit %d: %s", code, errb.String())
+	}
+	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"}} {
+		if code := Command(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("lab %q: exit %d, want 2 (usage)", args, code)
+		}
+	}
+}
+
+func TestCharonConfinedByAppArmor(t *testing.T) {
+	profiles := "/usr/sbin/tcpdump (enforce)\n" + CharonPath + " (enforce)\n"
+	if !charonConfined(profiles) {
+		t.Error("enforcing charon profile not recognised")
+	}
+	if charonConfined("/usr/sbin/tcpdump (enforce)\n" + CharonPath + " (complain)\n") {
+		t.Error("a complain-mode profile does not confine")
+	}
+}
+
+func TestLabRunsACopyOfCharon(t *testing.T) {
+	if err := Check(); err != nil {
+		Start(t, OneGateway) // fails or skips with the reason
+	}
+	l, err := Up(testCtx(t, time.Minute), Config{Topology: OneGateway, copyCharon: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Down()
+	a := l.Gateway("a")
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", a.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exe != filepath.Join(l.Dir, "charon") {
+		t.Fatalf("gateway a runs %s, want the copy in %s", exe, l.Dir)
+	}
+	if err := viciVersion(testCtx(t, time.Minute), a.Socket); err != nil {
+		t.Fatalf("copied charon does not answer: %v", err)
+	}
+}
+
+// TestStartWithoutRootFailsInCI runs this test binary as an unprivileged user:
+// with CI=true a lab test must fail with the reason, elsewhere it may skip.
+func TestStartWithoutRootFailsInCI(t *testing.T) {
+	if os.Geteuid() != 0 {
+		Start(t, OneGateway) // fails or skips with the reason
+	}
+	dir, err := os.MkdirTemp("", "vicish-lab-noroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "lab.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, ci := range []string{"true", ""} {
+		cmd := exec.Command(bin, "-test.v", "-test.run=^TestOneGatewayAnswersVersion$")
+		cmd.Dir = dir
+		cmd.Env = []string{"CI=" + ci, "PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		s := string(out)
+		if !strings.Contains(s, "needs root") {
+			t.Fatalf("CI=%q: output does not give the reason (err %v):\n%s", ci, err, s)
+		}
+		if ci == "true" && (err == nil || !strings.Contains(s, "--- FAIL")) {
+			t.Fatalf("CI=true: lab test did not fail without root (err %v):\n%s", err, s)
+		}
+		if ci == "" && (err != nil || !strings.Contains(s, "--- SKIP")) {
+			t.Fatalf("CI unset: lab test did not skip without root (err %v):\n%s", err, s)
+		}
 	}
 }
