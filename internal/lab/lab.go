@@ -261,6 +261,11 @@ func (l *Lab) Down() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, p := range markedProcesses(l.ID) { // e.g. a start cut short
+		if err := stopPID(p.pid, l.ID, p.gw); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, ns := range l.netnsNames() {
 		if err := deleteNetns(ns); err != nil {
 			errs = append(errs, err)

@@ -120,6 +120,13 @@ func (st *labState) teardown(r *registry) error {
 			errs = append(errs, err)
 		}
 	}
+	// A daemon started just before its owner crashed may not be recorded
+	// yet: find any process carrying this lab's marker.
+	for _, p := range markedProcesses(st.ID) {
+		if err := stopPID(p.pid, st.ID, p.gw); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, ns := range st.Netns {
 		if err := deleteNetns(ns); err != nil {
 			errs = append(errs, err)
@@ -202,6 +209,38 @@ func isLabDaemon(pid int, id, gw string) bool {
 		}
 	}
 	return false
+}
+
+type markedProc struct {
+	pid int
+	gw  string
+}
+
+// markedProcesses scans /proc for daemons of lab id (by their marker).
+func markedProcesses(id string) []markedProc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	prefix := markerEnv + "=" + id + "/"
+	var out []markedProc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if gw, ok := strings.CutPrefix(kv, prefix); ok {
+				out = append(out, markedProc{pid: pid, gw: gw})
+				break
+			}
+		}
+	}
+	return out
 }
 
 // markerEnv is set in every lab daemon's environment to recognise it.
