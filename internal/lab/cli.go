@@ -16,7 +16,7 @@ const usage = `usage: lab up [--dir D] [--topology 1|2|3]
        lab status
 
 up      starts real charon daemons that keep running after this command:
-        1 = gateway a alone; 2 = a and b with connection "ab" (child "net");
+        1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
         3 = failover: a with "primary" (to b) and "backup" (to c).
         Prints each gateway's vici socket and how to point vicish at it.
 down    stops the lab started in D (or with that id; default: the most

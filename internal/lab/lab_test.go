@@ -72,6 +72,18 @@ func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s\nlog a:\n%s\nlog b:\n%s", err, out, a.LogTail(30), b.LogTail(30))
 	}
+	if tail := a.LogTail(40); !strings.Contains(tail, "CHILD_SA net{1} established") {
+		t.Errorf("a's log tail does not show the CHILD_SA coming up:\n%s", tail)
+	}
+	addrs, err := a.Exec(ctx, "ip", "-o", "-4", "addr", "show")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, addrs)
+	}
+	for _, want := range []string{"inet 192.0.2.1/24", "inet " + LocalA + "/32"} {
+		if !strings.Contains(string(addrs), want) {
+			t.Errorf("a's namespace lacks %q:\n%s", want, addrs)
+		}
+	}
 	bytes0, packets0 := childCounters(t, b, "ab")
 	if bytes0 != "0" || packets0 != "0" {
 		t.Fatalf("fresh CHILD_SA on b already counts bytes-in=%s packets-in=%s", bytes0, packets0)
