@@ -143,6 +143,37 @@ func TestCharonStreamListConns(t *testing.T) {
 	}); err != nil || count != n {
 		t.Fatalf("second full listing: %d entries, %v", count, err)
 	}
+
+	// A subscription and a stream of the same event share one
+	// registration: charon would deliver every entry twice otherwise.
+	sub, err := c.Subscribe(ctx, "list-conn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	count = 0
+	done := make(chan int)
+	go func() {
+		k := 0
+		for range sub.Events() {
+			if k++; k == n {
+				break
+			}
+		}
+		done <- k
+	}()
+	if _, err := c.CallStream(ctx, "list-conns", "list-conn", nil, func(*vici.Message) error {
+		count++
+		return nil
+	}); err != nil || count != n {
+		t.Fatalf("listing with a subscription open: %d entries, %v", count, err)
+	}
+	if k := <-done; k != n {
+		t.Fatalf("subscription got %d entries", k)
+	}
+	if len(sub.Events()) != 0 {
+		t.Fatalf("subscription got %d extra entries", len(sub.Events()))
+	}
 }
 
 // loadDeadConn loads a connection on gateway a to an address on the lab

@@ -55,6 +55,7 @@ type DialError struct {
 	hint string // filled in by Dial from what it could see
 }
 
+// Error describes the failure and, when it can, what to check.
 func (e *DialError) Error() string {
 	msg := fmt.Sprintf("vici: cannot connect to %s: %v", e.URI, e.Err)
 	hint := e.hint
