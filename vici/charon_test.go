@@ -281,6 +281,19 @@ func TestCharonRestart(t *testing.T) {
 		if err := a.Kill(); err != nil {
 			t.Fatal(err)
 		}
+		// While the daemon is down, commands fail at once and say why.
+		for {
+			_, err := c.Call(ctx, "version", nil)
+			if err == nil {
+				continue // the reader has not seen the hang-up yet
+			}
+			if !errors.Is(err, vici.ErrClosed) {
+				t.Fatalf("call while the daemon is down: %v", err)
+			}
+			if strings.Contains(err.Error(), "reconnecting") {
+				break
+			}
+		}
 		if err := a.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
