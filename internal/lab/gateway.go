@@ -180,7 +180,8 @@ func (g *Gateway) start(ctx context.Context) error {
 	return nil
 }
 
-// PID returns the daemon's process id (0 if not running).
+// PID returns the process id of the daemon last started for this gateway
+// (0 before the first start; it may have exited since, e.g. after Kill).
 func (g *Gateway) PID() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -12,7 +12,8 @@ import (
 // SendUDP sends one UDP datagram from src to dst (both IP addresses, port 9,
 // "discard") inside the gateway's network namespace, e.g. from LocalA to
 // LocalB through the tunnel. Nothing needs to listen on dst: the packet is
-// counted by the CHILD_SA on both gateways either way.
+// counted on its way out of this gateway's CHILD_SA (bytes-out) and into the
+// peer's (bytes-in) either way.
 func (g *Gateway) SendUDP(ctx context.Context, src, dst string, payload []byte) error {
 	var conn *net.UDPConn
 	err := g.inNetns(func() error {
