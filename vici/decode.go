@@ -4,68 +4,94 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"sync/atomic"
+	"unsafe"
 )
 
-// decoder turns one message encoding into a Message tree in two passes
-// over the bytes. scan checks the structure, names and lengths and counts
-// the entries of every section and the items of every list; build then
-// writes every entry once into exactly sized storage (one slab each of
-// entries, messages and list items, whatever the message's size) and
-// refuses duplicate keys as it goes. Values alias the input
-// (capacity-limited, so appending to one never touches its neighbours);
-// names are substrings of one string copy of the input. Nothing is handed
-// out unless the whole input is valid.
+// decoder checks one message encoding in a single pass and indexes its
+// sections; it builds no Entry values. scan validates the structure, names
+// and lengths, refuses duplicate keys and records, for every section, where
+// its elements lie in the input, how many entries it has and how many
+// sections its subtree holds. decode then makes one Message per section
+// (a single slab) that reads its entries straight from the input. The
+// Entry values a caller may ask for with Message.Entries are built later,
+// for the whole tree at once, by tree.entries. Nothing is handed out
+// unless the whole input is valid.
 //
 // A decoder keeps its scratch space between messages: a connection's
 // reader reuses one. It is not safe for concurrent use.
 type decoder struct {
-	open   []scanSection // sections open during scan
-	counts []int32       // entries per section, in order of opening; root first
-	lists  []int32       // items per list, in order
-	levels []level       // sections open during build
-	maps   []map[string]struct{}
+	open  []openSection // sections open during scan; the root first
+	secs  []secInfo     // every section, in order of opening; the root first
+	names []int32       // offsets of the names of the open sections' entries
+	maps  []map[string]struct{}
 }
 
-type scanSection struct {
-	nameAt int // offset of the name's length byte
-	index  int // in counts
+// openSection is a section being scanned.
+type openSection struct {
+	nameAt int                 // offset of its name's length byte; -1 for the root
+	sec    int                 // index in secs
+	base   int                 // where its names start in names
+	filter [4]uint64           // hashes of its names so far (small sections)
+	seen   map[string]struct{} // its names so far (large sections)
 }
 
-// level is a section being filled by build.
-type level struct {
-	m      *Message
-	name   string
-	fill   int
-	filter [4]uint64           // hashes of the names so far (small sections)
-	seen   map[string]struct{} // the names so far (large sections)
+type secInfo struct {
+	start, end, count, skip int32
 }
 
-// decodeMessage decodes b with a fresh decoder. The result's values alias b.
+// tree is one decoded message: its encoding, which the decoder owns from
+// then on and nobody writes to, and one Message per section.
+type tree struct {
+	buf      []byte
+	msgs     []Message // in order of opening; msgs[0] is the root
+	nEntries int
+	nItems   int
+	full     atomic.Pointer[[]Entry] // every section's entries, once built
+}
+
+// decodeMessage decodes b with a fresh decoder. b becomes the message's:
+// the caller must not change it afterwards.
 func decodeMessage(b []byte) (*Message, error) {
-	d := decoder{
-		open:   make([]scanSection, 0, 8),
-		counts: make([]int32, 0, 32),
-		levels: make([]level, 0, 8),
-	}
+	var d decoder
 	return d.decode(b)
 }
 
-// decode decodes b. The result's values alias b; it shares nothing else
-// with the decoder.
+// decode decodes b, which becomes the result's (names and values point
+// into it); the caller must not change b afterwards. The result shares
+// nothing with the decoder.
 func (d *decoder) decode(b []byte) (*Message, error) {
-	nEntries, nItems, err := d.scan(b)
+	nItems, err := d.scan(b)
+	d.release()
 	if err != nil {
 		return nil, err
 	}
-	return d.build(b, string(b), nEntries, nItems)
+	t := &tree{buf: b, nItems: nItems, msgs: make([]Message, len(d.secs))}
+	first := int32(0)
+	for i, s := range d.secs {
+		t.msgs[i] = Message{t: t, sec: int32(i), first: first, count: s.count,
+			start: s.start, end: s.end, skip: s.skip}
+		first += s.count
+	}
+	t.nEntries = int(first)
+	return &t.msgs[0], nil
+}
+
+// release frees the maps of the sections left open by a failed scan.
+func (d *decoder) release() {
+	for i := range d.open {
+		d.freeMap(d.open[i].seen)
+		d.open[i] = openSection{}
+	}
+	d.open = d.open[:0]
 }
 
 // scanError builds a *ProtocolError whose path is the open sections plus
 // name, reading the section names back from b.
 func (d *decoder) scanError(b []byte, at int, name, format string, args ...any) error {
-	path := make([]string, len(d.open))
-	for i, o := range d.open {
-		path[i] = string(b[o.nameAt+1 : o.nameAt+1+int(b[o.nameAt])])
+	path := make([]string, 0, len(d.open))
+	for _, o := range d.open[1:] {
+		path = append(path, nameAt(b, o.nameAt))
 	}
 	err := pathError(path, name, format, args...)
 	err.Reason += fmt.Sprintf(" (at byte %d)", at)
@@ -134,15 +160,25 @@ func itemName(b []byte, at, item int) string {
 	return name + "[" + strconv.Itoa(item) + "]"
 }
 
-// nameAt returns the element name whose length byte is at b[i].
+// nameAt returns a copy of the element name whose length byte is at b[i].
 func nameAt(b []byte, i int) string { return string(b[i+1 : i+1+int(b[i])]) }
 
-// scan validates b's structure, names and lengths and fills counts and
-// lists. It returns the number of entries and of list items.
-func (d *decoder) scan(b []byte) (nEntries, nItems int, err error) {
-	d.open, d.counts, d.lists = d.open[:0], append(d.counts[:0], 0), d.lists[:0]
-	cur := 0     // index in counts of the innermost open section
+// bytesString returns the n bytes of b at i as a string without copying.
+// Only for bytes nobody writes to while the string is in use: the names in
+// a decoded message's own buffer.
+func bytesString(b []byte, i, n int) string { return unsafe.String(&b[i], n) }
+
+// scan validates b and fills secs. It returns the number of list items.
+// On error, sections may be left open: the caller calls release.
+func (d *decoder) scan(b []byte) (nItems int, err error) {
+	if len(b) > MaxPacketSize {
+		return 0, &ProtocolError{Reason: fmt.Sprintf("message of %d bytes exceeds the %d byte limit", len(b), MaxPacketSize)}
+	}
+	d.secs = append(d.secs[:0], secInfo{end: int32(len(b))})
+	d.open = append(d.open[:0], openSection{nameAt: -1})
+	d.names = d.names[:0]
 	listAt := -1 // offset of the open list's name, or -1
+	items := 0   // items of the open list so far
 	for i := 0; i < len(b); {
 		typ := b[i]
 		at := i
@@ -159,163 +195,80 @@ func (d *decoder) scan(b []byte) (nEntries, nItems int, err error) {
 			case elemListStart:
 				what = "list start inside a list (lists never nest)"
 			}
-			return 0, 0, d.scanError(b, at, nameAt(b, listAt), "%s", what)
+			return 0, d.scanError(b, at, nameAt(b, listAt), "%s", what)
 		}
 		switch typ {
 		case elemSectionStart, elemKeyValue, elemListStart:
 			nameStart := i
 			if i, err = d.scanName(b, i); err != nil {
-				return 0, 0, err
+				return 0, err
 			}
-			d.counts[cur]++
-			nEntries++
+			top := &d.open[len(d.open)-1]
+			if !d.unique(top, b, nameStart) {
+				return 0, d.scanError(b, at, nameAt(b, nameStart), "duplicate key in section")
+			}
+			d.names = append(d.names, int32(nameStart))
+			d.secs[top.sec].count++
 			switch typ {
 			case elemSectionStart:
-				if len(d.open) >= MaxDepth {
-					return 0, 0, d.scanError(b, at, nameAt(b, nameStart), "sections nest deeper than %d levels", MaxDepth)
+				if len(d.open) > MaxDepth {
+					return 0, d.scanError(b, at, nameAt(b, nameStart), "sections nest deeper than %d levels", MaxDepth)
 				}
-				cur = len(d.counts)
-				d.open = append(d.open, scanSection{nameAt: nameStart, index: cur})
-				d.counts = append(d.counts, 0)
+				d.open = append(d.open, openSection{nameAt: nameStart, sec: len(d.secs), base: len(d.names)})
+				d.secs = append(d.secs, secInfo{start: int32(i)})
 			case elemKeyValue:
 				if i, err = d.scanValue(b, i, nameStart, -1); err != nil {
-					return 0, 0, err
+					return 0, err
 				}
 			case elemListStart:
-				listAt = nameStart
-				d.lists = append(d.lists, 0)
+				listAt, items = nameStart, 0
 			}
 		case elemSectionEnd:
-			if len(d.open) == 0 {
-				return 0, 0, d.scanError(b, at, "", "section end without a section")
+			if len(d.open) == 1 {
+				return 0, d.scanError(b, at, "", "section end without a section")
 			}
+			top := &d.open[len(d.open)-1]
+			s := &d.secs[top.sec]
+			s.end = int32(at)
+			s.skip = int32(len(d.secs) - top.sec)
+			d.names = d.names[:top.base]
+			d.freeMap(top.seen)
+			*top = openSection{}
 			d.open = d.open[:len(d.open)-1]
-			cur = 0
-			if n := len(d.open); n > 0 {
-				cur = d.open[n-1].index
-			}
 		case elemListItem:
 			if listAt < 0 {
-				return 0, 0, d.scanError(b, at, "", "list item outside a list")
+				return 0, d.scanError(b, at, "", "list item outside a list")
 			}
-			n := &d.lists[len(d.lists)-1]
-			if i, err = d.scanValue(b, i, listAt, int(*n)); err != nil {
-				return 0, 0, err
+			if i, err = d.scanValue(b, i, listAt, items); err != nil {
+				return 0, err
 			}
-			*n++
+			items++
 			nItems++
 		case elemListEnd:
 			if listAt < 0 {
-				return 0, 0, d.scanError(b, at, "", "list end without a list")
+				return 0, d.scanError(b, at, "", "list end without a list")
 			}
 			listAt = -1
 		default:
-			return 0, 0, d.scanError(b, at, "", "unknown element type %d", typ)
+			return 0, d.scanError(b, at, "", "unknown element type %d", typ)
 		}
 	}
 	if listAt >= 0 {
-		return 0, 0, d.scanError(b, len(b), nameAt(b, listAt), "truncated: list not closed")
+		return 0, d.scanError(b, len(b), nameAt(b, listAt), "truncated: list not closed")
 	}
-	if len(d.open) > 0 {
-		return 0, 0, d.scanError(b, len(b), "", "truncated: %d section(s) not closed", len(d.open))
+	if len(d.open) > 1 {
+		return 0, d.scanError(b, len(b), "", "truncated: %d section(s) not closed", len(d.open)-1)
 	}
-	return nEntries, nItems, nil
+	d.secs[0].skip = int32(len(d.secs))
+	return nItems, nil
 }
 
-// build makes the tree from input scan has accepted, refusing duplicate
-// keys. Small sections find duplicates with a 256-bit filter of name
-// hashes, comparing names only on a filter hit; large ones use a map.
-func (d *decoder) build(b []byte, s string, nEntries, nItems int) (*Message, error) {
-	ents := make([]Entry, nEntries)
-	msgs := make([]Message, len(d.counts))
-	var items [][]byte
-	if nItems > 0 {
-		items = make([][]byte, nItems)
-	}
-	nextEnt, nextMsg, nextList := 0, 0, 0
-	newSection := func() *Message {
-		m := &msgs[nextMsg]
-		n := int(d.counts[nextMsg])
-		nextMsg++
-		if n > 0 {
-			m.entries = ents[nextEnt : nextEnt+n : nextEnt+n]
-			nextEnt += n
-		}
-		return m
-	}
-	root := newSection()
-	levels := append(d.levels[:0], level{m: root})
-	defer func() {
-		for i := range levels {
-			d.freeMap(levels[i].seen)
-		}
-		clear(levels[:cap(levels)])
-		d.levels = levels[:0]
-	}()
-	var list *Entry
-	for i := 0; i < len(b); {
-		typ := b[i]
-		at := i
-		i++
-		switch typ {
-		case elemSectionEnd:
-			top := &levels[len(levels)-1]
-			d.freeMap(top.seen)
-			*top = level{}
-			levels = levels[:len(levels)-1]
-			continue
-		case elemListItem:
-			n := int(b[i])<<8 | int(b[i+1])
-			i += 2
-			list.List = append(list.List, b[i:i+n:i+n])
-			i += n
-			continue
-		case elemListEnd:
-			list = nil
-			continue
-		}
-		// A named element: section start, key/value or list start.
-		top := &levels[len(levels)-1]
-		n := int(b[i])
-		name := s[i+1 : i+1+n]
-		i += 1 + n
-		if !d.unique(top, name) {
-			path := make([]string, len(levels)-1)
-			for j := range path {
-				path[j] = levels[j+1].name
-			}
-			err := pathError(path, name, "duplicate key in section")
-			err.Reason += fmt.Sprintf(" (at byte %d)", at)
-			return nil, err
-		}
-		e := &top.m.entries[top.fill]
-		top.fill++
-		e.Name = name
-		switch typ {
-		case elemSectionStart:
-			e.Kind = KindSection
-			e.Section = newSection()
-			levels = append(levels, level{m: e.Section, name: name})
-		case elemKeyValue:
-			e.Kind = KindValue
-			n := int(b[i])<<8 | int(b[i+1])
-			i += 2
-			e.Value = b[i : i+n : i+n]
-			i += n
-		case elemListStart:
-			e.Kind = KindList
-			k := int(d.lists[nextList])
-			nextList++
-			e.List = items[:0:k]
-			items = items[k:]
-			list = e
-		}
-	}
-	return root, nil
-}
-
-// unique records name in the section lv and reports whether it is new.
-func (d *decoder) unique(lv *level, name string) bool {
+// unique records the name whose length byte is at b[at] in the section lv
+// and reports whether it is new there. Small sections find duplicates with
+// a 256-bit filter of name hashes, comparing names only on a filter hit;
+// large ones use a map.
+func (d *decoder) unique(lv *openSection, b []byte, at int) bool {
+	name := bytesString(b, at+1, int(b[at]))
 	if lv.seen != nil {
 		if _, dup := lv.seen[name]; dup {
 			return false
@@ -326,10 +279,10 @@ func (d *decoder) unique(lv *level, name string) bool {
 	// A cheap hash: length and three bytes (names are never empty).
 	h := (uint32(len(name)) | uint32(name[0])<<8 | uint32(name[len(name)/2])<<16 | uint32(name[len(name)-1])<<24) * 0x9e3779b1
 	bit, w := uint64(1)<<(h>>26), (h>>24)&3
-	sec := lv.m.entries[:lv.fill]
+	sec := d.names[lv.base:]
 	if lv.filter[w]&bit != 0 {
-		for k := range sec {
-			if sec[k].Name == name {
+		for _, o := range sec {
+			if int(b[o]) == len(name) && bytesString(b, int(o)+1, len(name)) == name {
 				return false
 			}
 		}
@@ -337,8 +290,8 @@ func (d *decoder) unique(lv *level, name string) bool {
 	lv.filter[w] |= bit
 	if len(sec) >= smallSection {
 		m := d.newMap()
-		for k := range sec {
-			m[sec[k].Name] = struct{}{}
+		for _, o := range sec {
+			m[bytesString(b, int(o)+1, int(b[o]))] = struct{}{}
 		}
 		m[name] = struct{}{}
 		lv.seen = m
@@ -360,4 +313,153 @@ func (d *decoder) freeMap(m map[string]struct{}) {
 		clear(m)
 		d.maps = append(d.maps, m)
 	}
+}
+
+// element is one entry of a decoded section, read from the tree's bytes.
+type element struct {
+	kind Kind
+	name string
+	at   int   // offset of its value's length, first list element or first section element
+	sec  int32 // a section's index in msgs
+}
+
+// cursor walks the entries of one decoded section.
+type cursor struct {
+	t   *tree
+	i   int   // offset of the next element
+	end int   // offset where the section's elements end
+	sec int32 // index of the next sub-section
+}
+
+func (m *Message) cursor() cursor {
+	return cursor{t: m.t, i: int(m.start), end: int(m.end), sec: m.sec + 1}
+}
+
+// next returns the next entry, or false after the last one.
+func (c *cursor) next() (element, bool) {
+	if c.i >= c.end {
+		return element{}, false
+	}
+	b := c.t.buf
+	typ, n := b[c.i], int(b[c.i+1])
+	e := element{name: bytesString(b, c.i+2, n), at: c.i + 2 + n}
+	switch typ {
+	case elemKeyValue:
+		e.kind = KindValue
+		c.i = e.at + 2 + (int(b[e.at])<<8 | int(b[e.at+1]))
+	case elemListStart:
+		e.kind = KindList
+		j := e.at
+		for b[j] == elemListItem {
+			j += 3 + (int(b[j+1])<<8 | int(b[j+2]))
+		}
+		c.i = j + 1
+	default: // elemSectionStart
+		e.kind = KindSection
+		e.sec = c.sec
+		s := &c.t.msgs[c.sec]
+		c.sec += s.skip
+		c.i = int(s.end) + 1
+	}
+	return e, true
+}
+
+// value returns the value whose length is at b[at], capacity-limited so
+// that appending to it never touches its neighbours.
+func (t *tree) value(at int) []byte {
+	b := t.buf
+	n := int(b[at])<<8 | int(b[at+1])
+	return b[at+2 : at+2+n : at+2+n]
+}
+
+// appendItems appends the items of the list whose first element is at
+// b[at] to dst.
+func (t *tree) appendItems(dst [][]byte, at int) [][]byte {
+	for t.buf[at] == elemListItem {
+		v := t.value(at + 1)
+		dst = append(dst, v)
+		at += 3 + len(v)
+	}
+	return dst
+}
+
+// entry makes the Entry for e.
+func (t *tree) entry(e element) Entry {
+	out := Entry{Name: e.name, Kind: e.kind}
+	switch e.kind {
+	case KindValue:
+		out.Value = t.value(e.at)
+	case KindList:
+		out.List = t.appendItems(nil, e.at)
+	case KindSection:
+		out.Section = &t.msgs[e.sec]
+	}
+	return out
+}
+
+// entries returns every section's entries in one slab, section after
+// section in order of opening, building it on the first call in one pass
+// over the bytes. Concurrent callers may each build one; all get the first
+// one stored.
+func (t *tree) entries() []Entry {
+	if p := t.full.Load(); p != nil {
+		return *p
+	}
+	ents := make([]Entry, t.nEntries)
+	var items [][]byte
+	if t.nItems > 0 {
+		items = make([][]byte, t.nItems)
+	}
+	var fill [MaxDepth + 1]int32 // next entry of each open section
+	depth, next := 0, 1          // open sections below the root; next section's index
+	var list *Entry
+	b := t.buf
+	for i := 0; i < len(b); {
+		typ := b[i]
+		i++
+		switch typ {
+		case elemSectionEnd:
+			depth--
+			continue
+		case elemListItem:
+			n := int(b[i])<<8 | int(b[i+1])
+			i += 2
+			list.List = append(list.List, b[i:i+n:i+n])
+			i += n
+			continue
+		case elemListEnd:
+			n := len(list.List)
+			list.List = list.List[:n:n]
+			items = items[n:]
+			list = nil
+			continue
+		}
+		n := int(b[i])
+		e := &ents[fill[depth]]
+		fill[depth]++
+		e.Name = bytesString(b, i+1, n)
+		i += 1 + n
+		switch typ {
+		case elemSectionStart:
+			e.Kind = KindSection
+			e.Section = &t.msgs[next]
+			depth++
+			fill[depth] = t.msgs[next].first
+			next++
+		case elemKeyValue:
+			e.Kind = KindValue
+			n := int(b[i])<<8 | int(b[i+1])
+			i += 2
+			e.Value = b[i : i+n : i+n]
+			i += n
+		case elemListStart:
+			e.Kind = KindList
+			e.List = items[:0]
+			list = e
+		}
+	}
+	if t.full.CompareAndSwap(nil, &ents) {
+		return ents
+	}
+	return *t.full.Load()
 }

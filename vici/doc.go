@@ -31,10 +31,16 @@
 // entries wait ahead of the consumer, so a listing of any length needs
 // constant memory.
 //
-// The reader decodes each packet in one buffer it allocates for it: values
-// in decoded messages are slices of that buffer and names share one string
-// copy of it, so a message costs a handful of allocations however many
-// elements it has.
+// The reader reads each packet into a buffer of its own, which nothing
+// writes to afterwards. Decoding checks the whole message in one pass and
+// indexes its sections; names and values of the decoded message point into
+// that buffer, and Get, Lookup, Section, List, Keys and Len read it
+// directly. The Entry values of every section are built only when Entries
+// is first called on any section of the message (or it is changed), all at
+// once, in one slab. So a received message costs a handful of allocations
+// however many elements it has, and a consumer that reads a few keys never
+// pays for the Entry values. Decoded messages may be read from several
+// goroutines at once.
 //
 // # Deadlines
 //

@@ -37,9 +37,34 @@ type Entry struct {
 // Message is an ordered tree of sections, key/values and lists: the body of
 // a command request, a command response or an event. Entries keep the order
 // they were added or decoded in, and values are raw bytes. The zero Message
-// is empty and ready to use. A Message is not safe for concurrent mutation.
+// is empty and ready to use. A Message is not safe for concurrent mutation;
+// reading it from several goroutines at once is safe.
 type Message struct {
 	entries []Entry
+	// A decoded message reads its entries from the decoded bytes until it
+	// is changed (see own); t is nil for any other message.
+	t                             *tree
+	sec, first, count, start, end int32 // see decoder.decode
+	skip                          int32
+}
+
+// own gives a decoded message its own entries before a change.
+func (m *Message) own() {
+	if m.t != nil {
+		m.entries = m.Entries()
+		m.t = nil
+	}
+}
+
+// find returns the entry named name of a decoded message.
+func (m *Message) find(name string) (element, bool) {
+	c := m.cursor()
+	for e, ok := c.next(); ok; e, ok = c.next() {
+		if e.name == name {
+			return e, true
+		}
+	}
+	return element{}, false
 }
 
 // NewMessage returns an empty message.
@@ -50,6 +75,9 @@ func (m *Message) Len() int {
 	if m == nil {
 		return 0
 	}
+	if m.t != nil {
+		return int(m.count)
+	}
 	return len(m.entries)
 }
 
@@ -59,12 +87,26 @@ func (m *Message) Entries() []Entry {
 	if m == nil {
 		return nil
 	}
+	if m.t != nil {
+		if m.count == 0 {
+			return nil
+		}
+		all := m.t.entries()
+		return all[m.first : m.first+m.count : m.first+m.count]
+	}
 	return m.entries
 }
 
 // Keys returns the top-level names in order.
 func (m *Message) Keys() []string {
 	keys := make([]string, 0, m.Len())
+	if m != nil && m.t != nil {
+		c := m.cursor()
+		for e, ok := c.next(); ok; e, ok = c.next() {
+			keys = append(keys, e.name)
+		}
+		return keys
+	}
 	for _, e := range m.Entries() {
 		keys = append(keys, e.Name)
 	}
@@ -76,6 +118,13 @@ func (m *Message) Lookup(name string) (Entry, bool) {
 	if m == nil {
 		return Entry{}, false
 	}
+	if m.t != nil {
+		e, ok := m.find(name)
+		if !ok {
+			return Entry{}, false
+		}
+		return m.t.entry(e), true
+	}
 	for _, e := range m.entries {
 		if e.Name == name {
 			return e, true
@@ -86,6 +135,10 @@ func (m *Message) Lookup(name string) (Entry, bool) {
 
 // Has reports whether the section has an entry named name.
 func (m *Message) Has(name string) bool {
+	if m != nil && m.t != nil {
+		_, ok := m.find(name)
+		return ok
+	}
 	_, ok := m.Lookup(name)
 	return ok
 }
@@ -93,6 +146,12 @@ func (m *Message) Has(name string) bool {
 // Get returns the value of key name as a string, or "" if there is no such
 // key or it is not a plain value.
 func (m *Message) Get(name string) string {
+	if m != nil && m.t != nil {
+		if e, ok := m.find(name); ok && e.kind == KindValue {
+			return string(m.t.value(e.at))
+		}
+		return ""
+	}
 	if e, ok := m.Lookup(name); ok && e.Kind == KindValue {
 		return string(e.Value)
 	}
@@ -114,6 +173,12 @@ func (m *Message) List(name string) []string {
 
 // Section returns the sub-section name, or nil.
 func (m *Message) Section(name string) *Message {
+	if m != nil && m.t != nil {
+		if e, ok := m.find(name); ok && e.kind == KindSection {
+			return &m.t.msgs[e.sec]
+		}
+		return nil
+	}
 	if e, ok := m.Lookup(name); ok && e.Kind == KindSection {
 		return e.Section
 	}
@@ -122,6 +187,7 @@ func (m *Message) Section(name string) *Message {
 
 // set replaces the entry of the same name in place, or appends e.
 func (m *Message) set(e Entry) *Message {
+	m.own()
 	for i := range m.entries {
 		if m.entries[i].Name == e.Name {
 			m.entries[i] = e
@@ -181,6 +247,7 @@ func (m *Message) SetFlag(name string, on bool) *Message {
 
 // Delete removes key name if present.
 func (m *Message) Delete(name string) {
+	m.own()
 	for i := range m.entries {
 		if m.entries[i].Name == name {
 			m.entries = append(m.entries[:i], m.entries[i+1:]...)
@@ -191,4 +258,7 @@ func (m *Message) Delete(name string) {
 
 // Append adds e at the end without checking for an existing entry of the
 // same name; Encode reports duplicates. It is meant for decoders and tests.
-func (m *Message) Append(e Entry) { m.entries = append(m.entries, e) }
+func (m *Message) Append(e Entry) {
+	m.own()
+	m.entries = append(m.entries, e)
+}

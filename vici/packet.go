@@ -75,7 +75,9 @@ func encodePacket(t packetType, name string, msg *Message) ([]byte, error) {
 }
 
 // packet is one decoded inbound packet. body is the raw message (for
-// CMD_RESPONSE and EVENT), decoded lazily by the reader.
+// CMD_RESPONSE and EVENT), decoded lazily by the reader. Each packet has a
+// buffer of its own that nothing writes to after readPacket: name and the
+// decoded message's names and values point into it.
 type packet struct {
 	typ  packetType
 	name string
@@ -116,7 +118,10 @@ func readPacket(r *bufio.Reader) (packet, error) {
 		if 1+l > len(rest) {
 			return packet{}, &ProtocolError{Reason: fmt.Sprintf("%s packet name of %d bytes overruns the %d byte segment", p.typ, l, n)}
 		}
-		p.name = string(rest[1 : 1+l])
+		if l == 0 {
+			return packet{}, &ProtocolError{Path: printableName(""), Reason: fmt.Sprintf("%s packet: %s", p.typ, checkName(""))}
+		}
+		p.name = bytesString(rest, 1, l) // buf is the packet's own
 		if why := checkName(p.name); why != "" {
 			return packet{}, &ProtocolError{Path: printableName(p.name), Reason: fmt.Sprintf("%s packet: %s", p.typ, why)}
 		}

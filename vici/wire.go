@@ -60,7 +60,7 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	m.entries = dec.entries
+	*m = *dec
 	return nil
 }
 
@@ -186,8 +186,9 @@ func checkDuplicates(entries []Entry, path []string) error {
 
 // appendMessage appends m's encoding to b. m must have passed encodedLen.
 func appendMessage(b []byte, m *Message) []byte {
-	for i := range m.Entries() {
-		e := &m.entries[i]
+	entries := m.Entries()
+	for i := range entries {
+		e := &entries[i]
 		switch e.Kind {
 		case KindValue:
 			b = append(b, elemKeyValue, byte(len(e.Name)))

@@ -67,6 +67,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		// The reads that work on the decoded bytes agree with a copy built
+		// from the decoded Entry values.
+		sameAPI(t, "", rebuild(&m), &m)
 		out, err := m.MarshalBinary()
 		if err != nil {
 			t.Fatalf("decoded message does not re-encode: %v", err)
@@ -148,6 +151,18 @@ func buildFromBytes(in []byte) *vici.Message {
 	return root
 }
 
+// rebuild copies m into a message made with the Message API.
+func rebuild(m *vici.Message) *vici.Message {
+	out := vici.NewMessage()
+	for _, e := range m.Entries() {
+		if e.Kind == vici.KindSection {
+			e.Section = rebuild(e.Section)
+		}
+		out.Append(e)
+	}
+	return out
+}
+
 func equalMessages(a, b *vici.Message) bool {
 	ea, eb := a.Entries(), b.Entries()
 	if len(ea) != len(eb) {
@@ -199,4 +214,49 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		{7},
 		{3, 1, 'k', 0, 5, 'a', 'b'},
 	}
+}
+
+// BenchmarkDecodeWalk decodes a list-sa message and then visits every
+// entry of every section through Entries, as a consumer converting the
+// whole tree does (starlarkvici.FromMessage, say).
+func BenchmarkDecodeWalk(b *testing.B) {
+	for _, children := range []int{1, 500} {
+		b.Run(fmt.Sprintf("children=%d", children), func(b *testing.B) {
+			enc, err := listSA(children).MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(enc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m vici.Message
+				if err := m.UnmarshalBinary(enc); err != nil {
+					b.Fatal(err)
+				}
+				if n := walkEntries(&m); n != len(enc) {
+					b.Fatalf("walked %d bytes, want %d", n, len(enc))
+				}
+			}
+		})
+	}
+}
+
+// walkEntries visits every entry and returns the encoded size it saw.
+func walkEntries(m *vici.Message) int {
+	n := 0
+	for _, e := range m.Entries() {
+		n += 2 + len(e.Name)
+		switch e.Kind {
+		case vici.KindValue:
+			n += 2 + len(e.Value)
+		case vici.KindList:
+			for _, it := range e.List {
+				n += 3 + len(it)
+			}
+			n++
+		case vici.KindSection:
+			n += walkEntries(e.Section) + 1
+		}
+	}
+	return n
 }

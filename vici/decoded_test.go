@@ -1,0 +1,140 @@
+package vici_test
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/vicish/vicish/vici"
+)
+
+// decoded returns m decoded from its own encoding.
+func decoded(t *testing.T, m *vici.Message) *vici.Message {
+	t.Helper()
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d vici.Message
+	if err := d.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+// sameAPI checks that every read method of got answers like want's, in
+// every section, before Entries is ever called on got. It reports with
+// Errorf, so other goroutines may call it.
+func sameAPI(t *testing.T, path string, want, got *vici.Message) {
+	t.Helper()
+	if got.Len() != want.Len() {
+		t.Errorf("%s: Len %d, want %d", path, got.Len(), want.Len())
+		return
+	}
+	if !slices.Equal(got.Keys(), want.Keys()) {
+		t.Errorf("%s: Keys %q, want %q", path, got.Keys(), want.Keys())
+		return
+	}
+	for _, name := range append(want.Keys(), "no-such-key", "x") {
+		if got.Has(name) != want.Has(name) || got.Get(name) != want.Get(name) ||
+			!slices.Equal(got.List(name), want.List(name)) ||
+			(got.Section(name) == nil) != (want.Section(name) == nil) {
+			t.Errorf("%s: %q reads differently", path, name)
+			return
+		}
+		ge, gok := got.Lookup(name)
+		we, wok := want.Lookup(name)
+		if gok != wok || ge.Name != we.Name || ge.Kind != we.Kind || !bytes.Equal(ge.Value, we.Value) ||
+			len(ge.List) != len(we.List) || (ge.Section == nil) != (we.Section == nil) {
+			t.Errorf("%s: Lookup(%q) = %+v, want %+v", path, name, ge, we)
+			return
+		}
+		for i := range we.List {
+			if !bytes.Equal(ge.List[i], we.List[i]) {
+				t.Errorf("%s: Lookup(%q).List[%d] = %q, want %q", path, name, i, ge.List[i], we.List[i])
+				return
+			}
+		}
+		if ge.Section != nil {
+			if ge.Section != got.Section(name) {
+				t.Errorf("%s: Lookup(%q).Section is not Section(%q)", path, name, name)
+				return
+			}
+			sameAPI(t, path+"."+name, we.Section, ge.Section)
+		}
+	}
+}
+
+func TestDecodedMessageReadsLikeBuilt(t *testing.T) {
+	for _, m := range []*vici.Message{
+		vici.ListSA(3),
+		vici.NewMessage(),
+		vici.NewMessage().SetList("empty").SetSection("s", nil).Set("v", "").SetBytesList("b", [][]byte{{0}, {}, {0xff}}),
+	} {
+		d := decoded(t, m)
+		sameAPI(t, "", m, d)
+		if !equalMessages(m, d) {
+			t.Fatal("Entries differ from the built message's")
+		}
+		// Section pointers from Entries are those from Section.
+		for _, e := range d.Entries() {
+			if e.Kind == vici.KindSection && e.Section != d.Section(e.Name) {
+				t.Fatalf("Entries()[%q].Section is not Section(%q)", e.Name, e.Name)
+			}
+		}
+	}
+}
+
+func TestDecodedMessageChanges(t *testing.T) {
+	build := func() *vici.Message {
+		return vici.NewMessage().Set("a", "1").SetList("l", "x", "y").
+			SetSection("s", vici.NewMessage().Set("k", "v").SetSection("deep", vici.NewMessage().Set("z", "0"))).
+			Set("b", "2")
+	}
+	change := func(m *vici.Message) {
+		m.Set("a", "one") // keeps its position
+		m.Delete("l")
+		m.Section("s").Set("k2", "v2")
+		m.Section("s").Section("deep").Delete("z")
+		m.Append(vici.Entry{Name: "c", Kind: vici.KindValue, Value: []byte("3")})
+	}
+	want, got := build(), decoded(t, build())
+	// Read first, then change: the change must not be lost or leak.
+	sameAPI(t, "", want, got)
+	before := decoded(t, build())
+	change(want)
+	change(got)
+	sameAPI(t, "", want, got)
+	we, _ := want.MarshalBinary()
+	ge, err := got.MarshalBinary()
+	if err != nil || !bytes.Equal(ge, we) {
+		t.Fatalf("changed decoded message encodes as %q (%v), want %q", ge, err, we)
+	}
+	// Another decoded message of the same bytes is unaffected.
+	sameAPI(t, "", build(), before)
+}
+
+func TestDecodedMessageConcurrentReaders(t *testing.T) {
+	m := vici.ListSA(20)
+	enc, _ := m.MarshalBinary()
+	for range 20 {
+		d := decoded(t, m)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sec := d
+				if g%2 == 1 {
+					sec = d.Section(d.Keys()[0]).Section("child-sas")
+				}
+				if n := walkEntries(sec); g%2 == 0 && n != len(enc) {
+					t.Errorf("walked %d bytes, want %d", n, len(enc))
+				}
+				sameAPI(t, "", m, d)
+			}()
+		}
+		wg.Wait()
+	}
+}
