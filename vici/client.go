@@ -28,7 +28,8 @@ type Options struct {
 
 const (
 	defaultEventBuffer = 256
-	streamBuffer       = 16 // decoded stream entries queued ahead of the caller
+	streamBatch        = 16 // decoded stream entries handed over at most at once
+	streamBuffer       = 1  // batches queued ahead of the caller
 	minBackoff         = 100 * time.Millisecond
 	maxBackoff         = 5 * time.Second
 )
@@ -87,10 +88,10 @@ type reply struct {
 	err error
 }
 
-// sink carries a streamed command's events to its caller.
+// sink carries a streamed command's events to its caller, in batches.
 type sink struct {
 	event string
-	ch    chan *Message
+	ch    chan []*Message
 	gone  chan struct{} // closed when the caller stops consuming
 }
 

@@ -27,9 +27,12 @@
 //
 // Call runs a command. CallStream and Stream run the streamed ones
 // (list-sas, list-conns, initiate with control-log, ...) and hand over the
-// events as they arrive rather than collecting them: at most 16 decoded
-// entries wait ahead of the consumer, so a listing of any length needs
-// constant memory.
+// events as they arrive rather than collecting them, so a listing of any
+// length needs constant memory: fewer than 48 decoded entries wait ahead
+// of the consumer. The reader hands them over in batches of up to 16 while
+// more packets are already buffered, and at once when it would otherwise
+// wait for the socket, so batching never delays an entry; a Stream loop
+// still sees one entry at a time.
 //
 // The reader reads each packet into a buffer of its own, which nothing
 // writes to afterwards. Decoding checks the whole message in one pass and

@@ -1,7 +1,9 @@
 package vici
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -18,21 +20,28 @@ func (c *Client) startReader(cn *conn) {
 func (cn *conn) read() error {
 	br := newReader(cn.nc)
 	var dec decoder // scratch space reused for every message
+	var held batch  // stream entries not yet handed over
 	for {
 		p, err := readPacket(br)
 		if err != nil {
+			cn.flush(&held) // what came before the failure still counts
 			return err
 		}
 		switch p.typ {
 		case pktEvent:
 			msg, err := dec.decode(p.body)
 			if err != nil {
+				cn.flush(&held)
 				return fmt.Errorf("in %q event: %w", p.name, err)
 			}
-			if !cn.dispatch(p.name, msg) {
+			if !cn.dispatch(p.name, msg, &held, packetBuffered(br)) {
 				return errClientClosed
 			}
 		case pktCmdResponse, pktCmdUnknown, pktEventConfirm, pktEventUnknown:
+			// A streamed command's events all go before its reply.
+			if !cn.flush(&held) {
+				return errClientClosed
+			}
 			if err := cn.answer(p, &dec); err != nil {
 				return err
 			}
@@ -44,10 +53,21 @@ func (cn *conn) read() error {
 	}
 }
 
+// batch is a streamed command's entries that the reader holds back while
+// more packets are already buffered, to hand them over in one go.
+type batch struct {
+	sk   *sink
+	msgs []*Message
+}
+
 // dispatch hands an event to the active stream, if it asked for this
 // event, and to every subscription of the name, waiting while their queues
-// are full. It reports false when the client was closed while waiting.
-func (cn *conn) dispatch(name string, msg *Message) bool {
+// are full. An entry for the stream is added to held, which is handed over
+// when it is full or when more is false: more says that another whole
+// packet is buffered, so the reader will not wait for the socket before it
+// comes back here. It reports false when the client was closed while
+// waiting.
+func (cn *conn) dispatch(name string, msg *Message, held *batch, more bool) bool {
 	c := cn.c
 	c.mu.Lock()
 	var sk *sink
@@ -56,21 +76,56 @@ func (cn *conn) dispatch(name string, msg *Message) bool {
 	}
 	subs := c.subs[name]
 	c.mu.Unlock()
-	done := c.ctx.Done()
 	if sk != nil {
-		select {
-		case sk.ch <- msg:
-		case <-sk.gone:
-		case <-done:
+		if held.sk != sk && !cn.flush(held) {
 			return false
 		}
+		held.sk = sk
+		held.msgs = append(held.msgs, msg)
+		// Subscriptions may make the reader wait: the stream's consumer
+		// gets its entries first, as it would without batching.
+		if !more || len(subs) > 0 || len(held.msgs) == streamBatch {
+			if !cn.flush(held) {
+				return false
+			}
+		}
 	}
+	done := c.ctx.Done()
 	for _, s := range subs {
 		if !s.deliver(Event{Name: name, Message: msg}, done) {
 			return false
 		}
 	}
 	return true
+}
+
+// flush hands the held entries to their stream, waiting while its queue is
+// full; entries for a stream whose caller left are dropped. It reports
+// false when the client was closed while waiting.
+func (cn *conn) flush(held *batch) bool {
+	if len(held.msgs) == 0 {
+		return true
+	}
+	sk, msgs := held.sk, held.msgs
+	*held = batch{}
+	select {
+	case sk.ch <- msgs:
+	case <-sk.gone:
+	case <-cn.c.ctx.Done():
+		return false
+	}
+	return true
+}
+
+// packetBuffered reports whether a whole packet is waiting in br, so that
+// reading it will not block.
+func packetBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < 4 {
+		return false
+	}
+	hdr, err := br.Peek(4)
+	return err == nil && n-4 >= int(binary.BigEndian.Uint32(hdr))
 }
 
 // answer matches an answer packet with the request awaiting it.

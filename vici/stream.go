@@ -54,7 +54,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 		}
 	}
 
-	sk := &sink{event: event, ch: make(chan *Message, streamBuffer), gone: make(chan struct{})}
+	sk := &sink{event: event, ch: make(chan []*Message, streamBuffer), gone: make(chan struct{})}
 	r := newRequest(pktCmdRequest, command, sk)
 	if err := cn.send(ctx, r, pkt); err != nil {
 		unref()
@@ -73,12 +73,14 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	var rep reply
 	for done := false; !done; {
 		select {
-		case m := <-sk.ch:
-			if ctx.Err() != nil {
-				return leave(ctxError(ctx, command, "the rest of the stream will be discarded"))
-			}
-			if err := fn(m); err != nil {
-				return leave(err)
+		case msgs := <-sk.ch:
+			for _, m := range msgs {
+				if ctx.Err() != nil {
+					return leave(ctxError(ctx, command, "the rest of the stream will be discarded"))
+				}
+				if err := fn(m); err != nil {
+					return leave(err)
+				}
 			}
 		case rep = <-r.reply:
 			done = true
@@ -90,9 +92,11 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	var fnErr error
 	for drained := false; !drained; {
 		select {
-		case m := <-sk.ch:
-			if fnErr == nil {
-				fnErr = fn(m)
+		case msgs := <-sk.ch:
+			for _, m := range msgs {
+				if fnErr == nil {
+					fnErr = fn(m)
+				}
 			}
 		default:
 			drained = true
