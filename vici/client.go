@@ -79,7 +79,10 @@ type request struct {
 	name      string
 	stream    *sink      // a streamed command's event sink, or nil
 	reply     chan reply // buffered: the reader never waits on it
-	abandoned bool       // the caller left: the reader frees the wire on reply
+	abandoned bool       // the caller left; its answer will be discarded
+	// readerFrees: the holder released the wire while the answer was
+	// still due, so the reader frees the wire when it arrives.
+	readerFrees bool
 }
 
 type reply struct {
@@ -289,13 +292,19 @@ func ctxError(ctx context.Context, what, when string) error {
 	return fmt.Errorf("vici: %s: %w (%s)", what, context.Cause(ctx), when)
 }
 
-// release gives the wire back, unless the last request is still waiting
-// for its answer: then the reader frees it when the answer arrives.
+// release gives the wire back, unless an abandoned request is still
+// waiting for its answer: then it hands the wire to the reader, which frees
+// it when the answer arrives. The choice is made under c.mu, like the
+// reader's, so exactly one of them frees the wire however they interleave.
 func (cn *conn) release() {
 	cn.c.mu.Lock()
-	keep := cn.cur != nil && cn.cur.abandoned
+	r := cn.cur
+	handOff := r != nil && r.abandoned
+	if handOff {
+		r.readerFrees = true
+	}
 	cn.c.mu.Unlock()
-	if !keep {
+	if !handOff {
 		<-cn.sem
 	}
 }

@@ -149,7 +149,7 @@ func (cn *conn) answer(p packet, dec *decoder) error {
 	case r.typ == pktEventUnregister:
 		cn.onWire[r.name] = false
 	}
-	free := r.abandoned
+	free := r.readerFrees
 	if free {
 		cn.kickLocked()
 	}
