@@ -6,21 +6,21 @@ import (
 	"testing"
 )
 
-// TestReadmeReference keeps the README text's command reference equal to
-// what the command table generates (regenerate with UPDATE_README=1).
+// TestReadmeReference keeps README.md's command reference equal to what the
+// command table generates (regenerate with UPDATE_README=1).
 func TestReadmeReference(t *testing.T) {
-	const path = "README-section.md"
-	const marker = "### Reference\n\n"
+	const path = "../README.md"
+	const begin, end = "<!-- reference:begin -->\n", "<!-- reference:end -->"
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(data)
-	i := strings.Index(text, marker)
-	if i < 0 {
-		t.Fatalf("%s has no %q heading", path, strings.TrimSpace(marker))
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q ... %q block", path, strings.TrimSpace(begin), end)
 	}
-	want := text[:i+len(marker)] + Reference()
+	want := text[:i+len(begin)] + strings.TrimSpace(Reference()) + "\n" + text[j:]
 	if os.Getenv("UPDATE_README") == "1" {
 		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
