@@ -8,37 +8,14 @@ import (
 )
 
 func conns(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
-		return nil, err
-	}
-	var events []starlark.Value
-	switch v := v.(type) {
-	case starlark.IterableMapping:
-		events = []starlark.Value{v}
-	case starlark.Iterable:
-		events = collect(v)
-	default:
-		return nil, fmt.Errorf("%s: got %s, want the list vici.list_conns returns", b.Name(), v.Type())
-	}
-	var out strings.Builder
-	for i, ev := range events {
-		m, ok := ev.(starlark.IterableMapping)
-		if !ok {
-			return nil, fmt.Errorf("%s: element %d is %s, want a dict {connection_name: {...}}", b.Name(), i, ev.Type())
-		}
-		for _, kv := range m.Items() {
-			name := text(kv[0])
-			conn, ok := kv[1].(starlark.IterableMapping)
+	return renderEntries(b, args, kwargs, "vici.list_conns", "connection", "connection_name",
+		func(w *strings.Builder, name string, conn starlark.Mapping) error {
+			m, ok := conn.(starlark.IterableMapping)
 			if !ok {
-				return nil, fmt.Errorf("%s: connection %s is %s, want a dict", b.Name(), name, kv[1].Type())
+				return fmt.Errorf("is %s, want an iterable dict", conn.Type())
 			}
-			if err := writeConn(&out, name, conn); err != nil {
-				return nil, fmt.Errorf("%s: connection %s: %w", b.Name(), name, err)
-			}
-		}
-	}
-	return starlark.String(strings.TrimSuffix(out.String(), "\n")), nil
+			return writeConn(w, name, m)
+		})
 }
 
 // orZero returns the value of key, or "0" when it is missing.

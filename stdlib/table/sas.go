@@ -8,6 +8,18 @@ import (
 )
 
 func sas(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return renderEntries(b, args, kwargs, "vici.list_sas", "IKE_SA", "ike_sa_name",
+		func(w *strings.Builder, name string, sa starlark.Mapping) error {
+			return writeIKE(w, name, fields{sa})
+		})
+}
+
+// renderEntries renders the one argument of table.sas or table.conns: the
+// list a streamed vici command returns (one {name: {...}} dict per event),
+// or a single such dict. write renders one named entry; its errors are
+// reported with the builtin's name, what the entry is, and its name.
+func renderEntries(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, source, what, key string,
+	write func(w *strings.Builder, name string, entry starlark.Mapping) error) (starlark.Value, error) {
 	var v starlark.Value
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
 		return nil, err
@@ -19,22 +31,22 @@ func sas(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	case starlark.Iterable:
 		events = collect(v)
 	default:
-		return nil, fmt.Errorf("%s: got %s, want the list vici.list_sas returns", b.Name(), v.Type())
+		return nil, fmt.Errorf("%s: got %s, want the list %s returns", b.Name(), v.Type(), source)
 	}
 	var out strings.Builder
 	for i, ev := range events {
 		m, ok := ev.(starlark.IterableMapping)
 		if !ok {
-			return nil, fmt.Errorf("%s: element %d is %s, want a dict {ike_sa_name: {...}}", b.Name(), i, ev.Type())
+			return nil, fmt.Errorf("%s: element %d is %s, want a dict {%s: {...}}", b.Name(), i, ev.Type(), key)
 		}
 		for _, kv := range m.Items() {
 			name := text(kv[0])
-			sa, ok := kv[1].(starlark.Mapping)
+			entry, ok := kv[1].(starlark.Mapping)
 			if !ok {
-				return nil, fmt.Errorf("%s: IKE_SA %s is %s, want a dict", b.Name(), name, kv[1].Type())
+				return nil, fmt.Errorf("%s: %s %s is %s, want a dict", b.Name(), what, name, kv[1].Type())
 			}
-			if err := writeIKE(&out, name, fields{sa}); err != nil {
-				return nil, fmt.Errorf("%s: IKE_SA %s: %w", b.Name(), name, err)
+			if err := write(&out, name, entry); err != nil {
+				return nil, fmt.Errorf("%s: %s %s: %w", b.Name(), what, name, err)
 			}
 		}
 	}
