@@ -13,7 +13,9 @@
 // Every round must see every connection. It prints each round, the median
 // of each reader, the engine's ratio to the raw floor (target: ≤ 1.2) and
 // the CPU time this process spent per listing (user + system), which is
-// less noisy than wall time on a busy machine.
+// less noisy than wall time on a busy machine. It also prints the median
+// of the per-round ratios (each reader against the raw frame counter of
+// the same round), wall and CPU, and the load average at the end.
 package main
 
 import (
@@ -129,6 +131,7 @@ func run(conns, rounds int, cpuprofile string) (err error) {
 		}
 	}
 	times := make([][]time.Duration, len(readers))
+	cpus := make([][]time.Duration, len(readers))
 	cpu := make([]time.Duration, len(readers))
 	for round := 1; round <= rounds; round++ {
 		// Rotate who goes first, so that no reader always follows another.
@@ -139,7 +142,9 @@ func run(conns, rounds int, cpuprofile string) (err error) {
 			t0 := time.Now()
 			n, err := r.list()
 			d := time.Since(t0)
-			cpu[i] += processCPU() - c0
+			dc := processCPU() - c0
+			cpu[i] += dc
+			cpus[i] = append(cpus[i], dc)
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, r.name, err)
 			}
@@ -165,6 +170,22 @@ func run(conns, rounds int, cpuprofile string) (err error) {
 		}
 		fmt.Printf("  %-18s %8.1f ms  (min %8.1f ms)  %.3f× raw  our CPU %6.1f ms/listing  %s\n",
 			r.name, ms(m), ms(slices.Min(times[i])), ratio, ms(cpu[i]/time.Duration(rounds)), verdict)
+	}
+	// Load from elsewhere drifts during a run; a ratio taken within each
+	// round (the readers run back to back) is steadier than the ratio of
+	// the medians above.
+	fmt.Printf("per-round ratios to the raw frame counter (median; min-max):\n")
+	for i, r := range readers[1:] {
+		wall, cpuR := make([]float64, rounds), make([]float64, rounds)
+		for k := range rounds {
+			wall[k] = float64(times[i+1][k]) / float64(times[0][k])
+			cpuR[k] = float64(cpus[i+1][k]) / float64(max(cpus[0][k], 1))
+		}
+		fmt.Printf("  %-18s wall %.3f× (%.3f-%.3f)  CPU %.2f× (%.2f-%.2f)\n", r.name,
+			medianF(wall), slices.Min(wall), slices.Max(wall), medianF(cpuR), slices.Min(cpuR), slices.Max(cpuR))
+	}
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average: %s", load)
 	}
 
 	// Profile separate engine rounds, so the figures above stay unprofiled.
@@ -194,6 +215,12 @@ func processCPU() time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func medianF(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
