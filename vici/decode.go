@@ -53,7 +53,11 @@ type tree struct {
 // decodeMessage decodes b with a fresh decoder. b becomes the message's:
 // the caller must not change it afterwards.
 func decodeMessage(b []byte) (*Message, error) {
-	var d decoder
+	d := decoder{ // enough for typical messages without growing
+		open:  make([]openSection, 0, 8),
+		secs:  make([]secInfo, 0, 16),
+		names: make([]int32, 0, 64),
+	}
 	return d.decode(b)
 }
 
