@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,40 @@ func TestStreamCancelDrains(t *testing.T) {
 	}
 	if r := d.Registered("item"); r != 0 {
 		t.Errorf("item registered %d times after the stream", r)
+	}
+}
+
+// An entry is handed to the stream's caller before the reader waits for
+// the socket, even when the packet after it (here an event nobody wants)
+// was already buffered with it: the daemon sends the rest only once the
+// caller has the first entry.
+func TestStreamEntryNotHeldBack(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	d := versionDaemon()
+	got := make(chan struct{})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second) // a hang guard only
+	defer cancel()
+	d.Commands["list"] = func(conn *vicitest.Conn, _ *vici.Message) *vici.Message {
+		two := append(vicitest.Frame(vicitest.Packet{Type: vicitest.Event, Name: "item", Message: vici.NewMessage().Set("i", "0")}),
+			vicitest.Frame(vicitest.Packet{Type: vicitest.Event, Name: "unwanted", Message: vici.NewMessage()})...)
+		conn.WriteRaw(two)
+		select {
+		case <-got:
+		case <-ctx.Done():
+		}
+		conn.Event("item", vici.NewMessage().Set("i", "1"))
+		return vici.NewMessage()
+	}
+	serve(t, d, conn)
+	var seen []string
+	_, err := c.CallStream(ctx, "list", "item", nil, func(m *vici.Message) error {
+		seen = append(seen, m.Get("i"))
+		if len(seen) == 1 {
+			close(got)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(seen, []string{"0", "1"}) {
+		t.Fatalf("entries %q, err %v (the first entry was held back until the context ended?)", seen, err)
 	}
 }

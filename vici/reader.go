@@ -22,6 +22,10 @@ func (cn *conn) read() error {
 	var dec decoder // scratch space reused for every message
 	var held batch  // stream entries not yet handed over
 	for {
+		// Held entries go out before the reader could wait for the socket.
+		if len(held.msgs) > 0 && !packetBuffered(br) && !cn.flush(&held) {
+			return errClientClosed
+		}
 		p, err := readPacket(br)
 		if err != nil {
 			cn.flush(&held) // what came before the failure still counts
@@ -34,7 +38,7 @@ func (cn *conn) read() error {
 				cn.flush(&held)
 				return fmt.Errorf("in %q event: %w", p.name, err)
 			}
-			if !cn.dispatch(p.name, msg, &held, packetBuffered(br)) {
+			if !cn.dispatch(p.name, msg, &held) {
 				return errClientClosed
 			}
 		case pktCmdResponse, pktCmdUnknown, pktEventConfirm, pktEventUnknown:
@@ -54,7 +58,7 @@ func (cn *conn) read() error {
 }
 
 // batch is a streamed command's entries that the reader holds back while
-// more packets are already buffered, to hand them over in one go.
+// whole packets are already buffered, to hand them over in one go.
 type batch struct {
 	sk   *sink
 	msgs []*Message
@@ -63,11 +67,10 @@ type batch struct {
 // dispatch hands an event to the active stream, if it asked for this
 // event, and to every subscription of the name, waiting while their queues
 // are full. An entry for the stream is added to held, which is handed over
-// when it is full or when more is false: more says that another whole
-// packet is buffered, so the reader will not wait for the socket before it
-// comes back here. It reports false when the client was closed while
-// waiting.
-func (cn *conn) dispatch(name string, msg *Message, held *batch, more bool) bool {
+// when it is full, before the reader may wait for a subscription's
+// consumer, and (see read) before the reader may wait for the socket. It
+// reports false when the client was closed while waiting.
+func (cn *conn) dispatch(name string, msg *Message, held *batch) bool {
 	c := cn.c
 	c.mu.Lock()
 	var sk *sink
@@ -82,13 +85,17 @@ func (cn *conn) dispatch(name string, msg *Message, held *batch, more bool) bool
 		}
 		held.sk = sk
 		held.msgs = append(held.msgs, msg)
-		// Subscriptions may make the reader wait: the stream's consumer
-		// gets its entries first, as it would without batching.
-		if !more || len(subs) > 0 || len(held.msgs) == streamBatch {
-			if !cn.flush(held) {
-				return false
-			}
+		if len(held.msgs) == streamBatch && !cn.flush(held) {
+			return false
 		}
+	}
+	if len(subs) == 0 {
+		return true
+	}
+	// Delivering may wait for a subscription's consumer: the stream's
+	// consumer gets its entries first, as it would without batching.
+	if !cn.flush(held) {
+		return false
 	}
 	done := c.ctx.Done()
 	for _, s := range subs {
