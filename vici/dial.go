@@ -56,16 +56,17 @@ type DialError struct {
 }
 
 // Error describes the failure and, when it can, what to check.
+// A hint already names the cause in words, so it replaces the system's
+// wording (which Unwrap still gives).
 func (e *DialError) Error() string {
-	msg := fmt.Sprintf("vici: cannot connect to %s: %v", e.URI, e.Err)
 	hint := e.hint
 	if hint == "" {
 		hint = dialHint(e.URI, e.Err)
 	}
 	if hint != "" {
-		msg += " (" + hint + ")"
+		return fmt.Sprintf("vici: cannot connect to %s: %s", e.URI, hint)
 	}
-	return msg
+	return fmt.Sprintf("vici: cannot connect to %s: %v", e.URI, e.Err)
 }
 
 // Unwrap returns the underlying error, so errors.Is(err, fs.ErrNotExist),
