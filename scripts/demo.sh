@@ -78,7 +78,7 @@ export PATH="$work:$PATH"
 show vicish --version
 
 step "3. start the lab: gateway a, its primary peer b and its backup peer c"
-show vicish lab up --dir "$lab" --topology 3 | sed -n '1,/^a has/p'
+show vicish lab up --dir "$lab" --topology 3 | tee "$work/lab-up.txt" | sed -n '1,/^a has/p'
 # Every vicish below talks to gateway a.
 export VICI_URI="unix://$lab/a/charon.vici"
 echo "VICI_URI=$VICI_URI"
@@ -102,13 +102,18 @@ show vicish scripts/failover.star --dry-run primary backup
 step "8. failover: move CHILD_SA net from primary (b) to backup (c)"
 show vicish scripts/failover.star primary backup
 
-step "9. status of gateway a after the failover"
+step "9. real traffic: a UDP packet from 10.1.0.1 (a) to 10.2.0.1 (c) through the backup tunnel"
+netns_a=$(awk '$1 == "gateway" && $2 == "a" && $5 == "netns" {print $6; exit}' "$work/lab-up.txt")
+show ip netns exec "$netns_a" bash -c 'echo vicish-demo >/dev/udp/10.2.0.1/9'
+sleep 0.2
+
+step "10. status of gateway a after the failover (the CHILD_SA counted the packet)"
 show vicish scripts/status.star
 
-step "10. what gateway c sees"
+step "11. what gateway c sees"
 show vicish --uri "unix://$lab/c/charon.vici" -c 'print(table.sas(vici.list_sas()))'
 
-step "11. what the hook printed"
+step "12. what the hook printed"
 kill -TERM "$hook_pid"
 wait "$hook_pid" || true
 hook_pid=""
