@@ -296,43 +296,20 @@ func (r *rawConn) nextBody() (byte, []byte, error) {
 // goroutines. Comparing it with the engine separates decoding from the
 // rest of the client's work.
 func (r *rawConn) listConnsDecode() (int, error) {
-	if err := r.send(eventRegister, "list-conn"); err != nil {
-		return 0, err
-	}
-	if err := r.expect(eventConfirm); err != nil {
-		return 0, fmt.Errorf("register: %w", err)
-	}
-	if err := r.send(cmdRequest, "list-conns"); err != nil {
-		return 0, err
-	}
-	n := 0
-	for {
+	return r.listConnsWith(func() (byte, error) {
 		typ, body, err := r.nextBody()
-		if err != nil {
-			return n, err
-		}
-		if typ == cmdResponse {
-			break
-		}
-		if typ != event {
-			return n, fmt.Errorf("unexpected packet type %d", typ)
+		if err != nil || typ != event {
+			return typ, err
 		}
 		var m vici.Message
 		if err := m.UnmarshalBinary(body); err != nil {
-			return n, err
+			return typ, err
 		}
 		if m.Len() != 1 {
-			return n, fmt.Errorf("list-conn entry with %d top-level entries", m.Len())
+			return typ, fmt.Errorf("list-conn entry with %d top-level entries", m.Len())
 		}
-		n++
-	}
-	if err := r.send(eventUnregister, "list-conn"); err != nil {
-		return n, err
-	}
-	if err := r.expect(eventConfirm); err != nil {
-		return n, fmt.Errorf("unregister: %w", err)
-	}
-	return n, nil
+		return typ, nil
+	})
 }
 
 // next reads one frame and returns its packet type; the body is skipped.
@@ -368,7 +345,11 @@ func (r *rawConn) expect(want byte) error {
 
 // listConns registers list-conn, runs list-conns, counts the events until
 // the response and unregisters again, like the engine does per stream.
-func (r *rawConn) listConns() (int, error) {
+func (r *rawConn) listConns() (int, error) { return r.listConnsWith(r.next) }
+
+// listConnsWith runs one listing, reading each frame of the stream with
+// read, which returns the frame's packet type, and counts the events.
+func (r *rawConn) listConnsWith(read func() (byte, error)) (int, error) {
 	if err := r.send(eventRegister, "list-conn"); err != nil {
 		return 0, err
 	}
@@ -380,7 +361,7 @@ func (r *rawConn) listConns() (int, error) {
 	}
 	n := 0
 	for {
-		typ, err := r.next()
+		typ, err := read()
 		if err != nil {
 			return n, err
 		}
