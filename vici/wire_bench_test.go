@@ -29,6 +29,12 @@ func BenchmarkEncodeListSA(b *testing.B) {
 }
 
 func BenchmarkDecodeListSA(b *testing.B) {
+	benchDecode(b, func(b *testing.B, m *vici.Message, enc []byte) {})
+}
+
+// benchDecode decodes a small and a large list-sa message per iteration
+// and hands each result to then.
+func benchDecode(b *testing.B, then func(b *testing.B, m *vici.Message, enc []byte)) {
 	for _, children := range []int{1, 500} {
 		b.Run(fmt.Sprintf("children=%d", children), func(b *testing.B) {
 			enc, err := listSA(children).MarshalBinary()
@@ -42,6 +48,7 @@ func BenchmarkDecodeListSA(b *testing.B) {
 				if err := m.UnmarshalBinary(enc); err != nil {
 					b.Fatal(err)
 				}
+				then(b, &m, enc)
 			}
 		})
 	}
@@ -220,25 +227,11 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 // entry of every section through Entries, as a consumer converting the
 // whole tree does (starlarkvici.FromMessage, say).
 func BenchmarkDecodeWalk(b *testing.B) {
-	for _, children := range []int{1, 500} {
-		b.Run(fmt.Sprintf("children=%d", children), func(b *testing.B) {
-			enc, err := listSA(children).MarshalBinary()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(enc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				var m vici.Message
-				if err := m.UnmarshalBinary(enc); err != nil {
-					b.Fatal(err)
-				}
-				if n := walkEntries(&m); n != len(enc) {
-					b.Fatalf("walked %d bytes, want %d", n, len(enc))
-				}
-			}
-		})
-	}
+	benchDecode(b, func(b *testing.B, m *vici.Message, enc []byte) {
+		if n := walkEntries(m); n != len(enc) {
+			b.Fatalf("walked %d bytes, want %d", n, len(enc))
+		}
+	})
 }
 
 // walkEntries visits every entry and returns the encoded size it saw.
