@@ -272,16 +272,27 @@ func skipComment(b *buffer) {
 	}
 }
 
+// skipBlank consumes a comment or one blank character, as the states
+// outside values do between tokens, and reports whether it did.
+func skipBlank(b *buffer) bool {
+	switch c := b.peek(0); c {
+	case '#':
+		skipComment(b)
+	case ' ', '\t', '\r', '\n':
+		b.advance()
+	default:
+		return false
+	}
+	return true
+}
+
 func (lx *lexer) lexInitial(b *buffer) (token, bool, error) {
+	if skipBlank(b) {
+		return token{}, false, nil
+	}
 	pos := lx.where()
 	c := b.peek(0)
 	switch {
-	case c == '#':
-		skipComment(b)
-		return token{}, false, nil
-	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-		b.advance()
-		return token{}, false, nil
 	case c == '{':
 		b.advance()
 		return token{kind: tLBrace, pos: pos}, true, nil
@@ -413,15 +424,12 @@ func (lx *lexer) lexString(b *buffer) (string, error) {
 }
 
 func (lx *lexer) lexRef(b *buffer) (token, bool, error) {
+	if skipBlank(b) {
+		return token{}, false, nil
+	}
 	pos := lx.where()
 	c := b.peek(0)
 	switch {
-	case c == '#':
-		skipComment(b)
-		return token{}, false, nil
-	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-		b.advance()
-		return token{}, false, nil
 	case c == ',':
 		b.advance()
 		return token{kind: tComma, pos: pos}, true, nil
