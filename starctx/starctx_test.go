@@ -8,6 +8,7 @@ import (
 
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 func TestFromWithoutAttach(t *testing.T) {
@@ -33,7 +34,7 @@ func TestAttachCancelsLoops(t *testing.T) {
 		return starlark.None, nil
 	})
 	src := "def spin():\n    stop()\n    for i in range(100000000):\n        pass\n\nspin()\n"
-	_, err := starlark.ExecFile(thread, "loop.star", src, starlark.StringDict{"stop": stop})
+	_, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "loop.star", src, starlark.StringDict{"stop": stop})
 	if err == nil || !strings.Contains(err.Error(), "stopped by the host") {
 		t.Fatalf("loop after cancel: err = %v, want the context's cause", err)
 	}
@@ -44,7 +45,7 @@ func TestReleaseStopsCancelling(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	starctx.Attach(thread, ctx)()
 	cancel()
-	if _, err := starlark.ExecFile(thread, "ok.star", "x = [i for i in range(100000)]\n", nil); err != nil {
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "ok.star", "x = [i for i in range(100000)]\n", nil); err != nil {
 		t.Fatalf("thread cancelled after release: %v", err)
 	}
 }

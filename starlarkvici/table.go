@@ -54,7 +54,6 @@ var (
 	keyIke     = Key{Name: "ike", Doc: "IKE_SA configuration name"}
 	keyChildID = Key{Name: "child-id", Doc: "unique id of a CHILD_SA"}
 	keyIkeID   = Key{Name: "ike-id", Doc: "unique id of an IKE_SA"}
-	keyName    = Key{Name: "name", Doc: "name of the object"}
 	keyLogLvl  = Key{Name: "loglevel", Doc: "highest log level to stream as control-log (default 1)"}
 	keyTimeout = Key{Name: "timeout", Doc: "daemon-side timeout in milliseconds; 0 waits for the result, -1 returns at once"}
 )

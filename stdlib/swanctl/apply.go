@@ -88,16 +88,12 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "  "+strings.Join(counts, ", "))
 }
 
-// state is what the daemon has loaded, as far as apply needs to know.
+// state is the daemon's loaded credentials, as far as apply needs to know
+// before loading them.
 type state struct {
-	keys        []string                 // get-keys
-	shared      []string                 // get-shared
-	certs       map[string]bool          // DER of every certificate (list-certs)
-	authorities []string                 // get-authorities
-	authority   map[string]*vici.Message // list-authorities, by name
-	pools       *vici.Message            // get-pools
-	conns       []string                 // get-conns (loaded over vici)
-	conn        map[string]*vici.Message // list-conns, by name
+	keys   []string        // get-keys
+	shared []string        // get-shared
+	certs  map[string]bool // DER of every certificate (list-certs)
 }
 
 type applier struct {
