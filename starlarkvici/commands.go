@@ -145,6 +145,7 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	defaultFlags(c, msg, args, kwargs)
 	return s.execute(thread, r)
 }
 

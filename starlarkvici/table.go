@@ -14,6 +14,9 @@ type Command struct {
 	Keys  []Key  // documented request keys, usable as keyword arguments
 	// Log is true for commands that stream control-log and take log=fn.
 	Log bool
+	// AllFlags names presence keys that are all sent when the caller turns
+	// none of them on (swanctl's default for list-pols: trap, drop, pass).
+	AllFlags []string
 
 	schema *schema // load_conn, load_pool, load_authority: list/value keys
 }
@@ -100,8 +103,10 @@ func commandTable() []Command {
 				{Name: "ike-id", Doc: "only the IKE_SA with this unique id"},
 				{Name: "child", Doc: "only CHILD_SAs of this configuration name"},
 				{Name: "child-id", Doc: "only the CHILD_SA with this unique id"}}},
-		{Name: "list_policies", Wire: "list-policies", Event: "list-policy", Doc: "List installed trap, drop and bypass policies.",
-			Reply: replyStream + ": {<ike>/<child>: {child, ike, mode, local-ts[], remote-ts[]}}",
+		{Name: "list_policies", Wire: "list-policies", Event: "list-policy",
+			Doc:      "List installed trap, drop and bypass policies (all three unless trap/drop/pass_=True narrows it, as swanctl --list-pols).",
+			Reply:    replyStream + ": {<ike>/<child>: {child, ike, mode, local-ts[], remote-ts[]}}",
+			AllFlags: []string{"trap", "drop", "pass"},
 			Keys: []Key{{Name: "drop", Doc: "list drop policies", Presence: true},
 				{Name: "pass", Doc: "list bypass policies", Presence: true},
 				{Name: "trap", Doc: "list trap policies", Presence: true},
