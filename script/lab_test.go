@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/script"
 )
 
@@ -17,7 +18,7 @@ import (
 // module's connection) see the same daemon, and pp() keeps the PSK from a
 // swanctl.conf off the output.
 func TestModulesShareTheDaemon(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	dir := t.TempDir()
 	conf := `connections {
     demo {

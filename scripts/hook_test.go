@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 // hookLine is one JSON line of hooks/ike-updown.star.
@@ -33,7 +34,7 @@ type hookLine struct {
 // the daemon is killed and restarted, lines again after that, and a clean
 // stop on SIGTERM.
 func TestIkeUpdownHook(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testContext(t)
 	a := l.Gateway("a")
 	bin := buildVicish(t)

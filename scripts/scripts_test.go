@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 // statusRow finds the row of IKE_SA or CHILD_SA name in status output and
@@ -24,7 +25,7 @@ func statusRow(out, name string) (state string, ok bool) {
 // failover moves the CHILD_SA to the backup (seen on gateways a and c, gone
 // from b), and status then shows it there.
 func TestFailover(t *testing.T) {
-	l := lab.Start(t, lab.Failover)
+	l := labtest.Start(t, lab.Failover)
 	ctx := testContext(t)
 	a, b, c := l.Gateway("a"), l.Gateway("b"), l.Gateway("c")
 	initiate(t, ctx, a.URI, "primary", "net")
@@ -110,7 +111,7 @@ func TestFailover(t *testing.T) {
 // initiate step with exit code 1 and a message saying so, and leaves no
 // half-made backup IKE_SA behind.
 func TestFailoverBackupDown(t *testing.T) {
-	l := lab.Start(t, lab.Failover)
+	l := labtest.Start(t, lab.Failover)
 	ctx := testContext(t)
 	a, c := l.Gateway("a"), l.Gateway("c")
 	initiate(t, ctx, a.URI, "primary", "net")
@@ -151,7 +152,7 @@ func TestFailoverBackupDown(t *testing.T) {
 
 // TestStatusManySAs: status lists every IKE_SA and CHILD_SA the lab brought up.
 func TestStatusManySAs(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testContext(t)
 	const n = 4
 	if err := l.BringUpSAs(ctx, n); err != nil {
@@ -182,7 +183,7 @@ func TestStatusManySAs(t *testing.T) {
 // failover) the primary's IKE_SA cannot be deleted gracefully; the failover
 // forces it and brings the CHILD_SA up over c.
 func TestFailoverPrimaryDead(t *testing.T) {
-	l := lab.Start(t, lab.Failover)
+	l := labtest.Start(t, lab.Failover)
 	ctx := testContext(t)
 	a, b, c := l.Gateway("a"), l.Gateway("b"), l.Gateway("c")
 	initiate(t, ctx, a.URI, "primary", "net")
@@ -206,7 +207,7 @@ func TestFailoverPrimaryDead(t *testing.T) {
 
 // TestExamples runs the small scripts of examples/ against a two-gateway lab.
 func TestExamples(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testContext(t)
 	a := l.Gateway("a")
 	for _, tc := range []struct {

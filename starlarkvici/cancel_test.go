@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -55,7 +56,7 @@ func waiting(m *Module) bool {
 }
 
 func TestCancel(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 
 	t.Run("listen", func(t *testing.T) {
 		err := cancelWhen(t, l, `

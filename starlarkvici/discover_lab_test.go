@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
 )
@@ -13,7 +14,7 @@ import (
 // TestDiscoverLab: a module given no URI finds a real gateway's socket
 // through the strongswan.conf its daemon runs with, and talks to it.
 func TestDiscoverLab(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	gw := l.Gateway("a")
 	conf := filepath.Join(gw.ConfDir, "strongswan.conf")
 	getenv := func(k string) string {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
@@ -220,7 +221,7 @@ func TestScripts(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".star"), func(t *testing.T) {
-			l := lab.Start(t, lab.TwoGateways)
+			l := labtest.Start(t, lab.TwoGateways)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			if err := runScript(t, l, file, ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -91,7 +92,7 @@ func sectionNames(t *testing.T, entries []*vici.Message) []string {
 // gateways of a two-gateway lab, with the set-up each needs, and checks the
 // content of the replies.
 func TestCharonEveryCommand(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 3*time.Minute)
 	ga, gb := l.Gateway("a"), l.Gateway("b")
 	seen := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -92,7 +93,7 @@ func isUp(up bool) func(*vici.Message) bool {
 // control-log (the list-* streams are covered by TestCharonEveryCommand),
 // and checks that alert, new in 6.0.3, is refused as unknown.
 func TestCharonEvents(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 2*time.Minute)
 	ga, gb := l.Gateway("a"), l.Gateway("b")
 	defer func() {

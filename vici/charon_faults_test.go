@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -34,7 +35,7 @@ func loadSilentConn(t *testing.T, ctx context.Context, c *vici.Client, local, na
 // callback's error, and checks that the late control-log entries and
 // replies never reach the commands and streams that follow.
 func TestCharonStreamDesync(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 2*time.Minute)
 	ga := l.Gateway("a")
 	c := dialGateway(t, ga, vici.Options{})
@@ -137,7 +138,7 @@ func inFlightInitiate(t *testing.T, ctx context.Context, c *vici.Client, streame
 // error wrapping ErrClosed, with and without reconnect, and the
 // reconnecting client is usable again after the restart.
 func TestCharonKillInFlight(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ga := l.Gateway("a")
 
 	for _, reconnect := range []bool{false, true} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -18,7 +19,7 @@ import (
 // event of the same size, item for item; a request over the 512 KiB packet
 // limit is refused before anything is sent, and the client stays usable.
 func TestCharonLargeMessages(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	ctx := charonCtx(t, 2*time.Minute)
 	c := dialGateway(t, l.Gateway("a"), vici.Options{})
 
@@ -82,7 +83,7 @@ func TestCharonLargeMessages(t *testing.T) {
 // subscription sees each entry exactly once per listing (one EVENT_REGISTER
 // between them, so the daemon never sends anything twice).
 func TestCharonStreamAndSubscriptionShareRegistration(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	ctx := charonCtx(t, 3*time.Minute)
 	if err := l.LoadConns(ctx, "a", bulkConns); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -79,7 +80,7 @@ func (c *connTally) check(t *testing.T, round string) {
 // consumer that sleeps 1 ms per entry while another goroutine waits to use
 // the same client: every run delivers all of them, once each.
 func TestCharonNoLossListConns(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	ctx := charonCtx(t, 3*time.Minute)
 	start := time.Now()
 	if err := l.LoadConns(ctx, "a", bulkConns); err != nil {
@@ -258,7 +259,7 @@ func (u *updownTally) check(t *testing.T, who string) {
 // child-updown, exactly once: a fast one and a slow one (a 4-event queue,
 // 1 ms per event) on the initiator, and one on the responder.
 func TestCharonNoLossUpdown(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 3*time.Minute)
 	subscribers := []struct {
 		name  string

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -14,7 +15,7 @@ import (
 // subscription must still be registered with the daemon (an unregistration
 // still on its way must not undo the new registration).
 func TestCharonResubscribe(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, time.Minute)
 	c := dialGateway(t, l.Gateway("a"), vici.Options{})
 	for i := 0; i < 20; i++ {

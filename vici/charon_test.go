@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -25,7 +26,7 @@ func dialT(t *testing.T, uri string, opts vici.Options) *vici.Client {
 }
 
 func TestCharonVersionAndStats(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	a := l.Gateway("a")
 	c := dialT(t, a.URI, vici.Options{})
 	ctx := t.Context()
@@ -93,7 +94,7 @@ func TestCharonVersionAndStats(t *testing.T) {
 }
 
 func TestCharonStreamListConns(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	a := l.Gateway("a")
 	ctx := t.Context()
 	const n = 300
@@ -191,7 +192,7 @@ func loadDeadConn(t *testing.T, c *vici.Client, local string) {
 }
 
 func TestCharonInitiateEventsAndDesync(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	a := l.Gateway("a")
 	ctx := t.Context()
 	c := dialT(t, a.URI, vici.Options{})
@@ -268,7 +269,7 @@ func TestCharonInitiateEventsAndDesync(t *testing.T) {
 }
 
 func TestCharonRestart(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	a := l.Gateway("a")
 	ctx := t.Context()
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/script"
 )
 
@@ -24,7 +25,7 @@ func completions(c *completer, line string) []string {
 }
 
 func TestCompleter(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway) // vici.connect dials at once
+	l := labtest.Start(t, lab.OneGateway) // vici.connect dials at once
 	var out bytes.Buffer
 	rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &out})
 	defer rt.Close()

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 // TestREPLOnTerminal drives the REPL through a pseudo-terminal against a
 // real daemon, as a person would: expressions, completion, a multi-line
 // def, Ctrl-C at the prompt and during vici.listen(), secrets, history.
 func TestREPLOnTerminal(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	state := t.TempDir()
 	env := []string{"VICI_URI=" + l.Gateway("a").URI, "XDG_STATE_HOME=" + state}
 

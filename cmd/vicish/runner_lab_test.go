@@ -14,12 +14,13 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 // TestRunnerAgainstLab covers the exit codes that involve a daemon, and the
 // backtrace format, against real charon daemons.
 func TestRunnerAgainstLab(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	uri := l.Gateway("a").URI
 	dir := t.TempDir()
 
@@ -82,7 +83,7 @@ vici.initiate(child = "c", ike = "silent")
 	})
 
 	t.Run("daemon lost while listening", func(t *testing.T) {
-		one := lab.Start(t, lab.OneGateway)
+		one := labtest.Start(t, lab.OneGateway)
 		gw := one.Gateway("a")
 		pr, pw := io.Pipe()
 		var stderr bytes.Buffer

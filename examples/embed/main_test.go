@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 func TestEmbedAgainstLab(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), l.Gateway("a").URI, &out, &errOut); code != 0 {
 		t.Fatalf("exit code %d; stderr:\n%s", code, errOut.String())

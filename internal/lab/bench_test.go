@@ -1,7 +1,9 @@
-package lab
+package lab_test
 
 import (
 	"context"
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"testing"
 	"time"
 )
@@ -11,7 +13,7 @@ import (
 func BenchmarkBringUpSAs1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		l := Start(b, TwoGateways)
+		l := labtest.Start(b, lab.TwoGateways)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		b.StartTimer()
 		if err := l.BringUpSAs(ctx, 1000); err != nil {
@@ -26,7 +28,7 @@ func BenchmarkBringUpSAs1000(b *testing.B) {
 // BenchmarkLoadConns10000 loads 10,000 connections into gateway a per
 // iteration.
 func BenchmarkLoadConns10000(b *testing.B) {
-	l := Start(b, OneGateway)
+	l := labtest.Start(b, lab.OneGateway)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	b.ResetTimer()

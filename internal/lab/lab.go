@@ -19,8 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
-	"time"
 )
 
 // Topology selects how many gateways a lab has and what is preloaded.
@@ -99,51 +97,6 @@ const (
 	// LocalB is an address of "b" and "c" inside NetB.
 	LocalB = "10.2.0.1"
 )
-
-// Start starts a lab for a test and stops it in t.Cleanup. When the lab cannot
-// start the test fails with the reason; only on a developer machine (CI is not
-// "true") and only when not root or strongSwan is missing, it is skipped.
-func Start(t testing.TB, topo Topology) *Lab {
-	t.Helper()
-	if err := Check(); err != nil {
-		if os.Getenv("CI") != "true" && (errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNotInstalled)) {
-			t.Skipf("lab: %v", err)
-		}
-		t.Fatalf("lab: %v", err)
-	}
-	dir, err := testDir(t)
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	begin := time.Now()
-	l, err := Up(ctx, Config{Dir: dir, Topology: topo})
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Logf("lab %s: %s started in %v (%s)", l.ID, topo, time.Since(begin).Round(time.Millisecond), l.summary())
-	t.Cleanup(func() {
-		if err := l.Down(); err != nil {
-			t.Errorf("lab %s: down: %v", l.ID, err)
-		}
-	})
-	return l
-}
-
-// testDir picks a per-test directory whose socket paths stay short.
-func testDir(t testing.TB) (string, error) {
-	dir := t.TempDir()
-	if len(dir)+len("/a/charon.vici") <= maxSocketPath && !underRun(dir) {
-		return dir, nil
-	}
-	dir, err := shortTempDir()
-	if err != nil {
-		return "", err
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir, nil
-}
 
 // shortTempDir creates a temporary directory, falling back to /tmp when
 // $TMPDIR is too long for socket paths.
@@ -290,14 +243,6 @@ func (l *Lab) netnsNames() []string {
 		names = append(names, g.Netns)
 	}
 	return names
-}
-
-func (l *Lab) summary() string {
-	var parts []string
-	for _, g := range l.Gateways {
-		parts = append(parts, fmt.Sprintf("%s=%s", g.Name, g.URI))
-	}
-	return strings.Join(parts, " ")
 }
 
 func newID() string {

@@ -1,9 +1,11 @@
-package lab
+package lab_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"io"
 	"os"
 	"os/exec"
@@ -21,7 +23,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 func TestOneGatewayAnswersVersion(t *testing.T) {
-	l := Start(t, OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	a := l.Gateway("a")
 	if a == nil || len(l.Gateways) != 1 {
 		t.Fatalf("want exactly gateway a, got %v", l.Gateways)
@@ -38,7 +40,7 @@ func TestOneGatewayAnswersVersion(t *testing.T) {
 
 // childCounters returns bytes-in and packets-in of the CHILD_SA "net" of IKE
 // SA ike as listed by swanctl --list-sas --raw.
-func childCounters(t *testing.T, g *Gateway, ike string) (bytesIn, packetsIn string) {
+func childCounters(t *testing.T, g *lab.Gateway, ike string) (bytesIn, packetsIn string) {
 	t.Helper()
 	out, err := g.Swanctl(testCtx(t, time.Minute), "--list-sas", "--ike", ike, "--raw")
 	if err != nil {
@@ -65,7 +67,7 @@ func rawValue(s, key string) string {
 }
 
 func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
-	l := Start(t, TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	a, b := l.Gateway("a"), l.Gateway("b")
 	ctx := testCtx(t, 2*time.Minute)
 	out, err := a.Swanctl(ctx, "--initiate", "--child", "net", "--ike", "ab", "--timeout", "30")
@@ -79,7 +81,7 @@ func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, addrs)
 	}
-	for _, want := range []string{"inet 192.0.2.1/24", "inet " + LocalA + "/32"} {
+	for _, want := range []string{"inet 192.0.2.1/24", "inet " + lab.LocalA + "/32"} {
 		if !strings.Contains(string(addrs), want) {
 			t.Errorf("a's namespace lacks %q:\n%s", want, addrs)
 		}
@@ -89,7 +91,7 @@ func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
 		t.Fatalf("fresh CHILD_SA on b already counts bytes-in=%s packets-in=%s", bytes0, packets0)
 	}
 	payload := []byte("hello through the tunnel")
-	if err := a.SendUDP(ctx, LocalA, LocalB, payload); err != nil {
+	if err := a.SendUDP(ctx, lab.LocalA, lab.LocalB, payload); err != nil {
 		t.Fatal(err)
 	}
 	// The packet travels asynchronously (a's TUN device, ESP over the veth,
@@ -114,7 +116,7 @@ func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
 }
 
 func TestFailoverBothPeersCanBeInitiated(t *testing.T) {
-	l := Start(t, Failover)
+	l := labtest.Start(t, lab.Failover)
 	a := l.Gateway("a")
 	if len(l.Gateways) != 3 || l.Gateway("b") == nil || l.Gateway("c") == nil {
 		t.Fatalf("want gateways a, b, c, got %d", len(l.Gateways))
@@ -139,7 +141,7 @@ func TestFailoverBothPeersCanBeInitiated(t *testing.T) {
 }
 
 func TestBringUpSAs(t *testing.T) {
-	l := Start(t, TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testCtx(t, 5*time.Minute)
 	const n = 200
 	begin := time.Now()
@@ -147,8 +149,8 @@ func TestBringUpSAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d IKE+CHILD SAs up in %v", n, time.Since(begin).Round(time.Millisecond))
-	for _, g := range []*Gateway{l.Gateway("a"), l.Gateway("b")} {
-		up, err := g.establishedSAs(ctx, "sa")
+	for _, g := range []*lab.Gateway{l.Gateway("a"), l.Gateway("b")} {
+		up, err := g.EstablishedSAs(ctx, "sa")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +161,7 @@ func TestBringUpSAs(t *testing.T) {
 }
 
 func TestLoadConns10000(t *testing.T) {
-	l := Start(t, TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testCtx(t, 5*time.Minute)
 	const n = 10000
 	begin := time.Now()
@@ -169,7 +171,7 @@ func TestLoadConns10000(t *testing.T) {
 	t.Logf("loaded %d connections in %v", n, time.Since(begin).Round(time.Millisecond))
 	out, err := l.Gateway("a").Swanctl(ctx, "--list-conns", "--raw")
 	if err != nil {
-		t.Fatalf("%v\n%s", err, tailLines(string(out), 5))
+		t.Fatalf("%v\n%s", err, lab.TailLines(string(out), 5))
 	}
 	bulk, ab := 0, 0
 	for _, line := range strings.Split(string(out), "\n") {
@@ -190,7 +192,7 @@ func leftovers(t *testing.T, id string, pids []int) []string {
 	t.Helper()
 	var left []string
 	for _, pid := range pids {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil && !isZombie(pid) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil && !lab.IsZombie(pid) {
 			left = append(left, fmt.Sprintf("process %d", pid))
 		}
 	}
@@ -212,29 +214,29 @@ func leftovers(t *testing.T, id string, pids []int) []string {
 			left = append(left, "mount "+line)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(RegistryDir, id+".json")); err == nil {
+	if _, err := os.Stat(filepath.Join(lab.RegistryDir, id+".json")); err == nil {
 		left = append(left, "registry entry "+id)
 	}
 	return left
 }
 
 func TestStartStopTwentyTimesLeavesNothing(t *testing.T) {
-	if err := Check(); err != nil {
-		Start(t, OneGateway) // fails or skips with the reason
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
 	ctx := testCtx(t, 5*time.Minute)
 	begin := time.Now()
 	for i := 0; i < 20; i++ {
-		l, err := Up(ctx, Config{Topology: OneGateway})
+		l, err := lab.Up(ctx, lab.Config{Topology: lab.OneGateway})
 		if err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
 		a := l.Gateway("a")
-		if err := viciVersion(ctx, a.Socket); err != nil {
+		if err := lab.ViciVersion(ctx, a.Socket); err != nil {
 			t.Fatalf("round %d: gateway a does not answer: %v", i, err)
 		}
 		pid, dir := a.PID(), l.Dir
-		if !isLabDaemon(pid, l.ID, "a") {
+		if !lab.IsLabDaemon(pid, l.ID, "a") {
 			t.Fatalf("round %d: pid %d is not the lab's charon", i, pid)
 		}
 		if err := l.Down(); err != nil {
@@ -251,20 +253,20 @@ func TestStartStopTwentyTimesLeavesNothing(t *testing.T) {
 }
 
 func TestKillAndRestart(t *testing.T) {
-	l := Start(t, TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	a, b := l.Gateway("a"), l.Gateway("b")
 	ctx := testCtx(t, 2*time.Minute)
 	old := b.PID()
 	if err := b.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if err := viciVersion(ctx, b.Socket); err == nil {
+	if err := lab.ViciVersion(ctx, b.Socket); err == nil {
 		t.Fatal("b still answers after Kill")
 	}
 	if err := b.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b.PID() == old || !isLabDaemon(b.PID(), l.ID, "b") {
+	if b.PID() == old || !lab.IsLabDaemon(b.PID(), l.ID, "b") {
 		t.Fatalf("restarted b has pid %d (was %d)", b.PID(), old)
 	}
 	// The restarted daemon has its configuration again and answers a.
@@ -276,7 +278,7 @@ func TestKillAndRestart(t *testing.T) {
 func TestStaleLabIsCleared(t *testing.T) {
 	if os.Getenv("VICISH_LAB_CRASH") == "1" {
 		// Child process: start a lab and exit without Down, like a crash.
-		l, err := Up(context.Background(), Config{Topology: TwoGateways})
+		l, err := lab.Up(context.Background(), lab.Config{Topology: lab.TwoGateways})
 		if err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(2)
@@ -284,7 +286,7 @@ func TestStaleLabIsCleared(t *testing.T) {
 		fmt.Printf("LAB %s %d %d\n", l.ID, l.Gateway("a").PID(), l.Gateway("b").PID())
 		os.Exit(0)
 	}
-	Start(t, OneGateway) // checks the machine; also shows a lab may run meanwhile
+	labtest.Start(t, lab.OneGateway) // checks the machine; also shows a lab may run meanwhile
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStaleLabIsCleared$")
 	cmd.Env = append(os.Environ(), "VICISH_LAB_CRASH=1")
 	out, err := cmd.Output()
@@ -296,10 +298,10 @@ func TestStaleLabIsCleared(t *testing.T) {
 	if _, err := fmt.Sscanf(string(out[strings.Index(string(out), "LAB "):]), "LAB %s %d %d", &id, &pa, &pb); err != nil {
 		t.Fatalf("child output %q: %v", out, err)
 	}
-	if !isLabDaemon(pa, id, "a") || !isLabDaemon(pb, id, "b") {
+	if !lab.IsLabDaemon(pa, id, "a") || !lab.IsLabDaemon(pb, id, "b") {
 		t.Fatalf("the crashed child's daemons (%d, %d) should still run before clearing", pa, pb)
 	}
-	l, err := Up(testCtx(t, time.Minute), Config{Topology: OneGateway})
+	l, err := lab.Up(testCtx(t, time.Minute), lab.Config{Topology: lab.OneGateway})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +312,7 @@ func TestStaleLabIsCleared(t *testing.T) {
 }
 
 func TestDaemonDyingAtStartReportsItsOutput(t *testing.T) {
-	l := Start(t, OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	a := l.Gateway("a")
 	if err := a.Kill(); err != nil {
 		t.Fatal(err)
@@ -329,17 +331,17 @@ func TestDaemonDyingAtStartReportsItsOutput(t *testing.T) {
 }
 
 func TestTwoLabsAtOnce(t *testing.T) {
-	if err := Check(); err != nil {
-		Start(t, OneGateway) // fails or skips with the reason
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
 	ctx := testCtx(t, 2*time.Minute)
 	// Start both at the same moment, then use both while both run.
-	labs := make([]*Lab, 2)
+	labs := make([]*lab.Lab, 2)
 	errs := make([]error, 2)
 	done := make(chan int)
 	for i := range labs {
 		go func() {
-			labs[i], errs[i] = Up(ctx, Config{Topology: TwoGateways})
+			labs[i], errs[i] = lab.Up(ctx, lab.Config{Topology: lab.TwoGateways})
 			done <- i
 		}()
 	}
@@ -374,77 +376,67 @@ func TestTwoLabsAtOnce(t *testing.T) {
 }
 
 func TestUpRejectsBadDirs(t *testing.T) {
-	if err := Check(); err != nil {
-		Start(t, OneGateway) // fails or skips with the reason
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
 	ctx := testCtx(t, time.Minute)
 	long := filepath.Join(t.TempDir(), strings.Repeat("x", 100))
-	if _, err := Up(ctx, Config{Dir: long}); !errors.Is(err, ErrSocketPath) || !strings.Contains(err.Error(), "shorter") {
-		t.Errorf("Up with a %d-byte dir: %v, want ErrSocketPath naming a fix", len(long), err)
+	if _, err := lab.Up(ctx, lab.Config{Dir: long}); !errors.Is(err, lab.ErrSocketPath) || !strings.Contains(err.Error(), "shorter") {
+		t.Errorf("lab.Up with a %d-byte dir: %v, want lab.ErrSocketPath naming a fix", len(long), err)
 	}
-	if _, err := Up(ctx, Config{Dir: "/run/vicish-lab-test"}); err == nil || !strings.Contains(err.Error(), "under /run") {
-		t.Errorf("Up under /run: %v, want an error about /run", err)
+	if _, err := lab.Up(ctx, lab.Config{Dir: "/run/vicish-lab-test"}); err == nil || !strings.Contains(err.Error(), "under /run") {
+		t.Errorf("lab.Up under /run: %v, want an error about /run", err)
 	}
-	if _, err := Up(ctx, Config{Topology: 7}); err == nil || !strings.Contains(err.Error(), "unknown topology") {
-		t.Errorf("Up with topology 7: %v", err)
+	if _, err := lab.Up(ctx, lab.Config{Topology: 7}); err == nil || !strings.Contains(err.Error(), "unknown topology") {
+		t.Errorf("lab.Up with topology 7: %v", err)
 	}
 }
 
 func TestCommandUpStatusDown(t *testing.T) {
-	if err := Check(); err != nil {
-		Start(t, OneGateway) // fails or skips with the reason
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
 	dir := filepath.Join(t.TempDir(), "lab")
 	var out, errb strings.Builder
-	if code := Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
+	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
 		t.Fatalf("lab up: exit %d: %s", code, errb.String())
 	}
-	t.Cleanup(func() { Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
+	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
 	sock := "unix://" + filepath.Join(dir, "a", "charon.vici")
 	for _, want := range []string{"vicish --uri " + sock, "export VICI_URI=" + sock, filepath.Join(dir, "b", "charon.vici")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if err := viciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err != nil {
+	if err := lab.ViciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err != nil {
 		t.Fatalf("gateway a of `lab up` does not answer: %v", err)
 	}
 	out.Reset()
-	if code := Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") {
+	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") {
 		t.Fatalf("lab status: exit %d:\n%s", code, out.String())
 	}
 	out.Reset()
-	if code := Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
+	if code := lab.Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
 		t.Fatalf("lab down: exit %d: %s", code, errb.String())
 	}
-	if err := viciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err == nil {
+	if err := lab.ViciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err == nil {
 		t.Fatal("gateway a still answers after lab down")
 	}
-	if code := Command([]string{"down", "--dir", dir}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "no lab runs in") {
+	if code := lab.Command([]string{"down", "--dir", dir}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "no lab runs in") {
 		t.Fatalf("second lab down: exit %d: %s", code, errb.String())
 	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"}} {
-		if code := Command(args, io.Discard, io.Discard); code != 2 {
+		if code := lab.Command(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("lab %q: exit %d, want 2 (usage)", args, code)
 		}
 	}
 }
 
-func TestCharonConfinedByAppArmor(t *testing.T) {
-	profiles := "/usr/sbin/tcpdump (enforce)\n" + CharonPath + " (enforce)\n"
-	if !charonConfined(profiles) {
-		t.Error("enforcing charon profile not recognised")
-	}
-	if charonConfined("/usr/sbin/tcpdump (enforce)\n" + CharonPath + " (complain)\n") {
-		t.Error("a complain-mode profile does not confine")
-	}
-}
-
 func TestLabRunsACopyOfCharon(t *testing.T) {
-	if err := Check(); err != nil {
-		Start(t, OneGateway) // fails or skips with the reason
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
-	l, err := Up(testCtx(t, time.Minute), Config{Topology: OneGateway, copyCharon: true})
+	l, err := lab.Up(testCtx(t, time.Minute), lab.WithCharonCopy(lab.Config{Topology: lab.OneGateway}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +449,7 @@ func TestLabRunsACopyOfCharon(t *testing.T) {
 	if exe != filepath.Join(l.Dir, "charon") {
 		t.Fatalf("gateway a runs %s, want the copy in %s", exe, l.Dir)
 	}
-	if err := viciVersion(testCtx(t, time.Minute), a.Socket); err != nil {
+	if err := lab.ViciVersion(testCtx(t, time.Minute), a.Socket); err != nil {
 		t.Fatalf("copied charon does not answer: %v", err)
 	}
 }
@@ -466,7 +458,7 @@ func TestLabRunsACopyOfCharon(t *testing.T) {
 // with CI=true a lab test must fail with the reason, elsewhere it may skip.
 func TestStartWithoutRootFailsInCI(t *testing.T) {
 	if os.Geteuid() != 0 {
-		Start(t, OneGateway) // fails or skips with the reason
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
 	dir, err := os.MkdirTemp("", "vicish-lab-noroot-")
 	if err != nil {
@@ -499,6 +491,22 @@ func TestStartWithoutRootFailsInCI(t *testing.T) {
 		}
 		if ci == "" && (err != nil || !strings.Contains(s, "--- SKIP")) {
 			t.Fatalf("CI unset: lab test did not skip without root (err %v):\n%s", err, s)
+		}
+	}
+}
+
+// TestBinaryDoesNotLinkTesting checks that `vicish lab` (package lab) keeps
+// package testing out of the vicish binary: only labtest imports it.
+func TestBinaryDoesNotLinkTesting(t *testing.T) {
+	for _, pkg := range []string{"github.com/vicish/vicish/internal/lab", "github.com/vicish/vicish/cmd/vicish"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == "testing" {
+				t.Errorf("%s depends on package testing", pkg)
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 )
@@ -164,7 +165,7 @@ func wantReport(t *testing.T, what string, got map[string][]string, want map[str
 // into gateway a and with swanctl.apply into gateway b, and compares what
 // both daemons then have.
 func TestApplyMatchesSwanctl(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ga, gb := l.Gateway("a"), l.Gateway("b")

@@ -13,6 +13,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/stdlib/table"
 )
 
@@ -21,7 +22,7 @@ import (
 // --pretty, and checks that table.sas renders them exactly as swanctl
 // --list-sas prints them, on the initiator and on the responder.
 func TestSAsMatchSwanctl(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a := l.Gateway("a")
@@ -131,7 +132,7 @@ const extraConns = `connections {
 // that table.conns renders its list-conn events exactly as swanctl
 // --list-conns prints them.
 func TestConnsMatchSwanctl(t *testing.T) {
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a := l.Gateway("a")

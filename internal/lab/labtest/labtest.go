@@ -1,0 +1,61 @@
+// Package labtest starts labs of real charon daemons (package lab) from Go
+// tests. It is the only part of the lab that imports package testing, so
+// the vicish binary, which links package lab for `vicish lab`, does not.
+package labtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vicish/vicish/internal/lab"
+)
+
+// Start starts a lab with the given topology for a test and stops it in
+// t.Cleanup. See StartConfig.
+func Start(t testing.TB, topo lab.Topology) *lab.Lab {
+	t.Helper()
+	return StartConfig(t, lab.Config{Topology: topo})
+}
+
+// StartConfig starts the lab described by cfg for a test and stops it in
+// t.Cleanup. When the lab cannot start the test fails with the reason; only
+// on a developer machine (CI is not "true") and only when not root or
+// strongSwan is missing, it is skipped with the reason. cfg.Dir should be
+// empty: the lab then lives in a fresh short temporary directory.
+func StartConfig(t testing.TB, cfg lab.Config) *lab.Lab {
+	t.Helper()
+	if err := lab.Check(); err != nil {
+		if os.Getenv("CI") != "true" && (errors.Is(err, lab.ErrNotRoot) || errors.Is(err, lab.ErrNotInstalled)) {
+			t.Skipf("lab: %v", err)
+		}
+		t.Fatalf("lab: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	l, err := lab.Up(ctx, cfg)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Logf("lab %s: %s started in %v (%s)", l.ID, l.Topology, time.Since(begin).Round(time.Millisecond), summary(l))
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab %s: down: %v", l.ID, err)
+		}
+	})
+	return l
+}
+
+// summary names each gateway's socket.
+func summary(l *lab.Lab) string {
+	parts := make([]string, 0, len(l.Gateways))
+	for _, g := range l.Gateways {
+		parts = append(parts, fmt.Sprintf("%s=%s", g.Name, g.URI))
+	}
+	return strings.Join(parts, " ")
+}
