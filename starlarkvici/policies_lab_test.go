@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
 )
@@ -18,7 +19,7 @@ import (
 // swanctl --list-pols lists (all three), and explicit flags narrow it the
 // way swanctl's --trap/--drop/--pass do.
 func TestListPoliciesDefault(t *testing.T) {
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	gw := l.Gateway("a")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
