@@ -61,8 +61,8 @@ func presenceKeys(c Command) map[string]bool {
 	return m
 }
 
-// body converts the optional positional message of a command.
-func body(name string, args starlark.Tuple, sc *schema, presence map[string]bool) (*vici.Message, error) {
+// body converts the optional positional message of a command with c.
+func body(c *converter, name string, args starlark.Tuple, sc *schema, presence map[string]bool) (*vici.Message, error) {
 	if len(args) == 0 || args[0] == starlark.None {
 		return vici.NewMessage(), nil
 	}
@@ -70,7 +70,7 @@ func body(name string, args starlark.Tuple, sc *schema, presence map[string]bool
 	if !ok {
 		return nil, fmt.Errorf("%s: the positional argument is the request message and must be a dict, got %s", name, args[0].Type())
 	}
-	msg, err := convertSection("", m, sc, presence)
+	msg, err := c.section("", m, sc, presence)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -121,7 +121,8 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args
 		return nil, fmt.Errorf("%s: takes at most one positional argument (the request dict), got %d", name, len(args))
 	}
 	presence := presenceKeys(c)
-	msg, err := body(name, args, topSchema(c), presence)
+	conv := newConverter(starctx.From(thread))
+	msg, err := body(conv, name, args, topSchema(c), presence)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args
 		if !found {
 			return nil, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(KeywordNames(name), ", "))
 		}
-		if err := convertEntry(msg, kwName, key.Name, kw[1], sc, key.Presence); err != nil {
+		if err := conv.set(msg, kwName, key.Name, kw[1], sc, key.Presence); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -169,7 +170,7 @@ func findKey(c Command, keyword string) (Key, bool) {
 // generic builds the request of vici.call and vici.stream: the command's
 // table entry (if it has one) still decides presence keys and list keys;
 // other keywords are sent as request keys with "_" written as "-".
-func (s *Session) generic(name string, cmd string, args starlark.Tuple, kwargs []starlark.Tuple, allowEach bool) (request, error) {
+func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args starlark.Tuple, kwargs []starlark.Tuple, allowEach bool) (request, error) {
 	c, known := s.commands[cmd]
 	if !known {
 		for _, x := range s.commands {
@@ -184,7 +185,8 @@ func (s *Session) generic(name string, cmd string, args starlark.Tuple, kwargs [
 	}
 	presence := presenceKeys(c)
 	sc := topSchema(c)
-	msg, err := body(name, args, sc, presence)
+	conv := newConverter(starctx.From(thread))
+	msg, err := body(conv, name, args, sc, presence)
 	if err != nil {
 		return request{}, err
 	}
@@ -200,7 +202,7 @@ func (s *Session) generic(name string, cmd string, args starlark.Tuple, kwargs [
 		}
 		kwName := string(kw[0].(starlark.String))
 		wireKey := strings.ReplaceAll(kwName, "_", "-")
-		if err := convertEntry(msg, kwName, wireKey, kw[1], sc, presence[wireKey]); err != nil {
+		if err := conv.set(msg, kwName, wireKey, kw[1], sc, presence[wireKey]); err != nil {
 			return request{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -216,7 +218,7 @@ func (s *Session) call(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if !ok || cmd == "" {
 		return nil, fmt.Errorf("%s: command must be a non-empty str, got %s", b.Name(), args[0].Type())
 	}
-	r, err := s.generic(b.Name(), cmd, args[1:], kwargs, false)
+	r, err := s.generic(thread, b.Name(), cmd, args[1:], kwargs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +235,7 @@ func (s *Session) stream(thread *starlark.Thread, b *starlark.Builtin, args star
 	if !ok1 || !ok2 || cmd == "" || ev == "" {
 		return nil, fmt.Errorf("%s: command and event must be non-empty str", b.Name())
 	}
-	r, err := s.generic(b.Name(), cmd, args[2:], kwargs, true)
+	r, err := s.generic(thread, b.Name(), cmd, args[2:], kwargs, true)
 	if err != nil {
 		return nil, err
 	}

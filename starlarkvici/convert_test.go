@@ -2,6 +2,9 @@ package starlarkvici
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,7 +164,7 @@ func TestPresenceFlags(t *testing.T) {
 		{`{"drop": True, "pass": False, "trap": None, "child": "net"}`, `drop=yes child=net`},
 		{`{"drop": False}`, ``},
 	} {
-		m, err := body("vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
+		m, err := body(newConverter(nil), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +174,7 @@ func TestPresenceFlags(t *testing.T) {
 	}
 	// not a presence key: False is sent as "no"
 	c, _ = lookupCommand("rekey")
-	m, _ := body("vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
+	m, _ := body(newConverter(nil), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
 	if got := wire(m); got != "reauth=no" {
 		t.Errorf("reauth=False: got %q, want reauth=no", got)
 	}
@@ -203,7 +206,7 @@ func TestLoadSchemas(t *testing.T) {
 		{auth, `{"ca": {"cacert": b"\x30", "crl_uris": "http://x/crl"}}`, "ca{cacert=\x30 crl_uris=[http://x/crl]}"},
 		{auth, `{"ca": {"cert_uri_base": ["x"]}}`, `!ca.cert_uri_base: the daemon wants a single value`},
 	} {
-		m, err := body("vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
+		m, err := body(newConverter(nil), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
 		if strings.HasPrefix(tc.want, "!") {
 			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
 				t.Errorf("%s %s: got error %v, want %q", tc.c.Name, tc.in, err, tc.want[1:])
@@ -321,5 +324,57 @@ func TestBinaryMarshalerValue(t *testing.T) {
 	}
 	if e, _ := m.Lookup("data"); string(e.Value) != "s3cret\x00" {
 		t.Fatalf("data = %q, want the marshalled bytes", e.Value)
+	}
+}
+
+// flatDict is a request of n keys, each with a short value.
+func flatDict(n int) *starlark.Dict {
+	d := starlark.NewDict(n)
+	for i := range n {
+		d.SetKey(starlark.String("k"+strconv.Itoa(i)), starlark.String("v"))
+	}
+	return d
+}
+
+func TestToMessageCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted (Ctrl-C)")
+	cancel(cause)
+	// a big request (None values cost no packet space, so only the
+	// context can end this conversion early) and a long list
+	d := starlark.NewDict(0)
+	for i := range 10 * checkEvery {
+		d.SetKey(starlark.String("k"+strconv.Itoa(i)), starlark.None)
+	}
+	long := make([]starlark.Value, 10*checkEvery)
+	for i := range long {
+		long[i] = starlark.MakeInt(i)
+	}
+	withList := starlark.NewDict(1)
+	withList.SetKey(starlark.String("l"), starlark.NewList(long))
+	for _, v := range []*starlark.Dict{d, withList} {
+		_, err := toMessage(ctx, v)
+		if !errors.Is(err, cause) || !strings.Contains(err.Error(), "conversion interrupted") {
+			t.Errorf("conversion under a cancelled context: got %v, want it interrupted by %v", err, cause)
+		}
+	}
+	if _, err := toMessage(context.Background(), d); err != nil {
+		t.Errorf("the same dict without cancelling: %v", err)
+	}
+}
+
+// BenchmarkToMessageFlat converts flat requests of growing size; ns/op
+// grows in proportion to the key count (it grew with its square before
+// entries were appended instead of looked up).
+func BenchmarkToMessageFlat(b *testing.B) {
+	for _, n := range []int{10000, 40000} {
+		d := flatDict(n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ToMessage(d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
