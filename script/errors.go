@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/sys"
 	"github.com/vicish/vicish/vici"
 )
@@ -24,11 +26,19 @@ const (
 )
 
 // Causes a host gives to context.WithCancelCause when a signal stops a
-// script; ExitCode maps them to 130 and 143.
+// script; ExitCode maps them to 130 and 143. ErrInterrupted is
+// starctx.ErrInterrupted, which every blocking builtin's error wraps when
+// the host ended it.
 var (
-	ErrInterrupted = errors.New("interrupted")
+	ErrInterrupted = starctx.ErrInterrupted
 	ErrTerminated  = errors.New("terminated")
 )
+
+// ParseDuration reads a duration given as text, as vicish's --deadline
+// flag does: seconds ("10", "1.5") or a Go duration ("2m"). It is the
+// parser every builtin's deadline= and timeout= use (starctx.Duration), so
+// the flag and the arguments accept the same values with the same limits.
+func ParseDuration(s string) (time.Duration, error) { return starctx.ParseDuration(s) }
 
 // UsageError is a mistake in how a script was invoked (for example a file
 // that cannot be read); ExitCode maps it to 2.

@@ -5,6 +5,13 @@
 // A host attaches a context before running code; builtins read it back with
 // From and select on its Done channel. Attach also cancels the thread when
 // the context ends, so plain Starlark loops stop too.
+//
+// It is also the one home of what every blocking builtin needs: Duration,
+// the unpacker for "seconds or a duration" arguments (deadline=, timeout=,
+// time.sleep) and ParseDuration for the same on a command line; WithTimeout,
+// the thread's context bounded for one call; and Interrupted with
+// ErrInterrupted, the error a builtin returns when the host ended it, so
+// that errors.Is(err, ErrInterrupted) holds for all of them.
 package starctx
 
 import (

@@ -3,6 +3,7 @@ package starlarkvici
 import (
 	"context"
 	"errors"
+	"github.com/vicish/vicish/starctx"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func cancelWhen(t *testing.T, l *lab.Lab, script string, ready func(*Module) boo
 			case <-tick.C:
 			}
 		}
-		cancel(errors.New("interrupted (Ctrl-C)"))
+		cancel(errors.New("Ctrl-C"))
 	}()
 	err := runWith(t, l, mod, &syncBuffer{}, "cancel.star", script, ctx)
 	if guard.Err() != nil {
@@ -64,8 +65,8 @@ vici.on("ike-updown", print)
 vici.listen()
 fail("listen returned")
 `, listening)
-		if err == nil || !strings.Contains(err.Error(), "vici.listen: cancelled: interrupted (Ctrl-C)") {
-			t.Fatalf("got %v, want vici.listen: cancelled", err)
+		if err == nil || !strings.Contains(err.Error(), "vici.listen: interrupted: Ctrl-C") || !errors.Is(err, starctx.ErrInterrupted) {
+			t.Fatalf("got %v, want vici.listen: interrupted, wrapping starctx.ErrInterrupted", err)
 		}
 	})
 
@@ -74,8 +75,8 @@ fail("listen returned")
 vici.wait("ike-updown")
 fail("wait returned")
 `, waiting)
-		if err == nil || !strings.Contains(err.Error(), "vici.wait: cancelled: interrupted (Ctrl-C)") {
-			t.Fatalf("got %v, want vici.wait: cancelled", err)
+		if err == nil || !strings.Contains(err.Error(), "vici.wait: interrupted: Ctrl-C") || !errors.Is(err, starctx.ErrInterrupted) {
+			t.Fatalf("got %v, want vici.wait: interrupted, wrapping starctx.ErrInterrupted", err)
 		}
 	})
 
@@ -102,8 +103,8 @@ vici.load_conn({"dead": {"remote_addrs": "192.0.2.99", "local": {"auth": "psk"},
 vici.initiate(child="c", ike="dead")
 fail("initiate returned")
 `, connecting)
-		if err == nil || !strings.Contains(err.Error(), "vici.initiate: cancelled: interrupted (Ctrl-C)") {
-			t.Fatalf("got %v, want vici.initiate: cancelled", err)
+		if err == nil || !strings.Contains(err.Error(), "vici.initiate: interrupted: Ctrl-C") || !errors.Is(err, starctx.ErrInterrupted) {
+			t.Fatalf("got %v, want vici.initiate: interrupted, wrapping starctx.ErrInterrupted", err)
 		}
 		// the daemon is fine and answers a new client at once
 		if _, err := watcher.Call(ctx, "terminate", vici.NewMessage().Set("ike", "dead").Set("force", "yes")); err != nil {

@@ -1,7 +1,6 @@
 package starlarkvici
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,12 +82,12 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 	k, v := string(kw[0].(starlark.String)), kw[1]
 	switch {
 	case k == "deadline":
-		var d seconds
+		var d starctx.Duration
 		if err := d.Unpack(v); err != nil {
 			return true, fmt.Errorf("%s: for parameter \"deadline\": %v", name, err)
 		}
-		if d.set {
-			o.deadline = d.d
+		if d.Set {
+			o.deadline = d.D
 		}
 	case k == "check":
 		b, ok := v.(starlark.Bool)
@@ -280,10 +279,10 @@ func (s *Session) enter(thread *starlark.Thread, name string, withCallback bool)
 // execute sends r and converts the outcome.
 func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, error) {
 	parent := starctx.From(thread)
-	if err := parent.Err(); err != nil {
-		return nil, fmt.Errorf("%s: cancelled: %v", r.prefix, context.Cause(parent))
+	if err := starctx.Interrupted(parent); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.prefix, err)
 	}
-	ctx, cancel := ctxFor(thread, r.opts.deadline)
+	ctx, cancel := starctx.WithTimeout(thread, r.opts.deadline)
 	defer cancel()
 	callback := r.opts.each
 	event := r.event

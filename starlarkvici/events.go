@@ -268,7 +268,7 @@ func (s *Session) receive(ctx context.Context, fname string, timer <-chan time.T
 		var ok bool
 		select {
 		case <-ctx.Done():
-			return vici.Event{}, fmt.Errorf("%s: cancelled: %v", fname, context.Cause(ctx))
+			return vici.Event{}, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
 		case <-timer:
 			return vici.Event{}, errTimeout
 		case ev, ok = <-events:
@@ -323,17 +323,17 @@ func (s *Session) lostEvents(fname string, sub *vici.Subscription) error {
 		fname, s.resolvedURI(), cause)
 }
 
-func timerFor(t seconds) (<-chan time.Time, func()) {
-	if !t.set {
+func timerFor(t starctx.Duration) (<-chan time.Time, func()) {
+	if !t.Set {
 		return nil, func() {}
 	}
-	tm := time.NewTimer(t.d)
+	tm := time.NewTimer(t.D)
 	return tm.C, func() { tm.Stop() }
 }
 
 // listen implements vici.listen(timeout=None, count=None, keep_going=False).
 func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var timeout seconds
+	var timeout starctx.Duration
 	var countArg starlark.Value = starlark.None
 	var keepGoing bool
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout??", &timeout, "count??", &countArg, "keep_going?", &keepGoing); err != nil {
@@ -351,7 +351,7 @@ func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args star
 		st.mu.Unlock()
 		return nil, fmt.Errorf("%s: already listening; a callback cannot call listen() again (use vici.stop() to end the outer listen)", b.Name())
 	}
-	if st.sub == nil && len(st.pending) == 0 && !timeout.set {
+	if st.sub == nil && len(st.pending) == 0 && !timeout.Set {
 		st.mu.Unlock()
 		return nil, fmt.Errorf("%s: no events registered, so listening would never end; call vici.on(event, fn) first", b.Name())
 	}
@@ -436,7 +436,7 @@ func (s *Session) dispatch(thread *starlark.Thread, fname string, ev vici.Event,
 func (s *Session) wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var match starlark.Callable
-	var timeout seconds
+	var timeout starctx.Duration
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "match??", &match, "timeout??", &timeout); err != nil {
 		return nil, err
 	}

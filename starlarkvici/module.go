@@ -140,7 +140,7 @@ func sortedNames(d starlark.StringDict) []string {
 // connect implements vici.connect(uri=None, deadline=None, reconnect=False).
 func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var uri string
-	var deadline seconds
+	var deadline starctx.Duration
 	var reconnect bool
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "uri??", &uri, "deadline??", &deadline, "reconnect?", &reconnect); err != nil {
 		return nil, err
@@ -149,8 +149,8 @@ func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args star
 		uri = m.def.resolvedURI()
 	}
 	d := m.cfg.Deadline
-	if deadline.set {
-		d = deadline.d
+	if deadline.Set {
+		d = deadline.D
 	}
 	s := newSession(m, uri, d, reconnect, false)
 	if _, err := s.commandClient(starctx.From(thread)); err != nil {

@@ -206,15 +206,6 @@ func (s *Session) closeBuiltin(thread *starlark.Thread, b *starlark.Builtin, arg
 	return starlark.None, nil
 }
 
-// ctxFor returns the thread's context bounded by deadline d (0 = none).
-func ctxFor(thread *starlark.Thread, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx := starctx.From(thread)
-	if d > 0 {
-		return context.WithTimeout(ctx, d)
-	}
-	return context.WithCancel(ctx)
-}
-
 // explain turns an error from the engine into a message a person can act
 // on, prefixed with the builtin's name. It wraps err, so Go callers can
 // still match it with errors.Is/As.
@@ -230,7 +221,7 @@ func (s *Session) explain(name, wire string, parent context.Context, d time.Dura
 		return fmt.Errorf("%s: the daemon at %s does not know the command %q; check the spelling, or the daemon may be older than this vicish (vici.version() shows its version)%w",
 			name, s.resolvedURI(), wire, quiet{err})
 	case parent.Err() != nil:
-		return fmt.Errorf("%s: cancelled: %v%w", name, context.Cause(parent), quiet{err})
+		return fmt.Errorf("%s: %w%w", name, starctx.Interrupted(parent), quiet{err})
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: no reply from the daemon within %v (deadline); it may still complete the command%w", name, d, quiet{err})
 	case errors.Is(err, vici.ErrClosed) && !s.reconnect:

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -208,7 +207,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&opts.uri, "uri", "", "")
 	fs.Func("deadline", "", func(s string) (err error) {
-		opts.deadline, err = parseSeconds(s)
+		opts.deadline, err = script.ParseDuration(s)
 		return err
 	})
 	fs.BoolVar(&opts.allowExec, "allow-exec", false, "")
@@ -266,21 +265,6 @@ func flagError(err error) error {
 		return fmt.Errorf("unknown flag %s", strings.TrimPrefix(msg, "flag provided but not defined: "))
 	}
 	return err
-}
-
-// parseSeconds reads a deadline: a number of seconds or a Go duration.
-func parseSeconds(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 {
-			return 0, errors.New("must not be negative")
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a number of seconds (like 10 or 1.5) or a duration (like 2m)", s)
-	}
-	return d, nil
 }
 
 func versionText() string {

@@ -18,7 +18,6 @@ package exec
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -30,7 +29,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/starctx"
-	stdtime "github.com/vicish/vicish/stdlib/time"
 )
 
 // MaxOutput is the most bytes run captures from each of stdout and stderr.
@@ -63,7 +61,7 @@ func NewModule(allowed bool) *starlarkstruct.Module {
 func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		argvV   starlark.Value
-		timeout stdtime.DurationArg
+		timeout starctx.Duration
 		stdinV  starlark.Value
 		envD    *starlark.Dict
 	)
@@ -75,12 +73,8 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, fmt.Errorf("%s: argv: %w", b.Name(), err)
 	}
-	ctx := starctx.From(thread)
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
-		defer cancel()
-	}
+	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
+	defer cancel()
 	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.WaitDelay = waitDelay
 	ownGroup(cmd)
@@ -115,10 +109,10 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	case err != nil && ctx.Err() != nil:
 		// The program was killed (or never started) because the deadline
 		// passed or the host cancelled the script.
-		if parent := starctx.From(thread); parent.Err() != nil {
-			return nil, fmt.Errorf("%s: %s: %w: %v", b.Name(), argv[0], stdtime.ErrInterrupted, context.Cause(parent))
+		if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], err)
 		}
-		return nil, fmt.Errorf("%s: %s: timed out after %v; the program was killed", b.Name(), argv[0], time.Duration(timeout))
+		return nil, fmt.Errorf("%s: %s: timed out after %v; the program was killed", b.Name(), argv[0], timeout.D)
 	case stdout.err != nil || stderr.err != nil:
 		return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], errors.Join(stdout.err, stderr.err))
 	case err == nil, errors.Is(err, osexec.ErrWaitDelay), errors.As(err, &exitErr):

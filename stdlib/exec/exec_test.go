@@ -15,7 +15,6 @@ import (
 
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/exec"
-	stdtime "github.com/vicish/vicish/stdlib/time"
 )
 
 // run executes src with exec (allowed or not) and assert predeclared, on a
@@ -79,7 +78,7 @@ assert.fails(lambda: exec.run(["echo", 1]), "exec.run: argv: element 1 is int, w
 assert.fails(lambda: exec.run(["vicish-no-such-program"]), 'exec.run: exec: "vicish-no-such-program": executable file not found')
 assert.fails(lambda: exec.run(["cat"], stdin=1), "exec.run: stdin: got int, want string or bytes")
 assert.fails(lambda: exec.run(["true"], env={"A": 1}), "exec.run: env: got string: int entry, want string: string")
-assert.fails(lambda: exec.run(["true"], timeout=-1), "exec.run: .*negative duration")
+assert.fails(lambda: exec.run(["true"], timeout=-1), "exec.run: .*duration -1 seconds is negative")
 assert.fails(lambda: exec.run(["yes"]), "exec.run: yes: stdout exceeded 16 MiB; the program was stopped")
 `
 	if err := run(t, context.Background(), true, src); err != nil {
@@ -136,7 +135,7 @@ func TestCancelled(t *testing.T) {
 			defer cancel(nil)
 			tc.cancel(cancel)
 			err := run(t, ctx, true, `exec.run(["sleep", "3600"])`)
-			if !errors.Is(err, stdtime.ErrInterrupted) {
+			if !errors.Is(err, starctx.ErrInterrupted) {
 				t.Fatalf("got %v, want an error wrapping ErrInterrupted", err)
 			}
 			if !strings.Contains(err.Error(), "exec.run: sleep: interrupted: SIGTERM") {

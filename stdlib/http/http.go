@@ -18,7 +18,6 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/starctx"
-	stdtime "github.com/vicish/vicish/stdlib/time"
 )
 
 // MaxResponse is the largest response body post reads.
@@ -66,7 +64,7 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 		bodyV   starlark.Value
 		jsonV   starlark.Value
 		headers *starlark.Dict
-		timeout = stdtime.DurationArg(DefaultTimeout)
+		timeout starctx.Duration
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"url", &rawURL, "body??", &bodyV, "json??", &jsonV, "headers??", &headers, "timeout??", &timeout); err != nil {
@@ -104,13 +102,10 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 		contentType = "application/json"
 	}
 
-	ctx := starctx.From(thread)
-	var cancel context.CancelFunc
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
-	} else {
-		ctx, cancel = context.WithCancel(ctx)
+	if !timeout.Set {
+		timeout.D = DefaultTimeout
 	}
+	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
 	defer cancel()
 	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, u.String(), bytes.NewReader(payload))
 	if err != nil {
@@ -145,11 +140,11 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 			}), nil
 		}
 	}
-	if parent := starctx.From(thread); parent.Err() != nil {
-		return nil, fmt.Errorf("%s: %s: %w: %v", b.Name(), u.Redacted(), stdtime.ErrInterrupted, context.Cause(parent))
+	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), u.Redacted(), err)
 	}
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %s: no response within %v", b.Name(), u.Redacted(), time.Duration(timeout))
+		return nil, fmt.Errorf("%s: %s: no response within %v", b.Name(), u.Redacted(), timeout.D)
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/http"
-	stdtime "github.com/vicish/vicish/stdlib/time"
 )
 
 // run executes src with http (allowed or not), assert and url (the test
@@ -157,7 +156,7 @@ func TestCancelled(t *testing.T) {
 		cancel(errors.New("SIGTERM"))
 	}()
 	err := run(t, ctx, true, srv.URL, `http.post(url, timeout=3600)`)
-	if !errors.Is(err, stdtime.ErrInterrupted) || !strings.Contains(err.Error(), "interrupted: SIGTERM") {
+	if !errors.Is(err, starctx.ErrInterrupted) || !strings.Contains(err.Error(), "interrupted: SIGTERM") {
 		t.Fatalf("got %v, want an error wrapping ErrInterrupted", err)
 	}
 }
