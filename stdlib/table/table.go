@@ -30,11 +30,13 @@
 package table
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
@@ -82,6 +84,9 @@ func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			cols = keysOf(rows)
 		}
 		for i, r := range rows {
+			if err := interrupted(thread, b, i); err != nil {
+				return nil, err
+			}
 			m, ok := r.(starlark.Mapping)
 			if !ok {
 				return nil, fmt.Errorf("%s: row %d is %s, but row 0 is a dict", b.Name(), i, r.Type())
@@ -100,6 +105,9 @@ func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		}
 	default:
 		for i, r := range rows {
+			if err := interrupted(thread, b, i); err != nil {
+				return nil, err
+			}
 			var seq starlark.Indexable
 			switch r := r.(type) {
 			case *starlark.List:
@@ -123,6 +131,18 @@ func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		header = append(header, cell{text: c.header})
 	}
 	return starlark.String(layout(header, cells)), nil
+}
+
+// interrupted reports, every 256 rows, whether the thread's context has
+// ended, so rendering a huge table stops on Ctrl-C.
+func interrupted(thread *starlark.Thread, b *starlark.Builtin, row int) error {
+	if row%256 != 0 {
+		return nil
+	}
+	if ctx := starctx.From(thread); ctx.Err() != nil {
+		return fmt.Errorf("%s: interrupted at row %d: %w", b.Name(), row, context.Cause(ctx))
+	}
+	return nil
 }
 
 // collect returns the elements of an iterable.
@@ -189,31 +209,132 @@ func newCell(v starlark.Value) cell {
 	return cell{text: text(v)}
 }
 
+// maxCellDepth is how deeply a cell follows values nested in lists and
+// dicts; deeper ones show as "...".
+const maxCellDepth = 16
+
 // text formats a value for display: strings without quotes, None as
-// nothing, lists and tuples as their items joined with ", ".
+// nothing, lists and tuples as their items joined with ", ". Values nested
+// in a dict show as Starlark prints them. The work is bounded: nesting past
+// maxCellDepth shows as "...", and a list or dict inside itself as "[...]"
+// or "{...}", as Starlark prints it.
 func text(v starlark.Value) string {
-	var s string
-	switch v := v.(type) {
-	case starlark.NoneType:
-		return ""
-	case starlark.String:
-		s = string(v)
-	case *starlark.List, starlark.Tuple:
-		var parts []string
-		for _, x := range collect(v.(starlark.Iterable)) {
-			parts = append(parts, text(x))
-		}
-		s = strings.Join(parts, ", ")
-	default:
-		s = v.String()
-	}
+	var w cellWriter
+	w.plain(v, 0)
 	// Keep every row on one line.
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, s)
+	}, w.b.String())
+}
+
+// cellWriter formats one cell.
+type cellWriter struct {
+	b    strings.Builder
+	open []starlark.Value // mutable containers being written, for cycles
+}
+
+// enter reports whether container v may be written at depth: not past
+// maxCellDepth and not inside itself. It writes the placeholder otherwise.
+func (w *cellWriter) enter(v starlark.Value, depth int, cycle string) bool {
+	if depth >= maxCellDepth {
+		w.b.WriteString("...")
+		return false
+	}
+	switch v.(type) {
+	case *starlark.List, *starlark.Dict, *starlark.Set:
+		for _, o := range w.open {
+			if o == v {
+				w.b.WriteString(cycle)
+				return false
+			}
+		}
+	}
+	w.open = append(w.open, v)
+	return true
+}
+
+func (w *cellWriter) leave() { w.open = w.open[:len(w.open)-1] }
+
+// plain writes v as a cell shows it: strings bare, None as nothing, list
+// items joined with ", ".
+func (w *cellWriter) plain(v starlark.Value, depth int) {
+	switch v := v.(type) {
+	case starlark.NoneType:
+	case starlark.String:
+		w.b.WriteString(string(v))
+	case *starlark.List, starlark.Tuple:
+		if !w.enter(v, depth, "[...]") {
+			return
+		}
+		seq := v.(starlark.Indexable)
+		for i := range seq.Len() {
+			if i > 0 {
+				w.b.WriteString(", ")
+			}
+			w.plain(seq.Index(i), depth+1)
+		}
+		w.leave()
+	default:
+		w.repr(v, depth)
+	}
+}
+
+// repr writes v as Starlark prints it, within the same bounds.
+func (w *cellWriter) repr(v starlark.Value, depth int) {
+	var open, close string
+	var items func(yield func(k, v starlark.Value) bool)
+	switch v := v.(type) {
+	case *starlark.List:
+		open, close, items = "[", "]", indexed(v)
+	case starlark.Tuple:
+		open, close, items = "(", ")", indexed(v)
+		if v.Len() == 1 {
+			close = ",)"
+		}
+	case *starlark.Set:
+		open, close, items = "set([", "])", indexed(starlark.Tuple(collect(v)))
+	case *starlark.Dict:
+		open, close, items = "{", "}", v.Entries()
+	default:
+		w.b.WriteString(v.String())
+		return
+	}
+	cycle := "[...]"
+	if open == "{" {
+		cycle = "{...}"
+	}
+	if !w.enter(v, depth, cycle) {
+		return
+	}
+	w.b.WriteString(open)
+	first := true
+	for k, x := range items {
+		if !first {
+			w.b.WriteString(", ")
+		}
+		first = false
+		if k != nil {
+			w.repr(k, depth+1)
+			w.b.WriteString(": ")
+		}
+		w.repr(x, depth+1)
+	}
+	w.b.WriteString(close)
+	w.leave()
+}
+
+// indexed iterates a sequence's items with nil keys.
+func indexed(seq starlark.Indexable) func(yield func(k, v starlark.Value) bool) {
+	return func(yield func(k, v starlark.Value) bool) {
+		for i := range seq.Len() {
+			if !yield(nil, seq.Index(i)) {
+				return
+			}
+		}
+	}
 }
 
 // layout aligns header (may be empty) and rows into columns separated by

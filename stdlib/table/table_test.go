@@ -1,12 +1,16 @@
 package table_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/table"
 )
 
@@ -191,5 +195,69 @@ assert.eq(str(table.sas), "<built-in function table.sas>")
 `, starlark.StringDict{"table": table.Module, "assert": assert["assert"]})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRenderHostile feeds render values that contain themselves or nest
+// very deeply: each cell stays bounded, as Starlark prints cycles.
+func TestRenderHostile(t *testing.T) {
+	const src = `
+l = [1]
+l.append(l)
+d = {"k": "v"}
+d["self"] = d
+deep = []
+x = deep
+for i in range(100000):
+    y = []
+    x.append(y)
+    x = y
+dd = {}
+x = dd
+for i in range(100000):
+    y = {}
+    x["n"] = y
+    x = y
+cycle = table.render([[l]])
+dict_cycle = table.render([{"d": d}])
+in_dict = table.render([{"d": {"l": l}}])
+deep_list = table.render([[deep]])
+deep_dict = table.render([[dd]])
+`
+	thread := &starlark.Thread{Name: "test"}
+	opts := &syntax.FileOptions{While: true, TopLevelControl: true, GlobalReassign: true}
+	g, err := starlark.ExecFileOptions(opts, thread, "hostile.star", src, starlark.StringDict{"table": table.Module})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"cycle":      "1, [...]",
+		"dict_cycle": "d\n" + `{"k": "v", "self": {...}}`,
+		"in_dict":    "d\n" + `{"l": [1, [...]]}`,
+		"deep_list":  "...",
+		"deep_dict":  strings.Repeat(`{"n": `, 16) + "..." + strings.Repeat("}", 16),
+	} {
+		if got := string(g[name].(starlark.String)); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestRenderInterrupted: a render under a cancelled context stops with the
+// cancellation's cause.
+func TestRenderInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted (Ctrl-C)")
+	cancel(cause)
+	thread := &starlark.Thread{Name: "test"}
+	rows := make([]starlark.Value, 1000)
+	for i := range rows {
+		rows[i] = starlark.NewList([]starlark.Value{starlark.MakeInt(i)})
+	}
+	release := starctx.Attach(thread, ctx)
+	defer release()
+	_, err := starlark.Call(thread, table.Module.Members["render"], starlark.Tuple{starlark.NewList(rows)}, nil)
+	if !errors.Is(err, cause) {
+		t.Fatalf("render under a cancelled context: got %v, want %v", err, cause)
 	}
 }
