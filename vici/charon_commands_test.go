@@ -322,6 +322,15 @@ func commandsSAs(t *testing.T, ctx context.Context, a, b *recorder, ga, gb *lab.
 	if got := cnt.Section("counters").Section("ab").Get("ike-init-out-req"); got != "1" {
 		t.Errorf("get-counters ab ike-init-out-req = %q", got)
 	}
+	// With no name charon answers with its global counters, in a section
+	// it names "" (the decoder once refused that name).
+	global := a.ok("get-counters", nil).Section("counters")
+	if global == nil || !slices.Equal(global.Keys(), []string{""}) {
+		t.Fatalf("get-counters without a name: counters sections %v, want the one named \"\"", global.Keys())
+	}
+	if n, err := strconv.Atoi(global.Section("").Get("ike-init-out-req")); err != nil || n < 1 {
+		t.Errorf("global ike-init-out-req = %q after an initiate", global.Section("").Get("ike-init-out-req"))
+	}
 	all := a.ok("get-counters", msg("all", "yes")).Section("counters")
 	if all == nil || all.Section("ab") == nil {
 		t.Errorf("get-counters all: sections %v", all.Keys())

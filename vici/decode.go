@@ -112,12 +112,9 @@ func (d *decoder) scanName(b []byte, i int) (int, error) {
 	if i+1+n > len(b) {
 		return 0, d.scanError(b, i, "", "truncated: element name of %d bytes, %d left", n, len(b)-i-1)
 	}
-	if n == 0 {
-		return 0, d.scanError(b, i, `""`, "empty name")
-	}
-	if !printable(b[i+1 : i+1+n]) {
+	if !printable(b[i+1 : i+1+n]) { // an empty name is valid
 		name := string(b[i+1 : i+1+n])
-		return 0, d.scanError(b, i, printableName(name), "%s", checkName(name))
+		return 0, d.scanError(b, i, printableName(name), "%s", checkElementName(name))
 	}
 	return i + 1 + n, nil
 }
@@ -164,13 +161,19 @@ func itemName(b []byte, at, item int) string {
 	return name + "[" + strconv.Itoa(item) + "]"
 }
 
-// nameAt returns a copy of the element name whose length byte is at b[i].
-func nameAt(b []byte, i int) string { return string(b[i+1 : i+1+int(b[i])]) }
+// nameAt labels, for an error path, the element name whose length byte
+// is at b[i] (see printableName).
+func nameAt(b []byte, i int) string { return printableName(string(b[i+1 : i+1+int(b[i])])) }
 
 // bytesString returns the n bytes of b at i as a string without copying.
 // Only for bytes nobody writes to while the string is in use: the names in
 // a decoded message's own buffer.
-func bytesString(b []byte, i, n int) string { return unsafe.String(&b[i], n) }
+func bytesString(b []byte, i, n int) string {
+	if n == 0 { // an empty name may end the buffer: &b[i] would be out of range
+		return ""
+	}
+	return unsafe.String(&b[i], n)
+}
 
 // scan validates b and fills secs. It returns the number of list items.
 // On error, sections may be left open: the caller calls release.
@@ -280,8 +283,12 @@ func (d *decoder) unique(lv *openSection, b []byte, at int) bool {
 		lv.seen[name] = struct{}{}
 		return true
 	}
-	// A cheap hash: length and three bytes (names are never empty).
-	h := (uint32(len(name)) | uint32(name[0])<<8 | uint32(name[len(name)/2])<<16 | uint32(name[len(name)-1])<<24) * 0x9e3779b1
+	// A cheap hash: length and three bytes (the empty name has none).
+	h := uint32(len(name))
+	if len(name) > 0 {
+		h |= uint32(name[0])<<8 | uint32(name[len(name)/2])<<16 | uint32(name[len(name)-1])<<24
+	}
+	h *= 0x9e3779b1
 	bit, w := uint64(1)<<(h>>26), (h>>24)&3
 	sec := d.names[lv.base:]
 	if lv.filter[w]&bit != 0 {

@@ -7,7 +7,8 @@
 // values are raw bytes, as on the wire: insertion order is kept both ways
 // and binary values (a DER certificate) round-trip byte for byte.
 // MarshalBinary and UnmarshalBinary check every protocol limit — names of
-// 1 to 255 printable ASCII bytes, values up to 65535 bytes, lists of items
+// 0 to 255 printable ASCII bytes (charon names its global counters
+// section ""), values up to 65535 bytes, lists of items
 // only, balanced sections, unique keys per section, at most MaxDepth
 // nested sections, at most MaxPacketSize bytes per packet — and report a
 // *ProtocolError naming the offending key path. Bad data never yields a

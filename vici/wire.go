@@ -12,7 +12,9 @@ const (
 	// MaxPacketSize is the largest transport segment (packet type, name and
 	// message) the daemon accepts or sends: 512 KiB.
 	MaxPacketSize = 512 * 1024
-	// MaxNameLen is the longest element, command or event name.
+	// MaxNameLen is the longest element, command or event name. Element
+	// names may be empty (charon names its global counters section ""),
+	// command and event names may not.
 	MaxNameLen = 255
 	// MaxValueLen is the longest value or list item.
 	MaxValueLen = 65535
@@ -86,12 +88,18 @@ func pathError(path []string, name, format string, args ...any) *ProtocolError {
 	return &ProtocolError{Path: p, Reason: fmt.Sprintf(format, args...)}
 }
 
-// checkName reports why name cannot be an element, command or event name,
-// or "" when it can.
+// checkName reports why name cannot be a command or event name, or ""
+// when it can.
 func checkName(name string) string {
 	if len(name) == 0 {
 		return "empty name"
 	}
+	return checkElementName(name)
+}
+
+// checkElementName reports why name cannot be the name of a message
+// element, or "" when it can. The empty name is valid: charon sends one.
+func checkElementName(name string) string {
 	if len(name) > MaxNameLen {
 		return fmt.Sprintf("name of %d bytes exceeds the %d byte limit", len(name), MaxNameLen)
 	}
@@ -112,29 +120,29 @@ func sizeSection(m *Message, depth int, path *[]string, limit int) (int, error) 
 	total := 0
 	for i := range entries {
 		e := &entries[i]
-		if why := checkName(e.Name); why != "" {
+		if why := checkElementName(e.Name); why != "" {
 			return 0, pathError(*path, printableName(e.Name), "%s", why)
 		}
 		n := 2 + len(e.Name) // type, name length, name
 		switch e.Kind {
 		case KindValue:
 			if len(e.Value) > MaxValueLen {
-				return 0, pathError(*path, e.Name, "value of %d bytes exceeds the %d byte limit", len(e.Value), MaxValueLen)
+				return 0, pathError(*path, printableName(e.Name), "value of %d bytes exceeds the %d byte limit", len(e.Value), MaxValueLen)
 			}
 			n += 2 + len(e.Value)
 		case KindList:
 			for j, it := range e.List {
 				if len(it) > MaxValueLen {
-					return 0, pathError(*path, e.Name+"["+strconv.Itoa(j)+"]", "list item of %d bytes exceeds the %d byte limit", len(it), MaxValueLen)
+					return 0, pathError(*path, printableName(e.Name)+"["+strconv.Itoa(j)+"]", "list item of %d bytes exceeds the %d byte limit", len(it), MaxValueLen)
 				}
 				n += 3 + len(it)
 			}
 			n++ // list end
 		case KindSection:
 			if depth+1 > MaxDepth {
-				return 0, pathError(*path, e.Name, "sections nest deeper than %d levels", MaxDepth)
+				return 0, pathError(*path, printableName(e.Name), "sections nest deeper than %d levels", MaxDepth)
 			}
-			*path = append(*path, e.Name)
+			*path = append(*path, printableName(e.Name))
 			sub, err := sizeSection(e.Section, depth+1, path, limit-total)
 			*path = (*path)[:len(*path)-1]
 			if err != nil {
@@ -142,19 +150,20 @@ func sizeSection(m *Message, depth int, path *[]string, limit int) (int, error) 
 			}
 			n += sub + 1 // section end
 		default:
-			return 0, pathError(*path, e.Name, "entry has invalid kind %v", e.Kind)
+			return 0, pathError(*path, printableName(e.Name), "entry has invalid kind %v", e.Kind)
 		}
 		total += n
 		if total > limit {
-			return 0, pathError(*path, e.Name, "message exceeds the %d byte packet limit", MaxPacketSize)
+			return 0, pathError(*path, printableName(e.Name), "message exceeds the %d byte packet limit", MaxPacketSize)
 		}
 	}
 	return total, nil
 }
 
-// printableName quotes a name for an error path when it is not printable.
+// printableName labels a name in an error path: quoted when it is empty
+// or not printable, so that every path segment is visible.
 func printableName(name string) string {
-	if checkName(name) == "" {
+	if name != "" && checkElementName(name) == "" {
 		return name
 	}
 	if len(name) > 40 {

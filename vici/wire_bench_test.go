@@ -94,6 +94,7 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("k\x00v\x01s\x02x\x00y\x03\x04l\x00a\x00b"))
 	f.Add([]byte{0, 0, 1, 2, 3, 4, 5})
 	f.Add(bytes.Repeat([]byte{'n'}, 300))
+	f.Add([]byte("\x01\x00\x00\x00v\x03\x00\x00\x02")) // empty names
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m := buildFromBytes(in)
 		enc, err := m.MarshalBinary()
@@ -220,6 +221,9 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		{4, 1, 'l', 1, 1, 's', 2, 6},
 		{7},
 		{3, 1, 'k', 0, 5, 'a', 'b'},
+		// empty names, as in charon's get-counters reply
+		{1, 8, 'c', 'o', 'u', 'n', 't', 'e', 'r', 's', 1, 0, 3, 1, 'n', 0, 1, '0', 2, 2, 4, 0, 5, 0, 0, 6},
+		{3, 0, 0, 0, 3, 0, 0, 0},
 	}
 }
 

@@ -125,6 +125,49 @@ func TestEmptyListAndSectionRoundTrip(t *testing.T) {
 	}
 }
 
+// charon names the global section of get-counters "" (the counters
+// plugin), so empty names are valid for sections, keys and lists alike.
+func TestEmptyNamesRoundTrip(t *testing.T) {
+	global := vici.NewMessage().Set("ike-init-in-req", "0").Set("", "empty key")
+	m := vici.NewMessage().
+		SetSection("counters", vici.NewMessage().
+			SetSection("", global).
+			SetSection("ab", vici.NewMessage().Set("ike-init-out-req", "1"))).
+		SetList("", "x", "").
+		Set("success", "yes")
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{1, 8, 'c', 'o', 'u', 'n', 't', 'e', 'r', 's', 1, 0}
+	if !bytes.HasPrefix(b, want) {
+		t.Fatalf("encoding starts %v, want %v", b[:len(want)], want)
+	}
+	var back vici.Message
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	sameAPI(t, "", m, &back)
+	c := back.Section("counters")
+	if got := strings.Join(c.Keys(), ","); got != ",ab" {
+		t.Errorf("counters keys = %q, want \",ab\"", got)
+	}
+	g := c.Section("")
+	if g == nil || g.Get("ike-init-in-req") != "0" || g.Get("") != "empty key" {
+		t.Errorf("counters.\"\" = %v", g)
+	}
+	if got := back.List(""); len(got) != 2 || got[0] != "x" || got[1] != "" {
+		t.Errorf("list \"\" = %q", got)
+	}
+	if !equalMessages(m, &back) {
+		t.Error("Entries differ after the round trip")
+	}
+	again, err := back.MarshalBinary()
+	if err != nil || !bytes.Equal(again, b) {
+		t.Errorf("re-encoding differs (%v)", err)
+	}
+}
+
 func TestUnmarshalCopiesInput(t *testing.T) {
 	b := []byte{3, 1, 'k', 0, 1, 'v'}
 	var m vici.Message
@@ -181,7 +224,13 @@ func TestEncodeLimits(t *testing.T) {
 	}{
 		{"name255", vici.NewMessage().Set(strings.Repeat("n", 255), "v"), "", ""},
 		{"name256", vici.NewMessage().SetSection("s", vici.NewMessage().Set(strings.Repeat("n", 256), "v")), `s."` + strings.Repeat("n", 40) + `"...`, "exceeds the 255 byte limit"},
-		{"emptyName", vici.NewMessage().Set("", "v"), `""`, "empty name"},
+		{"emptyName", vici.NewMessage().Set("", "v"), "", ""},
+		{"emptyNameInPath", vici.NewMessage().SetSection("", vici.NewMessage().SetBytes("", make([]byte, 65536))), `"".""`, "exceeds the 65535 byte limit"},
+		{"emptyNameDuplicate", func() *vici.Message {
+			m := vici.NewMessage().Set("", "a")
+			m.Append(vici.Entry{Name: "", Kind: vici.KindValue})
+			return m
+		}(), `""`, "duplicate key"},
 		{"nonPrintable", vici.NewMessage().Set("a\x01", "v"), `"a\x01"`, "non-printable"},
 		{"value65535", vici.NewMessage().SetBytes("v", make([]byte, 65535)), "", ""},
 		{"value65536", vici.NewMessage().SetSection("x", vici.NewMessage().SetBytes("v", make([]byte, 65536))), "x.v", "exceeds the 65535 byte limit"},
@@ -251,7 +300,15 @@ func TestDecodeRejects(t *testing.T) {
 		{"type7", []byte{7}, "", "unknown element type 7"},
 		{"type8", []byte{8}, "", "unknown element type 8"},
 		{"type255", []byte{255}, "", "unknown element type 255"},
-		{"emptyName", []byte{3, 0, 0, 0}, `""`, "empty name"},
+		{"emptyName", []byte{3, 0, 0, 0}, "", ""},
+		{"emptyNames", []byte{1, 0, 3, 0, 0, 0, 2, 1, 1, 's', 4, 0, 5, 0, 0, 6, 2}, "", ""},
+		{"emptyNameDuplicate", []byte{3, 0, 0, 0, 1, 0, 2}, `""`, "duplicate"},
+		{"emptyNameInPath", []byte{1, 0, 3, 1, 'k', 0, 5, 'a'}, `"".k`, "value of 5 bytes, 1 left"},
+		{"emptyNameAtEnd", []byte{1, 0}, `""`, "1 section(s) not closed"},
+		{"emptyKeyAtEnd", []byte{3, 0}, `""`, "value length missing"},
+		{"emptyListAtEnd", []byte{4, 0}, `""`, "list not closed"},
+		{"emptyNameUnclosed", []byte{1, 0, 1, 0, 2}, `""`, "1 section(s) not closed"},
+		{"emptyNameListUnclosed", []byte{1, 0, 4, 0, 5, 0, 0}, `"".""`, "list not closed"},
 		{"nonPrintableName", []byte{3, 2, 'a', 0x7f, 0, 0}, `"a\x7f"`, "non-printable"},
 		{"truncNameLen", []byte{3}, "", "name length missing"},
 		{"truncName", []byte{3, 4, 'k', 'e'}, "", "element name of 4 bytes, 2 left"},
