@@ -21,6 +21,7 @@ var globalDocs = map[string]string{
 	"http":    "post(url, body= or json=, headers=, timeout=): notify a webhook (needs --allow-net)",
 	"table":   "render(rows), sas(vici.list_sas()), conns(...): aligned text tables",
 	"swanctl": "load_conf(path), apply(conf): swanctl.conf into the daemon, with a change report",
+	"x509":    "parse(der_or_pem), pem(der): certificates, CRLs and public keys (vici.list_certs() entries too)",
 	"struct":  "struct(**kwargs): a record with named fields",
 	"help":    "help() lists what there is; help(x) explains x",
 	"exit":    "exit(code=0) ends the program (Ctrl-D too, in the REPL)",

@@ -12,6 +12,7 @@ import (
 	"github.com/vicish/vicish/stdlib/sys"
 	"github.com/vicish/vicish/stdlib/table"
 	"github.com/vicish/vicish/stdlib/time"
+	"github.com/vicish/vicish/stdlib/x509"
 )
 
 // assemble builds the predeclared globals: the vici module, the standard
@@ -28,6 +29,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"http":    http.NewModule(o.AllowNet),
 		"table":   table.Module,
 		"swanctl": swanctl.NewModule(r.vici.Client, o.Stdout),
+		"x509":    x509.NewModule(),
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":    starlark.NewBuiltin("help", r.help),
 		"exit":    sys.Exit,

@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/x509"
@@ -21,7 +22,7 @@ import (
 // x509.parse reads every entry (a CRL and a bare key too).
 func TestListCertsLab(t *testing.T) {
 	p := makePKI(t)
-	l := lab.Start(t, lab.OneGateway)
+	l := labtest.Start(t, lab.OneGateway)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	mod := starlarkvici.NewModule(starlarkvici.Config{URI: l.Gateway("a").URI})
