@@ -27,7 +27,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"sys":     sys.NewModule(o.Argv, o.Getenv),
 		"exec":    exec.NewModule(o.AllowExec),
 		"http":    http.NewModule(o.AllowNet),
-		"table":   table.Module,
+		"table":   table.NewModule(r.vici),
 		"swanctl": swanctl.NewModule(r.vici.Client, o.Stdout),
 		"x509":    x509.NewModule(),
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),

@@ -7,15 +7,16 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func conns(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	return renderEntries(b, args, kwargs, "vici.list_conns", "connection", "connection_name",
-		func(w *strings.Builder, name string, conn starlark.Mapping) error {
-			m, ok := conn.(starlark.IterableMapping)
-			if !ok {
-				return fmt.Errorf("is %s, want an iterable dict", conn.Type())
-			}
-			return writeConn(w, name, m)
-		})
+// writeConns renders what vici.list_conns returns as swanctl --list-conns
+// does.
+func writeConns(w *strings.Builder, data starlark.Value) error {
+	return eachNamed(w, data, "vici.list_conns", "connection", func(w *strings.Builder, name string, conn starlark.Mapping) error {
+		m, ok := conn.(starlark.IterableMapping)
+		if !ok {
+			return fmt.Errorf("is %s, want an iterable dict", conn.Type())
+		}
+		return writeConn(w, name, m)
+	})
 }
 
 // orZero returns the value of key, or "0" when it is missing.

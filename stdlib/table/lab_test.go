@@ -177,7 +177,7 @@ func render(t *testing.T, fn string, events *starlark.List) string {
 	t.Helper()
 	thread := &starlark.Thread{Name: "test"}
 	v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "test.star", "table."+fn+"(events)",
-		starlark.StringDict{"table": table.Module, "events": events})
+		starlark.StringDict{"table": table.NewModule(nil), "events": events})
 	if err != nil {
 		t.Fatal(err)
 	}

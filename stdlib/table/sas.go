@@ -7,50 +7,36 @@ import (
 	"go.starlark.net/starlark"
 )
 
-func sas(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	return renderEntries(b, args, kwargs, "vici.list_sas", "IKE_SA", "ike_sa_name",
-		func(w *strings.Builder, name string, sa starlark.Mapping) error {
-			return writeIKE(w, name, fields{sa})
-		})
+// writeSAs renders what vici.list_sas returns as swanctl --list-sas does.
+func writeSAs(w *strings.Builder, data starlark.Value) error {
+	return eachNamed(w, data, "vici.list_sas", "IKE_SA", func(w *strings.Builder, name string, sa starlark.Mapping) error {
+		return writeIKE(w, name, fields{sa})
+	})
 }
 
-// renderEntries renders the one argument of table.sas or table.conns: the
-// list a streamed vici command returns (one {name: {...}} dict per event),
-// or a single such dict. write renders one named entry; its errors are
-// reported with the builtin's name, what the entry is, and its name.
-func renderEntries(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, source, what, key string,
-	write func(w *strings.Builder, name string, entry starlark.Mapping) error) (starlark.Value, error) {
-	var v starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
-		return nil, err
+// eachNamed calls write for every {name: {...}} entry of the events of a
+// streamed listing (list-sa, list-conn, list-policy, list-authority), in
+// the order the daemon sent them. Errors name what the entry is and its
+// name.
+func eachNamed(w *strings.Builder, data starlark.Value, source, what string,
+	write func(w *strings.Builder, name string, entry starlark.Mapping) error) error {
+	evs, err := events(data, source)
+	if err != nil {
+		return err
 	}
-	var events []starlark.Value
-	switch v := v.(type) {
-	case starlark.IterableMapping:
-		events = []starlark.Value{v}
-	case starlark.Iterable:
-		events = collect(v)
-	default:
-		return nil, fmt.Errorf("%s: got %s, want the list %s returns", b.Name(), v.Type(), source)
-	}
-	var out strings.Builder
-	for i, ev := range events {
-		m, ok := ev.(starlark.IterableMapping)
-		if !ok {
-			return nil, fmt.Errorf("%s: element %d is %s, want a dict {%s: {...}}", b.Name(), i, ev.Type(), key)
-		}
-		for _, kv := range m.Items() {
+	for _, ev := range evs {
+		for _, kv := range ev.Items() {
 			name := text(kv[0])
 			entry, ok := kv[1].(starlark.Mapping)
 			if !ok {
-				return nil, fmt.Errorf("%s: %s %s is %s, want a dict", b.Name(), what, name, kv[1].Type())
+				return fmt.Errorf("%s %s is %s, want a dict", what, name, kv[1].Type())
 			}
-			if err := write(&out, name, entry); err != nil {
-				return nil, fmt.Errorf("%s: %s %s: %w", b.Name(), what, name, err)
+			if err := write(w, name, entry); err != nil {
+				return fmt.Errorf("%s %s: %w", what, name, err)
 			}
 		}
 	}
-	return starlark.String(strings.TrimSuffix(out.String(), "\n")), nil
+	return nil
 }
 
 // fields reads the string values of one IKE_SA or CHILD_SA section.

@@ -1,32 +1,3 @@
-// Package table provides the Starlark "table" module, which formats data for
-// people to read:
-//
-//	table.render(rows, columns=None) → string
-//	table.sas(sas)                   → string
-//	table.conns(conns)               → string
-//
-// render lays rows out in aligned columns. Each row is a dict (columns then
-// name the keys to show, in order; by default every key, in the order first
-// seen) or a list or tuple of cells (columns are then just header labels). An
-// entry of columns may also be a (key, header) pair. Numbers are aligned
-// right, None shows as an empty cell, and lists are joined with ", ".
-//
-// sas renders what vici.list_sas returns — a list with one dict per list-sa
-// event, {ike_sa_name: {field: value, ..., "child-sas": {...}}} — in the
-// layout of swanctl --list-sas: an IKE_SA line with its unique id, state,
-// version and SPIs; the local and remote identity and endpoint; the
-// algorithms; established and rekey times; then each CHILD_SA with its
-// state, mode, protocol and algorithms, install and rekey times, SPIs with
-// byte and packet counters in and out, and the local and remote traffic
-// selectors. A single event dict is accepted too.
-//
-// conns renders what vici.list_conns returns (one dict per list-conn event,
-// {connection_name: {...}}) in the layout of swanctl --list-conns: version,
-// reauthentication, rekeying and DPD; local and remote addresses; each
-// authentication round with its class and identities; each child with its
-// mode, rekeying, DPD action and traffic selectors.
-//
-// Both return the text without a trailing newline, ready for print.
 package table
 
 import (
@@ -38,18 +9,7 @@ import (
 
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 )
-
-// Module is the Starlark "table" module.
-var Module = &starlarkstruct.Module{
-	Name: "table",
-	Members: starlark.StringDict{
-		"render": starlark.NewBuiltin("table.render", render),
-		"sas":    starlark.NewBuiltin("table.sas", sas),
-		"conns":  starlark.NewBuiltin("table.conns", conns),
-	},
-}
 
 // column is one output column: the dict key it shows and its header.
 type column struct {

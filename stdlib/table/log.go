@@ -1,0 +1,45 @@
+package table
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+// logLine is table.log(event).
+func logLine(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var ev starlark.Mapping
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &ev); err != nil {
+		return nil, err
+	}
+	return starlark.String(LogText(ev)), nil
+}
+
+// LogText formats one log event the way swanctl shows it, without a
+// trailing newline. A "log" event (it has a thread) looks as under
+// swanctl --log: each line of its message prefixed with the thread number
+// and group, "05[IKE] initiating IKE_SA ab[1] to 192.0.2.2". A
+// "control-log" event (streamed by initiate and terminate) looks as under
+// swanctl --initiate: "[IKE] initiating IKE_SA ab[1] to 192.0.2.2".
+func LogText(ev starlark.Mapping) string {
+	group := find(ev, "   ", "group")
+	if _, hasThread, _ := lookup(ev, "thread"); !hasThread {
+		return fmt.Sprintf("[%s] %s", group, find(ev, "", "msg"))
+	}
+	// swanctl reads the thread with strtol and prints it with %.2d.
+	thread, _ := strconv.Atoi(strings.TrimSpace(find(ev, "0", "thread")))
+	prefix := fmt.Sprintf("%02d[%s] ", thread, group)
+	if thread < 0 {
+		prefix = fmt.Sprintf("-%02d[%s] ", -thread, group)
+	}
+	if _, ok, _ := lookup(ev, "msg"); !ok {
+		return ""
+	}
+	lines := strings.Split(find(ev, "", "msg"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
