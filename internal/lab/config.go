@@ -14,8 +14,10 @@ import (
 const charonPlugins = "random nonce openssl pem pkcs1 pkcs8 pkcs12 x509 revocation constraints pubkey " +
 	"hmac kdf sha1 sha2 aes gcm kernel-libipsec kernel-netlink socket-default vici updown counters attr"
 
-// swanctlPlugins are what swanctl needs to read credentials.
-const swanctlPlugins = "random nonce openssl pem pkcs1 pkcs8 pkcs12 x509 pubkey revocation constraints sha1 sha2 hmac aes"
+// swanctlPlugins are what swanctl needs to read credentials, in the order
+// of swanctl's default plugin list: x509 before openssl, so that the x509
+// plugin decodes certificates for --list-certs as it does for a user.
+const swanctlPlugins = "aes sha2 sha1 hmac random nonce x509 revocation constraints pubkey pkcs1 pkcs8 pkcs12 pem openssl"
 
 // swanctlSubdirs are the credential directories swanctl --load-all reads.
 func swanctlSubdirs() []string {

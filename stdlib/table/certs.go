@@ -29,7 +29,8 @@ func writeCerts(w *strings.Builder, data starlark.Value) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	// strongSwan counts in whole seconds.
+	now := time.Unix(time.Now().Unix(), 0)
 	var lastCaption string
 	for i, ev := range evs {
 		typ, flag := find(ev, "ANY", "type"), find(ev, "ANY", "flag")
@@ -354,7 +355,7 @@ var dnNames = map[string]string{
 	"2.5.4.42": "G", "2.5.4.43": "I", "2.5.4.45": "ID", "2.5.4.46": "dnQualifier",
 	"2.5.4.54": "dmdName", "2.5.4.65": "pseudonym", "2.5.4.72": "role", "2.5.4.97": "organizationIdentifier",
 	"1.2.840.113549.1.9.1": "E", "1.2.840.113549.1.9.2": "unstructuredName",
-	"1.2.840.113549.1.9.8": "unstructuredAddress",
+	"1.2.840.113549.1.9.8":      "unstructuredAddress",
 	"0.9.2342.19200300.100.1.1": "UID", "0.9.2342.19200300.100.1.25": "DC",
 	"0.2.262.1.10.7.20": "ND",
 }
