@@ -19,7 +19,7 @@ var globalDocs = map[string]string{
 	"sys":     "argv, env(name, default=None), exit(code or message)",
 	"exec":    "run(argv, timeout=, stdin=, env=): run a local program (needs --allow-exec)",
 	"http":    "post(url, body= or json=, headers=, timeout=): notify a webhook (needs --allow-net)",
-	"table":   "render(rows), sas(vici.list_sas()), conns(...): aligned text tables",
+	"table":   "render(rows) aligned columns; sas(), conns(), pols(), certs(), authorities(), pools(), algs(), stats(), counters() as swanctl lists them; log(event)",
 	"swanctl": "load_conf(path), apply(conf): swanctl.conf into the daemon, with a change report",
 	"x509":    "parse(der_or_pem), pem(der): certificates, CRLs and public keys (vici.list_certs() entries too)",
 	"struct":  "struct(**kwargs): a record with named fields",

@@ -236,7 +236,7 @@ deep_dict = table.render([[dd]])
 `
 	thread := &starlark.Thread{Name: "test"}
 	opts := &syntax.FileOptions{While: true, TopLevelControl: true, GlobalReassign: true}
-	g, err := starlark.ExecFileOptions(opts, thread, "hostile.star", src, starlark.StringDict{"table": table.Module})
+	g, err := starlark.ExecFileOptions(opts, thread, "hostile.star", src, starlark.StringDict{"table": table.NewModule(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestRenderInterrupted(t *testing.T) {
 	}
 	release := starctx.Attach(thread, ctx)
 	defer release()
-	_, err := starlark.Call(thread, table.Module.Members["render"], starlark.Tuple{starlark.NewList(rows)}, nil)
+	_, err := starlark.Call(thread, table.NewModule(nil).Members["render"], starlark.Tuple{starlark.NewList(rows)}, nil)
 	if !errors.Is(err, cause) {
 		t.Fatalf("render under a cancelled context: got %v, want %v", err, cause)
 	}
