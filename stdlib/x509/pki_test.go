@@ -2,6 +2,12 @@ package x509_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	gox509 "crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
 	"net"
 	"os"
@@ -263,18 +269,27 @@ func againstOpenSSL(t *testing.T, p *pkiSet) {
 // --list-certs) prints for the same files: serial, altNames, flags, CRL and
 // OCSP URIs, pathlen, key ids, key type and size, and the CRL's revocations.
 func againstPKIPrint(t *testing.T, p *pkiSet) {
-	for name, der := range map[string][]byte{"root CA": p.ca, "sub CA": p.sub, "server": p.srv} {
+	// And a certificate pki does not make: UTF-8 and control characters and
+	// an attribute strongSwan has no name for in the subject, a CA without
+	// a keyUsage extension (no CRLSign flag then), an email SAN.
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	odd := selfSigned(t, &gox509.Certificate{
+		Subject: pkix.Name{Organization: []string{"Zürich AG"}, CommonName: "tab\there",
+			ExtraNames: []pkix.AttributeTypeAndValue{{Type: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: "x"}}},
+		IsCA: true, BasicConstraintsValid: true, EmailAddresses: []string{"ops@example.org"},
+	}, caKey)
+	for name, der := range map[string][]byte{"root CA": p.ca, "sub CA": p.sub, "server": p.srv, "Go-made CA": odd} {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := []string{
-			`  subject:  "` + c.Subject + `"`,
-			`  issuer:   "` + c.Issuer + `"`,
+			`  subject:  "` + x509.ASCII(c.Subject) + `"`,
+			`  issuer:   "` + x509.ASCII(c.Issuer) + `"`,
 			"  serial:    " + x509.Hex(c.Serial),
 		}
 		if len(c.AltNames) > 0 {
-			got = append(got, "  altNames:  "+strings.Join(c.AltNames, ", "))
+			got = append(got, "  altNames:  "+x509.ASCII(strings.Join(c.AltNames, ", ")))
 		}
 		if len(c.Flags) > 0 {
 			got = append(got, "  flags:     "+strings.Join(c.Flags, " ")+" ")

@@ -9,7 +9,7 @@
 // key identifiers, fingerprints) as lowercase hex with colons
 // ("01:a3:ff"). Unlike swanctl, which prints every byte outside printable
 // ASCII as '?', names keep their UTF-8 text; only control characters
-// become '?'.
+// become '?' (ASCII gives swanctl's text).
 //
 // Parsing uses Go's crypto/x509 and encoding/asn1, plus a walk of the raw
 // encoding where crypto/x509 drops something strongSwan shows (the serial
@@ -405,9 +405,10 @@ func curve(oid string) (string, int) {
 }
 
 // dnName is strongSwan's abbreviation of a distinguished name attribute
-// (its oid.txt); other attributes are written as dotted OIDs.
-func dnName(oid string) string {
-	switch oid {
+// (its oid.txt); other attributes are written as strongSwan writes them,
+// the hex bytes of the encoded OID ("2a:03:04" for 1.2.3.4).
+func dnName(oid asn1.ObjectIdentifier) string {
+	switch oid.String() {
 	case "2.5.4.3":
 		return "CN"
 	case "2.5.4.4":
@@ -463,7 +464,13 @@ func dnName(oid string) string {
 	case "0.2.262.1.10.7.20":
 		return "ND"
 	}
-	return oid
+	var raw asn1.RawValue
+	if der, err := asn1.Marshal(oid); err == nil {
+		if _, err := asn1.Unmarshal(der, &raw); err == nil {
+			return Hex(raw.Bytes)
+		}
+	}
+	return oid.String()
 }
 
 type attribute struct {
@@ -489,7 +496,7 @@ func FormatDN(der []byte) string {
 			if b.Len() > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(dnName(a.Type.String()))
+			b.WriteString(dnName(a.Type))
 			b.WriteByte('=')
 			b.WriteString(attrValue(a.Value))
 		}
@@ -530,8 +537,9 @@ func attrValue(v asn1.RawValue) string {
 	return "#" + hex.EncodeToString(v.FullBytes)
 }
 
-// printable keeps UTF-8 text and replaces control characters and invalid
-// bytes with '?', so a name cannot break the line it is printed on.
+// printable keeps UTF-8 text and replaces each byte of a control
+// character or of invalid UTF-8 with '?', so a name cannot break the line
+// it is printed on.
 func printable(s string) string {
 	if isPlain(s) {
 		return s
@@ -540,13 +548,29 @@ func printable(s string) string {
 	for len(s) > 0 {
 		r, n := utf8.DecodeRuneInString(s)
 		if r == utf8.RuneError && n <= 1 || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			b.WriteByte('?')
+			b.WriteString(strings.Repeat("?", n))
 		} else {
 			b.WriteString(s[:n])
 		}
 		s = s[n:]
 	}
 	return b.String()
+}
+
+// ASCII replaces every byte outside printable ASCII with '?', turning the
+// Subject, Issuer and AltNames of this package into the text swanctl
+// prints (strongSwan's chunk_printable): "O=Zürich" becomes "O=Z??rich".
+func ASCII(s string) string {
+	if isPlain(s) {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 func isPlain(s string) bool {
