@@ -2,11 +2,13 @@ package script
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 )
 
@@ -26,7 +28,8 @@ var globalDocs = map[string]string{
 	"help":    "help() lists what there is; help(x) explains x",
 	"exit":    "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
 	"quit":    "the same as exit",
-	"pp":      "pp(x) prints x pretty: indented, long lists folded, secrets hidden",
+	"pp":      "pp(x, limit=50) prints x pretty: indented, long lists folded, secrets hidden",
+	"print":   "print(*args, sep=\" \"): print a line; known secrets show as <redacted>",
 }
 
 // help implements help() and help(x), printing through the thread.
@@ -35,12 +38,7 @@ func (r *Runtime) help(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0, &x); err != nil {
 		return nil, err
 	}
-	text := r.HelpText(x)
-	if thread.Print != nil {
-		thread.Print(thread, text)
-	} else {
-		fmt.Fprintln(r.opts.Stdout, text)
-	}
+	r.emit(thread, r.HelpText(x))
 	return starlark.None, nil
 }
 
@@ -78,10 +76,11 @@ func (r *Runtime) HelpText(x starlark.Value) string {
 
 // builtinDocs documents the runtime's own builtins.
 var builtinDocs = map[string]string{
-	"help": "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
-	"exit": "exit(code=0): end the program with the given exit code (0..255).",
-	"quit": "quit(code=0): the same as exit.",
-	"pp":   "pp(x): print x pretty: nested dicts and lists indented, long lists folded,\nbinary bytes abbreviated, secret values shown as <redacted>.",
+	"help":  "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
+	"exit":  "exit(code=0): end the program with the given exit code (0..255).",
+	"quit":  "quit(code=0): the same as exit.",
+	"pp":    "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",
+	"print": "print(*args, sep=\" \"): print the arguments, separated by sep; known secrets\nare shown as <redacted>.",
 }
 
 func (r *Runtime) overview() string {
@@ -103,18 +102,65 @@ func (r *Runtime) overview() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// pp implements pp(x).
+// pp implements pp(x, limit=50): x through the Printer, with at most limit
+// items of each list (None: all of them).
 func (r *Runtime) pp(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var x starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &x); err != nil {
+	var x, limit starlark.Value = nil, starlark.MakeInt(50)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "limit?", &limit); err != nil {
 		return nil, err
 	}
-	p := &Printer{Secrets: r.secrets}
-	text := p.Format(x)
+	p := &Printer{Secrets: r.secrets, Context: starctx.From(thread)}
+	switch limit := limit.(type) {
+	case starlark.NoneType:
+		p.MaxItems = -1
+	case starlark.Int:
+		n, ok := limit.Int64()
+		if !ok || n < 1 || n > math.MaxInt32 {
+			return nil, fmt.Errorf("%s: limit must be a positive int or None, got %s", b.Name(), limit)
+		}
+		p.MaxItems = int(n)
+	default:
+		return nil, fmt.Errorf("%s: limit must be a positive int or None, got %s", b.Name(), limit.Type())
+	}
+	r.secrets.Learn(x)
+	text, err := p.Format(x)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), starctx.Interrupted(p.Context))
+	}
+	r.emit(thread, text)
+	return starlark.None, nil
+}
+
+// print implements print(*args, sep=" ") as Starlark's does, learning the
+// secrets among its arguments first, so that print(k) of a shared key's
+// dict shows <redacted>.
+func (r *Runtime) print(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	sep := " "
+	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "sep?", &sep); err != nil {
+		return nil, err
+	}
+	r.secrets.LearnArgs(b.Name(), args, nil)
+	var buf strings.Builder
+	for i, v := range args {
+		if i > 0 {
+			buf.WriteString(sep)
+		}
+		if s, ok := starlark.AsString(v); ok {
+			buf.WriteString(s)
+		} else {
+			buf.WriteString(v.String())
+		}
+	}
+	r.emit(thread, buf.String())
+	return starlark.None, nil
+}
+
+// emit writes a line through the thread's print function, or the runtime's
+// (redacting) standard output.
+func (r *Runtime) emit(thread *starlark.Thread, text string) {
 	if thread.Print != nil {
 		thread.Print(thread, text)
 	} else {
-		fmt.Fprintln(r.opts.Stdout, text)
+		fmt.Fprintln(r.stdout, text)
 	}
-	return starlark.None, nil
 }

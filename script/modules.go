@@ -23,17 +23,34 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"vici":    r.vici,
 		"json":    json.Module,
 		"time":    time.NewModule(),
-		"log":     log.NewModule(o.Stderr, o.LogJSON),
+		"log":     r.learning(log.NewModule(r.stderr, o.LogJSON)),
 		"sys":     sys.NewModule(o.Argv, o.Getenv),
 		"exec":    exec.NewModule(o.AllowExec),
 		"http":    http.NewModule(o.AllowNet),
 		"table":   table.NewModule(r.vici),
-		"swanctl": swanctl.NewModule(r.vici.Client, o.Stdout),
+		"swanctl": swanctl.NewModule(r.vici.Client, r.stdout),
 		"x509":    x509.NewModule(),
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":    starlark.NewBuiltin("help", r.help),
 		"exit":    sys.Exit,
 		"quit":    sys.Exit,
 		"pp":      starlark.NewBuiltin("pp", r.pp),
+		"print":   starlark.NewBuiltin("print", r.print),
 	}
+}
+
+// learning returns module m with each builtin wrapped so that the runtime
+// learns the secrets among its arguments first (log.warn("x", psk=k)).
+func (r *Runtime) learning(m *starlarkstruct.Module) *starlarkstruct.Module {
+	members := make(starlark.StringDict, len(m.Members))
+	for name, v := range m.Members {
+		if b, ok := v.(*starlark.Builtin); ok {
+			v = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+				r.secrets.LearnArgs(b.Name(), args, kwargs)
+				return b.CallInternal(thread, args, kwargs)
+			})
+		}
+		members[name] = v
+	}
+	return &starlarkstruct.Module{Name: m.Name, Members: members}
 }

@@ -1,12 +1,15 @@
 package script
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"go.starlark.net/starlark"
+
+	"github.com/vicish/vicish/script/display"
 )
 
 // Printer renders values for people: a value that fits the width on one line
@@ -14,18 +17,39 @@ import (
 // over indented lines; lists longer than MaxItems are folded with a count;
 // binary bytes are shown as a length and a hex prefix; the values of secret
 // keys (a shared key's data, psk, password, pin, ...) are shown as
-// <redacted> and recorded in Secrets.
+// <redacted> and recorded in Secrets; a display.Text at the top is shown as
+// its lines.
+//
+// Rendering is linear in the size of the output: deciding whether a part
+// fits on one line looks at no more than the width. A dict or list that
+// contains itself is shown as {...} or [...] where it recurs, as Python
+// does; nesting deeper than MaxDepth is shown as ...; and Format stops with
+// the context's error when Context ends (Ctrl-C).
 type Printer struct {
-	Width    int      // line width; 0 means 80
-	MaxItems int      // items of a list shown before folding; 0 means 50
-	Secrets  *Secrets // where redacted values are recorded; may be nil
+	Width    int             // line width; 0 means 80
+	MaxItems int             // items of a list shown before folding; 0 means 50, < 0 no limit
+	MaxDepth int             // nesting shown; 0 means 64
+	Secrets  *Secrets        // where redacted values are recorded; may be nil
+	Context  context.Context // ends a long rendering; nil means none
+
+	path  map[any]bool // containers being written: a repeat is a cycle
+	steps int
+	err   error
 }
 
-// Format returns the text for v, without a trailing newline.
-func (p *Printer) Format(v starlark.Value) string {
+// Format returns the text for v, without a trailing newline. It fails only
+// when p.Context ends first.
+func (p *Printer) Format(v starlark.Value) (string, error) {
+	if t, ok := v.(display.Text); ok {
+		return strings.TrimSuffix(string(t), "\n"), nil
+	}
+	p.path, p.steps, p.err = map[any]bool{}, 0, nil
 	var b strings.Builder
 	p.write(&b, v, 0, 0)
-	return b.String()
+	if p.err != nil {
+		return "", p.err
+	}
+	return b.String(), nil
 }
 
 func (p *Printer) width() int {
@@ -35,20 +59,86 @@ func (p *Printer) width() int {
 	return p.Width
 }
 
-func (p *Printer) maxItems() int {
-	if p.MaxItems <= 0 {
-		return 50
+// shown returns how many of n items are written before the fold.
+func (p *Printer) shown(n int) int {
+	switch {
+	case p.MaxItems < 0:
+		return n
+	case p.MaxItems == 0:
+		return min(n, 50)
 	}
-	return p.MaxItems
+	return min(n, p.MaxItems)
+}
+
+func (p *Printer) maxDepth() int {
+	if p.MaxDepth <= 0 {
+		return 64
+	}
+	return p.MaxDepth
+}
+
+// stop reports whether rendering must end: the context ended. It looks at
+// the context every 1024 values.
+func (p *Printer) stop() bool {
+	if p.err != nil {
+		return true
+	}
+	if p.steps++; p.steps%1024 == 0 && p.Context != nil {
+		p.err = p.Context.Err()
+	}
+	return p.err != nil
+}
+
+// enter marks container v as being written; it reports false when v is
+// already on the path (a cycle).
+func (p *Printer) enter(v starlark.Value) bool {
+	k := identity(v)
+	if k == nil {
+		return true
+	}
+	if p.path[k] {
+		return false
+	}
+	p.path[k] = true
+	return true
+}
+
+func (p *Printer) leave(v starlark.Value) {
+	if k := identity(v); k != nil {
+		delete(p.path, k)
+	}
+}
+
+// identity returns what makes a mutable container the same one; tuples
+// can only be part of a cycle through a list or dict.
+func identity(v starlark.Value) any {
+	switch v := v.(type) {
+	case *starlark.Dict, *starlark.List:
+		return v
+	}
+	return nil
 }
 
 // write appends v, nested depth levels deep, starting at column col.
 func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
-	line := p.inline(v)
-	if col+len(line) <= p.width() || !isContainer(v) {
-		b.WriteString(line)
+	if p.stop() {
 		return
 	}
+	if !isContainer(v) || depth >= p.maxDepth() {
+		p.flat(b, v, depth, -1)
+		return
+	}
+	// One line if it fits in what is left of the width.
+	var line strings.Builder
+	if p.flat(&line, v, depth, p.width()-col) {
+		b.WriteString(line.String())
+		return
+	}
+	if !p.enter(v) {
+		b.WriteString(recurring(v))
+		return
+	}
+	defer p.leave(v)
 	pad := strings.Repeat("  ", depth+1)
 	end := strings.Repeat("  ", depth)
 	switch v := v.(type) {
@@ -56,14 +146,17 @@ func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
 		b.WriteString("{\n")
 		typ, hasType := dictType(v)
 		for _, item := range v.Items() {
+			if p.stop() {
+				return
+			}
 			b.WriteString(pad)
-			b.WriteString(p.inline(item[0]))
+			key := p.scalar(item[0])
+			b.WriteString(key)
 			b.WriteString(": ")
-			if k, ok := starlark.AsString(item[0]); ok && isSecretKey(k, typ, hasType) {
-				p.record(item[1])
+			if p.secret(item[0], item[1], typ, hasType) {
 				b.WriteString(Redacted)
 			} else {
-				p.write(b, item[1], depth+1, len(pad)+len(p.inline(item[0]))+2)
+				p.write(b, item[1], depth+1, len(pad)+len(key)+2)
 			}
 			b.WriteString(",\n")
 		}
@@ -75,21 +168,32 @@ func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
 		}
 		b.WriteString(open + "\n")
 		n := v.Len()
-		shown := min(n, p.maxItems())
+		shown := p.shown(n)
 		if allScalars(v, shown) {
-			p.fill(b, v, shown, pad)
-			shown = 0
+			p.fill(b, v, shown, pad, depth)
+		} else {
+			for i := range shown {
+				if p.stop() {
+					return
+				}
+				b.WriteString(pad)
+				p.write(b, v.Index(i), depth+1, len(pad))
+				b.WriteString(",\n")
+			}
 		}
-		for i := range shown {
-			b.WriteString(pad)
-			p.write(b, v.Index(i), depth+1, len(pad))
-			b.WriteString(",\n")
-		}
-		if shown := min(n, p.maxItems()); shown < n {
+		if shown < n {
 			fmt.Fprintf(b, "%s... %d more (%d items)\n", pad, n-shown, n)
 		}
 		b.WriteString(end + closing)
 	}
+}
+
+// recurring is what a container shows where it contains itself.
+func recurring(v starlark.Value) string {
+	if _, ok := v.(*starlark.Dict); ok {
+		return "{...}"
+	}
+	return "[...]"
 }
 
 // allScalars reports whether the first n items of v are not containers.
@@ -104,23 +208,28 @@ func allScalars(v starlark.Indexable, n int) bool {
 
 // fill writes the first n items of v packed into lines of the width, each
 // line starting with pad: a long list of names or numbers stays compact.
-func (p *Printer) fill(b *strings.Builder, v starlark.Indexable, n int, pad string) {
+func (p *Printer) fill(b *strings.Builder, v starlark.Indexable, n int, pad string, depth int) {
 	col := 0
 	for i := range n {
-		item := p.inline(v.Index(i)) + ","
+		if p.stop() {
+			return
+		}
+		var item strings.Builder
+		p.flat(&item, v.Index(i), depth+1, -1)
+		item.WriteString(",")
 		switch {
 		case col == 0:
 			b.WriteString(pad)
 			col = len(pad)
-		case col+1+len(item) > p.width():
+		case col+1+item.Len() > p.width():
 			b.WriteString("\n" + pad)
 			col = len(pad)
 		default:
 			b.WriteString(" ")
 			col++
 		}
-		b.WriteString(item)
-		col += len(item)
+		b.WriteString(item.String())
+		col += item.Len()
 	}
 	if col > 0 {
 		b.WriteString("\n")
@@ -146,56 +255,101 @@ func dictType(d *starlark.Dict) (string, bool) {
 	return s, true
 }
 
-func (p *Printer) record(v starlark.Value) {
-	if p.Secrets == nil {
-		return
+// secret reports whether the entry key: v of a dict with the given type is
+// secret, and if so records v.
+func (p *Printer) secret(key, v starlark.Value, typ string, hasType bool) bool {
+	k, ok := starlark.AsString(key)
+	if !ok || !isSecretKey(k, typ, hasType) {
+		return false
 	}
-	if s, ok := starlark.AsString(v); ok {
-		p.Secrets.Add(s)
+	if p.Secrets != nil {
+		p.Secrets.AddValue(v)
 	}
+	return true
 }
 
-// inline renders v on one line, folding long lists and redacting secrets.
-func (p *Printer) inline(v starlark.Value) string {
-	switch v := v.(type) {
-	case *starlark.Dict:
-		typ, hasType := dictType(v)
-		parts := make([]string, 0, v.Len())
-		for _, item := range v.Items() {
-			val := ""
-			if k, ok := starlark.AsString(item[0]); ok && isSecretKey(k, typ, hasType) {
-				p.record(item[1])
-				val = Redacted
-			} else {
-				val = p.inline(item[1])
+// flat writes v on one line: folding long lists, redacting secrets, showing
+// recursion as {...} or [...] and nesting deeper than MaxDepth as "...".
+// With budget >= 0 it gives up, returning false, as soon as the text would
+// be longer than budget; so a fit test costs at most the width.
+func (p *Printer) flat(b *strings.Builder, v starlark.Value, depth, budget int) bool {
+	start := b.Len()
+	over := func() bool { return budget >= 0 && b.Len()-start > budget }
+	var walk func(v starlark.Value, depth int) bool
+	walk = func(v starlark.Value, depth int) bool {
+		if p.stop() || over() {
+			return false
+		}
+		if !isContainer(v) {
+			b.WriteString(p.scalar(v))
+			return !over()
+		}
+		if depth >= p.maxDepth() {
+			b.WriteString("...")
+			return !over()
+		}
+		if !p.enter(v) {
+			b.WriteString(recurring(v))
+			return !over()
+		}
+		defer p.leave(v)
+		switch v := v.(type) {
+		case *starlark.Dict:
+			typ, hasType := dictType(v)
+			b.WriteString("{")
+			for i, item := range v.Items() {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				if !walk(item[0], depth+1) {
+					return false
+				}
+				b.WriteString(": ")
+				if p.secret(item[0], item[1], typ, hasType) {
+					b.WriteString(Redacted)
+				} else if !walk(item[1], depth+1) {
+					return false
+				}
 			}
-			parts = append(parts, p.inline(item[0])+": "+val)
+			b.WriteString("}")
+		case starlark.Indexable:
+			open, closing := "[", "]"
+			if _, ok := v.(starlark.Tuple); ok {
+				open, closing = "(", ")"
+			}
+			b.WriteString(open)
+			n := v.Len()
+			shown := p.shown(n)
+			for i := range shown {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				if !walk(v.Index(i), depth+1) {
+					return false
+				}
+			}
+			if shown < n {
+				fmt.Fprintf(b, ", ... %d more (%d items)", n-shown, n)
+			}
+			if n == 1 && closing == ")" {
+				b.WriteString(",")
+			}
+			b.WriteString(closing)
 		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case *starlark.List:
-		return "[" + p.items(v) + "]"
-	case starlark.Tuple:
-		if v.Len() == 1 {
-			return "(" + p.inline(v[0]) + ",)"
-		}
-		return "(" + p.items(v) + ")"
+		return !over()
+	}
+	return walk(v, depth)
+}
+
+// scalar renders a value that is not a dict, list or tuple.
+func (p *Printer) scalar(v starlark.Value) string {
+	switch v := v.(type) {
 	case starlark.Bytes:
 		return readableBytes(string(v))
+	case display.Text:
+		return starlark.String(v).String()
 	}
 	return v.String()
-}
-
-func (p *Printer) items(v starlark.Indexable) string {
-	n := v.Len()
-	shown := min(n, p.maxItems())
-	parts := make([]string, 0, shown+1)
-	for i := range shown {
-		parts = append(parts, p.inline(v.Index(i)))
-	}
-	if shown < n {
-		parts = append(parts, fmt.Sprintf("... %d more (%d items)", n-shown, n))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // readableBytes shows text as a bytes literal, and binary data (a DER

@@ -70,6 +70,8 @@ type Runtime struct {
 	vici        *starlarkvici.Module
 	predeclared starlark.StringDict
 	secrets     *Secrets
+	stdout      io.Writer // opts.Stdout through the redaction
+	stderr      io.Writer // opts.Stderr through the redaction
 
 	mu    sync.Mutex
 	cache map[string]*loadEntry // load() results by absolute path
@@ -96,11 +98,13 @@ func New(opts Options) *Runtime {
 		opts.Getenv = os.Getenv
 	}
 	r := &Runtime{opts: opts, secrets: NewSecrets(), cache: map[string]*loadEntry{}}
+	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
-		URI:      opts.URI,
-		Deadline: opts.Deadline,
-		Stderr:   opts.Stderr,
-		Getenv:   opts.Getenv,
+		URI:        opts.URI,
+		Deadline:   opts.Deadline,
+		Stderr:     r.stderr,
+		Getenv:     opts.Getenv,
+		BeforeCall: r.learnCall,
 	})
 	r.predeclared = r.assemble()
 	for name, v := range opts.Predeclared {
@@ -116,9 +120,32 @@ func (r *Runtime) Close() error { return r.vici.Close() }
 // Vici returns the runtime's vici module (the value of the global "vici").
 func (r *Runtime) Vici() *starlarkvici.Module { return r.vici }
 
-// Secrets returns the runtime's set of secret strings, which FormatError and
-// the pretty printer keep out of their output.
+// Secrets returns the runtime's set of secret strings, which every output of
+// the runtime keeps out (see Secrets).
 func (r *Runtime) Secrets() *Secrets { return r.secrets }
+
+// Stdout returns the runtime's standard output (Options.Stdout) with known
+// secrets redacted: print, pp and module output go there, and a host
+// showing values (a REPL's echo) should write there too.
+func (r *Runtime) Stdout() io.Writer { return r.stdout }
+
+// Stderr returns the runtime's standard error (Options.Stderr) with known
+// secrets redacted: log lines and callback errors go there, and a host
+// should write error messages there too.
+func (r *Runtime) Stderr() io.Writer { return r.stderr }
+
+// learnCall records the secrets among a vici builtin's arguments: the key
+// material of load_shared, load_key, load_token and of vici.call or
+// vici.stream of those commands.
+func (r *Runtime) learnCall(builtin string, args starlark.Tuple, kwargs []starlark.Tuple) {
+	command := builtin
+	if (builtin == "vici.call" || builtin == "vici.stream") && len(args) > 0 {
+		if wire, ok := starlark.AsString(args[0]); ok {
+			command = wire
+		}
+	}
+	r.secrets.LearnArgs(command, args, kwargs)
+}
 
 // Predeclared returns a copy of the runtime's global names and values. The
 // values are shared and frozen; the map is the caller's.
@@ -149,7 +176,7 @@ func FileOptions() *syntax.FileOptions {
 // builtins return and the thread is cancelled. Call release when the thread
 // has finished running.
 func (r *Runtime) NewThread(ctx context.Context, name string) (thread *starlark.Thread, release func()) {
-	out := r.opts.Stdout
+	out := r.stdout
 	thread = &starlark.Thread{
 		Name:  name,
 		Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(out, msg) },
@@ -184,7 +211,14 @@ func (r *Runtime) Exec(thread *starlark.Thread, filename string, src any) (starl
 		src = b
 	}
 	r.scan(filename, src)
-	return starlark.ExecFileOptions(FileOptions(), thread, filename, src, r.predeclared)
+	globals, err := starlark.ExecFileOptions(FileOptions(), thread, filename, src, r.predeclared)
+	if err != nil {
+		// the error message may show a secret held by a global
+		for _, v := range globals {
+			r.secrets.Learn(v)
+		}
+	}
+	return globals, err
 }
 
 // scan records the secrets written in a program's source, so that error

@@ -1,12 +1,48 @@
 package script
 
 import (
+	"encoding/json"
+	"io"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
+	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
+
+// Redaction is done in one place: a Runtime's Secrets. What counts as a
+// secret:
+//
+//   - the value of a dict key or keyword argument named secret, secrets,
+//     psk, password, passphrase, pin, private_key or privkey (any case);
+//   - the "data" of a dict or call that also has a "type" other than a
+//     certificate's or public key's (a shared key, a private key), and the
+//     data given to load_shared, load_key and load_token, or to
+//     vici.call("load-shared"/"load-key"/"load-token", ...);
+//   - a string assigned to a variable with one of those names
+//     (psk = "..."), and a string built from literals by + where those
+//     rules apply ("hunter5-" + "concat");
+//   - any string the host adds (Secrets.Add).
+//
+// The runtime learns them from the source of every program, REPL input and
+// load()ed file before it runs; from the arguments of print, pp, log.* and
+// every vici command; and from every value the REPL echoes. From then on
+// every byte the runtime writes — print, pp, the REPL's echo, log lines
+// (text and JSON), listen() callback errors, swanctl reports, error
+// messages and tracebacks, exit messages — has each known secret replaced
+// by <redacted>, in its raw form and as Starlark, Go and JSON quote it; the
+// REPL keeps lines holding a secret (or looking like they set one) out of
+// its history.
+//
+// Limits: a secret is matched whole, so a part of it (k[:4]) or a
+// transformation (upper(), base64, reversed) is shown; strings shorter than
+// 4 bytes are not treated as secrets (they would blank out ordinary words);
+// a secret the runtime has not seen yet (read from a file and printed
+// before any of the rules above applied to it) is shown; a secret split
+// across two writes of an embedder's own builtin is not matched.
 
 // Redacted replaces a secret in printed values and messages.
 const Redacted = "<redacted>"
@@ -16,11 +52,11 @@ const Redacted = "<redacted>"
 const minSecret = 4
 
 // Secrets is a set of strings that must not be shown: pre-shared keys,
-// passwords, PINs and private key material seen in code, in values printed
-// by the pretty printer, or added by the host. It is safe for concurrent use.
+// passwords, PINs and private key material. It is safe for concurrent use.
 type Secrets struct {
-	mu  sync.Mutex
-	set map[string]struct{}
+	mu    sync.Mutex
+	set   map[string]struct{}
+	forms []string // every secret's shown forms, longest first
 }
 
 // NewSecrets returns an empty set.
@@ -32,24 +68,212 @@ func (s *Secrets) Add(secret string) {
 		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.set[secret]; ok {
+		return
+	}
 	s.set[secret] = struct{}{}
-	s.mu.Unlock()
+	for _, f := range shownForms(secret) {
+		if !slices.Contains(s.forms, f) {
+			s.forms = append(s.forms, f)
+		}
+	}
+	// longest first, so a secret containing another is replaced whole
+	slices.SortStableFunc(s.forms, func(a, b string) int { return len(b) - len(a) })
+}
+
+// shownForms returns s as it appears in output: raw, and between the
+// quotes of a Starlark string literal, a Go quoted string and a JSON string.
+func shownForms(s string) []string {
+	unquote := func(q string) string { return q[1 : len(q)-1] }
+	forms := []string{s, unquote(starlark.String(s).String()), unquote(strconv.Quote(s))}
+	if j, err := json.Marshal(s); err == nil {
+		forms = append(forms, unquote(string(j)))
+	}
+	var out []string
+	for _, f := range forms {
+		if len(f) >= minSecret && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// AddValue records v as secret: a string or bytes, or every string inside a
+// list, tuple or dict value (a list of PSKs).
+func (s *Secrets) AddValue(v starlark.Value) {
+	walkValues(v, func(x starlark.Value) {
+		if str, ok := starlark.AsString(x); ok {
+			s.Add(str)
+		}
+	})
+}
+
+// Learn records the secrets inside v: the values of secret keys (see the
+// rules above) in every dict it contains, however deep. It is bounded and
+// safe on values that contain themselves.
+func (s *Secrets) Learn(v starlark.Value) {
+	walkValues(v, func(x starlark.Value) {
+		if d, ok := x.(starlark.IterableMapping); ok {
+			s.learnPairs(d.Items(), false)
+		}
+	})
+}
+
+// LearnArgs records the secrets in a call's arguments: keyword arguments
+// named like secrets, a "data" next to a non-certificate "type", and what
+// Learn finds in each argument. A wire command that loads a key
+// (load-shared, load-key, load-token) makes its data secret whatever the
+// type.
+func (s *Secrets) LearnArgs(command string, args starlark.Tuple, kwargs []starlark.Tuple) {
+	for _, a := range args {
+		s.Learn(a)
+	}
+	for _, kv := range kwargs {
+		s.Learn(kv[1])
+	}
+	s.learnPairs(kwargs, loadsKey(command))
+}
+
+// loadsKey reports whether a command (wire or builtin name) loads key
+// material, so that its "data" is secret.
+func loadsKey(command string) bool {
+	command = strings.ReplaceAll(command, "_", "-")
+	command = command[strings.LastIndex(command, ".")+1:]
+	switch command {
+	case "load-shared", "load-key", "load-token":
+		return true
+	}
+	return false
+}
+
+// learnPairs records the secret values among key/value pairs.
+func (s *Secrets) learnPairs(items []starlark.Tuple, dataIsSecret bool) {
+	typ, hasType := "", dataIsSecret
+	for _, kv := range items {
+		if k, ok := starlark.AsString(kv[0]); ok && k == "type" {
+			if t, ok := starlark.AsString(kv[1]); ok && !dataIsSecret {
+				typ = t
+			}
+			hasType = true
+		}
+	}
+	for _, kv := range items {
+		if k, ok := starlark.AsString(kv[0]); ok && isSecretKey(k, typ, hasType) {
+			s.AddValue(kv[1])
+		}
+	}
+}
+
+// maxWalk bounds the values walkValues visits and its depth.
+const (
+	maxWalk      = 1 << 20
+	maxWalkDepth = 64
+)
+
+// walkValues calls fn for v and every value inside it, depth first, at
+// most maxWalk values and maxWalkDepth levels, each container once.
+func walkValues(v starlark.Value, fn func(starlark.Value)) {
+	seen := map[starlark.Value]bool{}
+	n := 0
+	var walk func(v starlark.Value, depth int)
+	walk = func(v starlark.Value, depth int) {
+		if n++; n > maxWalk || depth > maxWalkDepth {
+			return
+		}
+		switch x := v.(type) {
+		case *starlark.Dict, *starlark.List:
+			if seen[x] {
+				return
+			}
+			seen[x] = true
+		}
+		fn(v)
+		switch x := v.(type) {
+		case starlark.IterableMapping:
+			for _, kv := range x.Items() {
+				walk(kv[1], depth+1)
+			}
+		case starlark.Indexable:
+			if _, ok := x.(starlark.String); ok {
+				return
+			}
+			if _, ok := x.(starlark.Bytes); ok {
+				return
+			}
+			for i := range x.Len() {
+				walk(x.Index(i), depth+1)
+			}
+		}
+	}
+	walk(v, 0)
 }
 
 // Redact returns text with every known secret replaced by <redacted>.
 func (s *Secrets) Redact(text string) string {
 	s.mu.Lock()
-	list := make([]string, 0, len(s.set))
-	for k := range s.set {
-		list = append(list, k)
-	}
+	forms := s.forms
 	s.mu.Unlock()
-	// longest first, so a secret containing another is replaced whole
-	slices.SortFunc(list, func(a, b string) int { return len(b) - len(a) })
-	for _, k := range list {
-		text = strings.ReplaceAll(text, k, Redacted)
+	for _, f := range forms {
+		if strings.Contains(text, f) {
+			text = strings.ReplaceAll(text, f, Redacted)
+		}
 	}
 	return text
+}
+
+// Contains reports whether text holds a known secret.
+func (s *Secrets) Contains(text string) bool {
+	s.mu.Lock()
+	forms := s.forms
+	s.mu.Unlock()
+	for _, f := range forms {
+		if strings.Contains(text, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// settingSecret matches text that seems to give a secret a value: a secret
+// key followed by = or : and a quote, or a key-loading command.
+var settingSecret = regexp.MustCompile(`(?i)\b(secrets?|psk|password|passphrase|pin|private_key|privkey|data)["']?\s*[=:]\s*[bru]*["']|load[-_](shared|key|token)\b`)
+
+// givenSecret matches a secret key given a quoted value in text that need
+// not parse; the value is the second group.
+var givenSecret = regexp.MustCompile(`(?i)\b(?:secrets?|psk|password|passphrase|pin|private_key|privkey)["']?\s*[=:]\s*["']([^"'\n]+)["']`)
+
+// LearnText records the values that text, which need not parse (a line
+// with a syntax error), seems to give to secret keys: psk = "..." .
+func (s *Secrets) LearnText(text string) {
+	for _, m := range givenSecret.FindAllStringSubmatch(text, -1) {
+		s.Add(m[1])
+	}
+}
+
+// Private reports whether a line of input must stay out of a history file:
+// it holds a known secret, or looks like it sets one (even when it does not
+// parse: a PSK with a syntax error).
+func (s *Secrets) Private(line string) bool {
+	return s.Contains(line) || settingSecret.MatchString(line)
+}
+
+// writer redacts every Write before passing it on.
+type writer struct {
+	w       io.Writer
+	secrets *Secrets
+}
+
+// Writer returns w with every known secret redacted from what is written
+// through it. Each Write is redacted as a whole: a secret split across two
+// writes is not matched (vicish's own sinks write whole lines).
+func (s *Secrets) Writer(w io.Writer) io.Writer { return &writer{w: w, secrets: s} }
+
+func (w *writer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(w.w, w.secrets.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // secretKeys are keys whose value is secret wherever they appear.
@@ -76,30 +300,28 @@ func isSecretKey(key, typ string, hasType bool) bool {
 	return k == "data" && hasType && !publicDataTypes[strings.ToLower(typ)]
 }
 
-// ScanSource records the secrets written as literals in a parsed program:
-// string values given to keys or keyword arguments named like secrets
-// (secret, psk, password, pin, ...), and the data of a call or dict that
-// also names a non-certificate type, as in
-// vici.load_shared(type="IKE", data="...") . It reports whether any were
-// found, so a REPL can keep such a line out of its history.
+// ScanSource records the secrets written as literals in a parsed program
+// (see the rules above): string values given to keys or keyword arguments
+// named like secrets, the data of a call or dict that also names a
+// non-certificate type, strings assigned to variables named like secrets,
+// and strings built from literals with +. It reports whether any were
+// found.
 func (s *Secrets) ScanSource(f *syntax.File) bool {
 	found := false
 	record := func(v syntax.Expr) {
-		if lit, ok := v.(*syntax.Literal); ok {
-			if str, ok := lit.Value.(string); ok {
-				s.Add(str)
-				found = true
-			}
+		if str, ok := constString(v, 0); ok {
+			s.Add(str)
+			found = true
 		}
 	}
 	// pairs examines one dict literal's or call's key/value pairs.
-	pairs := func(keys []string, vals []syntax.Expr) {
-		typ, hasType := "", false
+	pairs := func(keys []string, vals []syntax.Expr, dataIsSecret bool) {
+		typ, hasType := "", dataIsSecret
 		for i, k := range keys {
 			if k == "type" {
 				hasType = true
-				if lit, ok := vals[i].(*syntax.Literal); ok {
-					typ, _ = lit.Value.(string)
+				if str, ok := constString(vals[i], 0); ok && !dataIsSecret {
+					typ = str
 				}
 			}
 		}
@@ -112,35 +334,61 @@ func (s *Secrets) ScanSource(f *syntax.File) bool {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		var keys []string
 		var vals []syntax.Expr
+		dataIsSecret := false
 		switch n := n.(type) {
+		case *syntax.AssignStmt:
+			if id, ok := n.LHS.(*syntax.Ident); ok && secretKeys[strings.ToLower(id.Name)] {
+				record(n.RHS)
+			}
 		case *syntax.DictExpr:
 			for _, e := range n.List {
 				entry := e.(*syntax.DictEntry)
-				if lit, ok := entry.Key.(*syntax.Literal); ok {
-					if k, ok := lit.Value.(string); ok {
-						keys = append(keys, k)
-						vals = append(vals, entry.Value)
-					}
+				if k, ok := constString(entry.Key, 0); ok {
+					keys = append(keys, k)
+					vals = append(vals, entry.Value)
 				}
 			}
 		case *syntax.CallExpr:
-			for _, a := range n.Args {
+			for i, a := range n.Args {
 				if bin, ok := a.(*syntax.BinaryExpr); ok && bin.Op == syntax.EQ {
 					if id, ok := bin.X.(*syntax.Ident); ok {
 						keys = append(keys, id.Name)
 						vals = append(vals, bin.Y)
 					}
+				} else if cmd, ok := constString(a, 0); ok && i == 0 && loadsKey(cmd) {
+					dataIsSecret = true // vici.call("load-shared", data=...)
 				}
 			}
-			if fn, ok := n.Fn.(*syntax.DotExpr); ok && fn.Name.Name == "load_shared" {
-				keys = append(keys, "type")
-				vals = append(vals, &syntax.Literal{Value: ""})
+			if fn, ok := n.Fn.(*syntax.DotExpr); ok && loadsKey(fn.Name.Name) {
+				dataIsSecret = true
 			}
 		}
 		if keys != nil {
-			pairs(keys, vals)
+			pairs(keys, vals, dataIsSecret)
 		}
 		return true
 	})
 	return found
+}
+
+// constString returns the value of a string literal or of a sum of them
+// ("a" + "b"), nested at most 64 deep.
+func constString(e syntax.Expr, depth int) (string, bool) {
+	if depth > 64 {
+		return "", false
+	}
+	switch e := e.(type) {
+	case *syntax.Literal:
+		str, ok := e.Value.(string)
+		return str, ok
+	case *syntax.ParenExpr:
+		return constString(e.X, depth+1)
+	case *syntax.BinaryExpr:
+		if e.Op == syntax.PLUS {
+			x, ok1 := constString(e.X, depth+1)
+			y, ok2 := constString(e.Y, depth+1)
+			return x + y, ok1 && ok2
+		}
+	}
+	return "", false
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// restarts and register its events again, as vici.connect(reconnect=True)
 	// does (what a long-running hook wants).
 	Reconnect bool
+	// BeforeCall, if set, sees the name and arguments of every call of a
+	// session's builtins (commands, call, stream, on, listen, ...) before
+	// it runs; vicish's runtime learns the secrets being loaded from it.
+	BeforeCall func(builtin string, args starlark.Tuple, kwargs []starlark.Tuple)
 }
 
 // Module is the "vici" module value. Its functions use a default session

@@ -64,6 +64,15 @@ func newSession(m *Module, uri string, deadline time.Duration, reconnect, isDefa
 	if !isDefault {
 		s.members["close"] = starlark.NewBuiltin("vici.close", s.closeBuiltin).BindReceiver(s)
 	}
+	if seen := m.cfg.BeforeCall; seen != nil {
+		for name, v := range s.members {
+			b := v.(*starlark.Builtin)
+			s.members[name] = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+				seen(b.Name(), args, kwargs)
+				return b.CallInternal(thread, args, kwargs)
+			}).BindReceiver(s)
+		}
+	}
 	return s
 }
 

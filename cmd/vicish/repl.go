@@ -33,12 +33,13 @@ type repl struct {
 	rl      *readline.Instance
 	globals starlark.StringDict
 	thread  *starlark.Thread
-	out     io.Writer      // values and print()
-	errOut  io.Writer      // errors
-	screen  io.Writer      // the terminal readline draws on: banner and hints
-	color   bool           // stderr is a terminal and NO_COLOR is unset
-	width   func() int     // terminal width for the pretty printer
-	intr    chan os.Signal // SIGINT while an input runs
+	out     io.Writer                 // values and print()
+	errOut  io.Writer                 // errors
+	screen  io.Writer                 // the terminal readline draws on: banner and hints
+	color   bool                      // stderr is a terminal and NO_COLOR is unset
+	width   func() int                // terminal width for the pretty printer
+	intr    chan os.Signal            // SIGINT while an input runs
+	learned map[string]starlark.Value // globals whose secrets were learnt
 }
 
 // runREPL runs the interactive loop on a terminal until Ctrl-D or exit().
@@ -159,8 +160,8 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	r := &repl{
 		rt:      rt,
 		globals: rt.Predeclared(),
-		out:     stdout,
-		errOut:  stderr,
+		out:     rt.Stdout(), // known secrets redacted
+		errOut:  rt.Stderr(),
 		intr:    make(chan os.Signal, 1),
 	}
 	cfg.Prompt = prompt
@@ -175,8 +176,6 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	r.screen = cfg.Stdout
 	r.width = rl.Config.FuncGetWidth
 	r.thread, _ = rt.NewThread(context.Background(), "repl")
-	// In the REPL even print() keeps known secrets off the screen.
-	r.thread.Print = func(_ *starlark.Thread, msg string) { fmt.Fprintln(r.out, rt.Secrets().Redact(msg)) }
 	return r, nil
 }
 
@@ -221,32 +220,62 @@ func (r *repl) loop() int {
 			}
 			continue
 		case err != nil:
+			r.rt.Secrets().LearnText(strings.Join(lines, "\n"))
 			r.saveHistory(lines)
-			r.printError(r.rt.Secrets().Redact(err.Error()))
+			r.printError(err.Error())
 			continue
 		}
 		if len(f.Stmts) == 0 {
 			continue
 		}
-		if !r.rt.Secrets().ScanSource(f) {
-			r.saveHistory(lines)
-		}
+		r.rt.Secrets().ScanSource(f)
 		if id, ok := soleExpr(f).(*syntax.Ident); ok && r.globals[id.Name] == r.rt.Predeclared()[id.Name] {
 			switch id.Name { // the bare words people type, as in Python
 			case "exit", "quit":
 				return script.ExitOK
 			case "help":
+				r.saveHistory(lines)
 				fmt.Fprintln(r.out, r.rt.HelpText(nil))
 				continue
 			}
 		}
-		if code, exit := r.eval(f); exit {
+		code, exit := r.eval(f)
+		r.learnGlobals()
+		r.saveHistory(lines) // after the input ran: it may have taught a secret the lines hold
+		if exit {
 			return code
 		}
 	}
 }
 
+// learnGlobals teaches the runtime the secrets inside globals that are new
+// or rebound (k = swanctl.load_conf(...)["secrets"]), so that k["data"]
+// echoes as <redacted> later.
+func (r *repl) learnGlobals() {
+	if r.learned == nil {
+		r.learned = map[string]starlark.Value{}
+	}
+	for name, v := range r.globals {
+		switch v.(type) {
+		case *starlark.Dict, *starlark.List: // compared by identity
+			if r.learned[name] == v {
+				continue
+			}
+		}
+		r.rt.Secrets().Learn(v)
+		r.learned[name] = v
+	}
+}
+
+// saveHistory adds the lines of one input to the history, unless one of
+// them holds a known secret or seems to set one (Secrets.Private): then
+// none is kept, so that recalling the input never shows a part of it.
 func (r *repl) saveHistory(lines []string) {
+	for _, l := range lines {
+		if r.rt.Secrets().Private(l) {
+			return
+		}
+	}
 	for _, l := range lines {
 		if strings.TrimSpace(l) != "" {
 			_ = r.rl.SaveHistory(l) // a failed write only loses history
@@ -291,7 +320,35 @@ func (r *repl) read() (*syntax.File, []string, error) {
 		}
 		return nil, lines, err
 	}
+	if err := unfinished(f, lines); err != nil {
+		return nil, lines, err
+	}
 	return f, lines, nil
+}
+
+// unfinished reports a line the parser read past the end of the statement
+// (after "for i in x: print(i)" it reads one more line to see whether the
+// block goes on, and a line such as "y = 2" after an indented block ends
+// the block): Python's REPL makes that a syntax error and runs nothing, so
+// does vicish; such a line was never dropped silently.
+func unfinished(f *syntax.File, lines []string) error {
+	if len(f.Stmts) == 0 {
+		return nil
+	}
+	_, end := f.Stmts[len(f.Stmts)-1].Span()
+	for i := int(end.Line); i < len(lines); i++ {
+		text := strings.TrimSpace(lines[i])
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		name := "<stdin>"
+		col := len(lines[i]) - len(strings.TrimLeft(lines[i], " \t")) + 1
+		return syntaxError(syntax.Error{
+			Pos: syntax.MakePosition(&name, int32(i+1), int32(col)),
+			Msg: "invalid syntax: a compound statement ends with an empty line; nothing was run, enter the statements one by one",
+		}, lines)
+	}
+	return nil
 }
 
 // syntaxError adds the offending line and a caret under the column.
@@ -356,8 +413,15 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 	}
 	if v != nil && v != starlark.None {
 		r.globals["_"] = v
-		p := &script.Printer{Width: r.width(), Secrets: r.rt.Secrets()}
-		fmt.Fprintln(r.out, p.Format(v))
+		r.rt.Secrets().Learn(v)
+		p := &script.Printer{Width: r.width(), Secrets: r.rt.Secrets(), Context: ctx}
+		text, err := p.Format(v)
+		if err != nil {
+			fmt.Fprintln(r.errOut)
+			r.printError("interrupted")
+			return 0, false
+		}
+		fmt.Fprintln(r.out, text)
 	}
 	return 0, false
 }

@@ -173,3 +173,85 @@ func TestREPLWithoutDaemon(t *testing.T) {
 		t.Errorf("exit(message) in the REPL ended with %d, want 1", code)
 	}
 }
+
+// TestREPLInputNeverDropped: issue 9, after a one-line compound statement
+// the next line typed was silently dropped (it could be a terminate). As in
+// Python's REPL the statement waits for an empty line, and a statement
+// typed in its place is a syntax error that runs nothing; a line after an
+// indented block the same.
+func TestREPLInputNeverDropped(t *testing.T) {
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
+	term := startTerminal(t, []string{"VICI_URI=" + missing, "XDG_STATE_HOME=" + t.TempDir()})
+	term.expect("vici> ")
+	term.typeKeys("for i in range(2): print('loop', i)\r")
+	term.expect("... ")
+	term.typeKeys("x = 41\r")
+	term.expect("x = 41")
+	term.expect("invalid syntax")
+	term.expect("x = 41") // the line shown under the caret
+	term.expect("^")
+	term.expect("vici> ")
+	term.typeKeys("def g(): return 1\r")
+	term.expect("... ")
+	term.typeKeys("\r")
+	term.expect("vici> ")
+	term.typeKeys("g() + 1\r")
+	term.expect("\n2\n")
+	term.expect("vici> ")
+	term.typeKeys("for i in range(2): print('loop', i)\r")
+	term.expect("... ")
+	term.typeKeys("\r")
+	term.expect("loop 1\n")
+	term.expect("vici> ")
+	term.typeKeys("x\r") // the rejected input did not run
+	term.expect("undefined: x")
+	term.expect("vici> ")
+	term.typeKeys("exit()\r")
+	if code := term.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestREPLSecrets: issue 9, the REPL echoed k["data"] of a shared key read
+// at run time, and kept lines with a PSK in its history.
+func TestREPLSecrets(t *testing.T) {
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
+	state := t.TempDir()
+	term := startTerminal(t, []string{"VICI_URI=" + missing, "XDG_STATE_HOME=" + state})
+	term.expect("vici> ")
+	// no literal the source scan could see: the key arrives as JSON text
+	term.typeKeys(`k = json.decode('{"type": "IKE", "data": "hunter2-' + 'echo"}')` + "\r")
+	term.expect("vici> ")
+	term.typeKeys("k[\"data\"]\r")
+	term.expect("<redacted>")
+	term.expect("vici> ")
+	term.typeKeys("[k]\r")
+	term.expect(`[{"type": "IKE", "data": <redacted>}]`)
+	term.expect("vici> ")
+	for _, line := range []string{
+		`psk = "hunter3-syntax" )`,                                  // a PSK and a syntax error
+		`psk = "hunter3-assign"`,                                    // a plain assignment
+		`vici.call("load-shared", data="hunter3-call", type="IKE")`, // fails: no daemon
+		`"hunter2-echo" == k["data"]`,                               // a line holding a secret the REPL learnt
+		`1 + 1`,                                                     // an ordinary line, kept
+	} {
+		term.typeKeys(line + "\r")
+		term.expect("vici> ")
+	}
+	term.typeKeys("exit()\r")
+	if code := term.wait(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for _, line := range strings.Split(term.screen(), "\n") {
+		if !strings.Contains(line, "vici> ") && strings.Contains(line, "hunter") {
+			t.Errorf("a secret was shown: %q", line)
+		}
+	}
+	hist, err := os.ReadFile(filepath.Join(state, "vicish", "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(hist), "hunter") || !strings.Contains(string(hist), "1 + 1\n") {
+		t.Errorf("history:\n%s\nwant 1 + 1 and no secret", hist)
+	}
+}

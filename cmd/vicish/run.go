@@ -131,7 +131,14 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 		var serr syntax.Error
 		switch {
 		case errors.As(err, &serr):
-			fmt.Fprintln(stderr, rt.Secrets().Redact(syntaxError(serr, sourceLines(name, src)).Error()))
+			var lines []string
+			if file := serr.Pos.Filename(); file == name {
+				lines = sourceLines(name, src)
+			} else { // the error is in a load()ed file
+				lines = sourceLines(file, nil)
+			}
+			rt.Secrets().LearnText(strings.Join(lines, "\n"))
+			fmt.Fprintln(rt.Stderr(), syntaxError(serr, lines).Error())
 		case script.IsSyntaxError(err):
 			fmt.Fprintln(stderr, rt.FormatError(err))
 		default:
@@ -151,7 +158,7 @@ func exitRequested(rt *script.Runtime, err error, stderr io.Writer) (code int, o
 		return 0, false
 	}
 	if exit.Message != "" {
-		fmt.Fprintln(stderr, rt.Secrets().Redact(exit.Message))
+		fmt.Fprintln(rt.Stderr(), exit.Message)
 	}
 	return exit.Code, true
 }
