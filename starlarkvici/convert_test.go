@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -354,7 +355,7 @@ func TestToMessageCancelled(t *testing.T) {
 	withList.SetKey(starlark.String("l"), starlark.NewList(long))
 	for _, v := range []*starlark.Dict{d, withList} {
 		_, err := toMessage(ctx, v)
-		if !errors.Is(err, cause) || !strings.Contains(err.Error(), "conversion interrupted") {
+		if !errors.Is(err, cause) || !errors.Is(err, starctx.ErrInterrupted) || !strings.Contains(err.Error(), "converting the request: interrupted") {
 			t.Errorf("conversion under a cancelled context: got %v, want it interrupted by %v", err, cause)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 )
@@ -35,7 +36,7 @@ func ToMessage(v starlark.Value) (*vici.Message, error) {
 }
 
 // toMessage is ToMessage under ctx: a long conversion ends with an error
-// wrapping ctx's cause when ctx is done.
+// wrapping starctx.ErrInterrupted when ctx is done.
 func toMessage(ctx context.Context, v starlark.Value) (*vici.Message, error) {
 	m, ok := v.(starlark.IterableMapping)
 	if !ok {
@@ -72,8 +73,8 @@ func (c *converter) step(path string) error {
 		return nil
 	}
 	c.steps = 0
-	if err := c.ctx.Err(); err != nil {
-		return fmt.Errorf("%s: conversion interrupted: %w", where(path), context.Cause(c.ctx))
+	if err := starctx.Interrupted(c.ctx); err != nil {
+		return fmt.Errorf("%s: converting the request: %w", where(path), err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"unicode"
@@ -99,8 +98,8 @@ func interrupted(thread *starlark.Thread, b *starlark.Builtin, row int) error {
 	if row%256 != 0 {
 		return nil
 	}
-	if ctx := starctx.From(thread); ctx.Err() != nil {
-		return fmt.Errorf("%s: interrupted at row %d: %w", b.Name(), row, context.Cause(ctx))
+	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+		return fmt.Errorf("%s: at row %d: %w", b.Name(), row, err)
 	}
 	return nil
 }

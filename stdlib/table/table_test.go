@@ -267,7 +267,7 @@ func TestRenderInterrupted(t *testing.T) {
 	release := starctx.Attach(thread, ctx)
 	defer release()
 	_, err := starlark.Call(thread, table.NewModule(nil).Members["render"], starlark.Tuple{starlark.NewList(rows)}, nil)
-	if !errors.Is(err, cause) {
+	if !errors.Is(err, cause) || !errors.Is(err, starctx.ErrInterrupted) {
 		t.Fatalf("render under a cancelled context: got %v, want %v", err, cause)
 	}
 }
