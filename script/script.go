@@ -31,6 +31,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 )
@@ -198,7 +199,7 @@ func (r *Runtime) ExecFile(ctx context.Context, filename string, src any) (starl
 func (r *Runtime) Exec(thread *starlark.Thread, filename string, src any) (starlark.StringDict, error) {
 	switch rd := src.(type) {
 	case nil:
-		b, err := os.ReadFile(filename)
+		b, err := readfile.Read(filename, readfile.DefaultLimit)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("cannot read script: %w", err)}
 		}
@@ -266,7 +267,7 @@ func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringD
 		return e.globals, e.err
 	}
 	defer close(e.done)
-	src, err := os.ReadFile(path)
+	src, err := readfile.Read(path, readfile.DefaultLimit)
 	if err != nil {
 		e.err = fmt.Errorf("load %q: %w", module, err)
 		return nil, e.err

@@ -17,6 +17,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/stdlib/sys"
 )
@@ -173,7 +174,7 @@ func sourceLines(name string, src any) []string {
 	case []byte:
 		text = string(src)
 	case nil:
-		b, err := os.ReadFile(name)
+		b, err := readfile.Read(name, readfile.DefaultLimit)
 		if err != nil {
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -66,7 +67,13 @@ func (c *Conf) ByKind(kind string) []Item {
 // directory) with its includes, and the credential files of its directory,
 // and translates everything into VICI request bodies the way swanctl's
 // --load-all does.
+//
+// Every file is read with readfile.Read: only regular files (a fifo or a
+// device is refused at once), each at most readfile.DefaultLimit bytes.
 func Load(path string) (*Conf, error) {
+	if path == "" {
+		return nil, errors.New("no path given: name a swanctl.conf or the swanctl directory holding it")
+	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "swanctl.conf")
 	}
@@ -110,6 +117,10 @@ var keyDirs = []struct{ dir, typ string }{
 	{"pkcs8", "any"},
 }
 
+// readFile reads a file the configuration names (readfile.Read with the
+// default limit).
+func readFile(path string) ([]byte, error) { return readfile.Read(path, readfile.DefaultLimit) }
+
 // regularFiles lists the regular files directly in dir, sorted; a missing
 // directory has none.
 func regularFiles(dir string) []string {
@@ -139,7 +150,7 @@ func (c *Conf) addCerts() {
 	for _, d := range certDirs {
 		for _, p := range regularFiles(filepath.Join(c.Dir, d.dir)) {
 			it := Item{Kind: KindCert, Name: c.rel(p)}
-			data, err := os.ReadFile(p)
+			data, err := readFile(p)
 			if err != nil {
 				it.Err = err
 			} else {
@@ -167,7 +178,7 @@ func (c *Conf) addKeys(s *settings) {
 	for _, d := range keyDirs {
 		for _, p := range regularFiles(filepath.Join(c.Dir, d.dir)) {
 			it := Item{Kind: KindKey, Name: c.rel(p)}
-			data, err := os.ReadFile(p)
+			data, err := readFile(p)
 			if err == nil && encryptedKey(data) {
 				data, err = decryptWithConfig(s, d.dir, filepath.Base(p), data)
 			}
@@ -306,7 +317,7 @@ func (c *Conf) addAuthorities(s *settings) {
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(c.Dir, "x509ca", p)
 				}
-				data, err := os.ReadFile(p)
+				data, err := readFile(p)
 				if err != nil {
 					it.Err = fmt.Errorf("loading ca certificate: %v", err)
 				}
@@ -423,7 +434,7 @@ func (c *Conf) fileList(key, value string) ([][]byte, error) {
 		if dir, ok := fileListKeys[key]; ok && !filepath.IsAbs(p) {
 			p = filepath.Join(c.Dir, dir, p)
 		}
-		data, err := os.ReadFile(p)
+		data, err := readFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("loading %s certificate %q failed: %v", key, p, err)
 		}

@@ -1,10 +1,13 @@
 package swanctl
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vicish/vicish/internal/readfile"
 )
 
 // This file reads the strongswan.conf/swanctl.conf syntax the way
@@ -84,14 +87,11 @@ type lexer struct {
 	files  []*buffer
 	last   string // file:line where the input ended
 	states []lexState
-	// readFile is os.ReadFile; tests may replace it.
-	readFile func(string) ([]byte, error)
 }
 
 func newLexer(path string, data []byte) *lexer {
 	return &lexer{
-		files:    []*buffer{{name: path, data: data, line: 1}},
-		readFile: os.ReadFile,
+		files: []*buffer{{name: path, data: data, line: 1}},
 	}
 }
 
@@ -194,7 +194,10 @@ func (lx *lexer) openNext() error {
 		if err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		data, err := lx.readFile(name)
+		data, err := readFile(name)
+		if errors.Is(err, readfile.ErrTooLarge) {
+			return lx.errorf("include: %v", err)
+		}
 		if err != nil {
 			continue
 		}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vicish/vicish/vici"
@@ -123,5 +125,61 @@ func TestLoadConfDefaultPath(t *testing.T) {
 	d := g["conf"].(*starlark.Dict)
 	if p, _, _ := d.Get(starlark.String("path")); p != starlark.String(dir+"/swanctl.conf") {
 		t.Fatalf("path = %v, want $SWANCTL_DIR/swanctl.conf", p)
+	}
+}
+
+// TestLoadConfNotRegular: devices, fifos and directories are refused at
+// once with a clear error (reading /dev/zero ran out of memory, a fifo
+// blocked and ignored SIGTERM), in the path given and in the files the
+// configuration names.
+func TestLoadConfNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/fifo.conf"
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir+"/cacert.conf", "authorities { ca { cacert = /dev/zero } }\n")
+	writeFile(t, dir+"/certs.conf", "connections { c { local { certs = /dev/urandom } } }\n")
+	writeFile(t, dir+"/include.conf", "include /dev/zero\nconnections { c { remote_addrs = 192.0.2.9 } }\n")
+	var out bytes.Buffer
+	mod := NewModule(nil, &out)
+	for src, want := range map[string]string{
+		`swanctl.load_conf("/dev/zero")`:               "swanctl.load_conf: read /dev/zero: not a regular file: it is a character device",
+		`swanctl.load_conf("/dev/urandom")`:            "swanctl.load_conf: read /dev/urandom: not a regular file: it is a character device",
+		`swanctl.load_conf(dir + "/fifo.conf")`:        "swanctl.load_conf: read " + fifo + ": not a regular file: it is a named pipe (fifo)",
+		`swanctl.apply(dir + "/fifo.conf")`:            "swanctl.apply: read " + fifo + ": not a regular file: it is a named pipe (fifo)",
+		`swanctl.load_conf("")`:                        "swanctl.load_conf: no path given: name a swanctl.conf or the swanctl directory holding it",
+		`swanctl.load_conf(dir + "/cacert.conf")`:      "authority ca: loading ca certificate: read /dev/zero: not a regular file: it is a character device",
+		`swanctl.load_conf(dir + "/certs.conf")`:       `conn c: connections.c.local.certs: loading certs certificate "/dev/urandom" failed: read /dev/urandom: not a regular file`,
+		`swanctl.load_conf(dir + "/include.conf")[""]`: `key "" not in dict`, // the include was skipped, as strongSwan skips unreadable matches
+	} {
+		_, err := runStar(t, mod, &out, src, starlark.StringDict{"dir": starlark.String(dir)})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error containing %q", src, err, want)
+		}
+	}
+}
+
+// TestLoadConfLarge: a swanctl.conf of 100,000 connections (12.6 MB) is
+// within the size limit and loads completely.
+func TestLoadConfLarge(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("connections {\n")
+	for i := range 100000 {
+		fmt.Fprintf(&b, "  conn%06d {\n    remote_addrs = 192.0.2.%d\n    local { auth = psk }\n    remote { auth = psk }\n    children { net { local_ts = 10.1.0.0/24 } }\n  }\n", i, i%250+1)
+	}
+	b.WriteString("}\n")
+	if b.Len() < 12_600_000 {
+		t.Fatalf("the test config is only %d bytes", b.Len())
+	}
+	writeFile(t, dir+"/swanctl.conf", b.String())
+	conf, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := conf.ByKind(KindConn)
+	if len(conns) != 100000 || conns[99999].Name != "conn099999" {
+		t.Fatalf("loaded %d connections", len(conns))
 	}
 }

@@ -2,7 +2,6 @@ package swanctl
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -65,7 +64,7 @@ func (s *section) addRef(ref string) {
 
 // parseFile reads and parses the swanctl.conf at path with its includes.
 func parseFile(path string) (*settings, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
