@@ -156,9 +156,10 @@ func startListingLab(t *testing.T) *listingLab {
 }
 
 // makeCerts creates with pki, under the gateway's swanctl directory, an
-// ECDSA CA, an RSA server certificate with SANs, extended key usages, CRL
-// and OCSP URIs (and its private key), a peer certificate without private
-// key, and a CRL revoking a third certificate.
+// ECDSA CA, an RSA server certificate with SANs, extended key usages, two
+// CRL and two OCSP URIs (and its private key), a peer certificate without
+// private key and with a non-ASCII name, the peer's raw public key, and a
+// CRL revoking a third certificate.
 func makeCerts(t *testing.T, ctx context.Context, dir string) {
 	t.Helper()
 	// pki runs pki with args and writes what it prints to path, relative
@@ -192,12 +193,14 @@ func makeCerts(t *testing.T, ctx context.Context, dir string) {
 		"--dn", "C=CH, O=vicish lab, OU=gateways, CN=gw-a.example.org",
 		"--san", "gw-a.example.org", "--san", "192.0.2.1", "--san", "admin@example.org", "--san", "2001:db8::1",
 		"--flag", "serverAuth", "--flag", "ikeIntermediate",
-		"--crl", "http://crl.example.org/ca.crl", "--ocsp", "http://ocsp.example.org", "--outform", "pem")
+		"--crl", "http://crl.example.org/ca.crl", "--crl", "http://crl2.example.org/ca.crl",
+		"--ocsp", "http://ocsp.example.org", "--ocsp", "http://ocsp2.example.org", "--outform", "pem")
 	peerKey := filepath.Join(tmp, "peer.key")
 	pki(peerKey, "--gen", "--type", "ecdsa", "--size", "256", "--outform", "pem")
 	pki("x509/peer.pem", "--issue", "--cacert", ca, "--cakey", caKey, "--type", "priv", "--in", peerKey,
-		"--dn", "C=CH, O=vicish lab, CN=peer@example.org", "--san", "peer@example.org", "--flag", "clientAuth",
+		"--dn", "C=CH, L=Zürich, O=vicish lab, CN=peer@example.org", "--san", "peer@example.org", "--flag", "clientAuth",
 		"--outform", "pem")
+	pki("pubkey/peer.pub", "--pub", "--in", peerKey, "--outform", "pem")
 	revoked := filepath.Join(tmp, "revoked.pem")
 	pki(revoked, "--issue", "--cacert", ca, "--cakey", caKey, "--type", "priv", "--in", peerKey,
 		"--dn", "C=CH, O=vicish lab, CN=revoked.example.org", "--outform", "pem")
@@ -310,7 +313,7 @@ func TestListingsMatchSwanctl(t *testing.T) {
 	t.Run("certs", func(t *testing.T) {
 		got := same(t, ll, a, `table.certs()`, "--list-certs")
 		mustContain(t, "table.certs()", got, "List of X.509 CA Certificates", "List of X.509 End Entity Certificates",
-			"List of X.509 CRLs", "altNames:  gw-a.example.org, 192.0.2.1, admin@example.org, 2001:db8::1",
+			"List of X.509 CRLs", "List of Raw Public Keys", "L=Z??rich", "altNames:  gw-a.example.org, 192.0.2.1, admin@example.org, 2001:db8::1",
 			"has private key", "1 revoked certificate:", "key compromise", "self-signed")
 		same(t, ll, a, `table.certs(vici.list_certs(type="X509_CRL"))`, "--list-certs", "--type", "x509_crl")
 	})

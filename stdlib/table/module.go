@@ -33,6 +33,7 @@ package table
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -48,6 +49,10 @@ type listing struct {
 	// user names none of them (list-pols asks for every policy kind).
 	defaults []starlark.Tuple
 	write    func(w *strings.Builder, data starlark.Value) error
+	// certs is set instead of write for the one listing whose layout
+	// changed between strongSwan releases: it is told the layout of the
+	// daemon it asked, or the newest for data it was given.
+	certs func(w *strings.Builder, data starlark.Value, layout certLayout) error
 }
 
 func listings() []listing {
@@ -57,7 +62,7 @@ func listings() []listing {
 		{name: "conns", param: "conns", call: "list_conns", write: writeConns},
 		{name: "pols", param: "pols", call: "list_policies", write: writePols,
 			defaults: []starlark.Tuple{yes("trap"), yes("drop"), yes("pass_")}},
-		{name: "certs", param: "certs", call: "list_certs", write: writeCerts},
+		{name: "certs", param: "certs", call: "list_certs", certs: writeCerts},
 		{name: "authorities", param: "authorities", call: "list_authorities", write: writeAuthorities},
 		{name: "pools", param: "pools", call: "get_pools", write: writePools},
 		{name: "algs", param: "algs", call: "get_algorithms", write: writeAlgs},
@@ -101,17 +106,27 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 			}
 			pass = append(pass, kv)
 		}
+		layout := certLayout{v6: true}
 		if data == starlark.None {
 			var err error
 			if data, err = l.ask(thread, b, vici, pass); err != nil {
 				return nil, err
+			}
+			if l.certs != nil {
+				if layout, err = daemonLayout(thread, b, vici); err != nil {
+					return nil, err
+				}
 			}
 		} else if len(pass) > 0 {
 			return nil, fmt.Errorf("%s: keyword %s= is passed to vici.%s, which is not called when %s are given",
 				b.Name(), pass[0][0].(starlark.String).GoString(), l.call, l.param)
 		}
 		var w strings.Builder
-		if err := l.write(&w, data); err != nil {
+		write := l.write
+		if l.certs != nil {
+			write = func(w *strings.Builder, data starlark.Value) error { return l.certs(w, data, layout) }
+		}
+		if err := write(&w, data); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return starlark.String(strings.TrimSuffix(w.String(), "\n")), nil
@@ -141,6 +156,26 @@ func (l listing) ask(thread *starlark.Thread, b *starlark.Builtin, vici starlark
 		return nil, fmt.Errorf("%s: the vici module has no %s", b.Name(), l.call)
 	}
 	return starlark.Call(thread, fn, nil, kwargs)
+}
+
+// daemonLayout asks vici.version() which release the daemon runs.
+func daemonLayout(thread *starlark.Thread, b *starlark.Builtin, vici starlark.HasAttrs) (certLayout, error) {
+	fn, err := vici.Attr("version")
+	if err != nil || fn == nil {
+		return certLayout{}, fmt.Errorf("%s: the vici module has no version: %v", b.Name(), err)
+	}
+	v, err := starlark.Call(thread, fn, nil, nil)
+	if err != nil {
+		return certLayout{}, err
+	}
+	m, ok := v.(starlark.Mapping)
+	if !ok {
+		return certLayout{}, fmt.Errorf("%s: vici.version() returned %s, want a dict", b.Name(), v.Type())
+	}
+	// An unknown version gets the newest layout.
+	major, _, _ := strings.Cut(find(m, "", "version"), ".")
+	n, err := strconv.Atoi(major)
+	return certLayout{v6: err != nil || n >= 6}, nil
 }
 
 // printable reports whether swanctl would print s: it shows only values of
