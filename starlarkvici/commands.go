@@ -76,7 +76,8 @@ func body(c *converter, name string, args starlark.Tuple, sc *schema, presence m
 	return msg, nil
 }
 
-// commonOption handles deadline=, check=, each= and log=. It reports
+// commonOption handles deadline=, check=, each= and log= (a function, or
+// True to print each control-log line as swanctl does). It reports
 // whether kw was one of them.
 func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLog bool) (bool, error) {
 	k, v := string(kw[0].(starlark.String)), kw[1]
@@ -96,10 +97,17 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 		}
 		o.check = bool(b)
 	case k == "each" && allowEach, k == "log" && allowLog:
-		if v == starlark.None {
+		if v == starlark.None || v == starlark.False {
+			return true, nil
+		}
+		if v == starlark.True && k == "log" {
+			o.log = logPrinter()
 			return true, nil
 		}
 		fn, ok := v.(starlark.Callable)
+		if !ok && k == "log" {
+			return true, fmt.Errorf("%s: for parameter \"log\": got %s, want a function or True", name, v.Type())
+		}
 		if !ok {
 			return true, fmt.Errorf("%s: for parameter %q: got %s, want a function", name, k, v.Type())
 		}

@@ -196,7 +196,7 @@ func Reference() string {
 			kws = append(kws, kw)
 		}
 		if c.Log {
-			kws = append(kws, "`log=fn`")
+			kws = append(kws, "`log=fn` or `log=True`")
 		}
 		if c.Streamed() {
 			kws = append(kws, "`each=fn`")

@@ -271,3 +271,24 @@ func TestRenderInterrupted(t *testing.T) {
 		t.Fatalf("render under a cancelled context: got %v, want %v", err, cause)
 	}
 }
+
+// TestLogText checks table.log's two layouts: a log event as swanctl --log
+// prints it (thread number of at least two digits, group, one prefix per
+// line of a multi-line message) and a control-log event (no thread) as
+// swanctl --initiate prints it.
+func TestLogText(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`table.log({"group": "IKE", "level": "1", "thread": "5", "msg": "initiating IKE_SA ab[1] to 192.0.2.2"})`,
+			"05[IKE] initiating IKE_SA ab[1] to 192.0.2.2"},
+		{`table.log({"group": "CFG", "level": "1", "thread": "123", "msg": "two\nlines"})`, "123[CFG] two\n123[CFG] lines"},
+		{`table.log({"thread": "-3", "msg": "x"})`, "-03[   ] x"},
+		{`table.log({"thread": "1", "group": "NET"})`, ""},
+		{`table.log({"group": "IKE", "level": "1", "ikesa-name": "ab", "msg": "IKE_SA deleted"})`, "[IKE] IKE_SA deleted"},
+		{`table.log({"msg": "a\nb"})`, "[   ] a\nb"},
+	} {
+		got, err := eval(t, tc.expr)
+		if err != nil || got != tc.want {
+			t.Errorf("%s = %q, %v; want %q", tc.expr, got, err, tc.want)
+		}
+	}
+}
