@@ -25,11 +25,11 @@ import (
 	"net/url"
 	"time"
 
-	libjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/stdlib/json"
 )
 
 // MaxResponse is the largest response body post reads.
@@ -94,11 +94,11 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 		}
 		contentType = "application/octet-stream"
 	case jsonV != nil:
-		enc, err := encodeJSON(thread, jsonV)
+		enc, err := json.Encode(starctx.From(thread), jsonV)
 		if err != nil {
 			return nil, fmt.Errorf("%s: json: %w", b.Name(), err)
 		}
-		payload = []byte(enc)
+		payload = enc
 		contentType = "application/json"
 	}
 
@@ -151,15 +151,4 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 		err = uerr.Err // url.Error repeats the method and URL
 	}
 	return nil, fmt.Errorf("%s: %s: %w", b.Name(), u.Redacted(), err)
-}
-
-// encodeJSON encodes v with go.starlark.net/lib/json's encoder, so that
-// http.post(json=x) sends exactly what json.encode(x) returns.
-func encodeJSON(thread *starlark.Thread, v starlark.Value) (string, error) {
-	encode := libjson.Module.Members["encode"].(*starlark.Builtin)
-	s, err := encode.CallInternal(thread, starlark.Tuple{v}, nil)
-	if err != nil {
-		return "", err
-	}
-	return string(s.(starlark.String)), nil
 }

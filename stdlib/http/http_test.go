@@ -108,7 +108,7 @@ assert.fails(lambda: http.post(url + "/big"), "http.post: .*/big: response body 
 		t.Fatal(err)
 	}
 	want := []request{
-		{"POST", "/hook", "application/json", "", `{"conn":"primary","n":2,"up":true}`},
+		{"POST", "/hook", "application/json", "", `{"conn":"primary","up":true,"n":2}`},
 		{"POST", "/text", "text/plain", "s3cret", "CHILD_SA up"},
 		{"POST", "/bytes", "application/octet-stream", "", "\x00\x01"},
 		{"POST", "/empty", "", "", ""},

@@ -1,15 +1,17 @@
-// Package json provides the Starlark "json" module. It is the module of
-// go.starlark.net/lib/json, re-exported so that vicish and embedders import
-// every standard module from one place:
+// Package json provides the Starlark "json" module: go.starlark.net/lib/json's
+// decode and indent, and an encoder of its own that works on every vici
+// reply:
 //
 //	json.encode(x)                              → string
 //	json.encode_indent(x, *, prefix="", indent="\t") → string
 //	json.decode(s[, default])                   → value (new, unfrozen dicts and lists)
 //	json.indent(s, *, prefix="", indent="\t")   → string
 //
-// encode accepts None, bools, ints, finite floats, strings, dicts with string
-// keys (written with sorted keys), lists and tuples, and values with
-// attributes such as the structs that exec.run and http.post return.
+// encode (see Encode, which hosts call for --json output) keeps dicts in
+// their own order (the daemon's, for vici replies), writes bytes as base64
+// strings (certificates), time values as RFC 3339 strings, and structs such
+// as exec.run's as objects; go.starlark.net's encoder sorts keys and fails
+// on bytes.
 //
 // decode refuses input whose arrays and objects nest deeper than MaxDepth
 // levels, whether or not a default is given, before decoding anything.
@@ -22,12 +24,12 @@ import (
 )
 
 // Module is the Starlark "json" module: go.starlark.net/lib/json.Module
-// with decode bounded in depth.
+// with decode bounded in depth and vicish's encoder.
 var Module = &starlarkstruct.Module{
 	Name: "json",
 	Members: starlark.StringDict{
-		"encode":        libjson.Module.Members["encode"],
-		"encode_indent": libjson.Module.Members["encode_indent"],
+		"encode":        starlark.NewBuiltin("json.encode", encode),
+		"encode_indent": starlark.NewBuiltin("json.encode_indent", encodeIndent),
 		"decode":        starlark.NewBuiltin("json.decode", decode),
 		"indent":        libjson.Module.Members["indent"],
 	},

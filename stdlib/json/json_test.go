@@ -30,13 +30,13 @@ func TestModule(t *testing.T) {
 assert.eq(sorted(dir(json)), ["decode", "encode", "encode_indent", "indent"])
 sa = {"gw": {"state": "ESTABLISHED", "child-sas": {"net-1": {"local-ts": ["10.1.0.0/24"]}}}}
 s = json.encode(sa)
-assert.eq(s, '{"gw":{"child-sas":{"net-1":{"local-ts":["10.1.0.0/24"]}},"state":"ESTABLISHED"}}')
+assert.eq(s, '{"gw":{"state":"ESTABLISHED","child-sas":{"net-1":{"local-ts":["10.1.0.0/24"]}}}}')
 assert.eq(json.decode(s), sa)
 assert.eq(json.encode(struct(code=0, stdout="ok\n")), '{"code":0,"stdout":"ok\\n"}')
 assert.eq(json.indent('{"a":[1]}', indent="  "), '{\n  "a": [\n    1\n  ]\n}')
 assert.eq(json.decode("nope", None), None)
 assert.fails(lambda: json.decode("nope"), "json.decode: at offset 0")
-assert.fails(lambda: json.encode({1: 2}), "json.encode: dict has int key, want string")
+assert.fails(lambda: json.encode({1: 2}), "json.encode: dict has int key 1, want str")
 `
 	if _, err := starlark.ExecFile(thread, "test.star", src, predeclared); err != nil {
 		t.Fatal(err)
