@@ -19,7 +19,15 @@ const (
 	Reloaded  = "reloaded"  // in the daemon before; loaded again, but the daemon does not show enough to compare
 	Removed   = "removed"   // in the daemon but not in the file; unloaded
 	Failed    = "failed"    // could not be loaded or unloaded; Err says why
+	// Kept: in the daemon, and the file's version failed to load (or, for
+	// private keys, a key file failed, so which loaded key it replaces is
+	// unknown): the daemon's was left as it is. apply never removes what
+	// failed to load.
+	Kept = "kept"
 )
+
+// verdicts lists every verdict in report order.
+var verdicts = []string{Added, Changed, Reloaded, Unchanged, Removed, Kept, Failed}
 
 // Change is what apply did (or, in a dry run, would do) with one item.
 type Change struct {
@@ -82,7 +90,7 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	var counts []string
-	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+	for _, v := range verdicts {
 		counts = append(counts, fmt.Sprintf("%d %s", len(r.With(v)), v))
 	}
 	fmt.Fprintln(w, "  "+strings.Join(counts, ", "))
@@ -161,7 +169,10 @@ func (a *applier) add(kind, name, verdict string, err error) {
 // authorities, pools and connections (each unloading what the file no
 // longer has). As with swanctl, a failed authority stops before pools and
 // connections, and a failed pool before connections. With dryRun nothing
-// is sent but queries. The error is for failures to talk to the daemon;
+// is sent but queries. Nothing that failed to load is unloaded: the daemon
+// keeps its version (verdict Kept); where swanctl unloads a shared secret
+// or key whose new version the daemon refused, apply keeps it. The error
+// is for failures to talk to the daemon;
 // per-item failures are in the report (see Report.Err).
 func Apply(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*Report, error) {
 	a := &applier{ctx: ctx, c: c, dry: dryRun, report: &Report{Path: conf.Path, DryRun: dryRun}}
@@ -210,9 +221,20 @@ func (a *applier) creds(conf *Conf, st *state) error {
 		}
 		a.add(it.Kind, it.Name, verdict, err)
 	}
+	// A key item that failed without a known id could be any loaded key:
+	// then no key is unloaded.
+	unmatched := false
+	failedKey := func(it Item, err error) {
+		a.add(it.Kind, it.Name, Failed, err)
+		if it.KeyID != "" {
+			keep[it.KeyID] = true
+		} else {
+			unmatched = true
+		}
+	}
 	for _, it := range append(conf.ByKind(KindKey), conf.ByKind(KindToken)...) {
 		if it.Err != nil {
-			a.add(it.Kind, it.Name, Failed, it.Err)
+			failedKey(it, it.Err)
 			continue
 		}
 		id := it.KeyID
@@ -223,7 +245,7 @@ func (a *applier) creds(conf *Conf, st *state) error {
 			}
 			r, err := a.call(cmd, it.Body)
 			if err != nil {
-				a.add(it.Kind, it.Name, Failed, err)
+				failedKey(it, err)
 				continue
 			}
 			id = r.Get("id")
@@ -238,18 +260,14 @@ func (a *applier) creds(conf *Conf, st *state) error {
 		}
 		a.add(it.Kind, it.Name, verdict, nil)
 	}
+	// Every secret the file names stays: loaded again, or, when that
+	// failed, the daemon's as it was.
 	keepShared := map[string]bool{}
 	for _, it := range conf.ByKind(KindShared) {
-		if it.Err != nil {
-			a.add(it.Kind, it.Name, Failed, it.Err)
-			continue
-		}
-		var err error
-		if !a.dry {
+		keepShared[it.Name] = true
+		err := it.Err
+		if err == nil && !a.dry {
 			_, err = a.call("load-shared", it.Body)
-		}
-		if err == nil {
-			keepShared[it.Name] = true
 		}
 		// The daemon never shows secret data, so a known id is "reloaded".
 		verdict := Added
@@ -257,10 +275,16 @@ func (a *applier) creds(conf *Conf, st *state) error {
 			verdict = Reloaded
 		}
 		a.add(it.Kind, it.Name, verdict, err)
+		a.keptIf(err, slices.Contains(st.shared, it.Name), it.Kind, it.Name)
 	}
-	// Like swanctl, unload what was loaded before and not again now.
+	// Like swanctl, unload what was loaded before and not again now; unlike
+	// swanctl, never what failed to load again.
 	for _, id := range st.keys {
-		if !keep[id] {
+		switch {
+		case keep[id]:
+		case unmatched:
+			a.add(KindKey, id, Kept, nil)
+		default:
 			a.unload(KindKey, id, "unload-key", "id")
 		}
 	}
@@ -270,6 +294,14 @@ func (a *applier) creds(conf *Conf, st *state) error {
 		}
 	}
 	return nil
+}
+
+// keptIf reports an item that failed to load while the daemon has it: the
+// daemon's stays.
+func (a *applier) keptIf(err error, inDaemon bool, kind, name string) {
+	if err != nil && inDaemon {
+		a.add(kind, name, Kept, nil)
+	}
 }
 
 func (a *applier) unload(kind, name, cmd, key string) {
@@ -334,6 +366,7 @@ func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []s
 			}
 		}
 		a.add(kind, d.name, verdict, d.err)
+		a.keptIf(d.err, slices.Contains(had, d.name), kind, d.name)
 	}
 	for _, name := range had {
 		if !inFile[name] {

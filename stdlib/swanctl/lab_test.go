@@ -136,7 +136,7 @@ func applyStar(t *testing.T, c *vici.Client, path string, dryRun bool) (map[stri
 	}
 	report := map[string][]string{}
 	d := g["report"].(*starlark.Dict)
-	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+	for _, v := range verdicts {
 		x, _, _ := d.Get(starlark.String(v))
 		l := x.(*starlark.List)
 		for i := 0; i < l.Len(); i++ {
@@ -152,7 +152,7 @@ func applyStar(t *testing.T, c *vici.Client, path string, dryRun bool) (map[stri
 
 func wantReport(t *testing.T, what string, got map[string][]string, want map[string][]string) {
 	t.Helper()
-	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+	for _, v := range verdicts {
 		w := want[v]
 		slices.Sort(w)
 		if !slices.Equal(got[v], w) {

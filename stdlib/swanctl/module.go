@@ -105,7 +105,7 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 //	{"path": "...", "dry_run": False,
 //	 "added": ["conn gw", "pool p1", "secret ike-gw", "cert x509ca/ca.pem", ...],
 //	 "changed": [...], "reloaded": [...], "unchanged": [...],
-//	 "removed": ["conn old", "key 1f0a...", ...], "failed": []}
+//	 "removed": ["conn old", "key 1f0a...", ...], "kept": [], "failed": []}
 //
 // Everything in the file is loaded again, like swanctl does, and sorted by
 // what the daemon shows before and after: "added" was not loaded before;
@@ -116,11 +116,18 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 // (shared secrets, whose data it never reveals, and pools whose base
 // address and size are the same, as get-pools lists no attributes; a pool
 // whose addresses differ is "changed"). "removed" is what the daemon had
-// and the file
-// no longer has: connections (get-conns), pools (get-pools), authorities
-// (get-authorities), shared secrets (get-shared, by id) and private keys
-// (get-keys, by id). Certificates are never removed: VICI has no command
-// for it, and swanctl doesn't either.
+// and the file no longer has: connections (get-conns), pools (get-pools),
+// authorities (get-authorities), shared secrets (get-shared, by id) and
+// private keys (get-keys, by id). Certificates are never removed: VICI has
+// no command for it, and swanctl doesn't either.
+//
+// Nothing that failed to load is removed. An item whose new version
+// failed (a bad value in the file, or refused by the daemon) is listed in
+// "failed", and, when the daemon had it, in "kept": the daemon keeps its
+// version. When a private key file fails, which loaded key it would
+// replace is unknown, so no key is removed and the daemon's keys not
+// loaded again are "kept". (swanctl --load-creds unloads a shared secret
+// or key whose new version the daemon refused.)
 //
 // With dry_run=True only queries are sent. Items in the daemon are then
 // "reloaded" (whether they would change is only known by loading them),
@@ -172,7 +179,7 @@ func reportValue(r *Report) *starlark.Dict {
 	d := starlark.NewDict(8)
 	_ = d.SetKey(starlark.String("path"), starlark.String(r.Path))
 	_ = d.SetKey(starlark.String("dry_run"), starlark.Bool(r.DryRun))
-	for _, v := range []string{Added, Changed, Reloaded, Unchanged, Removed, Failed} {
+	for _, v := range verdicts {
 		var items []starlark.Value
 		for _, c := range r.With(v) {
 			items = append(items, starlark.String(c.String()))
