@@ -109,18 +109,6 @@ func certData(ev starlark.Mapping) ([]byte, bool) {
 	return nil, false
 }
 
-// ascii writes s as swanctl prints names: every byte outside printable
-// ASCII as '?'.
-func ascii(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}
-
 // strongTime formats t as strongSwan's %T in local time: "Nov 29 12:42:52 2026".
 func strongTime(t time.Time) string {
 	t = t.Local()
@@ -185,14 +173,14 @@ func writeURIs(w *strings.Builder, label string, uris []string, layout certLayou
 // writeX509 writes one X.509 certificate as strongSwan's certificate
 // printer does in its detailed form.
 func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, layout certLayout, now time.Time) {
-	fmt.Fprintf(w, "  subject:  \"%s\"\n", ascii(c.Subject))
-	fmt.Fprintf(w, "  issuer:   \"%s\"\n", ascii(c.Issuer))
+	fmt.Fprintf(w, "  subject:  \"%s\"\n", x509.ASCII(c.Subject))
+	fmt.Fprintf(w, "  issuer:   \"%s\"\n", x509.ASCII(c.Issuer))
 	writeValidity(w, "validity:", "not before", "not after ", c.NotBefore, c.NotAfter, now)
 	fmt.Fprintf(w, "  serial:    %s\n", x509.Hex(c.Serial))
 	if len(c.AltNames) > 0 {
 		names := make([]string, len(c.AltNames))
 		for i, n := range c.AltNames {
-			names[i] = ascii(n)
+			names[i] = x509.ASCII(n)
 		}
 		fmt.Fprintf(w, "  altNames:  %s\n", strings.Join(names, ", "))
 	}
@@ -238,7 +226,7 @@ func writePubkey(w *strings.Builder, k *x509.PublicKey, hasPrivkey bool) {
 
 // writeCRL writes one certificate revocation list.
 func writeCRL(w *strings.Builder, c *x509.CRL, now time.Time) {
-	fmt.Fprintf(w, "  issuer:   \"%s\"\n", ascii(c.Issuer))
+	fmt.Fprintf(w, "  issuer:   \"%s\"\n", x509.ASCII(c.Issuer))
 	if !c.NextUpdate.IsZero() {
 		writeValidity(w, "update:  ", "this on", "next on", c.ThisUpdate, c.NextUpdate, now)
 	}
