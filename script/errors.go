@@ -52,7 +52,9 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 // ExitCode maps the error of a script run under ctx to a process exit code:
 // exit(n) gives n, a signal recorded as ctx's cause gives 130 or 143, a
-// syntax or usage error 2, an unreachable daemon 3, any other error 1.
+// syntax or usage error 2, an unreachable daemon 3 (no socket, nothing
+// listening, connection lost), any other error 1 — also a deadline that
+// passed while connecting.
 func ExitCode(ctx context.Context, err error) int {
 	if err == nil {
 		return ExitOK
@@ -74,6 +76,9 @@ func ExitCode(ctx context.Context, err error) int {
 	var usage *UsageError
 	if errors.As(err, &usage) {
 		return ExitUsage
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ExitError // a deadline passed, even while dialling: not "unreachable"
 	}
 	if IsUnreachable(err) {
 		return ExitUnreachable

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,7 +56,8 @@ type Options struct {
 	Getenv func(string) string
 	// AllowExec enables the exec module (running local programs).
 	AllowExec bool
-	// AllowNet enables the http module.
+	// AllowNet enables the http module, and lets vici.connect use a remote
+	// transport (tcp://, ssh://) the user did not give as URI.
 	AllowNet bool
 	// LogJSON makes the log module write JSON lines.
 	LogJSON bool
@@ -106,6 +108,7 @@ func New(opts Options) *Runtime {
 		Stderr:     r.stderr,
 		Getenv:     opts.Getenv,
 		BeforeCall: r.learnCall,
+		CheckURI:   r.checkURI,
 	})
 	r.predeclared = r.assemble()
 	for name, v := range opts.Predeclared {
@@ -134,6 +137,25 @@ func (r *Runtime) Stdout() io.Writer { return r.stdout }
 // secrets redacted: log lines and callback errors go there, and a host
 // should write error messages there too.
 func (r *Runtime) Stderr() io.Writer { return r.stderr }
+
+// checkURI is the policy for a URI a script gives vici.connect: a local
+// transport (unix://, or a path) is allowed; so is the URI the user gave
+// (Options.URI, $VICI_URI); any other (tcp://, ssh://, whatever transport
+// the engine learns) needs Options.AllowNet, since a script could otherwise
+// send bytes to any host.
+func (r *Runtime) checkURI(uri string) error {
+	if r.opts.AllowNet || IsLocalURI(uri) || uri == r.opts.URI || uri == r.opts.Getenv("VICI_URI") {
+		return nil
+	}
+	return fmt.Errorf("%s is a remote transport, which needs --allow-net (AllowNet) unless given with --uri or $VICI_URI", uri)
+}
+
+// IsLocalURI reports whether uri names a transport on this machine: a
+// unix:// URI or a plain path. Every other scheme is remote.
+func IsLocalURI(uri string) bool {
+	scheme, _, found := strings.Cut(uri, "://")
+	return !found || scheme == "unix"
+}
 
 // learnCall records the secrets among a vici builtin's arguments: the key
 // material of load_shared, load_key, load_token and of vici.call or

@@ -294,3 +294,48 @@ func TestFormatErrorRedacts(t *testing.T) {
 		t.Errorf("FormatError = %q", msg)
 	}
 }
+
+// TestConnectNeedsAllowNet: issue 9, without --allow-net a script reached
+// any TCP endpoint with vici.connect("tcp://..."). A remote URI the user
+// did not give is refused; the one given, or --allow-net, is dialled.
+func TestConnectNeedsAllowNet(t *testing.T) {
+	const remote = "tcp://127.0.0.1:1"
+	for _, tc := range []struct {
+		name    string
+		opts    script.Options
+		refused bool
+	}{
+		{"remote refused", script.Options{}, true},
+		{"--allow-net", script.Options{AllowNet: true}, false},
+		{"given with --uri", script.Options{URI: remote}, false},
+		{"given as $VICI_URI", script.Options{Getenv: func(k string) string {
+			if k == "VICI_URI" {
+				return remote
+			}
+			return ""
+		}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			tc.opts.Stdout, tc.opts.Stderr = &out, &out
+			if tc.opts.Getenv == nil {
+				tc.opts.Getenv = func(string) string { return "" }
+			}
+			rt := script.New(tc.opts)
+			defer rt.Close()
+			_, err := rt.ExecFile(context.Background(), "c.star", `vici.connect("`+remote+`")`)
+			if err == nil {
+				t.Fatal("connect to a closed port succeeded")
+			}
+			refused := strings.Contains(err.Error(), "needs --allow-net")
+			if refused != tc.refused {
+				t.Errorf("error %q; want refused by the policy = %v", err, tc.refused)
+			}
+		})
+	}
+	rt, _ := newRuntime(t)
+	sock := "unix://" + filepath.Join(t.TempDir(), "local.vici")
+	if _, err := rt.ExecFile(context.Background(), "c.star", `vici.connect("`+sock+`")`); err == nil || strings.Contains(err.Error(), "allow-net") {
+		t.Errorf("a unix socket is local and needs no flag: %v", err)
+	}
+}

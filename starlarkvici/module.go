@@ -51,6 +51,10 @@ type Config struct {
 	// session's builtins (commands, call, stream, on, listen, ...) before
 	// it runs; vicish's runtime learns the secrets being loaded from it.
 	BeforeCall func(builtin string, args starlark.Tuple, kwargs []starlark.Tuple)
+	// CheckURI, if set, is asked before vici.connect(uri) dials a URI the
+	// script gave; an error refuses it (vicish refuses remote transports
+	// without --allow-net unless the user gave that URI).
+	CheckURI func(uri string) error
 }
 
 // Module is the "vici" module value. Its functions use a default session
@@ -151,6 +155,10 @@ func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args star
 	}
 	if uri == "" {
 		uri = m.def.resolvedURI()
+	} else if m.cfg.CheckURI != nil {
+		if err := m.cfg.CheckURI(uri); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
 	}
 	d := m.cfg.Deadline
 	if deadline.Set {

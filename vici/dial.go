@@ -107,11 +107,25 @@ func dialHint(uri string, err error) string {
 		return permissionHint(addr)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		if network == "unix" {
+			if fi, err := os.Stat(addr); err == nil && fi.Mode().Type() != fs.ModeSocket {
+				return fmt.Sprintf("%s is a %s, not a socket: give the path of charon's vici socket (charon.plugins.vici.socket in strongswan.conf)", addr, fileKind(fi.Mode()))
+			}
 			return fmt.Sprintf("socket %s exists but nothing listens on it: charon has probably exited and left it behind; start charon", addr)
 		}
 		return fmt.Sprintf("nothing listens on %s: is charon running with the vici plugin listening there (charon.plugins.vici.socket = tcp://%s)?", addr, addr)
 	}
 	return ""
+}
+
+// fileKind names the kind of file mode m is, for a dial hint.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "file of mode " + m.Type().String()
 }
 
 // permissionHint names the socket's owner, group and mode and says what

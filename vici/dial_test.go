@@ -66,6 +66,19 @@ func TestDialErrors(t *testing.T) {
 		t.Errorf("stale socket: %v", err)
 	}
 
+	// A directory or a regular file given as the socket (issue 9: both
+	// were said to be a socket charon left behind).
+	regular := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(regular, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{dir: "is a directory, not a socket", regular: "is a regular file, not a socket"} {
+		_, err = vici.Dial(t.Context(), path)
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), kind) || strings.Contains(err.Error(), "probably exited") {
+			t.Errorf("%s: %v; want %q", path, err, kind)
+		}
+	}
+
 	// TCP port with nobody listening.
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -36,7 +36,9 @@ Flags (before FILE or -c; what follows belongs to the script):
   --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
                      (default: none)
   --allow-exec       let scripts run local programs (the exec module)
-  --allow-net        let scripts make HTTP requests (the http module)
+  --allow-net        let scripts make HTTP requests (the http module) and
+                     vici.connect() to a remote URI (tcp://, ssh://) not given
+                     with --uri or $VICI_URI
   --log-json         the log module writes JSON lines
   --version          print the version and exit
   -h, --help         print this help and exit

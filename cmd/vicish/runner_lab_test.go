@@ -136,3 +136,33 @@ vici.initiate(child = "c", ike = "silent")
 		}
 	})
 }
+
+// TestSmallOnesAgainstLab: issue 9's small ones against a real charon.
+func TestSmallOnesAgainstLab(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	uri := l.Gateway("a").URI
+	for _, tc := range []struct {
+		name, code string
+		exit       int
+		want, not  string
+	}{
+		// a deadline that passes while connecting is a deadline error, not
+		// an unreachable daemon (exit 3)
+		{"1ns deadline", `vici.version(deadline=1e-9)`, 1, "within 1ns (deadline)", ""},
+		{"huge deadline", `vici.version(deadline=9223372036.9)`, 1, "too long", "negative"},
+		{"closed session", `s = vici.connect(); s.close(); s.list_sas()`, 1, "is closed", "connects again"},
+		{"directory as socket", `vici.connect("/tmp")`, 3, "is a directory, not a socket", "probably exited"},
+		{"remote URI needs --allow-net", `vici.connect("tcp://127.0.0.1:1")`, 1, "needs --allow-net", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runVicish("", "--uri", uri, "-c", tc.code)
+			if r.code != tc.exit || !strings.Contains(r.stderr, tc.want) || (tc.not != "" && strings.Contains(r.stderr, tc.not)) {
+				t.Errorf("code %d, stderr %q; want %d and %q without %q", r.code, r.stderr, tc.exit, tc.want, tc.not)
+			}
+		})
+	}
+	r := runVicish("", "--uri", uri, "--deadline", "1e-9", "-c", "vici.version()")
+	if r.code != 1 {
+		t.Errorf("--deadline 1e-9: code %d, stderr %q; want 1", r.code, r.stderr)
+	}
+}
