@@ -58,7 +58,7 @@ func TestUsage(t *testing.T) {
 		{"unknown flag", []string{"--bogus"}, 2, "", "unknown flag -bogus"},
 		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a duration`},
 		{"overflowing deadline", []string{"--deadline", "9223372036.9", "-c", "1"}, 2, "", `too long`},
-		{"missing file", []string{"/nonexistent/x.star"}, 2, "", "cannot read script: open /nonexistent/x.star"},
+		{"missing file", []string{"/nonexistent/x.star"}, 2, "", "cannot read script: stat /nonexistent/x.star: no such file"},
 		{"syntax error", []string{"-c", "x = = 1"}, 2, "", "<-c>:1:5: got '=', want primary expression\n  x = = 1\n      ^\n"},
 		{"resolve error", []string{"-c", "print(undefined_name)"}, 2, "", "<-c>:1:7: undefined: undefined_name"},
 	} {
