@@ -7,29 +7,23 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/stdlib/doc"
 )
 
-// globalDocs describes the predeclared names for help().
+// globalDocs describes the predeclared names that are not standard library
+// modules for help(); the modules describe themselves (moduleDocs).
 var globalDocs = map[string]string{
-	"vici":    "the charon daemon: one function per VICI command, connect(), on()/listen() for events",
-	"json":    "encode(x), encode_indent(x), decode(s), indent(s): JSON",
-	"time":    "now(), sleep(d), parse_duration(s), parse_time(s), second, minute...",
-	"log":     "info/warn/error(msg, **fields): log lines on stderr",
-	"sys":     "argv, env(name, default=None), exit(code or message)",
-	"exec":    "run(argv, timeout=, stdin=, env=): run a local program (needs --allow-exec)",
-	"http":    "post(url, body= or json=, headers=, timeout=): notify a webhook (needs --allow-net)",
-	"table":   "render(rows) aligned columns; sas(), conns(), pols(), certs(), authorities(), pools(), algs(), stats(), counters() as swanctl lists them; log(event)",
-	"swanctl": "load_conf(path), apply(conf): swanctl.conf into the daemon, with a change report",
-	"x509":    "parse(der_or_pem), pem(der): certificates, CRLs and public keys (vici.list_certs() entries too)",
-	"struct":  "struct(**kwargs): a record with named fields",
-	"help":    "help() lists what there is; help(x) explains x",
-	"exit":    "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
-	"quit":    "the same as exit",
-	"pp":      "pp(x, limit=50) prints x pretty: indented, long lists folded, secrets hidden",
-	"print":   "print(*args, sep=\" \"): print a line; known secrets show as <redacted>",
+	"vici":   "the charon daemon: one function per VICI command, connect(), on()/listen() for events",
+	"struct": "struct(**kwargs): a record with named fields",
+	"help":   "help() lists what there is; help(x) explains x",
+	"exit":   "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
+	"quit":   "the same as exit",
+	"pp":     "pp(x, limit=50) prints x pretty: indented, long lists folded, secrets hidden",
+	"print":  "print(*args, sep=\" \"): print a line; known secrets show as <redacted>",
 }
 
 // help implements help() and help(x), printing through the thread.
@@ -62,25 +56,41 @@ func (r *Runtime) HelpText(x starlark.Value) string {
 		if doc, ok := builtinDocs[x.Name()]; ok {
 			return doc
 		}
+		if m, b, ok := doc.Find(moduleDocs(), x.Name()); ok {
+			return b.Text(m)
+		}
 		if x.Receiver() != nil {
 			return fmt.Sprintf("%s: a method of %s", x.Name(), x.Receiver().Type())
 		}
 		return fmt.Sprintf("%s: a built-in function", x.Name())
+	case *starlarkstruct.Module:
+		for _, m := range moduleDocs() {
+			if m.Name == x.Name {
+				return m.Text()
+			}
+		}
+		return moduleMembers(x)
 	case starlark.HasAttrs:
-		names := x.AttrNames()
-		slices.Sort(names)
-		return fmt.Sprintf("%s (%s); members:\n  %s", x.String(), x.Type(), strings.Join(names, ", "))
+		return moduleMembers(x)
 	}
 	return fmt.Sprintf("%s: a value of type %s", x.String(), x.Type())
 }
 
+// moduleMembers is help(x) of a value with attributes but no docs.
+func moduleMembers(x starlark.HasAttrs) string {
+	names := x.AttrNames()
+	slices.Sort(names)
+	return fmt.Sprintf("%s (%s); members:\n  %s", x.String(), x.Type(), strings.Join(names, ", "))
+}
+
 // builtinDocs documents the runtime's own builtins.
 var builtinDocs = map[string]string{
-	"help":  "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
-	"exit":  "exit(code=0): end the program with the given exit code (0..255).",
-	"quit":  "quit(code=0): the same as exit.",
-	"pp":    "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",
-	"print": "print(*args, sep=\" \"): print the arguments, separated by sep; known secrets\nare shown as <redacted>.",
+	"help":   "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
+	"exit":   "exit(code=0): end the program with the given exit code (0..255).",
+	"quit":   "quit(code=0): the same as exit.",
+	"pp":     "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",
+	"print":  "print(*args, sep=\" \"): print the arguments, separated by sep; known secrets\nare shown as <redacted>.",
+	"struct": "struct(**kwargs): a new record whose fields are the keyword arguments: s = struct(a=1); s.a.",
 }
 
 func (r *Runtime) overview() string {
@@ -91,13 +101,25 @@ func (r *Runtime) overview() string {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	summaries := map[string]string{}
+	for _, m := range moduleDocs() {
+		summaries[m.Name] = m.Summary + " (help(" + m.Name + "))"
+	}
 	for _, name := range names {
-		fmt.Fprintf(&b, "  %-9s %s\n", name, globalDocs[name])
+		line, ok := globalDocs[name]
+		if !ok {
+			line = summaries[name]
+		}
+		fmt.Fprintf(&b, "  %-9s %s\n", name, line)
 	}
 	b.WriteString("\nvici commands (help(vici.NAME) shows the arguments and the reply):\n")
 	for _, c := range starlarkvici.Commands() {
 		doc, _, _ := strings.Cut(strings.TrimSpace(c.Doc), "\n")
 		fmt.Fprintf(&b, "  vici.%-20s %s\n", c.Name, doc)
+	}
+	b.WriteString("\nOther vici functions:\n")
+	for _, f := range starlarkvici.Functions() {
+		fmt.Fprintf(&b, "  vici.%s\n      %s\n", f.Sig, f.Doc)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

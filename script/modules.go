@@ -4,6 +4,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/stdlib/doc"
 	"github.com/vicish/vicish/stdlib/exec"
 	"github.com/vicish/vicish/stdlib/http"
 	"github.com/vicish/vicish/stdlib/json"
@@ -37,6 +38,13 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"pp":      starlark.NewBuiltin("pp", r.pp),
 		"print":   starlark.NewBuiltin("print", r.print),
 	}
+}
+
+// moduleDocs are the help texts of the standard library modules that
+// assemble predeclares, each declared next to its builtins.
+func moduleDocs() []doc.Module {
+	return []doc.Module{json.Doc(), time.Doc(), log.Doc(), sys.Doc(), exec.Doc(), http.Doc(),
+		table.Doc(), swanctl.Doc(), x509.Doc()}
 }
 
 // learning returns module m with each builtin wrapped so that the runtime
