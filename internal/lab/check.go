@@ -82,23 +82,29 @@ func charonConfined(profiles string) bool {
 	return false
 }
 
-// charonBinary returns the daemon binary a lab in dir runs: CharonPath, or
-// when AppArmor confines it (or force is set), a copy in dir, which no
-// profile attaches to because profiles attach by path. The copy finds its
-// libraries and plugins through absolute paths compiled into it.
-func charonBinary(dir string, force bool) (string, error) {
+// charonBinary returns the daemon binary gateways running daemon d execute
+// (as seen in their mount namespace, where a newest gateway has root's /usr
+// as /usr): CharonPath, or when AppArmor confines it (or force is set), a
+// copy of it in dir, which no profile attaches to because profiles attach by
+// path. The copy finds its libraries and plugins through absolute paths
+// compiled into it, which for a newest gateway lead into root.
+func charonBinary(dir, root string, d Daemon, force bool) (string, error) {
 	if !force {
 		b, err := os.ReadFile(apparmorProfiles)
 		if err != nil || !charonConfined(string(b)) {
 			return CharonPath, nil
 		}
 	}
-	src, err := os.Open(CharonPath)
+	src, err := os.Open(filepath.Join(root, CharonPath))
 	if err != nil {
 		return "", fmt.Errorf("%w (%v)", ErrNotInstalled, err)
 	}
 	defer src.Close()
-	dst := filepath.Join(dir, "charon")
+	name := "charon"
+	if d == NewestDaemon {
+		name = "charon-newest"
+	}
+	dst := filepath.Join(dir, name)
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
 		return "", fmt.Errorf("copy charon out of AppArmor's reach: %w", err)

@@ -6,22 +6,33 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
-const usage = `usage: lab up [--dir D] [--topology 1|2|3]
+const usage = `usage: lab up [--dir D] [--topology 1|2|3] [--daemon system|newest|GW=DAEMON,...]
        lab down [--dir D | --id ID]
        lab status
+       lab root
 
 up      starts real charon daemons that keep running after this command:
         1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
         3 = failover: a with "primary" (to b) and "backup" (to c).
-        Prints each gateway's vici socket and how to point vicish at it.
+        --daemon system (default) runs the host's strongSwan, newest the one of
+        Debian testing (built once with debootstrap, see root); a=newest,b=system
+        mixes them per gateway.
+        Prints each gateway's vici socket, its strongSwan version and how to
+        point vicish at it.
 down    stops the lab started in D (or with that id; default: the most
         recent lab started by "lab up") and removes what it created.
-status  lists the labs on this machine and whether their daemons answer.
+status  lists the labs on this machine, each gateway's strongSwan and whether
+        its daemon answers.
+root    builds (once per machine) or checks the newest strongSwan's root file
+        system under /var/cache/vicish-lab and prints its version.
 `
 
 // Command implements "lab up|down|status" for the vicish command line and
@@ -38,6 +49,8 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return cmdDown(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "root":
+		return cmdRoot(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -71,6 +84,7 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("up", stderr)
 	dir := fs.String("dir", "", "directory for sockets, logs and configs (default: a new temp dir)")
 	topo := fs.String("topology", "2", "1 (one gateway), 2 (two gateways) or 3 (failover)")
+	daemon := fs.String("daemon", "system", "system, newest, or GW=DAEMON pairs (a=newest,b=system)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -81,6 +95,16 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 	t, err := ParseTopology(*topo)
 	if err != nil {
 		fmt.Fprintf(stderr, "lab up: %v\n", err)
+		return 2
+	}
+	all, per, err := ParseDaemons(*daemon)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab up: --daemon: %v\n", err)
+		return 2
+	}
+	cfg := Config{Dir: *dir, Topology: t, Daemon: all, Daemons: per, Persistent: true, Progress: stdout}
+	if err := cfg.checkDaemons(gatewayNames(t)); err != nil {
+		fmt.Fprintf(stderr, "lab up: --daemon: %v\n", err)
 		return 2
 	}
 	if *dir != "" {
@@ -96,17 +120,17 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := signalContext(30 * time.Minute) // the first newest lab builds its root
 	defer cancel()
 	begin := time.Now()
-	l, err := Up(ctx, Config{Dir: *dir, Topology: t, Persistent: true})
+	l, err := Up(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "lab up: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "lab %s is up (%s, %v), dir %s\n", l.ID, l.Topology, time.Since(begin).Round(time.Millisecond), l.Dir)
 	for _, g := range l.Gateways {
-		fmt.Fprintf(stdout, "  gateway %s  pid %d  netns %s  addr %s\n", g.Name, g.PID(), g.Netns, strings.Join(g.Addrs, ","))
+		fmt.Fprintf(stdout, "  gateway %s  strongSwan %s (%s)  pid %d  netns %s  addr %s\n", g.Name, g.Version(), g.Daemon, g.PID(), g.Netns, strings.Join(g.Addrs, ","))
 		fmt.Fprintf(stdout, "    socket  %s\n    log     %s\n    config  %s\n", g.URI, g.LogPath, g.ConfDir)
 	}
 	switch l.Topology {
@@ -119,6 +143,9 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\nPoint vicish at gateway a:\n  vicish --uri %s\n  export VICI_URI=%s\n", a.URI, a.URI)
 	fmt.Fprintf(stdout, "Or swanctl:\n  STRONGSWAN_CONF=%s SWANCTL_DIR=%s swanctl --list-conns\n",
 		filepath.Join(a.ConfDir, "strongswan.conf"), a.ConfDir)
+	if a.Daemon == NewestDaemon {
+		fmt.Fprintf(stdout, "  (that is the host's swanctl; the newest one runs with\n   unshare -m sh -c 'mount --bind %[1]s/etc/ld.so.cache /etc/ld.so.cache && mount --bind %[1]s/usr /usr && exec swanctl --list-conns')\n", a.root)
+	}
 	fmt.Fprintf(stdout, "Stop it with:\n  vicish lab down --dir %s\n", l.Dir)
 	return 0
 }
@@ -209,20 +236,62 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "lab %s  %s  dir %s  %s  since %s\n", st.ID, st.Topology, st.Dir, owner, st.Created.Format(time.RFC3339))
 		for _, g := range st.Gateways {
 			state := "answers"
+			version := g.Version
 			if !isLabDaemon(g.PID, st.ID, g.Name) {
 				state = "not running"
-			} else if err := probe(strings.TrimPrefix(g.URI, "unix://")); err != nil {
+			} else if v, err := probe(strings.TrimPrefix(g.URI, "unix://")); err != nil {
 				state = "does not answer: " + err.Error()
+			} else {
+				version = v
 			}
-			fmt.Fprintf(stdout, "  gateway %s  pid %d  %s  %s\n", g.Name, g.PID, g.URI, state)
+			daemon := g.Daemon
+			if daemon == "" {
+				daemon = SystemDaemon
+			}
+			if version == "" {
+				version = "?"
+			}
+			fmt.Fprintf(stdout, "  gateway %s  strongSwan %s (%s)  pid %d  %s  %s\n", g.Name, version, daemon, g.PID, g.URI, state)
 		}
 	}
 	return 0
 }
 
 // probe asks a socket for the daemon version, giving up after 3 seconds.
-func probe(socket string) error {
+func probe(socket string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	return viciVersion(ctx, socket)
+	return daemonVersion(ctx, socket)
+}
+
+func cmdRoot(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("root", stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lab root: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	ctx, cancel := signalContext(30 * time.Minute)
+	defer cancel()
+	root, err := EnsureNewestRoot(ctx, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab root: %v\n", err)
+		return 1
+	}
+	version, err := RootVersion(root)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab root: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "newest root %s: strongSwan %s (Debian %s)\n", root, version, NewestSuite)
+	return 0
+}
+
+// signalContext is a context that ends after d or at SIGINT/SIGTERM.
+func signalContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { cancel(); stop() }
 }

@@ -35,13 +35,18 @@ type Gateway struct {
 	// SWANCTL_DIR (with x509/, private/, ... subdirectories) and conf.d/
 	// for extra *.conf files included by swanctl.conf.
 	ConfDir string
+	// Daemon is the strongSwan this gateway runs (system or newest).
+	Daemon Daemon
 
-	lab *Lab
+	lab    *Lab
+	root   string // the newest root for NewestDaemon, "" for the system's
+	charon string // daemon binary as seen in the gateway's mount namespace
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	pid  int
-	done chan struct{} // closed when the process started by this handle exits
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	pid     int
+	done    chan struct{} // closed when the process started by this handle exits
+	version string        // what the daemon's vici "version" reply said
 }
 
 // link is a veth pair between two gateways.
@@ -63,8 +68,16 @@ func topologyLinks(t Topology) []link {
 	return nil
 }
 
+// gatewayNames lists the gateways of topology t.
+func gatewayNames(t Topology) []string {
+	if t < OneGateway || t > Failover {
+		return nil
+	}
+	return []string{"a", "b", "c"}[:int(t)]
+}
+
 func newGateways(l *Lab, t Topology) []*Gateway {
-	names := []string{"a", "b", "c"}[:int(t)]
+	names := gatewayNames(t)
 	var gws []*Gateway
 	for _, n := range names {
 		dir := filepath.Join(l.Dir, n)
@@ -161,8 +174,14 @@ func (g *Gateway) start(ctx context.Context) error {
 	// ip netns exec gives the command its own mount namespace (a slave of
 	// the host's, so nothing mounted there leaks out); binding a private
 	// directory over /run there keeps charon's compiled-in pid file apart.
-	cmd := exec.Command("ip", "netns", "exec", g.Netns, "sh", "-c",
-		`mount --bind "$0" /run && exec "$1"`, runDir, g.lab.charon)
+	// A newest gateway also gets the root's /usr (programs, libraries,
+	// plugins) and its ld.so.cache there; /usr comes last, since the
+	// mount program itself lives in /usr.
+	script := `mount --bind "$0" /run && exec "$1"`
+	if g.root != "" {
+		script = `mount --bind "$0" /run && mount --bind "$2/etc/ld.so.cache" /etc/ld.so.cache && mount --bind "$2/usr" /usr && exec "$1"`
+	}
+	cmd := exec.Command("ip", "netns", "exec", g.Netns, "sh", "-c", script, runDir, g.charon, g.root)
 	cmd.Env = append(g.env(), markerEnv+"="+g.lab.ID+"/"+g.Name)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -212,7 +231,11 @@ func (g *Gateway) waitReady(ctx context.Context) error {
 		if g.exited() {
 			return fmt.Errorf("gateway %s: charon exited during start-up; log tail:\n%s", g.Name, g.diagTail(30))
 		}
-		if last = viciVersion(ctx, g.Socket); last == nil {
+		var version string
+		if version, last = daemonVersion(ctx, g.Socket); last == nil {
+			g.mu.Lock()
+			g.version = version
+			g.mu.Unlock()
 			return nil
 		}
 		select {
@@ -240,10 +263,25 @@ func (g *Gateway) loadAll(ctx context.Context) error {
 	return nil
 }
 
+// Version returns the strongSwan version the daemon reported when it last
+// became ready (e.g. "5.9.8" or "6.1.0"), "" before that.
+func (g *Gateway) Version() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.version
+}
+
 // Swanctl runs swanctl against this gateway (its STRONGSWAN_CONF, socket
-// and SWANCTL_DIR) and returns its combined output.
+// and SWANCTL_DIR) and returns its combined output. It is the swanctl of the
+// gateway's own strongSwan: for a newest gateway the root's, run in a
+// private mount namespace with the root's /usr, so file arguments name the
+// same paths as for the system's.
 func (g *Gateway) Swanctl(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "swanctl", args...)
+	if g.root != "" {
+		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c",
+			`mount --bind "$0/etc/ld.so.cache" /etc/ld.so.cache && mount --bind "$0/usr" /usr && exec /usr/sbin/swanctl "$@"`, g.root}, args...)...)
+	}
 	cmd.Env = g.env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -311,16 +349,22 @@ func (g *Gateway) Restart(ctx context.Context) error {
 	if err := g.start(ctx); err != nil {
 		return err
 	}
+	g.saveState()
+	if err := g.waitReady(ctx); err != nil {
+		return err
+	}
+	g.saveState()
+	return g.loadAll(ctx)
+}
+
+// saveState records the lab's gateways (pids, versions) in the registry.
+func (g *Gateway) saveState() {
 	if g.lab.reg != nil {
 		if st := g.lab.currentState(); st != nil {
 			st.Gateways = g.lab.gatewayStates()
 			g.lab.reg.save(st)
 		}
 	}
-	if err := g.waitReady(ctx); err != nil {
-		return err
-	}
-	return g.loadAll(ctx)
 }
 
 // stop ends the daemon gracefully (SIGTERM, SIGKILL after 3 s).

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,15 @@ type Config struct {
 	Dir string
 	// Topology selects the gateways; zero means OneGateway.
 	Topology Topology
+	// Daemon is the strongSwan every gateway runs; empty means SystemDaemon.
+	Daemon Daemon
+	// Daemons chooses the daemon per gateway name, overriding Daemon, for a
+	// mixed lab: e.g. {"a": NewestDaemon} runs a with Debian testing's
+	// strongSwan and the others with Daemon.
+	Daemons map[string]Daemon
+	// Progress receives what a build of the newest root prints (nil: the
+	// messages are dropped). The root is built at most once per machine.
+	Progress io.Writer
 	// Persistent labs are not cleared as stale when the process that started
 	// them exits (used by "lab up", which leaves daemons running).
 	Persistent bool
@@ -76,7 +86,6 @@ type Lab struct {
 	Gateways []*Gateway
 
 	ownDir bool
-	charon string // daemon binary (CharonPath or a copy, see charonBinary)
 	reg    *registry
 	st     *labState
 }
@@ -121,6 +130,18 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if cfg.Topology < OneGateway || cfg.Topology > Failover {
 		return nil, fmt.Errorf("unknown topology %d: use 1 (one gateway), 2 (two gateways) or 3 (failover)", int(cfg.Topology))
 	}
+	if err := cfg.checkDaemons(gatewayNames(cfg.Topology)); err != nil {
+		return nil, err
+	}
+	newestRoot := ""
+	for _, n := range gatewayNames(cfg.Topology) {
+		if cfg.daemonFor(n) == NewestDaemon {
+			if newestRoot, err = EnsureNewestRoot(ctx, cfg.Progress); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	reg, err := openRegistry()
 	if err != nil {
 		return nil, err
@@ -149,11 +170,21 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 		l.cleanupDir()
 		return nil, fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
 	}
-	if l.charon, err = charonBinary(l.Dir, cfg.copyCharon); err != nil {
-		l.cleanupDir()
-		return nil, err
-	}
 	l.Gateways = newGateways(l, cfg.Topology)
+	binaries := map[Daemon]string{}
+	for _, g := range l.Gateways {
+		g.Daemon = cfg.daemonFor(g.Name)
+		if g.Daemon == NewestDaemon {
+			g.root = newestRoot
+		}
+		if _, ok := binaries[g.Daemon]; !ok {
+			if binaries[g.Daemon], err = charonBinary(l.Dir, g.root, g.Daemon, cfg.copyCharon); err != nil {
+				l.cleanupDir()
+				return nil, err
+			}
+		}
+		g.charon = binaries[g.Daemon]
+	}
 
 	st := l.state(cfg.Persistent)
 	l.st = st
@@ -191,6 +222,10 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 		if err := g.loadAll(ctx); err != nil {
 			return l, err
 		}
+	}
+	st.Gateways = l.gatewayStates() // now with the daemons' versions
+	if err := reg.save(st); err != nil {
+		return l, err
 	}
 	return l, nil
 }

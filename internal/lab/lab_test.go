@@ -398,12 +398,17 @@ func TestCommandUpStatusDown(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "lab")
 	var out, errb strings.Builder
-	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
+	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2", "--daemon", "a=newest"}, &out, &errb); code != 0 {
 		t.Fatalf("lab up: exit %d: %s", code, errb.String())
 	}
 	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
 	sock := "unix://" + filepath.Join(dir, "a", "charon.vici")
-	for _, want := range []string{"vicish --uri " + sock, "export VICI_URI=" + sock, filepath.Join(dir, "b", "charon.vici")} {
+	newest, err := lab.RootVersion(lab.NewestRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, _, _ = strings.Cut(newest, "-") // the package's 6.1.0-2 is charon's 6.1.0
+	for _, want := range []string{"gateway a  strongSwan " + newest + " (newest)", "gateway b  strongSwan 5.", "vicish --uri " + sock, "export VICI_URI=" + sock, filepath.Join(dir, "b", "charon.vici")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
 		}
@@ -412,7 +417,8 @@ func TestCommandUpStatusDown(t *testing.T) {
 		t.Fatalf("gateway a of `lab up` does not answer: %v", err)
 	}
 	out.Reset()
-	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") {
+	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") ||
+		!strings.Contains(out.String(), "gateway a  strongSwan "+newest+" (newest)") || !strings.Contains(out.String(), "(system)") {
 		t.Fatalf("lab status: exit %d:\n%s", code, out.String())
 	}
 	out.Reset()
@@ -425,7 +431,8 @@ func TestCommandUpStatusDown(t *testing.T) {
 	if code := lab.Command([]string{"down", "--dir", dir}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "no lab runs in") {
 		t.Fatalf("second lab down: exit %d: %s", code, errb.String())
 	}
-	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"},
+		{"up", "--daemon", "oldest"}, {"up", "--topology", "1", "--daemon", "b=newest"}} {
 		if code := lab.Command(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("lab %q: exit %d, want 2 (usage)", args, code)
 		}
@@ -508,5 +515,62 @@ func TestBinaryDoesNotLinkTesting(t *testing.T) {
 				t.Errorf("%s depends on package testing", pkg)
 			}
 		}
+	}
+}
+
+func TestNewestDaemon(t *testing.T) {
+	l := labtest.StartConfig(t, lab.Config{Topology: lab.OneGateway, Daemon: lab.NewestDaemon})
+	a := l.Gateway("a")
+	ctx := testCtx(t, time.Minute)
+	want, err := lab.RootVersion(lab.NewestRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Daemon != lab.NewestDaemon || !strings.HasPrefix(want, a.Version()) || strings.HasPrefix(a.Version(), "5.") {
+		t.Fatalf("gateway a runs %s %q; the newest root has strongswan-charon %s", a.Daemon, a.Version(), want)
+	}
+	// swanctl of the same root: the client's own version is the root's.
+	out, err := a.Swanctl(ctx, "--version")
+	if err != nil || !strings.Contains(string(out), "swanctl "+a.Version()) {
+		t.Fatalf("swanctl --version: %v\n%s", err, out)
+	}
+	out, err = a.Swanctl(ctx, "--version", "--daemon")
+	if err != nil || !strings.Contains(string(out), a.Version()) {
+		t.Fatalf("swanctl --version --daemon: %v\n%s", err, out)
+	}
+	if strings.Contains(a.LogTail(200), "failed to load") {
+		t.Errorf("charon could not load a configured plugin:\n%s", a.LogTail(200))
+	}
+	t.Logf("newest gateway: %s", strings.TrimSpace(string(out)))
+}
+
+// TestMixedLab runs the tunnel between the newest and the system's
+// strongSwan both ways round and sends a packet through it.
+func TestMixedLab(t *testing.T) {
+	for _, newest := range []string{"a", "b"} {
+		t.Run("newest "+newest, func(t *testing.T) {
+			l := labtest.StartConfig(t, lab.Config{Topology: lab.TwoGateways, Daemons: map[string]lab.Daemon{newest: lab.NewestDaemon}, Daemon: lab.SystemDaemon})
+			a, b := l.Gateway("a"), l.Gateway("b")
+			if a.Version() == b.Version() || l.Gateway(newest).Daemon != lab.NewestDaemon {
+				t.Fatalf("a runs %s %s, b %s %s: want different strongSwans", a.Daemon, a.Version(), b.Daemon, b.Version())
+			}
+			ctx := testCtx(t, 2*time.Minute)
+			if out, err := a.Swanctl(ctx, "--initiate", "--child", "net", "--ike", "ab", "--timeout", "30"); err != nil {
+				t.Fatalf("%v\n%s\nlog a:\n%s\nlog b:\n%s", err, out, a.LogTail(30), b.LogTail(30))
+			}
+			if err := a.SendUDP(ctx, lab.LocalA, lab.LocalB, []byte("across versions")); err != nil {
+				t.Fatal(err)
+			}
+			for ctx.Err() == nil {
+				if _, packets := childCounters(t, b, "ab"); packets == "1" {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if _, packets := childCounters(t, b, "ab"); packets != "1" {
+				t.Fatalf("b's CHILD_SA counted %s packets, want 1", packets)
+			}
+			t.Logf("a: strongSwan %s (%s), b: strongSwan %s (%s): tunnel up, packet counted", a.Version(), a.Daemon, b.Version(), b.Daemon)
+		})
 	}
 }

@@ -37,6 +37,9 @@ type gatewayState struct {
 	Netns string `json:"netns"`
 	URI   string `json:"uri"`
 	Addr  string `json:"addr"`
+	// Daemon and Version say which strongSwan the gateway runs.
+	Daemon  Daemon `json:"daemon,omitempty"`
+	Version string `json:"version,omitempty"`
 }
 
 type registry struct{ dir string }
@@ -160,7 +163,8 @@ func (l *Lab) state(persistent bool) *labState {
 func (l *Lab) gatewayStates() []gatewayState {
 	var gs []gatewayState
 	for _, g := range l.Gateways {
-		gs = append(gs, gatewayState{Name: g.Name, PID: g.PID(), Netns: g.Netns, URI: g.URI, Addr: g.Addr})
+		gs = append(gs, gatewayState{Name: g.Name, PID: g.PID(), Netns: g.Netns, URI: g.URI, Addr: g.Addr,
+			Daemon: g.Daemon, Version: g.Version()})
 	}
 	return gs
 }

@@ -191,17 +191,23 @@ func topLevel(b []byte) (map[string]string, error) {
 // viciVersion sends one "version" command and checks the reply names the
 // daemon: the readiness probe for a starting gateway.
 func viciVersion(ctx context.Context, socket string) error {
+	_, err := daemonVersion(ctx, socket)
+	return err
+}
+
+// daemonVersion asks the daemon on socket for its version ("6.1.0").
+func daemonVersion(ctx context.Context, socket string) (string, error) {
 	vc, err := dialVici(ctx, socket)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer vc.Close()
 	kvs, err := vc.call(ctx, "version", nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if kvs["daemon"] == "" {
-		return errors.New("version reply without daemon key")
+		return "", errors.New("version reply without daemon key")
 	}
-	return nil
+	return kvs["version"], nil
 }

@@ -27,6 +27,11 @@ func Start(t testing.TB, topo lab.Topology) *lab.Lab {
 // on a developer machine (CI is not "true") and only when not root or
 // strongSwan is missing, it is skipped with the reason. cfg.Dir should be
 // empty: the lab then lives in a fresh short temporary directory.
+//
+// When cfg.Daemon is empty, $VICISH_LAB_DAEMON (lab.DaemonEnv) chooses the
+// daemon of every gateway not named in cfg.Daemons, so that the same tests
+// run against the system's and the newest strongSwan. If the newest root is
+// missing it is built first (minutes, once per machine; progress on stderr).
 func StartConfig(t testing.TB, cfg lab.Config) *lab.Lab {
 	t.Helper()
 	if err := lab.Check(); err != nil {
@@ -34,6 +39,21 @@ func StartConfig(t testing.TB, cfg lab.Config) *lab.Lab {
 			t.Skipf("lab: %v", err)
 		}
 		t.Fatalf("lab: %v", err)
+	}
+	if cfg.Daemon == "" {
+		d, err := lab.DaemonFromEnv()
+		if err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+		cfg.Daemon = d
+	}
+	if usesNewest(cfg) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		_, err := lab.EnsureNewestRoot(ctx, os.Stderr)
+		cancel()
+		if err != nil {
+			t.Fatalf("lab: %v", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -51,11 +71,24 @@ func StartConfig(t testing.TB, cfg lab.Config) *lab.Lab {
 	return l
 }
 
-// summary names each gateway's socket.
+// usesNewest reports whether a gateway of cfg may run the newest daemon.
+func usesNewest(cfg lab.Config) bool {
+	if cfg.Daemon == lab.NewestDaemon {
+		return true
+	}
+	for _, d := range cfg.Daemons {
+		if d == lab.NewestDaemon {
+			return true
+		}
+	}
+	return false
+}
+
+// summary names each gateway's strongSwan and socket.
 func summary(l *lab.Lab) string {
 	parts := make([]string, 0, len(l.Gateways))
 	for _, g := range l.Gateways {
-		parts = append(parts, fmt.Sprintf("%s=%s", g.Name, g.URI))
+		parts = append(parts, fmt.Sprintf("%s=%s (strongSwan %s, %s)", g.Name, g.URI, g.Version(), g.Daemon))
 	}
 	return strings.Join(parts, " ")
 }
