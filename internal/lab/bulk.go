@@ -100,6 +100,34 @@ type connSpec struct {
 	name, local, remote, localID, remoteID, localTS, remoteTS string
 }
 
+// conf renders the connection for swanctl.conf.
+func (s connSpec) conf() string {
+	local := ""
+	if s.local != "" {
+		local = "    local_addrs = " + s.local + "\n"
+	}
+	return fmt.Sprintf(`  %s {
+    version = 2
+%s    remote_addrs = %s
+    unique = never
+    local {
+      auth = psk
+      id = %s
+    }
+    remote {
+      auth = psk
+      id = %s
+    }
+    children {
+      net {
+        local_ts = %s
+        remote_ts = %s
+      }
+    }
+  }
+`, s.name, local, s.remote, s.localID, s.remoteID, s.localTS, s.remoteTS)
+}
+
 func (s connSpec) msg() *viciMsg {
 	m := &viciMsg{}
 	m.begin(s.name)

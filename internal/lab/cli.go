@@ -14,14 +14,18 @@ import (
 	"time"
 )
 
-const usage = `usage: lab up [--dir D] [--topology 1|2|3] [--daemon system|newest|GW=DAEMON,...]
+const usage = `usage: lab up [--dir D] [--topology 1|2|3|star [--gateways N]] [--daemon system|newest|GW=DAEMON,...]
        lab down [--dir D | --id ID]
        lab status
+       lab kill GW [--dir D | --id ID]
+       lab restart GW [--dir D | --id ID]
        lab root
 
 up      starts real charon daemons that keep running after this command:
         1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
-        3 = failover: a with "primary" (to b) and "backup" (to c).
+        3 = failover: a with "primary" (to b) and "backup" (to c);
+        star = a hub and N spokes s1..sN (--gateways N, default 3, up to 200),
+        spoke sI with connection "hub", the hub with "sI".
         --daemon system (default) runs the host's strongSwan, newest the one of
         Debian testing (built once with debootstrap, see root); a=newest,b=system
         mixes them per gateway.
@@ -31,6 +35,12 @@ down    stops the lab started in D (or with that id; default: the most
         recent lab started by "lab up") and removes what it created.
 status  lists the labs on this machine, each gateway's strongSwan and whether
         its daemon answers.
+kill    SIGKILLs gateway GW's charon, as a crash would; its socket file and
+        configuration stay (to test a hook or script against a dying daemon).
+restart starts gateway GW's charon again (stopping it first if it runs),
+        waits until it answers and loads its swanctl.conf, as a service would.
+        Both act on the lab in D (or with that id; default: the most recent
+        lab started by "lab up").
 root    builds (once per machine) or checks the newest strongSwan's root file
         system under /var/cache/vicish-lab and prints its version.
 `
@@ -51,6 +61,8 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args[1:], stdout, stderr)
 	case "root":
 		return cmdRoot(args[1:], stdout, stderr)
+	case "kill", "restart":
+		return cmdGateway(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -66,25 +78,12 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// ParseTopology accepts 1, 2, 3 or the names one-gateway, two-gateways,
-// failover (also "one", "two").
-func ParseTopology(s string) (Topology, error) {
-	switch strings.ToLower(s) {
-	case "1", "one", "one-gateway":
-		return OneGateway, nil
-	case "2", "two", "two-gateways":
-		return TwoGateways, nil
-	case "3", "failover":
-		return Failover, nil
-	}
-	return 0, fmt.Errorf("unknown topology %q: use 1 (one gateway), 2 (two gateways) or 3 (failover)", s)
-}
-
 func cmdUp(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("up", stderr)
 	dir := fs.String("dir", "", "directory for sockets, logs and configs (default: a new temp dir)")
 	topo := fs.String("topology", "2", "1 (one gateway), 2 (two gateways) or 3 (failover)")
 	daemon := fs.String("daemon", "system", "system, newest, or GW=DAEMON pairs (a=newest,b=system)")
+	spokes := fs.Int("gateways", 0, "number of spokes of a star (1 to 200; default 3)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,8 +101,15 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lab up: --daemon: %v\n", err)
 		return 2
 	}
-	cfg := Config{Dir: *dir, Topology: t, Daemon: all, Daemons: per, Persistent: true, Progress: stdout}
-	if err := cfg.checkDaemons(gatewayNames(t)); err != nil {
+	if t == Star && *spokes == 0 {
+		*spokes = 3
+	}
+	cfg := Config{Dir: *dir, Topology: t, Spokes: *spokes, Daemon: all, Daemons: per, Persistent: true, Progress: stdout}
+	if err := cfg.checkTopology(); err != nil {
+		fmt.Fprintf(stderr, "lab up: %v\n", err)
+		return 2
+	}
+	if err := cfg.checkDaemons(cfg.gatewayNames()); err != nil {
 		fmt.Fprintf(stderr, "lab up: --daemon: %v\n", err)
 		return 2
 	}
@@ -128,19 +134,26 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lab up: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "lab %s is up (%s, %v), dir %s\n", l.ID, l.Topology, time.Since(begin).Round(time.Millisecond), l.Dir)
+	fmt.Fprintf(stdout, "lab %s is up (%s, %v), dir %s\n", l.ID, l.describe(), time.Since(begin).Round(time.Millisecond), l.Dir)
 	for _, g := range l.Gateways {
 		fmt.Fprintf(stdout, "  gateway %s  strongSwan %s (%s)  pid %d  netns %s  addr %s\n", g.Name, g.Version(), g.Daemon, g.PID(), g.Netns, strings.Join(g.Addrs, ","))
-		fmt.Fprintf(stdout, "    socket  %s\n    log     %s\n    config  %s\n", g.URI, g.LogPath, g.ConfDir)
+		if len(l.Gateways) <= 3 {
+			fmt.Fprintf(stdout, "    socket  %s\n    log     %s\n    config  %s\n", g.URI, g.LogPath, g.ConfDir)
+		} else {
+			fmt.Fprintf(stdout, "    socket  %s\n", g.URI)
+		}
 	}
 	switch l.Topology {
 	case TwoGateways:
 		fmt.Fprintf(stdout, "connection \"ab\" (child \"net\", %s <-> %s) is loaded on a and b, not initiated.\n", NetA, NetB)
 	case Failover:
 		fmt.Fprintf(stdout, "a has \"primary\" (to b) and \"backup\" (to c), each with child \"net\" (%s <-> %s).\n", NetA, NetB)
+	case Star:
+		fmt.Fprintf(stdout, "each spoke sI has connection \"hub\" and the hub has \"sI\", child \"net\" (%s <-> %s for s1, ...), not initiated.\n"+
+			"Logs and configs are in %s/<gateway>/.\n", SpokeNet(1), HubNet, l.Dir)
 	}
-	a := l.Gateway("a")
-	fmt.Fprintf(stdout, "\nPoint vicish at gateway a:\n  vicish --uri %s\n  export VICI_URI=%s\n", a.URI, a.URI)
+	a := l.Gateways[0]
+	fmt.Fprintf(stdout, "\nPoint vicish at gateway %s:\n  vicish --uri %s\n  export VICI_URI=%s\n", a.Name, a.URI, a.URI)
 	fmt.Fprintf(stdout, "Or swanctl:\n  STRONGSWAN_CONF=%s SWANCTL_DIR=%s swanctl --list-conns\n",
 		filepath.Join(a.ConfDir, "strongswan.conf"), a.ConfDir)
 	if a.Daemon == NewestDaemon {
@@ -294,4 +307,67 @@ func signalContext(d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	return ctx, func() { cancel(); stop() }
+}
+
+// cmdGateway implements "lab kill GW" and "lab restart GW".
+func cmdGateway(verb string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(verb, stderr)
+	dir := fs.String("dir", "", "directory of the lab")
+	id := fs.String("id", "", "id of the lab")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// The gateway may come before or after the flags.
+	var rest []string
+	for fs.NArg() > 0 {
+		rest = append(rest, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
+	}
+	if len(rest) != 1 {
+		fmt.Fprintf(stderr, "lab %s: want one gateway name (e.g. `lab %s b`), got %d arguments\n", verb, verb, len(rest))
+		return 2
+	}
+	reg, err := openRegistry()
+	if err != nil {
+		fmt.Fprintf(stderr, "lab %s: %v\n", verb, err)
+		return 1
+	}
+	st, err := findLab(reg, *dir, *id)
+	if err != nil {
+		fmt.Fprintf(stderr, "lab %s: %v\n", verb, err)
+		return 1
+	}
+	l := labFromState(reg, st)
+	g := l.Gateway(rest[0])
+	if g == nil {
+		var names []string
+		for _, g := range l.Gateways {
+			names = append(names, g.Name)
+		}
+		fmt.Fprintf(stderr, "lab %s: lab %s has no gateway %q (it has %s)\n", verb, l.ID, rest[0], strings.Join(names, ", "))
+		return 1
+	}
+	if verb == "kill" {
+		pid := g.PID()
+		if g.exited() {
+			fmt.Fprintf(stderr, "lab kill: gateway %s of lab %s is not running (restart it with `lab restart %s --dir %s`)\n", g.Name, l.ID, g.Name, l.Dir)
+			return 1
+		}
+		if err := g.Kill(); err != nil {
+			fmt.Fprintf(stderr, "lab kill: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "gateway %s of lab %s killed (SIGKILL, pid %d); bring it back with `vicish lab restart %s --dir %s`\n", g.Name, l.ID, pid, g.Name, l.Dir)
+		return 0
+	}
+	ctx, cancel := signalContext(time.Minute)
+	defer cancel()
+	if err := g.Restart(ctx); err != nil {
+		fmt.Fprintf(stderr, "lab restart: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "gateway %s of lab %s restarted: strongSwan %s (%s), pid %d, %s\n", g.Name, l.ID, g.Version(), g.Daemon, g.PID(), g.URI)
+	return 0
 }

@@ -85,57 +85,11 @@ swanctl {
 func (g *Gateway) swanctlConf() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# vicish lab %s gateway %s (generated)\nconnections {\n", g.lab.ID, g.Name)
-	peer := func(name, remote, localID, remoteID, localTS, remoteTS string) {
-		fmt.Fprintf(&b, `  %s {
-    version = 2
-    local_addrs = %s
-    remote_addrs = %s
-    unique = never
-    local {
-      auth = psk
-      id = %s
-    }
-    remote {
-      auth = psk
-      id = %s
-    }
-    children {
-      net {
-        local_ts = %s
-        remote_ts = %s
-      }
-    }
-  }
-`, name, g.addrFor(remote), g.lab.Gateway(remote).addrFor(g.Name), localID, remoteID, localTS, remoteTS)
-	}
-	switch {
-	case g.lab.Topology == TwoGateways && g.Name == "a":
-		peer("ab", "b", "a", "b", NetA, NetB)
-	case g.lab.Topology == TwoGateways && g.Name == "b":
-		peer("ab", "a", "b", "a", NetB, NetA)
-	case g.lab.Topology == Failover && g.Name == "a":
-		peer("primary", "b", "a", "b", NetA, NetB)
-		peer("backup", "c", "a", "c", NetA, NetB)
-	case g.lab.Topology == Failover && g.Name == "b":
-		peer("primary", "a", "b", "a", NetB, NetA)
-	case g.lab.Topology == Failover && g.Name == "c":
-		peer("backup", "a", "c", "a", NetB, NetA)
+	for _, c := range g.conns {
+		b.WriteString(c.conf())
 	}
 	fmt.Fprintf(&b, "}\nsecrets {\n  ike-lab {\n    secret = %q\n  }\n}\ninclude %s/*.conf\n", PSK, filepath.Join(g.ConfDir, "conf.d"))
 	return b.String()
-}
-
-// addrFor is this gateway's address on the link towards peer.
-func (g *Gateway) addrFor(peer string) string {
-	for _, lk := range topologyLinks(g.lab.Topology) {
-		if lk.a == g.Name && lk.b == peer {
-			return strings.Split(lk.addrA, "/")[0]
-		}
-		if lk.b == g.Name && lk.a == peer {
-			return strings.Split(lk.addrB, "/")[0]
-		}
-	}
-	return g.Addr
 }
 
 func (g *Gateway) writeConfig() error {

@@ -41,103 +41,14 @@ type Gateway struct {
 	lab    *Lab
 	root   string // the newest root for NewestDaemon, "" for the system's
 	charon string // daemon binary as seen in the gateway's mount namespace
+	lo     string // address on lo, inside the gateway's own traffic selector
+	conns  []connSpec
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	pid     int
 	done    chan struct{} // closed when the process started by this handle exits
 	version string        // what the daemon's vici "version" reply said
-}
-
-// link is a veth pair between two gateways.
-type link struct {
-	a, b         string // gateway names
-	ifA, ifB     string // interface names inside each namespace
-	addrA, addrB string // addresses with prefix length
-}
-
-func topologyLinks(t Topology) []link {
-	ab := link{"a", "b", "eth-b", "eth-a", "192.0.2.1/24", "192.0.2.2/24"}
-	ac := link{"a", "c", "eth-c", "eth-a", "198.51.100.1/24", "198.51.100.2/24"}
-	switch t {
-	case TwoGateways:
-		return []link{ab}
-	case Failover:
-		return []link{ab, ac}
-	}
-	return nil
-}
-
-// gatewayNames lists the gateways of topology t.
-func gatewayNames(t Topology) []string {
-	if t < OneGateway || t > Failover {
-		return nil
-	}
-	return []string{"a", "b", "c"}[:int(t)]
-}
-
-func newGateways(l *Lab, t Topology) []*Gateway {
-	names := gatewayNames(t)
-	var gws []*Gateway
-	for _, n := range names {
-		dir := filepath.Join(l.Dir, n)
-		g := &Gateway{
-			Name:    n,
-			Socket:  filepath.Join(dir, "charon.vici"),
-			Netns:   "vl-" + l.ID + "-" + n,
-			LogPath: filepath.Join(dir, "charon.log"),
-			ConfDir: dir,
-			lab:     l,
-		}
-		g.URI = "unix://" + g.Socket
-		for _, lk := range topologyLinks(t) {
-			if lk.a == n {
-				g.Addrs = append(g.Addrs, strings.Split(lk.addrA, "/")[0])
-			}
-			if lk.b == n {
-				g.Addrs = append(g.Addrs, strings.Split(lk.addrB, "/")[0])
-			}
-		}
-		if len(g.Addrs) > 0 {
-			g.Addr = g.Addrs[0]
-		}
-		gws = append(gws, g)
-	}
-	return gws
-}
-
-// localAddr is the address on lo inside the gateway's own traffic selector.
-func (g *Gateway) localAddr() string {
-	if g.Name == "a" {
-		return LocalA
-	}
-	return LocalB
-}
-
-// setupNetwork creates the namespaces, the veth links and the addresses.
-func (l *Lab) setupNetwork(ctx context.Context) error {
-	for _, g := range l.Gateways {
-		if out, err := run(ctx, nil, "ip", "netns", "add", g.Netns); err != nil {
-			return fmt.Errorf("ip netns add %s: %v: %s", g.Netns, err, out)
-		}
-		script := fmt.Sprintf("link set lo up\naddr add %s/32 dev lo\n", g.localAddr())
-		if out, err := run(ctx, strings.NewReader(script), "ip", "-n", g.Netns, "-batch", "-"); err != nil {
-			return fmt.Errorf("set up lo in %s: %v: %s", g.Netns, err, out)
-		}
-	}
-	for _, lk := range topologyLinks(l.Topology) {
-		ga, gb := l.Gateway(lk.a), l.Gateway(lk.b)
-		if out, err := run(ctx, nil, "ip", "-n", ga.Netns, "link", "add", lk.ifA, "type", "veth", "peer", "name", lk.ifB, "netns", gb.Netns); err != nil {
-			return fmt.Errorf("create veth %s-%s: %v: %s", lk.a, lk.b, err, out)
-		}
-		for _, side := range []struct{ ns, ifc, addr string }{{ga.Netns, lk.ifA, lk.addrA}, {gb.Netns, lk.ifB, lk.addrB}} {
-			script := fmt.Sprintf("addr add %s dev %s\nlink set %s up\n", side.addr, side.ifc, side.ifc)
-			if out, err := run(ctx, strings.NewReader(script), "ip", "-n", side.ns, "-batch", "-"); err != nil {
-				return fmt.Errorf("configure %s in %s: %v: %s", side.ifc, side.ns, err, out)
-			}
-		}
-	}
-	return nil
 }
 
 func deleteNetns(ns string) error {
@@ -209,10 +120,10 @@ func (g *Gateway) PID() int {
 
 func (g *Gateway) exited() bool {
 	g.mu.Lock()
-	done := g.done
+	pid, done := g.pid, g.done
 	g.mu.Unlock()
-	if done == nil {
-		return true
+	if done == nil { // not started by this process (see labFromState)
+		return pid == 0 || !isLabDaemon(pid, g.lab.ID, g.Name) || isZombie(pid)
 	}
 	select {
 	case <-done:

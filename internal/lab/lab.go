@@ -20,35 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
-
-// Topology selects how many gateways a lab has and what is preloaded.
-type Topology int
-
-const (
-	// OneGateway is gateway "a" alone, with no connection loaded.
-	OneGateway Topology = 1
-	// TwoGateways is "a" and "b" joined by 192.0.2.0/24; both have the
-	// connection "ab" (child "net", 10.1.0.0/24 <-> 10.2.0.0/24, PSK) loaded.
-	TwoGateways Topology = 2
-	// Failover is client "a" with connections "primary" (to "b") and "backup"
-	// (to "c"), each with child "net" carrying 10.1.0.0/24 <-> 10.2.0.0/24;
-	// "b" answers "primary" and "c" answers "backup".
-	Failover Topology = 3
-)
-
-// String returns the topology's name as used by the command line.
-func (t Topology) String() string {
-	switch t {
-	case OneGateway:
-		return "one-gateway"
-	case TwoGateways:
-		return "two-gateways"
-	case Failover:
-		return "failover"
-	}
-	return fmt.Sprintf("topology(%d)", int(t))
-}
 
 // Config describes a lab to start with Up.
 type Config struct {
@@ -58,6 +31,8 @@ type Config struct {
 	Dir string
 	// Topology selects the gateways; zero means OneGateway.
 	Topology Topology
+	// Spokes is the number of spokes of a Star (1 to MaxSpokes).
+	Spokes int
 	// Daemon is the strongSwan every gateway runs; empty means SystemDaemon.
 	Daemon Daemon
 	// Daemons chooses the daemon per gateway name, overriding Daemon, for a
@@ -82,10 +57,13 @@ type Lab struct {
 	Dir string
 	// Topology is what was started.
 	Topology Topology
+	// Spokes is the number of spokes of a Star, else 0.
+	Spokes int
 	// Gateways lists the gateways in name order.
 	Gateways []*Gateway
 
 	ownDir bool
+	links  []link
 	reg    *registry
 	st     *labState
 }
@@ -124,17 +102,14 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err := Check(); err != nil {
 		return nil, err
 	}
-	if cfg.Topology == 0 {
-		cfg.Topology = OneGateway
+	if err := cfg.checkTopology(); err != nil {
+		return nil, err
 	}
-	if cfg.Topology < OneGateway || cfg.Topology > Failover {
-		return nil, fmt.Errorf("unknown topology %d: use 1 (one gateway), 2 (two gateways) or 3 (failover)", int(cfg.Topology))
-	}
-	if err := cfg.checkDaemons(gatewayNames(cfg.Topology)); err != nil {
+	if err := cfg.checkDaemons(cfg.gatewayNames()); err != nil {
 		return nil, err
 	}
 	newestRoot := ""
-	for _, n := range gatewayNames(cfg.Topology) {
+	for _, n := range cfg.gatewayNames() {
 		if cfg.daemonFor(n) == NewestDaemon {
 			if newestRoot, err = EnsureNewestRoot(ctx, cfg.Progress); err != nil {
 				return nil, err
@@ -148,7 +123,7 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	}
 	reg.clearStale()
 
-	l = &Lab{ID: newID(), Topology: cfg.Topology, reg: reg}
+	l = &Lab{ID: newID(), Topology: cfg.Topology, Spokes: cfg.Spokes, links: cfg.links(), reg: reg}
 	if cfg.Dir == "" {
 		if l.Dir, err = shortTempDir(); err != nil {
 			return nil, fmt.Errorf("create lab dir: %w", err)
@@ -170,7 +145,7 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 		l.cleanupDir()
 		return nil, fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
 	}
-	l.Gateways = newGateways(l, cfg.Topology)
+	l.Gateways = newGateways(l, &cfg)
 	binaries := map[Daemon]string{}
 	for _, g := range l.Gateways {
 		g.Daemon = cfg.daemonFor(g.Name)
@@ -215,13 +190,14 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 			return l, err
 		}
 	}
-	for _, g := range l.Gateways {
+	err = firstError(l.eachGateway(ctx, func(ctx context.Context, g *Gateway) error {
 		if err := g.waitReady(ctx); err != nil {
-			return l, err
+			return err
 		}
-		if err := g.loadAll(ctx); err != nil {
-			return l, err
-		}
+		return g.loadAll(ctx)
+	}))
+	if err != nil {
+		return l, err
 	}
 	st.Gateways = l.gatewayStates() // now with the daemons' versions
 	if err := reg.save(st); err != nil {
@@ -244,11 +220,21 @@ func (l *Lab) Gateway(name string) *Gateway {
 // removes the lab's directory if the lab created it. It is safe to call twice.
 func (l *Lab) Down() error {
 	var errs []error
+	// Each stop waits for its daemon to exit; stop them side by side.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, g := range l.Gateways {
-		if err := g.stop(); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.stop(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	for _, p := range markedProcesses(l.ID) { // e.g. a start cut short
 		if err := stopPID(p.pid, l.ID, p.gw); err != nil {
 			errs = append(errs, err)

@@ -574,3 +574,167 @@ func TestMixedLab(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandKillRestart is the CLI round trip of `lab kill` and
+// `lab restart` on a lab started by `lab up`, as a user runs them.
+func TestCommandKillRestart(t *testing.T) {
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
+	}
+	dir := filepath.Join(t.TempDir(), "lab")
+	var out, errb strings.Builder
+	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
+		t.Fatalf("lab up: exit %d: %s", code, errb.String())
+	}
+	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
+	sockB := filepath.Join(dir, "b", "charon.vici")
+	ctx := testCtx(t, 2*time.Minute)
+	cmd := func(args ...string) (int, string, string) {
+		var out, errb strings.Builder
+		code := lab.Command(args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, stdout, stderr := cmd("kill", "b", "--dir", dir)
+	if code != 0 || !strings.Contains(stdout, "gateway b of lab") || !strings.Contains(stdout, "lab restart b --dir "+dir) {
+		t.Fatalf("lab kill b: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if err := lab.ViciVersion(ctx, sockB); err == nil {
+		t.Fatal("b still answers after lab kill")
+	}
+	if _, err := os.Stat(sockB); err != nil {
+		t.Errorf("the killed daemon's socket file is gone: %v", err)
+	}
+	if _, stdout, _ := cmd("status"); !strings.Contains(stdout, "not running") {
+		t.Errorf("status after kill:\n%s", stdout)
+	}
+	if code, _, stderr := cmd("kill", "--dir", dir, "b"); code != 1 || !strings.Contains(stderr, "not running") {
+		t.Errorf("second kill: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr = cmd("restart", "--dir", dir, "b")
+	if code != 0 || !strings.Contains(stdout, "gateway b of lab") || !strings.Contains(stdout, "strongSwan 5.") {
+		t.Fatalf("lab restart b: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if err := lab.ViciVersion(ctx, sockB); err != nil {
+		t.Fatalf("b does not answer after lab restart: %v", err)
+	}
+	// Restart of a running daemon replaces it; its configuration is back.
+	code, stdout2, stderr := cmd("restart", "b", "--dir", dir)
+	if code != 0 || stdout2 == stdout {
+		t.Fatalf("restart of a running b: exit %d\n%s%s", code, stdout2, stderr)
+	}
+	swanctl := exec.CommandContext(ctx, "swanctl", "--initiate", "--ike", "ab", "--child", "net", "--timeout", "30")
+	swanctl.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "a", "strongswan.conf"), "SWANCTL_DIR="+filepath.Join(dir, "a"))
+	if out, err := swanctl.CombinedOutput(); err != nil {
+		t.Fatalf("a cannot bring up ab with the restarted b: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"kill"}, 2, "want one gateway name"},
+		{[]string{"kill", "a", "b", "--dir", dir}, 2, "got 2 arguments"},
+		{[]string{"kill", "z", "--dir", dir}, 1, `no gateway "z" (it has a, b)`},
+		{[]string{"restart", "a", "--dir", dir + "-none"}, 1, "no lab runs in"},
+		{[]string{"kill", "a", "--bogus"}, 2, "flag provided but not defined"},
+	} {
+		if code, _, stderr := cmd(c.args...); code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("lab %q: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.msg, stderr)
+		}
+	}
+}
+
+// TestStarTwentySpokes brings up every spoke's tunnel to the hub at once and
+// checks that stopping the lab leaves nothing behind.
+func TestStarTwentySpokes(t *testing.T) {
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
+	}
+	const n = 20
+	ctx := testCtx(t, 3*time.Minute)
+	cfg := lab.Config{Topology: lab.Star, Spokes: n}
+	if d, err := lab.DaemonFromEnv(); err == nil {
+		cfg.Daemon = d
+	}
+	begin := time.Now()
+	l, err := lab.Up(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := time.Since(begin)
+	downDone := false
+	t.Cleanup(func() {
+		if !downDone {
+			l.Down()
+		}
+	})
+	if len(l.Gateways) != n+1 || l.Gateway("hub") == nil || l.Gateway(lab.SpokeName(n)) == nil {
+		t.Fatalf("want hub and %d spokes, got %d gateways", n, len(l.Gateways))
+	}
+	hub := l.Gateway("hub")
+	if hub.Addr != lab.HubAddr || l.Gateway("s7").Addr != lab.SpokeAddr(7) {
+		t.Fatalf("addresses: hub %s, s7 %s", hub.Addr, l.Gateway("s7").Addr)
+	}
+	errs := make(chan error, n)
+	for i := 1; i <= n; i++ {
+		go func() {
+			s := l.Gateway(lab.SpokeName(i))
+			out, err := s.Swanctl(ctx, "--initiate", "--ike", "hub", "--child", "net", "--timeout", "60")
+			if err != nil {
+				err = fmt.Errorf("%v\n%s", err, out)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	established, err := hub.EstablishedSAs(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(established) != n {
+		t.Fatalf("hub has %d established spoke SAs with installed child, want %d: %v", len(established), n, established)
+	}
+	out, err := hub.Swanctl(ctx, "--list-sas", "--raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		if !strings.Contains(string(out), "remote-ts=["+lab.SpokeNet(i)+"]") {
+			t.Errorf("hub lists no CHILD_SA with remote-ts %s", lab.SpokeNet(i))
+		}
+	}
+	// A packet from spoke 13's network reaches the hub through its tunnel.
+	s13 := l.Gateway("s13")
+	if err := s13.SendUDP(ctx, lab.SpokeLocal(13), lab.HubLocal, []byte("spoke 13")); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		if _, p := childCounters(t, hub, "s13"); p == "1" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, p := childCounters(t, hub, "s13"); p != "1" {
+		t.Fatalf("hub's CHILD_SA of s13 counted %s packets, want 1", p)
+	}
+	var pids []int
+	for _, g := range l.Gateways {
+		pids = append(pids, g.PID())
+	}
+	begin = time.Now()
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	downDone = true
+	t.Logf("star of %d spokes: up in %v, all %d tunnels established, down in %v", n, up.Round(time.Millisecond), n, time.Since(begin).Round(time.Millisecond))
+	if left := leftovers(t, l.ID, pids); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	if _, err := os.Stat(l.Dir); err == nil {
+		t.Fatalf("lab dir %s still exists", l.Dir)
+	}
+}

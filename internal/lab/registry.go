@@ -23,6 +23,7 @@ type labState struct {
 	Dir        string         `json:"dir"`
 	OwnDir     bool           `json:"own_dir"`
 	Topology   Topology       `json:"topology"`
+	Spokes     int            `json:"spokes,omitempty"`
 	Persistent bool           `json:"persistent"`
 	OwnerPID   int            `json:"owner_pid"`
 	OwnerStart string         `json:"owner_start"`
@@ -40,6 +41,9 @@ type gatewayState struct {
 	// Daemon and Version say which strongSwan the gateway runs.
 	Daemon  Daemon `json:"daemon,omitempty"`
 	Version string `json:"version,omitempty"`
+	// Charon and Root let `lab restart` start the same daemon again.
+	Charon string `json:"charon,omitempty"`
+	Root   string `json:"root,omitempty"`
 }
 
 type registry struct{ dir string }
@@ -148,6 +152,7 @@ func (l *Lab) state(persistent bool) *labState {
 		Dir:        l.Dir,
 		OwnDir:     l.ownDir,
 		Topology:   l.Topology,
+		Spokes:     l.Spokes,
 		Persistent: persistent,
 		Created:    time.Now(),
 		Netns:      l.netnsNames(),
@@ -160,11 +165,34 @@ func (l *Lab) state(persistent bool) *labState {
 	return st
 }
 
+// labFromState rebuilds a handle on a recorded lab, for `lab kill` and
+// `lab restart` in a process other than the one that started it.
+func labFromState(r *registry, st *labState) *Lab {
+	l := &Lab{ID: st.ID, Dir: st.Dir, Topology: st.Topology, Spokes: st.Spokes, reg: r, st: st}
+	for _, gs := range st.Gateways {
+		dir := filepath.Join(st.Dir, gs.Name)
+		daemon := gs.Daemon
+		if daemon == "" {
+			daemon = SystemDaemon
+		}
+		charon := gs.Charon
+		if charon == "" {
+			charon = CharonPath
+		}
+		l.Gateways = append(l.Gateways, &Gateway{
+			Name: gs.Name, URI: gs.URI, Socket: strings.TrimPrefix(gs.URI, "unix://"), Netns: gs.Netns,
+			Addr: gs.Addr, LogPath: filepath.Join(dir, "charon.log"), ConfDir: dir, Daemon: daemon,
+			lab: l, root: gs.Root, charon: charon, pid: gs.PID, version: gs.Version,
+		})
+	}
+	return l
+}
+
 func (l *Lab) gatewayStates() []gatewayState {
 	var gs []gatewayState
 	for _, g := range l.Gateways {
 		gs = append(gs, gatewayState{Name: g.Name, PID: g.PID(), Netns: g.Netns, URI: g.URI, Addr: g.Addr,
-			Daemon: g.Daemon, Version: g.Version()})
+			Daemon: g.Daemon, Version: g.Version(), Charon: g.charon, Root: g.root})
 	}
 	return gs
 }

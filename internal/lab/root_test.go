@@ -155,7 +155,7 @@ func TestParseDaemons(t *testing.T) {
 		}
 	}
 	cfg := Config{Topology: TwoGateways, Daemons: map[string]Daemon{"c": NewestDaemon}}
-	if err := cfg.checkDaemons(gatewayNames(TwoGateways)); err == nil || !strings.Contains(err.Error(), "gateway(s) c") {
+	if err := cfg.checkDaemons(cfg.gatewayNames()); err == nil || !strings.Contains(err.Error(), "gateway(s) c") {
 		t.Errorf("a daemon for a gateway the topology lacks: %v", err)
 	}
 	t.Setenv(DaemonEnv, "bogus")
