@@ -5,6 +5,11 @@
 # (each in its own network namespace), so this needs root. If charon or
 # swanctl is missing and we are root, strongSwan is installed with apt-get.
 # The protocol engine (vici/) runs with the race detector.
+#
+# Two passes: every package against the system's strongSwan, then the
+# packages whose tests use the lab again against the newest strongSwan
+# (Debian testing's, from a root built once with debootstrap, see
+# `vicish lab root`). TEST_DAEMONS="system" or "newest" runs one pass only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,34 +33,98 @@ fi
 if [ "$(id -u)" != 0 ]; then
 	echo "test.sh: warning: not root, so the lab (real charon daemons) cannot start; lab tests will skip (or fail with CI=true)" >&2
 fi
-echo "test.sh: $(go version); strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || echo '?'); CI=${CI:-}"
+echo "test.sh: $(go version); CI=${CI:-}"
 
-# Per go test run; keeps a hung test from eating the CI budget (15 min).
+# Per go test run; keeps a hung test from eating the CI budget.
 timeout=${TEST_TIMEOUT:-5m}
+daemons=${TEST_DAEMONS:-system newest}
 status=0
 all=$(go list -e ./...)
 engine=$(printf '%s\n' "$all" | grep -E '/vici(/|$)' || true)
 labpkg=$(printf '%s\n' "$all" | grep -E '/internal/lab$' || true)
 others=$(printf '%s\n' "$all" | grep -v -E '/vici(/|$)|/internal/lab$' || true)
+# Packages whose tests start a lab (they import internal/lab/labtest).
+labusers=$(go list -e -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
+	awk '/ github.com\/vicish\/vicish\/internal\/lab\/labtest( |$)/ {print $1}')
+
+# Tests that still expect the system's strongSwan 5.9.8 where 6.1 differs;
+# the newest pass skips them, saying why, until they check both behaviours.
+# Format: go test -skip pattern | package | reason.
+newest_skip=$(cat <<'EOF'
+^TestEmbedAgainstLab$|examples/embed|expects "charon 5." in the example's output
+^TestFailover$|scripts|expects "charon 5." in status.star's output
+^TestExamples$|scripts|expects "charon 5." in hello.star's output
+^TestListPoliciesDefault$|starlarkvici|6.1's swanctl --list-pols prints "NAME, reqid N, MODE" (5.9.8: "NAME, MODE")
+^TestScripts$/^commands$|starlarkvici|commands.star: 6.1 reports a pool's base as its first host (10.3.0.1 for 10.3.0.0/28; 5.9.8: 10.3.0.0)
+^TestScripts$/^errors$|starlarkvici|errors.star expects "alert" to be unknown (6.1 has it) and then waits 120 s
+^TestCharonEveryCommand$|vici|get-pools: 6.1 reports the base 10.3.0.1 for 10.3.0.0/28 (5.9.8: 10.3.0.0)
+^TestCharonEvents$|vici|expects subscribing to "alert" to fail (6.1 has it)
+^TestCharonVersionAndStats$|vici|expects "alert" to be unknown (6.1 has it)
+EOF
+)
 
 run() {
 	echo "test.sh: go test $*"
 	go test "$@" || status=1
 }
-if [ -n "$labpkg" ]; then
-	# -v shows each lab's sockets and what the real daemons answered.
-	run -count=1 -timeout "$timeout" -v $labpkg
-fi
-if [ -n "$engine" ]; then
-	# shellcheck disable=SC2086
-	run -race -count=1 -timeout "$timeout" $engine
-else
-	echo "test.sh: no vici package yet, skipping the engine tests"
-fi
-if [ -n "$others" ]; then
-	# shellcheck disable=SC2086
-	run -count=1 -timeout "$timeout" $others
-fi
+
+daemon_version() { # $1 = system|newest
+	if [ "$1" = newest ]; then
+		sed -n 's/^strongswan //p' /var/cache/vicish-lab/testing/.vicish-lab-root 2>/dev/null || echo '?'
+	else
+		dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || echo '?'
+	fi
+}
+
+for daemon in $daemons; do
+	export VICISH_LAB_DAEMON=$daemon
+	case $daemon in
+	system)
+		echo "test.sh: ==== pass: every package, lab daemons = system strongSwan $(daemon_version system) (VICISH_LAB_DAEMON=system)"
+		if [ -n "$labpkg" ]; then
+			# -v shows each lab's sockets, daemon versions and what the
+			# real daemons answered.
+			run -count=1 -timeout "$timeout" -v $labpkg
+		fi
+		if [ -n "$engine" ]; then
+			# shellcheck disable=SC2086
+			run -race -count=1 -timeout "$timeout" $engine
+		fi
+		if [ -n "$others" ]; then
+			# shellcheck disable=SC2086
+			run -count=1 -timeout "$timeout" $others
+		fi
+		;;
+	newest)
+		echo "test.sh: ==== pass: packages that use the lab, lab daemons = newest strongSwan (VICISH_LAB_DAEMON=newest)"
+		# Builds the root once per machine (a few minutes), later checks it.
+		if ! go run ./cmd/vicish lab root; then
+			echo "test.sh: the newest strongSwan's root is not available (see above)" >&2
+			if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+				status=1
+			fi
+			continue
+		fi
+		echo "test.sh: newest strongSwan $(daemon_version newest)"
+		skip=$(printf '%s\n' "$newest_skip" | cut -d'|' -f1 | paste -sd'|')
+		printf '%s\n' "$newest_skip" | while IFS='|' read -r pattern pkg reason; do
+			echo "test.sh: newest pass skips $pkg $pattern: $reason"
+		done
+		if [ -n "$labpkg" ]; then
+			run -count=1 -timeout "$timeout" -v $labpkg
+		fi
+		rest=$(printf '%s\n' "$labusers" | grep -v -E '/internal/lab$' || true)
+		if [ -n "$rest" ]; then
+			# shellcheck disable=SC2086
+			run -count=1 -timeout "$timeout" -skip "$skip" $rest
+		fi
+		;;
+	*)
+		echo "test.sh: TEST_DAEMONS: unknown daemon $daemon (use system and/or newest)" >&2
+		status=1
+		;;
+	esac
+done
 if [ "$status" = 0 ]; then
 	echo "test.sh: all tests passed"
 else

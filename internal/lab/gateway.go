@@ -51,9 +51,14 @@ type Gateway struct {
 	version string        // what the daemon's vici "version" reply said
 }
 
+// deleteNetns ends every process still in the lab namespace ns (e.g. a
+// command a test started there, or an sshd session) and deletes it.
 func deleteNetns(ns string) error {
 	if _, err := os.Stat("/run/netns/" + ns); err != nil {
 		return nil
+	}
+	if err := killNetnsProcesses(ns); err != nil {
+		return err
 	}
 	out, err := exec.Command("ip", "netns", "delete", ns).CombinedOutput()
 	if err != nil {

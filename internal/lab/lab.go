@@ -64,8 +64,11 @@ type Lab struct {
 
 	ownDir bool
 	links  []link
-	reg    *registry
-	st     *labState
+
+	mu    sync.Mutex
+	sshds []*SSHD // servers StartSSHD started, stopped by Down
+	reg   *registry
+	st    *labState
 }
 
 func (l *Lab) currentState() *labState { return l.st }
@@ -220,6 +223,7 @@ func (l *Lab) Gateway(name string) *Gateway {
 // removes the lab's directory if the lab created it. It is safe to call twice.
 func (l *Lab) Down() error {
 	var errs []error
+	errs = append(errs, l.stopSSHDs()...)
 	// Each stop waits for its daemon to exit; stop them side by side.
 	var mu sync.Mutex
 	var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestOneGatewayAnswersVersion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "5.") || !strings.Contains(string(out), "charon") {
+	if a.Version() == "" || !strings.Contains(string(out), "strongSwan "+a.Version()+" charon") {
 		t.Fatalf("daemon version reply does not name charon and a version:\n%s", out)
 	}
 	t.Logf("gateway a (%s) answered: %s", a.URI, strings.TrimSpace(string(out)))
@@ -193,7 +194,8 @@ func leftovers(t *testing.T, id string, pids []int) []string {
 	var left []string
 	for _, pid := range pids {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil && !lab.IsZombie(pid) {
-			left = append(left, fmt.Sprintf("process %d", pid))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			left = append(left, fmt.Sprintf("process %d (%s)", pid, strings.ReplaceAll(string(cmdline), "\x00", " ")))
 		}
 	}
 	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
@@ -443,21 +445,28 @@ func TestLabRunsACopyOfCharon(t *testing.T) {
 	if err := lab.Check(); err != nil {
 		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
 	}
-	l, err := lab.Up(testCtx(t, time.Minute), lab.WithCharonCopy(lab.Config{Topology: lab.OneGateway}))
+	// A mixed lab: one copy per strongSwan, each loading its own libraries.
+	cfg := lab.Config{Topology: lab.TwoGateways, Daemons: map[string]lab.Daemon{"b": lab.NewestDaemon}}
+	l, err := lab.Up(testCtx(t, 30*time.Minute), lab.WithCharonCopy(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Down()
-	a := l.Gateway("a")
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", a.PID()))
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct{ gw, copy string }{{"a", "charon"}, {"b", "charon-newest"}} {
+		g := l.Gateway(c.gw)
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", g.PID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exe != filepath.Join(l.Dir, c.copy) {
+			t.Fatalf("gateway %s runs %s, want the copy %s in %s", c.gw, exe, c.copy, l.Dir)
+		}
+		if err := lab.ViciVersion(testCtx(t, time.Minute), g.Socket); err != nil {
+			t.Fatalf("copied charon of %s does not answer: %v", c.gw, err)
+		}
 	}
-	if exe != filepath.Join(l.Dir, "charon") {
-		t.Fatalf("gateway a runs %s, want the copy in %s", exe, l.Dir)
-	}
-	if err := lab.ViciVersion(testCtx(t, time.Minute), a.Socket); err != nil {
-		t.Fatalf("copied charon does not answer: %v", err)
+	if va, vb := l.Gateway("a").Version(), l.Gateway("b").Version(); va == "" || vb == "" {
+		t.Fatalf("copies report %s (a, system) and %s (b, newest)", va, vb)
 	}
 }
 
@@ -737,4 +746,122 @@ func TestStarTwentySpokes(t *testing.T) {
 	if _, err := os.Stat(l.Dir); err == nil {
 		t.Fatalf("lab dir %s still exists", l.Dir)
 	}
+}
+
+// TestSSHD logs in to a real OpenSSH server in gateway b's namespace with
+// the key made for it, forwards b's vici socket over it as an ssh://
+// transport does, and checks host key checking and clean-up.
+func TestSSHD(t *testing.T) {
+	l := labtest.Start(t, lab.TwoGateways)
+	b := l.Gateway("b")
+	ctx := testCtx(t, 2*time.Minute)
+	s, err := b.StartSSHD(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Host != "127.0.0.1" || s.Port == 0 || s.Addr != b.Addr+":22" || s.User == "" {
+		t.Fatalf("server at %s:%d (inside %s) for %q", s.Host, s.Port, s.Addr, s.User)
+	}
+	if want := fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", s.User, s.Port, b.Socket); s.URI(b.Socket) != want {
+		t.Errorf("URI %q, want %q", s.URI(b.Socket), want)
+	}
+	ssh := func(args ...string) *exec.Cmd {
+		return exec.CommandContext(ctx, "ssh", append(s.SSHArgs(), args...)...)
+	}
+	// A login runs in b's network namespace.
+	out, err := ssh(s.User+"@"+s.Host, "ip -o -4 addr show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh: %v\n%s\nsshd log:\n%s", err, out, lab.TailLines(readFile(t, s.LogPath), 20))
+	}
+	if !strings.Contains(string(out), "inet "+b.Addr+"/24") {
+		t.Fatalf("the session does not run in b's namespace:\n%s", out)
+	}
+	// b's vici socket forwarded to a local socket, as ssh:// does.
+	local := filepath.Join(t.TempDir(), "fwd.vici")
+	fwd := ssh("-N", "-o", "ExitOnForwardFailure=yes", "-L", local+":"+b.Socket, s.User+"@"+s.Host)
+	var fwdOut strings.Builder
+	fwd.Stdout, fwd.Stderr = &fwdOut, &fwdOut
+	if err := fwd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { fwd.Process.Kill(); fwd.Wait() }()
+	var verr error
+	for i := 0; i < 200; i++ {
+		if verr = lab.ViciVersion(ctx, local); verr == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if verr != nil {
+		t.Fatalf("b's vici socket does not answer through ssh: %v\n%s\nsshd log:\n%s", verr, lab.TailLines(fwdOut.String(), 5), lab.TailLines(readFile(t, s.LogPath), 20))
+	}
+	// Strict host key checking is real: another host key is refused.
+	otherKey := filepath.Join(t.TempDir(), "other")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	pub := strings.Fields(readFile(t, otherKey+".pub"))
+	wrong := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(wrong, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", s.Port, pub[0], pub[1])), 0o644)
+	// (ssh takes the first value of an option, so this one comes first.)
+	args := append([]string{"-o", "UserKnownHostsFile=" + wrong}, s.SSHArgs()...)
+	args = append(args, s.User+"@"+s.Host, "true")
+	if out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput(); err == nil || !strings.Contains(string(out), "Host key verification failed") {
+		t.Fatalf("ssh with a wrong known host key: %v\n%s", err, out)
+	}
+	pid := s.PID()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, "none", []int{pid}); len(left) > 0 {
+		t.Fatalf("still running after Stop: %v", left)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the loopback port still accepts after Stop")
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+// TestSSHDStoppedByDown checks that Down ends a server nobody stopped.
+func TestSSHDStoppedByDown(t *testing.T) {
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
+	}
+	ctx := testCtx(t, time.Minute)
+	l, err := lab.Up(ctx, lab.Config{Topology: lab.OneGateway})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Gateway("a")
+	s, err := a.StartSSHD(ctx)
+	if err != nil {
+		l.Down()
+		t.Fatal(err)
+	}
+	if s.Addr != "127.0.0.1:22" {
+		t.Errorf("a gateway without links serves on %s", s.Addr)
+	}
+	out, err := exec.CommandContext(ctx, "ssh", append(s.SSHArgs(), s.User+"@"+s.Host, "echo", "hello")...).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "hello" {
+		t.Errorf("ssh: %v\n%s", err, out)
+	}
+	pids := []int{a.PID(), s.PID()}
+	if err := l.Down(); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, l.ID, pids); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
