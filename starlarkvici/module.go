@@ -32,8 +32,9 @@ import (
 
 // Config is what a host tells the module.
 type Config struct {
-	// URI of the daemon's VICI socket (vicish --uri). "" means: $VICI_URI,
-	// else the socket strongswan.conf names, else vici.DefaultURI.
+	// URI of the daemon's VICI socket (vicish --uri). "" means discovery
+	// (vici.Discover): $VICI_URI, else the socket strongswan.conf names,
+	// else vici.DefaultURI.
 	URI string
 	// Deadline is the default client-side deadline of every command;
 	// 0 means none. Scripts override it per call with deadline=.

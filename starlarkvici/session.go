@@ -19,13 +19,15 @@ import (
 // Commands use one VICI connection; events registered with on/wait use a
 // second one, so a callback can run commands while events keep queueing.
 type Session struct {
-	mod       *Module
-	uri       string // "" for the default session until first use
-	deadline  time.Duration
-	reconnect bool
-	isDefault bool
-	members   starlark.StringDict
-	commands  map[string]Command
+	mod *Module
+	uri string // "" for the default session until first use
+	// discoverErr is why discovering the default session's URI failed.
+	discoverErr error
+	deadline    time.Duration
+	reconnect   bool
+	isDefault   bool
+	members     starlark.StringDict
+	commands    map[string]Command
 
 	mu     sync.Mutex
 	cmd    *vici.Client
@@ -109,18 +111,29 @@ func (s *Session) AttrNames() []string {
 	return names
 }
 
-// resolvedURI is the session's URI, discovering it for the default session.
+// resolvedURI is the session's URI, discovering it (vici.Discover) for
+// the default session.
 func (s *Session) resolvedURI() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.uri == "" {
-		s.uri = Discover(s.mod.cfg.Getenv)
+		s.uri, s.discoverErr = vici.Discover(s.mod.cfg.Getenv)
 	}
 	return s.uri
 }
 
+// dial connects to the session's daemon. When discovery found an invalid
+// strongswan.conf, it fails with that error instead of trying the default
+// socket, as swanctl refuses to run then.
 func (s *Session) dial(ctx context.Context) (*vici.Client, error) {
-	return vici.DialOptions(ctx, s.resolvedURI(), vici.Options{Reconnect: s.reconnect})
+	uri := s.resolvedURI()
+	s.mu.Lock()
+	err := s.discoverErr
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%w; fix the file, or name the socket with --uri or $VICI_URI", err)
+	}
+	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect})
 }
 
 // commandClient returns the command connection, dialling it if needed. A

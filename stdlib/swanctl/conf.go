@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vicish/vicish/internal/readfile"
+	"github.com/vicish/vicish/internal/settings"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -81,7 +82,7 @@ func Load(path string) (*Conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parseFile(abs)
+	s, err := settings.ParseFile(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +175,7 @@ func toDER(data []byte) []byte {
 	return data
 }
 
-func (c *Conf) addKeys(s *settings) {
+func (c *Conf) addKeys(s *settings.Settings) {
 	for _, d := range keyDirs {
 		for _, p := range regularFiles(filepath.Join(c.Dir, d.dir)) {
 			it := Item{Kind: KindKey, Name: c.rel(p)}
@@ -202,7 +203,7 @@ func (c *Conf) addKeys(s *settings) {
 // decryptWithConfig decrypts an encrypted key file with the passphrases
 // its secrets sections give, like swanctl --noprompt does, and returns the
 // key as unencrypted PKCS#8 DER.
-func decryptWithConfig(s *settings, dir, name string, data []byte) ([]byte, error) {
+func decryptWithConfig(s *settings.Settings, dir, name string, data []byte) ([]byte, error) {
 	passphrases := keyPassphrases(s, dir, name)
 	if len(passphrases) == 0 {
 		return nil, fmt.Errorf("the key is encrypted and no secrets section gives its passphrase (add a section secrets.%s-<suffix> with file = %s and secret = <passphrase>)", dir, name)
@@ -224,16 +225,16 @@ func decryptWithConfig(s *settings, dir, name string, data []byte) ([]byte, erro
 var sharedTypes = []string{"eap", "xauth", "ntlm", "ike", "ppk",
 	"private", "rsa", "ecdsa", "bliss", "pkcs8", "pkcs12", "token"}
 
-func (c *Conf) addSecrets(s *settings) {
-	names := s.sectionNames("secrets")
+func (c *Conf) addSecrets(s *settings.Settings) {
+	names := s.SectionNames("secrets")
 	// Tokens first, as swanctl loads them before shared secrets.
 	for _, name := range names {
 		if !strings.HasPrefix(name, "token") {
 			continue
 		}
 		body := vici.NewMessage()
-		for _, e := range s.keyValues("secrets." + name) {
-			body.Set(e.key, e.value)
+		for _, e := range s.KeyValues("secrets." + name) {
+			body.Set(e.Key, e.Value)
 		}
 		c.Items = append(c.Items, Item{Kind: KindToken, Name: name, Body: body})
 	}
@@ -255,7 +256,7 @@ func (c *Conf) addSecrets(s *settings) {
 			continue // passphrases of key files and token PINs
 		}
 		it := Item{Kind: KindShared, Name: name}
-		value, ok := s.get("secrets." + name + ".secret")
+		value, ok := s.Get("secrets." + name + ".secret")
 		if !ok {
 			it.Err = fmt.Errorf("secrets.%s has no secret", name)
 			c.Items = append(c.Items, it)
@@ -268,9 +269,9 @@ func (c *Conf) addSecrets(s *settings) {
 			continue
 		}
 		var owners []string
-		for _, e := range s.keyValues("secrets." + name) {
-			if strings.HasPrefix(e.key, "id") {
-				owners = append(owners, e.value)
+		for _, e := range s.KeyValues("secrets." + name) {
+			if strings.HasPrefix(e.Key, "id") {
+				owners = append(owners, e.Value)
 			}
 		}
 		it.Body = vici.NewMessage().Set("id", name).Set("type", typ).
@@ -306,14 +307,14 @@ func decodeBlob(v string) ([]byte, error) {
 	return []byte(v), nil
 }
 
-func (c *Conf) addAuthorities(s *settings) {
-	for _, name := range s.sectionNames("authorities") {
+func (c *Conf) addAuthorities(s *settings.Settings) {
+	for _, name := range s.SectionNames("authorities") {
 		it := Item{Kind: KindAuthority, Name: name}
 		body := vici.NewMessage()
-		for _, e := range s.keyValues("authorities." + name) {
-			switch e.key {
+		for _, e := range s.KeyValues("authorities." + name) {
+			switch e.Key {
 			case "cacert":
-				p := e.value
+				p := e.Value
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(c.Dir, "x509ca", p)
 				}
@@ -321,11 +322,11 @@ func (c *Conf) addAuthorities(s *settings) {
 				if err != nil {
 					it.Err = fmt.Errorf("loading ca certificate: %v", err)
 				}
-				body.SetBytes(e.key, data)
+				body.SetBytes(e.Key, data)
 			case "crl_uris", "ocsp_uris":
-				body.SetList(e.key, splitList(e.value)...)
+				body.SetList(e.Key, splitList(e.Value)...)
 			default:
-				body.Set(e.key, e.value)
+				body.Set(e.Key, e.Value)
 			}
 			if it.Err != nil {
 				break
@@ -338,14 +339,14 @@ func (c *Conf) addAuthorities(s *settings) {
 	}
 }
 
-func (c *Conf) addPools(s *settings) {
-	for _, name := range s.sectionNames("pools") {
+func (c *Conf) addPools(s *settings.Settings) {
+	for _, name := range s.SectionNames("pools") {
 		body := vici.NewMessage()
-		for _, e := range s.keyValues("pools." + name) {
-			if e.key == "addrs" {
-				body.Set(e.key, e.value)
+		for _, e := range s.KeyValues("pools." + name) {
+			if e.Key == "addrs" {
+				body.Set(e.Key, e.Value)
 			} else {
-				body.SetList(e.key, splitList(e.value)...)
+				body.SetList(e.Key, splitList(e.Value)...)
 			}
 		}
 		c.Items = append(c.Items, Item{Kind: KindPool, Name: name,
@@ -353,8 +354,8 @@ func (c *Conf) addPools(s *settings) {
 	}
 }
 
-func (c *Conf) addConns(s *settings) {
-	for _, name := range s.sectionNames("connections") {
+func (c *Conf) addConns(s *settings.Settings) {
+	for _, name := range s.SectionNames("connections") {
 		it := Item{Kind: KindConn, Name: name}
 		body, err := c.connSection(s, "connections."+name)
 		if err != nil {
@@ -383,23 +384,23 @@ func isListKey(key string) bool {
 
 // connSection translates the section at path, its settings and then its
 // sub-sections, recursively (load_conns.c add_key_values, add_sections).
-func (c *Conf) connSection(s *settings, path string) (*vici.Message, error) {
+func (c *Conf) connSection(s *settings.Settings, path string) (*vici.Message, error) {
 	m := vici.NewMessage()
-	for _, e := range s.keyValues(path) {
+	for _, e := range s.KeyValues(path) {
 		switch {
-		case isListKey(e.key):
-			m.SetList(e.key, splitList(e.value)...)
-		case isFileListKey(e.key):
-			blobs, err := c.fileList(e.key, e.value)
+		case isListKey(e.Key):
+			m.SetList(e.Key, splitList(e.Value)...)
+		case isFileListKey(e.Key):
+			blobs, err := c.fileList(e.Key, e.Value)
 			if err != nil {
-				return nil, fmt.Errorf("%s.%s: %v", path, e.key, err)
+				return nil, fmt.Errorf("%s.%s: %v", path, e.Key, err)
 			}
-			m.SetBytesList(e.key, blobs)
+			m.SetBytesList(e.Key, blobs)
 		default:
-			m.Set(e.key, e.value)
+			m.Set(e.Key, e.Value)
 		}
 	}
-	for _, name := range s.sectionNames(path) {
+	for _, name := range s.SectionNames(path) {
 		sub, err := c.connSection(s, path+"."+name)
 		if err != nil {
 			return nil, err

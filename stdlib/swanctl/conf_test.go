@@ -285,3 +285,35 @@ func TestEncryptedKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"a,b", []string{"a", "b"}},
+		{" a , b ,c ", []string{"a", "b", "c"}},
+		{"a,,b,", []string{"a", "b"}},
+		{"", []string{}},
+		{" , ", []string{}},
+		{"10.1.0.0/24 , 10.2.0.0/24[tcp/80]", []string{"10.1.0.0/24", "10.2.0.0/24[tcp/80]"}},
+		{"aes128-sha256-modp2048, default", []string{"aes128-sha256-modp2048", "default"}},
+		{`'a,b', "c, d",e`, []string{"a,b", "c, d", "e"}},
+		{"a b, c", []string{"a b", "c"}},
+	} {
+		if got := splitList(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("splitList(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// writeFile writes text to path, creating its directory.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

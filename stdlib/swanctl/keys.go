@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/vicish/vicish/internal/settings"
 )
 
 // keyID returns the id charon gives a private key (load-key's "id",
@@ -229,18 +231,18 @@ func toPKCS8(der []byte) ([]byte, error) {
 // name starts with the directory's name and whose "file" names the file
 // (case-insensitively), relative to that directory (load_creds.c
 // decrypt_with_config).
-func keyPassphrases(s *settings, dir, rel string) [][]byte {
+func keyPassphrases(s *settings.Settings, dir, rel string) [][]byte {
 	var out [][]byte
-	for _, name := range s.sectionNames("secrets") {
+	for _, name := range s.SectionNames("secrets") {
 		if !strings.HasPrefix(name, dir) {
 			continue
 		}
-		if file, ok := s.get("secrets." + name + ".file"); !ok || !strings.EqualFold(file, rel) {
+		if file, ok := s.Get("secrets." + name + ".file"); !ok || !strings.EqualFold(file, rel) {
 			continue
 		}
-		for _, e := range s.keyValues("secrets." + name) {
-			if strings.HasPrefix(e.key, "secret") {
-				out = append(out, []byte(e.value))
+		for _, e := range s.KeyValues("secrets." + name) {
+			if strings.HasPrefix(e.Key, "secret") {
+				out = append(out, []byte(e.Value))
 			}
 		}
 	}

@@ -1,15 +1,26 @@
-package swanctl
+// Package settings reads strongSwan's configuration syntax, used by
+// strongswan.conf and swanctl.conf, the way libstrongswan does (settings.c,
+// settings_lexer.l, settings_parser.y): sections, key = value settings,
+// quoted strings, include globs relative to the including file, and
+// section references (name : ref1, ref2 { ... }). A file with a syntax
+// error is refused as a whole, as strongSwan does; names cannot contain
+// '.', which separates the parts of a key path.
+//
+// It serves both vicish's swanctl module (swanctl.conf) and the discovery
+// of the VICI socket (strongswan.conf).
+package settings
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/vicish/vicish/internal/readfile"
 )
 
-// settings is a parsed swanctl.conf: a tree of sections with key/values
-// and references, read and resolved with the rules of libstrongswan's
-// settings_t (settings.c, settings_types.c).
-type settings struct {
+// Settings is a parsed configuration: a tree of sections with key/values
+// and references. Lookups resolve references the way libstrongswan does.
+type Settings struct {
 	root *section
 }
 
@@ -62,18 +73,23 @@ func (s *section) addRef(ref string) {
 	}
 }
 
-// parseFile reads and parses the swanctl.conf at path with its includes.
-func parseFile(path string) (*settings, error) {
+// ParseFile reads and parses the file at path with its includes. Files
+// are read with readfile.Read: only regular files, each at most
+// readfile.DefaultLimit bytes.
+func ParseFile(path string) (*Settings, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseSettings(path, data)
+	return Parse(path, data)
 }
 
-// parseSettings parses data as if read from the file path (includes are
-// relative to path's directory).
-func parseSettings(path string, data []byte) (*settings, error) {
+// readFile reads a configuration file or an include.
+func readFile(path string) ([]byte, error) { return readfile.Read(path, readfile.DefaultLimit) }
+
+// Parse parses data as if read from the file path (includes are relative
+// to path's directory).
+func Parse(path string, data []byte) (*Settings, error) {
 	p := &parser{lx: newLexer(path, data)}
 	root := newSection("")
 	if err := p.advance(); err != nil {
@@ -82,7 +98,7 @@ func parseSettings(path string, data []byte) (*settings, error) {
 	if err := p.statements(root, true); err != nil {
 		return nil, err
 	}
-	return &settings{root: root}, nil
+	return &Settings{root: root}, nil
 }
 
 type parser struct {
@@ -209,13 +225,13 @@ const maxRefDepth = 64
 // sections they reference (depth first) and by same-named sections under
 // sections referenced by the path's parents: the order in which their
 // contents are enumerated (settings.c find_sections).
-func (s *settings) sections(path string) []*section {
+func (s *Settings) sections(path string) []*section {
 	var out []*section
 	s.findSections(s.root, path, false, &out, 0)
 	return out
 }
 
-func (s *settings) findSections(sec *section, key string, ignoreRefs bool, out *[]*section, depth int) {
+func (s *Settings) findSections(sec *section, key string, ignoreRefs bool, out *[]*section, depth int) {
 	if sec == nil || depth > maxRefDepth {
 		return
 	}
@@ -247,14 +263,14 @@ func (s *settings) findSections(sec *section, key string, ignoreRefs bool, out *
 	}
 }
 
-// kv is a resolved key and value.
-type kv struct{ key, value string }
+// KeyValue is a resolved setting.
+type KeyValue struct{ Key, Value string }
 
-// keyValues enumerates the settings of the section at path, its own first,
+// KeyValues enumerates the settings of the section at path, its own first,
 // then inherited ones not already seen; cleared keys are skipped but still
 // hide inherited values.
-func (s *settings) keyValues(path string) []kv {
-	var out []kv
+func (s *Settings) KeyValues(path string) []KeyValue {
+	var out []KeyValue
 	seen := map[string]bool{}
 	for _, sec := range s.sections(path) {
 		for _, e := range sec.kvs {
@@ -263,16 +279,16 @@ func (s *settings) keyValues(path string) []kv {
 			}
 			seen[e.key] = true
 			if e.value != nil {
-				out = append(out, kv{e.key, *e.value})
+				out = append(out, KeyValue{e.key, *e.value})
 			}
 		}
 	}
 	return out
 }
 
-// sectionNames enumerates the names of the sub-sections at path, own ones
+// SectionNames enumerates the names of the sub-sections at path, own ones
 // first, then inherited ones.
-func (s *settings) sectionNames(path string) []string {
+func (s *Settings) SectionNames(path string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, sec := range s.sections(path) {
@@ -286,9 +302,9 @@ func (s *settings) sectionNames(path string) []string {
 	return out
 }
 
-// get returns the value of the dotted key, following references
+// Get returns the value of the dotted key, following references
 // (settings.c find_value); a cleared key reads as unset.
-func (s *settings) get(key string) (string, bool) {
+func (s *Settings) Get(key string) (string, bool) {
 	var visited []*section
 	e := s.findValue(s.root, key, false, &visited, 0)
 	if e == nil || e.value == nil {
@@ -297,7 +313,7 @@ func (s *settings) get(key string) (string, bool) {
 	return *e.value, true
 }
 
-func (s *settings) findValue(sec *section, key string, ignoreRefs bool, visited *[]*section, depth int) *keyValue {
+func (s *Settings) findValue(sec *section, key string, ignoreRefs bool, visited *[]*section, depth int) *keyValue {
 	if sec == nil || depth > maxRefDepth {
 		return nil
 	}

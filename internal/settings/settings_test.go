@@ -1,4 +1,4 @@
-package swanctl
+package settings
 
 import (
 	"os"
@@ -8,19 +8,19 @@ import (
 	"testing"
 )
 
-func mustParse(t *testing.T, text string) *settings {
+func mustParse(t *testing.T, text string) *Settings {
 	t.Helper()
-	s, err := parseSettings(filepath.Join(t.TempDir(), "swanctl.conf"), []byte(text))
+	s, err := Parse(filepath.Join(t.TempDir(), "swanctl.conf"), []byte(text))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
 	return s
 }
 
-func kvString(kvs []kv) string {
+func kvString(kvs []KeyValue) string {
 	var parts []string
 	for _, e := range kvs {
-		parts = append(parts, e.key+"="+e.value)
+		parts = append(parts, e.Key+"="+e.Value)
 	}
 	return strings.Join(parts, "|")
 }
@@ -48,12 +48,12 @@ func TestValues(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustParse(t, tc.text)
 			if tc.name == "brace ends value" {
-				if got, _ := s.get("s.a"); got != "b" {
+				if got, _ := s.Get("s.a"); got != "b" {
 					t.Fatalf("s.a = %q, want b", got)
 				}
 				return
 			}
-			got, ok := s.get("a")
+			got, ok := s.Get("a")
 			if !ok || got != tc.want {
 				t.Fatalf("a = %q (set %v), want %q", got, ok, tc.want)
 			}
@@ -70,7 +70,7 @@ connections { # after a brace
 	}
 }
 # closing comment`)
-	if got := kvString(s.keyValues("connections.gw")); got != "version=2" {
+	if got := kvString(s.KeyValues("connections.gw")); got != "version=2" {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -85,7 +85,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a b = c\n", `unexpected "b"`},
 		{"a : { }\n", "expecting a section reference"},
 	} {
-		_, err := parseSettings("/x/swanctl.conf", []byte(tc.text))
+		_, err := Parse("/x/swanctl.conf", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
 		}
@@ -106,10 +106,10 @@ connections {
 	    z = 4 }
 	c { }
 }`)
-	if got := s.sectionNames("connections"); !reflect.DeepEqual(got, []string{"b", "a", "c"}) {
+	if got := s.SectionNames("connections"); !reflect.DeepEqual(got, []string{"b", "a", "c"}) {
 		t.Fatalf("sections %v", got)
 	}
-	if got := kvString(s.keyValues("connections.b")); got != "x=3|z=4" {
+	if got := kvString(s.KeyValues("connections.b")); got != "x=3|z=4" {
 		t.Fatalf("b: %q", got)
 	}
 }
@@ -126,16 +126,16 @@ conn : base {
 again { x = 1
         x = }
 `)
-	if got := kvString(s.keyValues("conn")); got != "d=4|a=1|c=3" {
+	if got := kvString(s.KeyValues("conn")); got != "d=4|a=1|c=3" {
 		t.Fatalf("conn: %q (cleared b must hide base's b)", got)
 	}
-	if _, ok := s.get("conn.b"); ok {
+	if _, ok := s.Get("conn.b"); ok {
 		t.Fatal("conn.b is cleared but reads as set")
 	}
-	if v, _ := s.get("conn.a"); v != "1" {
+	if v, _ := s.Get("conn.a"); v != "1" {
 		t.Fatalf("conn.a = %q, want the inherited 1", v)
 	}
-	if got := kvString(s.keyValues("again")); got != "" {
+	if got := kvString(s.KeyValues("again")); got != "" {
 		t.Fatalf("again: %q, want x cleared", got)
 	}
 }
@@ -164,34 +164,34 @@ connections {
 		}
 	}
 }`)
-	if got := kvString(s.keyValues("connections.gw")); got != "remote_addrs=192.0.2.2|version=1|proposals=aes128-sha256-modp2048|mobike=no" {
+	if got := kvString(s.KeyValues("connections.gw")); got != "remote_addrs=192.0.2.2|version=1|proposals=aes128-sha256-modp2048|mobike=no" {
 		t.Fatalf("gw: %q", got)
 	}
 	// Own sub-sections first, then inherited ones, left to right.
-	if got := s.sectionNames("connections.gw"); !reflect.DeepEqual(got, []string{"children", "local", "remote"}) {
+	if got := s.SectionNames("connections.gw"); !reflect.DeepEqual(got, []string{"children", "local", "remote"}) {
 		t.Fatalf("gw sections: %v", got)
 	}
-	if got := s.sectionNames("connections.gw.children"); !reflect.DeepEqual(got, []string{"net", "web"}) {
+	if got := s.SectionNames("connections.gw.children"); !reflect.DeepEqual(got, []string{"net", "web"}) {
 		t.Fatalf("children: %v", got)
 	}
 	// A sub-section merges with the same sub-section of the referenced one.
-	if got := kvString(s.keyValues("connections.gw.children.net")); got != "local_ts=10.1.0.0/24|esp_proposals=aes128gcm16" {
+	if got := kvString(s.KeyValues("connections.gw.children.net")); got != "local_ts=10.1.0.0/24|esp_proposals=aes128gcm16" {
 		t.Fatalf("net: %q", got)
 	}
-	if got := kvString(s.keyValues("connections.gw.local")); got != "auth=psk" {
+	if got := kvString(s.KeyValues("connections.gw.local")); got != "auth=psk" {
 		t.Fatalf("local: %q", got)
 	}
-	if v, _ := s.get("connections.gw.mobike"); v != "no" {
+	if v, _ := s.Get("connections.gw.mobike"); v != "no" {
 		t.Fatalf("get through a reference: %q", v)
 	}
 }
 
 func TestReferenceLoopTerminates(t *testing.T) {
 	s := mustParse(t, "a : b { x = 1 }\nb : a { y = 2 }\nc : c { z = 3 }\n")
-	if got := kvString(s.keyValues("a")); got != "x=1|y=2" {
+	if got := kvString(s.KeyValues("a")); got != "x=1|y=2" {
 		t.Fatalf("a: %q", got)
 	}
-	if got := kvString(s.keyValues("c")); got != "z=3" {
+	if got := kvString(s.KeyValues("c")); got != "z=3" {
 		t.Fatalf("c: %q", got)
 	}
 }
@@ -222,20 +222,20 @@ include = not an include
 	writeFile(t, filepath.Join(dir, "conf.d", "skip.txt"), "this is not read {\n")
 	writeFile(t, filepath.Join(dir, "nested", "x.inc"), "remote_addrs = 192.0.2.9")
 	writeFile(t, filepath.Join(dir, "other dir", "secrets.conf"), "secrets { ike-1 { secret = s3cr3t } }\n")
-	s, err := parseFile(filepath.Join(dir, "swanctl.conf"))
+	s, err := ParseFile(filepath.Join(dir, "swanctl.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.sectionNames("connections"); !reflect.DeepEqual(got, []string{"a", "b", "zz"}) {
+	if got := s.SectionNames("connections"); !reflect.DeepEqual(got, []string{"a", "b", "zz"}) {
 		t.Fatalf("connections %v: glob matches must be read in sorted order at the include", got)
 	}
-	if v, _ := s.get("connections.a.remote_addrs"); v != "192.0.2.9" {
+	if v, _ := s.Get("connections.a.remote_addrs"); v != "192.0.2.9" {
 		t.Fatalf("nested include relative to its including file: %q", v)
 	}
-	if v, _ := s.get("secrets.ike-1.secret"); v != "s3cr3t" {
+	if v, _ := s.Get("secrets.ike-1.secret"); v != "s3cr3t" {
 		t.Fatalf("quoted include: %q", v)
 	}
-	if v, _ := s.get("include"); v != "not an include" {
+	if v, _ := s.Get("include"); v != "not an include" {
 		t.Fatalf("include = …: %q", v)
 	}
 }
@@ -243,29 +243,8 @@ include = not an include
 func TestIncludeLoop(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "swanctl.conf"), "include swanctl.conf\n")
-	_, err := parseFile(filepath.Join(dir, "swanctl.conf"))
+	_, err := ParseFile(filepath.Join(dir, "swanctl.conf"))
 	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestSplitList(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-	}{
-		{"a,b", []string{"a", "b"}},
-		{" a , b ,c ", []string{"a", "b", "c"}},
-		{"a,,b,", []string{"a", "b"}},
-		{"", []string{}},
-		{" , ", []string{}},
-		{"10.1.0.0/24 , 10.2.0.0/24[tcp/80]", []string{"10.1.0.0/24", "10.2.0.0/24[tcp/80]"}},
-		{"aes128-sha256-modp2048, default", []string{"aes128-sha256-modp2048", "default"}},
-		{`'a,b', "c, d",e`, []string{"a,b", "c, d", "e"}},
-		{"a b, c", []string{"a b", "c"}},
-	} {
-		if got := splitList(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("splitList(%q) = %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }

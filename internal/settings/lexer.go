@@ -1,4 +1,4 @@
-package swanctl
+package settings
 
 import (
 	"errors"
@@ -60,7 +60,7 @@ func (k tokKind) String() string {
 type token struct {
 	kind tokKind
 	text string
-	pos  string // file:line, for errors
+	pos  position // for errors
 }
 
 // lexState mirrors the flex start conditions.
@@ -85,7 +85,7 @@ type buffer struct {
 
 type lexer struct {
 	files  []*buffer
-	last   string // file:line where the input ended
+	last   position // where the input ended
 	states []lexState
 }
 
@@ -116,9 +116,17 @@ func (lx *lexer) cur() *buffer {
 	return lx.files[len(lx.files)-1]
 }
 
-func (lx *lexer) where() string {
+// position is a file and line, formatted only for an error.
+type position struct {
+	file string
+	line int
+}
+
+func (p position) String() string { return fmt.Sprintf("%s:%d", p.file, p.line) }
+
+func (lx *lexer) where() position {
 	if b := lx.cur(); b != nil {
-		return fmt.Sprintf("%s:%d", b.name, b.line)
+		return position{b.name, b.line}
 	}
 	return lx.last
 }
