@@ -13,6 +13,7 @@ import (
 	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
+	vtime "github.com/vicish/vicish/stdlib/time"
 	"github.com/vicish/vicish/stdlib/x509"
 )
 
@@ -41,6 +42,7 @@ func TestListCertsLab(t *testing.T) {
 	predeclared := starlark.StringDict{
 		"vici":       mod,
 		"x509":       x509.NewModule(),
+		"time":       vtime.NewModule(),
 		"assert":     assert["assert"],
 		"ca":         starlark.Bytes(p.ca),
 		"srv":        starlark.Bytes(p.srv),
@@ -94,6 +96,14 @@ assert.eq(pk["type"], "PUBKEY")
 assert.eq((pk["key_type"], pk["key_size"], pk["key_curve"]), ("ECDSA", 384, "secp384r1"))
 assert.eq(pk["subjkey"], x509.parse(srv)["subjkey"])
 assert.true(x509.pem(k).startswith("-----BEGIN PUBLIC KEY-----\n"))
+
+# README's example
+for c in vici.list_certs():
+    x = x509.parse(c)
+    if x["type"] == "X509":
+        left = x["not_after"] - time.now()
+        assert.true(left > 29 * 24 * time.hour)
+assert.eq(x509.pem(vici.list_certs(type="X509", flag="CA")[0]), x509.pem(ca))
 `
 	opts := &syntax.FileOptions{Set: true, GlobalReassign: true, TopLevelControl: true}
 	if _, err := starlark.ExecFileOptions(opts, thread, "lab.star", src, predeclared); err != nil {
