@@ -24,6 +24,11 @@ type Options struct {
 	// reader waits for its consumer (backpressure; nothing is dropped).
 	// Zero or less means 256.
 	EventBuffer int
+	// SSHCommand is the OpenSSH client command line ssh:// URIs start,
+	// e.g. {"ssh", "-F", "/etc/vicish/ssh_config"}; vicish adds the
+	// forwarding options and the destination. Empty means the words of
+	// the VICI_SSH_COMMAND environment variable, else "ssh".
+	SSHCommand []string
 }
 
 const (
@@ -116,7 +121,7 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = defaultEventBuffer
 	}
-	nc, err := dialConn(ctx, uri)
+	nc, err := dialConn(ctx, uri, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,10 @@ const DefaultURI = "unix:///var/run/charon.vici"
 // ParseURI splits a VICI socket URI into the network and address net.Dial
 // takes: "unix:///path/to/charon.vici", "tcp://host:port", or a bare path
 // (anything without "://"). An empty uri means DefaultURI.
+// "ssh://[user@]host[:port][/path/to/charon.vici]" (the daemon's unix
+// socket on another machine, reached through the OpenSSH client) gives
+// network "ssh" and the URI's part after "ssh://" as address; no path
+// means /var/run/charon.vici.
 func ParseURI(uri string) (network, address string, err error) {
 	if uri == "" {
 		uri = DefaultURI
@@ -41,8 +45,13 @@ func ParseURI(uri string) (network, address string, err error) {
 			return "", "", fmt.Errorf("vici: %q: tcp URI needs host:port, e.g. tcp://127.0.0.1:4502", uri)
 		}
 		return "tcp", net.JoinHostPort(host, port), nil
+	case "ssh":
+		if _, err := parseSSH(uri); err != nil {
+			return "", "", err
+		}
+		return "ssh", rest, nil
 	}
-	return "", "", fmt.Errorf("vici: %q: unsupported scheme %q (use unix:///path, tcp://host:port or a bare socket path)", uri, scheme)
+	return "", "", fmt.Errorf("vici: %q: unsupported scheme %q (use unix:///path, tcp://host:port, ssh://host/path or a bare socket path)", uri, scheme)
 }
 
 // DialError is a failure to connect to the daemon's socket. Its message
@@ -74,10 +83,13 @@ func (e *DialError) Error() string {
 func (e *DialError) Unwrap() error { return e.Err }
 
 // dialConn connects to the socket uri names. Only ctx bounds the attempt.
-func dialConn(ctx context.Context, uri string) (net.Conn, error) {
+func dialConn(ctx context.Context, uri string, opts Options) (net.Conn, error) {
 	network, addr, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
+	}
+	if network == "ssh" {
+		return dialSSH(ctx, uri, opts)
 	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, addr)
@@ -93,8 +105,8 @@ func dialConn(ctx context.Context, uri string) (net.Conn, error) {
 // dialHint says in words what a person can do about err.
 func dialHint(uri string, err error) string {
 	network, addr, perr := ParseURI(uri)
-	if perr != nil {
-		return ""
+	if perr != nil || network == "ssh" {
+		return "" // dialSSH writes its own hints
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

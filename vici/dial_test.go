@@ -26,6 +26,21 @@ func TestParseURI(t *testing.T) {
 		{"tcp://localhost", "", "", "needs host:port"},
 		{"unix://", "", "", "without a socket path"},
 		{"vsock://2:4502", "", "", `unsupported scheme "vsock"`},
+		{"ssh://gw1/run/charon.vici", "ssh", "gw1/run/charon.vici", ""},
+		{"ssh://admin@gw1:2222/run/charon.vici", "ssh", "admin@gw1:2222/run/charon.vici", ""},
+		{"ssh://[2001:db8::1]:22/run/x.vici", "ssh", "[2001:db8::1]:22/run/x.vici", ""},
+		{"ssh://gw1", "ssh", "gw1", ""},
+		{"ssh://", "", "", "no host"},
+		{"ssh:///run/charon.vici", "", "", "no host"},
+		{"ssh://-oProxyCommand=x/run/charon.vici", "", "", "cannot start with '-'"},
+		{"ssh://-l@gw1/run/charon.vici", "", "", "starts with '-'"},
+		{"ssh://u:secret@gw1/run/charon.vici", "", "", "passwords cannot be given"},
+		{"ssh://gw1:0/run/charon.vici", "", "", "port must be a number"},
+		{"ssh://gw1:ssh/run/charon.vici", "", "", "not a valid URI"},
+		{"ssh://gw1:/run/charon.vici", "", "", "empty port"},
+		{"ssh://gw1/run/a:b.vici", "", "", "cannot contain ':'"},
+		{"ssh://gw1/run/charon.vici?x=1", "", "", "query strings"},
+		{"ssh://gw1/run/%0acharon.vici", "", "", "control characters"},
 	}
 	for _, tc := range cases {
 		network, addr, err := vici.ParseURI(tc.in)
@@ -38,6 +53,33 @@ func TestParseURI(t *testing.T) {
 		if err != nil || network != tc.network || addr != tc.addr {
 			t.Errorf("ParseURI(%q) = %q, %q, %v", tc.in, network, addr, err)
 		}
+	}
+}
+
+func TestIsRemote(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"": false, "/run/charon.vici": false, "unix:///run/charon.vici": false,
+		"tcp://127.0.0.1:4502": true, "ssh://gw1/run/charon.vici": true, "ssh://gw1": true,
+		"ssh://": false, "vsock://2:4502": false,
+	} {
+		if got := vici.IsRemote(uri); got != want {
+			t.Errorf("IsRemote(%q) = %v, want %v", uri, got, want)
+		}
+	}
+}
+
+func TestDialSSHWithoutClient(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-ssh-here")
+	_, err := vici.DialOptions(t.Context(), "ssh://gw1/run/charon.vici", vici.Options{SSHCommand: []string{missing}})
+	var de *vici.DialError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "is not installed or not on PATH") {
+		t.Errorf("dial with a missing ssh client: %v", err)
+	}
+	// The environment variable names the client when Options do not.
+	t.Setenv(vici.SSHCommandEnv, missing+" -F /dev/null")
+	_, err = vici.Dial(t.Context(), "ssh://gw1/run/charon.vici")
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("dial with %s=%s: %v", vici.SSHCommandEnv, missing, err)
 	}
 }
 

@@ -26,6 +26,18 @@
 // commands run one at a time on a connection, in the order they take it;
 // use several Clients for parallel commands.
 //
+// "ssh://[user@]host[:port]/path/to/charon.vici" reaches the daemon's unix
+// socket on another machine through the user's OpenSSH client and its
+// settings (agent, keys, known_hosts, ~/.ssh/config with ProxyJump): Dial
+// starts ssh forwarding a socket in a private temporary directory to the
+// far one (BatchMode, so it never prompts; host keys are checked as the
+// user's configuration says, and an unknown key is a failure), waits for
+// it and checks with a "version" round trip that the daemon answers.
+// Unknown or changed host keys, refused logins and a missing far socket
+// are *DialError with what to do. Closing the Client ends ssh; a
+// reconnecting Client starts a new one for each redial. IsRemote tells
+// network URIs (tcp://, ssh://) from local ones.
+//
 // Call runs a command. CallStream and Stream run the streamed ones
 // (list-sas, list-conns, initiate with control-log, ...) and hand over the
 // events as they arrive rather than collecting them, so a listing of any

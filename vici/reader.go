@@ -232,7 +232,7 @@ func (c *Client) reconnect() {
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
-		nc, err := dialConn(c.ctx, c.uri)
+		nc, err := dialConn(c.ctx, c.uri, c.opts)
 		if err != nil {
 			c.mu.Lock()
 			c.redialErr = err

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package vici
+
+import "syscall"
+
+// sshProcAttr has no settings to add where Pdeathsig does not exist.
+func sshProcAttr() *syscall.SysProcAttr { return nil }
