@@ -56,18 +56,6 @@ func TestParseURI(t *testing.T) {
 	}
 }
 
-func TestIsRemote(t *testing.T) {
-	for uri, want := range map[string]bool{
-		"": false, "/run/charon.vici": false, "unix:///run/charon.vici": false,
-		"tcp://127.0.0.1:4502": true, "ssh://gw1/run/charon.vici": true, "ssh://gw1": true,
-		"ssh://": false, "vsock://2:4502": false,
-	} {
-		if got := vici.IsRemote(uri); got != want {
-			t.Errorf("IsRemote(%q) = %v, want %v", uri, got, want)
-		}
-	}
-}
-
 func TestDialSSHWithoutClient(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-ssh-here")
 	_, err := vici.DialOptions(t.Context(), "ssh://gw1/run/charon.vici", vici.Options{SSHCommand: []string{missing}})

@@ -35,8 +35,7 @@
 // it and checks with a "version" round trip that the daemon answers.
 // Unknown or changed host keys, refused logins and a missing far socket
 // are *DialError with what to do. Closing the Client ends ssh; a
-// reconnecting Client starts a new one for each redial. IsRemote tells
-// network URIs (tcp://, ssh://) from local ones.
+// reconnecting Client starts a new one for each redial.
 //
 // Call runs a command. CallStream and Stream run the streamed ones
 // (list-sas, list-conns, initiate with control-log, ...) and hand over the

@@ -27,13 +27,6 @@ const SSHCommandEnv = "VICI_SSH_COMMAND"
 // defaultRemoteSocket is the socket path an ssh:// URI without a path means.
 const defaultRemoteSocket = "/var/run/charon.vici"
 
-// IsRemote reports whether uri reaches the daemon through the network
-// (tcp:// or ssh://) rather than a unix socket on this machine.
-func IsRemote(uri string) bool {
-	network, _, err := ParseURI(uri)
-	return err == nil && (network == "tcp" || network == "ssh")
-}
-
 // sshTarget is where an ssh:// URI points: the daemon's unix socket Path on
 // Host, logged in to as User (empty: ssh's own choice) on Port (empty:
 // ssh's own choice).

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -41,7 +42,7 @@ func startSSHLab(t *testing.T) *sshLab {
 			t.Fatalf("%s is needed for the ssh:// tests (apt install openssh-server openssh-client): %v", bin, err)
 		}
 	}
-	l := lab.Start(t, lab.TwoGateways)
+	l := labtest.Start(t, lab.TwoGateways)
 	s := &sshLab{lab: l, b: l.Gateway("b"), dir: t.TempDir()}
 	keygen := func(name string) {
 		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(s.dir, name)).CombinedOutput()
