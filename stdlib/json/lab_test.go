@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
@@ -42,7 +43,7 @@ func TestEncodeLabReplies(t *testing.T) {
 	eval := func(expr string, env starlark.StringDict) starlark.Value {
 		t.Helper()
 		env["vici"] = mod
-		v, err := starlark.Eval(thread, "lab", expr, env)
+		v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "lab", expr, env)
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
 		}

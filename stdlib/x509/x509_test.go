@@ -18,6 +18,7 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/stdlib/x509"
 )
@@ -171,7 +172,7 @@ assert.eq(x509.parse(x509.pem(der))["subject"], "CN=ok")
 assert.eq(x509.parse(der)["path_len"], None)
 assert.eq(x509.parse(der)["authority_key_id"], None)
 `
-	if _, err := starlark.ExecFile(thread, "bad.star", src, predeclared); err != nil {
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "bad.star", src, predeclared); err != nil {
 		t.Fatal(err)
 	}
 }
