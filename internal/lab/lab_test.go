@@ -55,6 +55,21 @@ func childCounters(t *testing.T, g *lab.Gateway, ike string) (bytesIn, packetsIn
 	return rawValue(s[i:], "bytes-in"), rawValue(s[i:], "packets-in")
 }
 
+// waitPacket polls the CHILD_SA "net" of IKE_SA ike on g until it counts an
+// incoming packet (or ctx ends) and returns bytes-in and packets-in: a
+// packet travels asynchronously (the sender's TUN device, ESP over the veth,
+// the receiver's libipsec).
+func waitPacket(ctx context.Context, t *testing.T, g *lab.Gateway, ike string) (bytesIn, packetsIn string) {
+	t.Helper()
+	for {
+		bytesIn, packetsIn = childCounters(t, g, ike)
+		if packetsIn != "0" || ctx.Err() != nil {
+			return bytesIn, packetsIn
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func rawValue(s, key string) string {
 	i := strings.Index(s, " "+key+"=")
 	if i < 0 {
@@ -95,16 +110,7 @@ func TestTwoGatewaysTunnelCarriesTraffic(t *testing.T) {
 	if err := a.SendUDP(ctx, lab.LocalA, lab.LocalB, payload); err != nil {
 		t.Fatal(err)
 	}
-	// The packet travels asynchronously (a's TUN device, ESP over the veth,
-	// b's libipsec); poll until b's CHILD_SA counts it.
-	var bytesIn, packetsIn string
-	for ctx.Err() == nil {
-		bytesIn, packetsIn = childCounters(t, b, "ab")
-		if packetsIn != "0" {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	bytesIn, packetsIn := waitPacket(ctx, t, b, "ab")
 	if packetsIn != "1" {
 		t.Fatalf("b's CHILD_SA packets-in = %q after one datagram, want 1 (bytes-in %q)", packetsIn, bytesIn)
 	}
@@ -570,13 +576,7 @@ func TestMixedLab(t *testing.T) {
 			if err := a.SendUDP(ctx, lab.LocalA, lab.LocalB, []byte("across versions")); err != nil {
 				t.Fatal(err)
 			}
-			for ctx.Err() == nil {
-				if _, packets := childCounters(t, b, "ab"); packets == "1" {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			if _, packets := childCounters(t, b, "ab"); packets != "1" {
+			if _, packets := waitPacket(ctx, t, b, "ab"); packets != "1" {
 				t.Fatalf("b's CHILD_SA counted %s packets, want 1", packets)
 			}
 			t.Logf("a: strongSwan %s (%s), b: strongSwan %s (%s): tunnel up, packet counted", a.Version(), a.Daemon, b.Version(), b.Daemon)
@@ -721,13 +721,7 @@ func TestStarTwentySpokes(t *testing.T) {
 	if err := s13.SendUDP(ctx, lab.SpokeLocal(13), lab.HubLocal, []byte("spoke 13")); err != nil {
 		t.Fatal(err)
 	}
-	for ctx.Err() == nil {
-		if _, p := childCounters(t, hub, "s13"); p == "1" {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if _, p := childCounters(t, hub, "s13"); p != "1" {
+	if _, p := waitPacket(ctx, t, hub, "s13"); p != "1" {
 		t.Fatalf("hub's CHILD_SA of s13 counted %s packets, want 1", p)
 	}
 	var pids []int

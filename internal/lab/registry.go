@@ -200,20 +200,25 @@ func (l *Lab) gatewayStates() []gatewayState {
 // procStart returns the start time of a process (field 22 of /proc/PID/stat)
 // so that a reused pid is not mistaken for the original process.
 func procStart(pid int) string {
+	if f := procStat(pid); len(f) >= 20 {
+		return f[19]
+	}
+	return ""
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name (so
+// f[0] is the state, f[1] the parent pid, f[19] the start time), or nil.
+func procStat(pid int) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return ""
+		return nil
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return ""
+		return nil
 	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return ""
-	}
-	return fields[19]
+	return strings.Fields(s[i+1:])
 }
 
 func processAlive(pid int, start string) bool {
@@ -304,11 +309,6 @@ func stopPID(pid int, id, gw string) error {
 }
 
 func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+	f := procStat(pid)
+	return len(f) == 0 || f[0] == "Z"
 }
