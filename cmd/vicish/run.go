@@ -27,7 +27,8 @@ const usageText = `Usage:
   vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
   vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
   vicish [FLAGS] < FILE               run the program read from standard input
-  vicish lab up|down|status [...]     start, stop or show a lab of charon daemons
+  vicish lab COMMAND [...]            a lab of real charon daemons: up, down, status,
+                                      kill, restart, root (see vicish lab help)
 
 Flags (before FILE or -c; what follows belongs to the script):
   --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port or a
