@@ -19,7 +19,7 @@ const usage = `usage: lab up [--dir D] [--topology 1|2|3|star [--gateways N]] [-
        lab status
        lab kill GW [--dir D | --id ID]
        lab restart GW [--dir D | --id ID]
-       lab root
+       lab root [--rebuild]
 
 up      starts real charon daemons that keep running after this command:
         1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
@@ -42,7 +42,8 @@ restart starts gateway GW's charon again (stopping it first if it runs),
         Both act on the lab in D (or with that id; default: the most recent
         lab started by "lab up").
 root    builds (once per machine) or checks the newest strongSwan's root file
-        system under /var/cache/vicish-lab and prints its version.
+        system under /var/cache/vicish-lab and prints its version; --rebuild
+        builds it again (to follow Debian testing) while no lab uses it.
 `
 
 // Command implements "lab up|down|status" for the vicish command line and
@@ -279,6 +280,7 @@ func probe(socket string) (string, error) {
 
 func cmdRoot(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("root", stderr)
+	rebuild := fs.Bool("rebuild", false, "build it again even if complete (no lab may use it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -288,7 +290,11 @@ func cmdRoot(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := signalContext(30 * time.Minute)
 	defer cancel()
-	root, err := EnsureNewestRoot(ctx, stdout)
+	ensure := EnsureNewestRoot
+	if *rebuild {
+		ensure = RebuildNewestRoot
+	}
+	root, err := ensure(ctx, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "lab root: %v\n", err)
 		return 1

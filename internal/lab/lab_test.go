@@ -557,6 +557,15 @@ func TestNewestDaemon(t *testing.T) {
 		t.Errorf("charon could not load a configured plugin:\n%s", a.LogTail(200))
 	}
 	t.Logf("newest gateway: %s", strings.TrimSpace(string(out)))
+	// The root a gateway runs from is not rebuilt under it.
+	var errb strings.Builder
+	if code := lab.Command([]string{"root", "--rebuild"}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "in use by lab "+l.ID) {
+		t.Fatalf("lab root --rebuild while lab %s runs: exit %d: %s", l.ID, code, errb.String())
+	}
+	var stdout strings.Builder
+	if code := lab.Command([]string{"root"}, &stdout, &errb); code != 0 || !strings.Contains(stdout.String(), "strongSwan "+a.Version()) {
+		t.Fatalf("lab root: exit %d: %s%s", code, stdout.String(), errb.String())
+	}
 }
 
 // TestMixedLab runs the tunnel between the newest and the system's

@@ -115,11 +115,22 @@ func RootVersion(root string) (string, error) {
 // others wait for the first. The error says what failed (no debootstrap, no
 // mirror, no network, disk full) and what to do.
 func EnsureNewestRoot(ctx context.Context, progress io.Writer) (string, error) {
+	return newestRoot(ctx, progress, false)
+}
+
+// RebuildNewestRoot builds the newest root again (e.g. to follow Debian
+// testing), even when the cached one is complete, and replaces it only when
+// the new one is. It refuses while a lab runs a gateway from it.
+func RebuildNewestRoot(ctx context.Context, progress io.Writer) (string, error) {
+	return newestRoot(ctx, progress, true)
+}
+
+func newestRoot(ctx context.Context, progress io.Writer, rebuild bool) (string, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
 	root := NewestRoot()
-	if rootProblem(root) == "" {
+	if !rebuild && rootProblem(root) == "" {
 		return root, nil
 	}
 	if os.Geteuid() != 0 {
@@ -136,13 +147,37 @@ func EnsureNewestRoot(ctx context.Context, progress io.Writer) (string, error) {
 	}
 	defer unlock()
 	problem := rootProblem(root)
-	if problem == "" {
+	if rebuild {
+		if users := rootUsers(); len(users) > 0 {
+			return "", fmt.Errorf("the newest root is in use by %s: stop those labs first (lab down)", strings.Join(users, ", "))
+		}
+		problem = "rebuild requested"
+	} else if problem == "" {
 		return root, nil
 	}
 	if err := buildRoot(ctx, root, problem, progress); err != nil {
 		return "", fmt.Errorf("build the newest strongSwan root (%s, debootstrap of Debian %s): %w", root, NewestSuite, err)
 	}
 	return root, nil
+}
+
+// rootUsers names the recorded labs with a running gateway of the newest
+// daemon.
+func rootUsers() []string {
+	reg, err := openRegistry()
+	if err != nil {
+		return nil
+	}
+	var users []string
+	for _, st := range reg.list() {
+		for _, g := range st.Gateways {
+			if g.Daemon == NewestDaemon && isLabDaemon(g.PID, st.ID, g.Name) {
+				users = append(users, fmt.Sprintf("lab %s (%s)", st.ID, st.Dir))
+				break
+			}
+		}
+	}
+	return users
 }
 
 // lockFile takes an exclusive flock on path, calling waiting once if another
