@@ -758,10 +758,7 @@ func TestSSHD(t *testing.T) {
 	l := labtest.Start(t, lab.TwoGateways)
 	b := l.Gateway("b")
 	ctx := testCtx(t, 2*time.Minute)
-	s, err := b.StartSSHD(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := labtest.SSHD(t, b)
 	if s.Host != "127.0.0.1" || s.Port == 0 || s.Addr != b.Addr+":22" || s.User == "" {
 		t.Fatalf("server at %s:%d (inside %s) for %q", s.Host, s.Port, s.Addr, s.User)
 	}

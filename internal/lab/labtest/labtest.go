@@ -92,3 +92,24 @@ func summary(l *lab.Lab) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// SSHD starts a real OpenSSH server in gateway g's network namespace for a
+// test (see lab.Gateway.StartSSHD: a host key, a client key, a loopback
+// port forwarded to it) and stops it in t.Cleanup. It fails the test when
+// sshd cannot start.
+func SSHD(t testing.TB, g *lab.Gateway) *lab.SSHD {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := g.StartSSHD(ctx)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Logf("lab: sshd in gateway %s (%s) at %s:%d, user %s", g.Name, s.Addr, s.Host, s.Port, s.User)
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("lab: stop sshd of %s: %v", g.Name, err)
+		}
+	})
+	return s
+}
