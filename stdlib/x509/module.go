@@ -32,6 +32,12 @@ func dataArg(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) 
 		return nil, err
 	}
 	if m, ok := v.(starlark.Mapping); ok {
+		if t, found, _ := m.Get(starlark.String("type")); found {
+			switch t {
+			case starlark.String("X509_AC"), starlark.String("OCSP_RESPONSE"), starlark.String("OCSP_REQUEST"), starlark.String("PGP"):
+				return nil, fmt.Errorf("%s: %s entries are not decoded (certificates, CRLs and public keys are)", b.Name(), t.(starlark.String).GoString())
+			}
+		}
 		d, found, err := m.Get(starlark.String("data"))
 		if err != nil || !found {
 			return nil, fmt.Errorf("%s: the dict has no \"data\" (give the DER bytes, PEM text or a vici.list_certs() entry)", b.Name())

@@ -162,6 +162,7 @@ assert.fails(lambda: x509.parse("garbage" * 1000000), "not a certificate, CRL or
 assert.fails(lambda: x509.parse("-----BEGIN CERTIFICATE-----\nAAAA"), "PEM text without a complete block")
 assert.fails(lambda: x509.parse(privkey), 'PEM block "PRIVATE KEY" is not a certificate, CRL or public key')
 assert.fails(lambda: x509.parse({"type": "X509"}), 'x509.parse: the dict has no "data"')
+assert.fails(lambda: x509.parse({"type": "OCSP_RESPONSE", "data": b"\x30\x00"}), 'x509.parse: OCSP_RESPONSE entries are not decoded')
 assert.fails(lambda: x509.parse(der[:-1]), "x509.parse: ")
 assert.fails(lambda: x509.pem(b"nope"), "x509.pem: not a certificate")
 assert.fails(lambda: x509.pem(der, der), "x509.pem: got 2 arguments, want 1")
