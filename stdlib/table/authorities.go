@@ -11,7 +11,7 @@ import (
 // --list-authorities does: the name, then each printable value and list
 // item in the daemon's order. Like swanctl, every OCSP URI carries the
 // "ocsp_uris:" label while only the first CRL URI carries "crl_uris:".
-func writeAuthorities(w *strings.Builder, data starlark.Value) error {
+func writeAuthorities(w *strings.Builder, data starlark.Value, _ release) error {
 	return eachNamed(w, data, "vici.list_authorities", "authority", func(w *strings.Builder, name string, m starlark.Mapping) error {
 		auth, err := asMapping(m, "it")
 		if err != nil {

@@ -10,15 +10,6 @@ import (
 	"github.com/vicish/vicish/stdlib/x509"
 )
 
-// certLayout is what of swanctl --list-certs changed between strongSwan
-// releases.
-type certLayout struct {
-	// v6: strongSwan 6 indents further CRL and OCSP URIs by 13 spaces
-	// (5.x by 11), and counts a CA certificate without a keyUsage
-	// extension as allowed to sign CRLs (its flags show CRLSign).
-	v6 bool
-}
-
 // writeCerts renders what vici.list_certs returns as swanctl --list-certs
 // does (with its default plugins, which decode with the x509 plugin): a
 // caption whenever the kind of certificate changes ("List of X.509 CA
@@ -26,7 +17,10 @@ type certLayout struct {
 // serial, subject alternative names, flags, CRL and OCSP URIs, path
 // length, key identifiers and public key; a CRL with its revoked
 // certificates; a raw public key. Times are local, as swanctl shows them.
-func writeCerts(w *strings.Builder, data starlark.Value, layout certLayout) error {
+// strongSwan 6 indents further CRL and OCSP URIs by 13 spaces (5.x by 11)
+// and counts a CA certificate without a keyUsage extension as allowed to
+// sign CRLs (its flags show CRLSign).
+func writeCerts(w *strings.Builder, data starlark.Value, rel release) error {
 	evs, err := events(data, "vici.list_certs")
 	if err != nil {
 		return err
@@ -35,7 +29,7 @@ func writeCerts(w *strings.Builder, data starlark.Value, layout certLayout) erro
 	now := time.Unix(time.Now().Unix(), 0)
 	var lastCaption string
 	for i, ev := range evs {
-		if err := writeCert(w, ev, layout, now, &lastCaption); err != nil {
+		if err := writeCert(w, ev, rel, now, &lastCaption); err != nil {
 			return fmt.Errorf("certificate %d: %w", i, err)
 		}
 	}
@@ -44,7 +38,7 @@ func writeCerts(w *strings.Builder, data starlark.Value, layout certLayout) erro
 
 // writeCert writes one list-cert event, preceded by a caption when it
 // differs from the last one.
-func writeCert(w *strings.Builder, ev starlark.Mapping, layout certLayout, now time.Time, lastCaption *string) error {
+func writeCert(w *strings.Builder, ev starlark.Mapping, rel release, now time.Time, lastCaption *string) error {
 	typ, flag := find(ev, "ANY", "type"), find(ev, "ANY", "flag")
 	der, ok := certData(ev)
 	if !ok {
@@ -73,7 +67,7 @@ func writeCert(w *strings.Builder, ev starlark.Mapping, layout certLayout, now t
 		if err != nil {
 			return err
 		}
-		writeX509(&body, c, hasPrivkey, layout, now)
+		writeX509(&body, c, hasPrivkey, rel, now)
 	case x509.KindCRL:
 		c, err := x509.ParseCRL(der)
 		if err != nil {
@@ -156,9 +150,9 @@ func writeValidity(w *strings.Builder, label, first, second string, notBefore, n
 
 // writeURIs writes a labelled list of URIs, further ones indented under
 // the first.
-func writeURIs(w *strings.Builder, label string, uris []string, layout certLayout) {
+func writeURIs(w *strings.Builder, label string, uris []string, rel release) {
 	indent := strings.Repeat(" ", 11)
-	if layout.v6 {
+	if rel.v6 {
 		indent = strings.Repeat(" ", 13)
 	}
 	for i, uri := range uris {
@@ -172,7 +166,7 @@ func writeURIs(w *strings.Builder, label string, uris []string, layout certLayou
 
 // writeX509 writes one X.509 certificate as strongSwan's certificate
 // printer does in its detailed form.
-func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, layout certLayout, now time.Time) {
+func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, rel release, now time.Time) {
 	fmt.Fprintf(w, "  subject:  \"%s\"\n", x509.ASCII(c.Subject))
 	fmt.Fprintf(w, "  issuer:   \"%s\"\n", x509.ASCII(c.Issuer))
 	writeValidity(w, "validity:", "not before", "not after ", c.NotBefore, c.NotAfter, now)
@@ -185,7 +179,7 @@ func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, layout 
 		fmt.Fprintf(w, "  altNames:  %s\n", strings.Join(names, ", "))
 	}
 	flags := c.Flags
-	if layout.v6 && c.IsCA && len(c.KeyUsage) == 0 {
+	if rel.v6 && c.IsCA && len(c.KeyUsage) == 0 {
 		flags = append([]string{"CA", "CRLSign"}, flags[1:]...)
 	}
 	if len(flags) > 0 {
@@ -198,8 +192,8 @@ func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, layout 
 		}
 		w.WriteString("\n")
 	}
-	writeURIs(w, "CRL URIs: ", c.CRLURIs, layout)
-	writeURIs(w, "OCSP URIs:", c.OCSPURIs, layout)
+	writeURIs(w, "CRL URIs: ", c.CRLURIs, rel)
+	writeURIs(w, "OCSP URIs:", c.OCSPURIs, rel)
 	if c.PathLen >= 0 {
 		fmt.Fprintf(w, "  pathlen:   %d\n", c.PathLen)
 	}

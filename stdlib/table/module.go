@@ -48,11 +48,17 @@ type listing struct {
 	// defaults are the keyword arguments swanctl adds to that call when the
 	// user names none of them (list-pols asks for every policy kind).
 	defaults []starlark.Tuple
-	write    func(w *strings.Builder, data starlark.Value) error
-	// certs is set instead of write for the one listing whose layout
-	// changed between strongSwan releases: it is told the layout of the
-	// daemon it asked, or the newest for data it was given.
-	certs func(w *strings.Builder, data starlark.Value, layout certLayout) error
+	// versioned listings changed between strongSwan releases: when they
+	// ask the daemon for data they ask its version too.
+	versioned bool
+	write     func(w *strings.Builder, data starlark.Value, rel release) error
+}
+
+// release is what a listing knows of the strongSwan release whose swanctl
+// it imitates.
+type release struct {
+	known bool // the listing asked the daemon for its version
+	v6    bool // strongSwan 6.0 or newer; also assumed when not known
 }
 
 func listings() []listing {
@@ -60,9 +66,9 @@ func listings() []listing {
 	return []listing{
 		{name: "sas", param: "sas", call: "list_sas", write: writeSAs},
 		{name: "conns", param: "conns", call: "list_conns", write: writeConns},
-		{name: "pols", param: "pols", call: "list_policies", write: writePols,
+		{name: "pols", param: "pols", call: "list_policies", write: writePols, versioned: true,
 			defaults: []starlark.Tuple{yes("trap"), yes("drop"), yes("pass_")}},
-		{name: "certs", param: "certs", call: "list_certs", certs: writeCerts},
+		{name: "certs", param: "certs", call: "list_certs", write: writeCerts, versioned: true},
 		{name: "authorities", param: "authorities", call: "list_authorities", write: writeAuthorities},
 		{name: "pools", param: "pools", call: "get_pools", write: writePools},
 		{name: "algs", param: "algs", call: "get_algorithms", write: writeAlgs},
@@ -106,14 +112,14 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 			}
 			pass = append(pass, kv)
 		}
-		layout := certLayout{v6: true}
+		rel := release{v6: true}
 		if data == starlark.None {
 			var err error
 			if data, err = l.ask(thread, b, vici, pass); err != nil {
 				return nil, err
 			}
-			if l.certs != nil {
-				if layout, err = daemonLayout(thread, b, vici); err != nil {
+			if l.versioned {
+				if rel, err = daemonRelease(thread, b, vici); err != nil {
 					return nil, err
 				}
 			}
@@ -122,11 +128,7 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 				b.Name(), pass[0][0].(starlark.String).GoString(), l.call, l.param)
 		}
 		var w strings.Builder
-		write := l.write
-		if l.certs != nil {
-			write = func(w *strings.Builder, data starlark.Value) error { return l.certs(w, data, layout) }
-		}
-		if err := write(&w, data); err != nil {
+		if err := l.write(&w, data, rel); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return starlark.String(strings.TrimSuffix(w.String(), "\n")), nil
@@ -158,24 +160,24 @@ func (l listing) ask(thread *starlark.Thread, b *starlark.Builtin, vici starlark
 	return starlark.Call(thread, fn, nil, kwargs)
 }
 
-// daemonLayout asks vici.version() which release the daemon runs.
-func daemonLayout(thread *starlark.Thread, b *starlark.Builtin, vici starlark.HasAttrs) (certLayout, error) {
+// daemonRelease asks vici.version() which release the daemon runs.
+func daemonRelease(thread *starlark.Thread, b *starlark.Builtin, vici starlark.HasAttrs) (release, error) {
 	fn, err := vici.Attr("version")
 	if err != nil || fn == nil {
-		return certLayout{}, fmt.Errorf("%s: the vici module has no version: %v", b.Name(), err)
+		return release{}, fmt.Errorf("%s: the vici module has no version: %v", b.Name(), err)
 	}
 	v, err := starlark.Call(thread, fn, nil, nil)
 	if err != nil {
-		return certLayout{}, err
+		return release{}, err
 	}
 	m, ok := v.(starlark.Mapping)
 	if !ok {
-		return certLayout{}, fmt.Errorf("%s: vici.version() returned %s, want a dict", b.Name(), v.Type())
+		return release{}, fmt.Errorf("%s: vici.version() returned %s, want a dict", b.Name(), v.Type())
 	}
 	// An unknown version gets the newest layout.
 	major, _, _ := strings.Cut(find(m, "", "version"), ".")
 	n, err := strconv.Atoi(major)
-	return certLayout{v6: err != nil || n >= 6}, nil
+	return release{known: true, v6: err != nil || n >= 6}, nil
 }
 
 // printable reports whether swanctl would print s: it shows only values of

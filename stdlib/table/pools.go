@@ -43,7 +43,7 @@ type sectionEntry struct {
 // writePools renders what vici.get_pools returns as swanctl --list-pools
 // does: one line per pool with its base address and online / offline /
 // size counts, then its leases when the reply has them (leases=True).
-func writePools(w *strings.Builder, data starlark.Value) error {
+func writePools(w *strings.Builder, data starlark.Value, _ release) error {
 	root, err := asMapping(data, "the pools (what vici.get_pools returns)")
 	if err != nil {
 		return err
@@ -75,7 +75,7 @@ func writeLeases(w *strings.Builder, root starlark.Mapping, pool string, m starl
 // writeAlgs renders what vici.get_algorithms returns as swanctl
 // --list-algs does: each algorithm type, then its algorithms with the
 // plugin providing them.
-func writeAlgs(w *strings.Builder, data starlark.Value) error {
+func writeAlgs(w *strings.Builder, data starlark.Value, _ release) error {
 	root, err := asMapping(data, "the algorithms (what vici.get_algorithms returns)")
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func writeAlgs(w *strings.Builder, data starlark.Value) error {
 }
 
 // writeStats renders what vici.stats returns as swanctl --stats does.
-func writeStats(w *strings.Builder, data starlark.Value) error {
+func writeStats(w *strings.Builder, data starlark.Value, _ release) error {
 	st, err := asMapping(data, "the statistics (what vici.stats returns)")
 	if err != nil {
 		return err
@@ -145,7 +145,7 @@ func lookup(m starlark.Mapping, path ...string) (starlark.Value, bool, error) {
 // writeCounters renders what vici.get_counters returns as swanctl
 // --counters does: each connection's counters ("global" for the global
 // ones, which charon names ""), one aligned line per counter.
-func writeCounters(w *strings.Builder, data starlark.Value) error {
+func writeCounters(w *strings.Builder, data starlark.Value, _ release) error {
 	root, err := asMapping(data, "the counters (what vici.get_counters returns)")
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 )
 
 // writeSAs renders what vici.list_sas returns as swanctl --list-sas does.
-func writeSAs(w *strings.Builder, data starlark.Value) error {
+func writeSAs(w *strings.Builder, data starlark.Value, _ release) error {
 	return eachNamed(w, data, "vici.list_sas", "IKE_SA", func(w *strings.Builder, name string, sa starlark.Mapping) error {
 		return writeIKE(w, name, fields{sa})
 	})

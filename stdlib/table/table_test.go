@@ -292,3 +292,23 @@ func TestLogText(t *testing.T) {
 		}
 	}
 }
+
+// TestPolsLayout checks how table.pols picks swanctl's layout for data it
+// is given: with a reqid on any policy (strongSwan 6.x sends them for trap
+// policies) every policy shows one, "(null)" where missing, as swanctl 6.x
+// prints; without any (5.x), none.
+func TestPolsLayout(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`table.pols([{"c/t": {"mode": "TUNNEL", "reqid": "1", "local-ts": ["10.1.0.0/24"], "remote-ts": ["10.2.0.0/24"]}},
+		              {"c/d": {"mode": "DROP", "local-ts": ["10.1.0.0/24"], "remote-ts": ["10.3.0.0/24", "10.4.0.0/24"]}}])`,
+			"c/t, reqid 1, TUNNEL\n  local:  10.1.0.0/24\n  remote: 10.2.0.0/24\n" +
+				"c/d, reqid (null), DROP\n  local:  10.1.0.0/24\n  remote: 10.3.0.0/24 10.4.0.0/24"},
+		{`table.pols({"c/p": {"mode": "PASS", "local-ts": ["10.1.0.0/24"], "remote-ts": ["10.5.0.0/24"]}})`,
+			"c/p, PASS\n  local:  10.1.0.0/24\n  remote: 10.5.0.0/24"},
+	} {
+		got, err := eval(t, tc.expr)
+		if err != nil || got != tc.want {
+			t.Errorf("%s:\ngot %q, %v\nwant %q", tc.expr, got, err, tc.want)
+		}
+	}
+}
