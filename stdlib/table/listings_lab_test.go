@@ -307,7 +307,9 @@ func TestListingsMatchSwanctl(t *testing.T) {
 	t.Run("pols", func(t *testing.T) {
 		got := same(t, ll, a, `table.pols()`, "--list-pols")
 		mustContain(t, "table.pols()", got, "pols/t", "TUNNEL", "DROP", "PASS", "10.9.2.0/24 10.9.22.0/24")
-		same(t, ll, a, `table.pols(vici.list_policies(drop=True))`, "--list-pols", "--drop")
+		same(t, ll, a, `table.pols(drop=True)`, "--list-pols", "--drop")
+		// Given data, the listing tells 6.x from 5.x by the trap policy's reqid.
+		same(t, ll, a, `table.pols(vici.list_policies(trap=True, drop=True))`, "--list-pols", "--trap", "--drop")
 		same(t, ll, a, `table.pols(pass_=True)`, "--list-pols", "--pass")
 	})
 	t.Run("certs", func(t *testing.T) {
