@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,23 +18,81 @@ import (
 	"github.com/vicish/vicish/stdlib/table"
 )
 
+// pqConn is a connection only strongSwan 6 knows: an additional key
+// exchange (ML-KEM) for the IKE_SA and, once rekeyed, the CHILD_SA, and
+// per-CPU SAs. %[1]s is the peer's address, %[2]s/%[3]s the local and
+// remote identity, %[4]s/%[5]s the local and remote traffic selector.
+const pqConn = `connections {
+  pq {
+    remote_addrs = %[1]s
+    proposals = aes256-sha256-x25519-ke1_mlkem768
+    local {
+      auth = psk
+      id = %[2]s
+    }
+    remote {
+      auth = psk
+      id = %[3]s
+    }
+    children {
+      pq {
+        local_ts = %[4]s
+        remote_ts = %[5]s
+        esp_proposals = aes256gcm16-x25519-ke1_mlkem768
+        per_cpu_sas = yes
+      }
+    }
+  }
+}
+`
+
+// major returns the major version of g's strongSwan, asked over vici.
+func major(t *testing.T, ctx context.Context, g *lab.Gateway) int {
+	t.Helper()
+	v := vicish(t, ctx, g, `vici.version()["version"]`)
+	n, err := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	if err != nil {
+		t.Fatalf("daemon version %q: %v", v, err)
+	}
+	return n
+}
+
 // TestSAsMatchSwanctl brings up a real IKE_SA with a CHILD_SA that carried
 // traffic, reads the daemon's list-sa events through swanctl --list-sas
 // --pretty, and checks that table.sas renders them exactly as swanctl
-// --list-sas prints them, on the initiator and on the responder.
+// --list-sas prints them, on the initiator and on the responder. On
+// strongSwan 6 a second IKE_SA adds what 6.x lists and 5.x cannot
+// negotiate: additional key exchanges (KE1_ML_KEM_768) on the IKE_SA and
+// on a rekeyed CHILD_SA, and per-CPU SAs (", cpu -").
 func TestSAsMatchSwanctl(t *testing.T) {
 	l := labtest.Start(t, lab.TwoGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a := l.Gateway("a")
-	if out, err := a.Swanctl(ctx, "--initiate", "--ike", "ab", "--child", "net", "--timeout", "30"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	a, b := l.Gateway("a"), l.Gateway("b")
+	swanctl(ctx, t, a, "--initiate", "--ike", "ab", "--child", "net", "--timeout", "30")
 	if err := a.SendUDP(ctx, lab.LocalA, lab.LocalB, []byte("counted")); err != nil {
 		t.Fatal(err)
 	}
-	for _, gw := range []string{"a", "b"} {
-		g := l.Gateway(gw)
+	wantSAs := 1
+	v6 := major(t, ctx, a) >= 6
+	if v6 {
+		wantSAs = 2
+		for _, c := range []struct {
+			g    *lab.Gateway
+			conf string
+		}{{a, fmt.Sprintf(pqConn, b.Addr, "pq-a", "pq-b", lab.NetA, lab.NetB)},
+			{b, fmt.Sprintf(pqConn, a.Addr, "pq-b", "pq-a", lab.NetB, lab.NetA)}} {
+			if err := os.WriteFile(filepath.Join(c.g.ConfDir, "conf.d", "pq.conf"), []byte(c.conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			swanctl(ctx, t, c.g, "--load-conns")
+		}
+		swanctl(ctx, t, a, "--initiate", "--ike", "pq", "--child", "pq", "--timeout", "30")
+		swanctl(ctx, t, a, "--rekey", "--child", "pq")
+	} else {
+		t.Log("strongSwan 5.x: no additional key exchanges or per-CPU SAs to list (6.0 added them)")
+	}
+	for _, g := range []*lab.Gateway{a, b} {
 		// The listing shows timers in seconds; retry when a second ticked
 		// between reading the events and swanctl's own listing.
 		var got, want string
@@ -45,8 +104,8 @@ func TestSAsMatchSwanctl(t *testing.T) {
 				continue
 			}
 			events := parsePretty(t, before, "list-sa")
-			if events.Len() != 1 {
-				t.Fatalf("gateway %s lists %d IKE_SAs, want 1:\n%s", gw, events.Len(), before)
+			if events.Len() != wantSAs {
+				t.Fatalf("gateway %s lists %d IKE_SAs, want %d:\n%s", g.Name, events.Len(), wantSAs, before)
 			}
 			got = render(t, "sas", events)
 			if got == want {
@@ -54,10 +113,14 @@ func TestSAsMatchSwanctl(t *testing.T) {
 			}
 		}
 		if got != want {
-			t.Errorf("gateway %s: table.sas differs from swanctl --list-sas\ngot:\n%s\nwant:\n%s", gw, got, want)
+			t.Errorf("gateway %s: table.sas differs from swanctl --list-sas\ngot:\n%s\nwant:\n%s", g.Name, got, want)
 		}
 		if !strings.Contains(got, "ESTABLISHED") || !strings.Contains(got, "INSTALLED") {
-			t.Errorf("gateway %s: no established IKE_SA with an installed CHILD_SA:\n%s", gw, got)
+			t.Errorf("gateway %s: no established IKE_SA with an installed CHILD_SA:\n%s", g.Name, got)
+		}
+		if v6 && (!strings.Contains(got, "/CURVE_25519/KE1_ML_KEM_768\n") || !strings.Contains(got, ", cpu -, INSTALLED") ||
+			!strings.Contains(got, "ESP:AES_GCM_16-256/CURVE_25519/KE1_ML_KEM_768\n")) {
+			t.Errorf("gateway %s: strongSwan 6 listing lacks the key exchanges or per-CPU SAs:\n%s", g.Name, got)
 		}
 	}
 }
@@ -128,9 +191,38 @@ const extraConns = `connections {
 }
 `
 
+// v6Conns are connection settings only strongSwan 6 accepts: configured
+// ports (which 6.x lists), two additional key exchanges, IP-TFS mode and
+// per-CPU SAs.
+const v6Conns = `connections {
+  v6only {
+    remote_addrs = 198.51.100.7
+    local_port = 4510
+    remote_port = 4520
+    proposals = aes256-sha384-ecp384-ke1_mlkem768-ke2_mlkem1024
+    local {
+      auth = psk
+      id = v6only-a
+    }
+    remote {
+      auth = psk
+    }
+    children {
+      tfs {
+        local_ts = 10.1.0.0/24
+        remote_ts = 10.7.0.0/24
+        mode = iptfs
+        per_cpu_sas = encap
+      }
+    }
+  }
+}
+`
+
 // TestConnsMatchSwanctl loads connections into a real charon and checks
 // that table.conns renders its list-conn events exactly as swanctl
-// --list-conns prints them.
+// --list-conns prints them. On strongSwan 6 it adds a connection with
+// 6.x-only settings (5.x refuses them).
 func TestConnsMatchSwanctl(t *testing.T) {
 	l := labtest.Start(t, lab.TwoGateways)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -138,6 +230,14 @@ func TestConnsMatchSwanctl(t *testing.T) {
 	a := l.Gateway("a")
 	if err := os.WriteFile(filepath.Join(a.ConfDir, "conf.d", "table.conf"), []byte(extraConns), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	v6 := major(t, ctx, a) >= 6
+	if v6 {
+		if err := os.WriteFile(filepath.Join(a.ConfDir, "conf.d", "v6.conf"), []byte(v6Conns), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Log("strongSwan 5.x: the 6.x-only connection (ports, IP-TFS, per-CPU SAs) is not loaded")
 	}
 	if out, err := a.Swanctl(ctx, "--load-conns"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -151,6 +251,9 @@ func TestConnsMatchSwanctl(t *testing.T) {
 		}
 		if g == a && !strings.Contains(got, "v1: IKEv1") {
 			t.Errorf("gateway a does not list the extra connections:\n%s", got)
+		}
+		if g == a && v6 && (!strings.Contains(got, "  local:  %any[4510]\n  remote: 198.51.100.7[4520]\n") || !strings.Contains(got, "tfs: IPTFS")) {
+			t.Errorf("gateway a does not list the 6.x connection with its ports and IP-TFS child:\n%s", got)
 		}
 	}
 }
