@@ -165,7 +165,7 @@ func TestPresenceFlags(t *testing.T) {
 		{`{"drop": True, "pass": False, "trap": None, "child": "net"}`, `drop=yes child=net`},
 		{`{"drop": False}`, ``},
 	} {
-		m, err := body(newConverter(nil), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
+		m, err := body(newConverter(context.Background()), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestPresenceFlags(t *testing.T) {
 	}
 	// not a presence key: False is sent as "no"
 	c, _ = lookupCommand("rekey")
-	m, _ := body(newConverter(nil), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
+	m, _ := body(newConverter(context.Background()), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
 	if got := wire(m); got != "reauth=no" {
 		t.Errorf("reauth=False: got %q, want reauth=no", got)
 	}
@@ -207,7 +207,7 @@ func TestLoadSchemas(t *testing.T) {
 		{auth, `{"ca": {"cacert": b"\x30", "crl_uris": "http://x/crl"}}`, "ca{cacert=\x30 crl_uris=[http://x/crl]}"},
 		{auth, `{"ca": {"cert_uri_base": ["x"]}}`, `!ca.cert_uri_base: the daemon wants a single value`},
 	} {
-		m, err := body(newConverter(nil), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
+		m, err := body(newConverter(context.Background()), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
 		if strings.HasPrefix(tc.want, "!") {
 			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
 				t.Errorf("%s %s: got error %v, want %q", tc.c.Name, tc.in, err, tc.want[1:])

@@ -59,12 +59,7 @@ type converter struct {
 	dicts []*starlark.Dict // the *starlark.Dict ones among open, for cycles
 }
 
-func newConverter(ctx context.Context) *converter {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return &converter{ctx: ctx}
-}
+func newConverter(ctx context.Context) *converter { return &converter{ctx: ctx} }
 
 // step counts one value and reports cancellation of the context.
 func (c *converter) step(path string) error {

@@ -12,6 +12,7 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/exec"
@@ -33,7 +34,7 @@ func run(t *testing.T, ctx context.Context, allowed bool, src string) error {
 		"assert": assert["assert"],
 		"tmp":    starlark.String(t.TempDir()),
 	}
-	_, err = starlark.ExecFile(thread, "test.star", src, predeclared)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared)
 	return err
 }
 

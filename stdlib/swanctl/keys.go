@@ -1,6 +1,7 @@
 package swanctl
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -71,7 +72,8 @@ func parsePrivateKey(data []byte) (any, error) {
 // EncryptedPrivateKeyInfo.
 func encryptedKey(data []byte) bool {
 	if b, _ := pem.Decode(data); b != nil {
-		return b.Type == "ENCRYPTED PRIVATE KEY" || x509.IsEncryptedPEMBlock(b) //nolint:staticcheck // legacy PEM encryption is what such files use
+		//lint:ignore SA1019 legacy PEM encryption is what such key files use
+		return b.Type == "ENCRYPTED PRIVATE KEY" || x509.IsEncryptedPEMBlock(b)
 	}
 	var epki encryptedPrivateKeyInfo
 	rest, err := asn1.Unmarshal(data, &epki)
@@ -124,8 +126,10 @@ var errWrongPassphrase = errors.New("wrong passphrase")
 func decryptKey(data []byte, passphrase []byte) ([]byte, error) {
 	der := data
 	if b, _ := pem.Decode(data); b != nil {
-		if x509.IsEncryptedPEMBlock(b) { //nolint:staticcheck // see encryptedKey
-			plain, err := x509.DecryptPEMBlock(b, passphrase) //nolint:staticcheck // see encryptedKey
+		//lint:ignore SA1019 legacy PEM encryption is what such key files use
+		if x509.IsEncryptedPEMBlock(b) {
+			//lint:ignore SA1019 see above
+			plain, err := x509.DecryptPEMBlock(b, passphrase)
 			if err != nil {
 				return nil, errWrongPassphrase
 			}
@@ -133,6 +137,26 @@ func decryptKey(data []byte, passphrase []byte) ([]byte, error) {
 		}
 		der = b.Bytes
 	}
+	scheme, err := parsePBES2(der)
+	if err != nil {
+		return nil, err
+	}
+	return scheme.decrypt(passphrase)
+}
+
+// pbes2 is a PKCS#8 key encrypted with PBES2, ready to decrypt.
+type pbes2 struct {
+	prf        func() hash.Hash // PBKDF2's pseudo-random function
+	salt       []byte
+	iterations int
+	keyLen     int
+	newCipher  func([]byte) (cipher.Block, error)
+	iv         []byte
+	ciphertext []byte
+}
+
+// parsePBES2 reads an EncryptedPrivateKeyInfo (DER) using PBES2.
+func parsePBES2(der []byte) (*pbes2, error) {
 	var epki encryptedPrivateKeyInfo
 	if _, err := asn1.Unmarshal(der, &epki); err != nil {
 		return nil, fmt.Errorf("not an encrypted PKCS#8 key: %v", err)
@@ -151,55 +175,72 @@ func decryptKey(data []byte, passphrase []byte) ([]byte, error) {
 	if _, err := asn1.Unmarshal(params.KeyDerivationFunc.Parameters.FullBytes, &kdf); err != nil {
 		return nil, fmt.Errorf("bad PBKDF2 parameters: %v", err)
 	}
-	var prf func() hash.Hash
-	switch alg := kdf.PRF.Algorithm; {
-	case len(alg) == 0 || alg.Equal(oidHMACSHA1):
-		prf = sha1.New
-	case alg.Equal(oidHMACSHA224):
-		prf = sha256.New224
-	case alg.Equal(oidHMACSHA256):
-		prf = sha256.New
-	case alg.Equal(oidHMACSHA384):
-		prf = sha512.New384
-	case alg.Equal(oidHMACSHA512):
-		prf = sha512.New
-	default:
-		return nil, fmt.Errorf("unsupported PBKDF2 PRF %v", alg)
+	p := &pbes2{salt: kdf.Salt, iterations: kdf.IterationCount, ciphertext: epki.EncryptedData}
+	var err error
+	if p.prf, err = pbkdf2PRF(kdf.PRF.Algorithm); err != nil {
+		return nil, err
 	}
-	var keyLen int
-	var newCipher func([]byte) (cipher.Block, error)
-	switch alg := params.EncryptionScheme.Algorithm; {
-	case alg.Equal(oidAES128CBC):
-		keyLen, newCipher = 16, aes.NewCipher
-	case alg.Equal(oidAES192CBC):
-		keyLen, newCipher = 24, aes.NewCipher
-	case alg.Equal(oidAES256CBC):
-		keyLen, newCipher = 32, aes.NewCipher
-	case alg.Equal(oidDESEDE3CBC):
-		keyLen, newCipher = 24, des.NewTripleDESCipher
-	default:
-		return nil, fmt.Errorf("unsupported key cipher %v", alg)
+	if p.keyLen, p.newCipher, err = pbes2Cipher(params.EncryptionScheme.Algorithm); err != nil {
+		return nil, err
 	}
-	var iv []byte
-	if _, err := asn1.Unmarshal(params.EncryptionScheme.Parameters.FullBytes, &iv); err != nil {
+	if _, err := asn1.Unmarshal(params.EncryptionScheme.Parameters.FullBytes, &p.iv); err != nil {
 		return nil, fmt.Errorf("bad cipher IV: %v", err)
 	}
-	key, err := pbkdf2.Key(prf, string(passphrase), kdf.Salt, kdf.IterationCount, keyLen)
+	return p, nil
+}
+
+// pbkdf2PRF returns the hash of PBKDF2's HMAC; none given means SHA-1.
+func pbkdf2PRF(alg asn1.ObjectIdentifier) (func() hash.Hash, error) {
+	switch {
+	case len(alg) == 0 || alg.Equal(oidHMACSHA1):
+		return sha1.New, nil
+	case alg.Equal(oidHMACSHA224):
+		return sha256.New224, nil
+	case alg.Equal(oidHMACSHA256):
+		return sha256.New, nil
+	case alg.Equal(oidHMACSHA384):
+		return sha512.New384, nil
+	case alg.Equal(oidHMACSHA512):
+		return sha512.New, nil
+	}
+	return nil, fmt.Errorf("unsupported PBKDF2 PRF %v", alg)
+}
+
+// pbes2Cipher returns the key length and block cipher of an encryption
+// scheme.
+func pbes2Cipher(alg asn1.ObjectIdentifier) (int, func([]byte) (cipher.Block, error), error) {
+	switch {
+	case alg.Equal(oidAES128CBC):
+		return 16, aes.NewCipher, nil
+	case alg.Equal(oidAES192CBC):
+		return 24, aes.NewCipher, nil
+	case alg.Equal(oidAES256CBC):
+		return 32, aes.NewCipher, nil
+	case alg.Equal(oidDESEDE3CBC):
+		return 24, des.NewTripleDESCipher, nil
+	}
+	return 0, nil, fmt.Errorf("unsupported key cipher %v", alg)
+}
+
+// decrypt derives the key from passphrase and returns the PKCS#8 DER, or
+// errWrongPassphrase when the padding or the result is not a key.
+func (p *pbes2) decrypt(passphrase []byte) ([]byte, error) {
+	key, err := pbkdf2.Key(p.prf, string(passphrase), p.salt, p.iterations, p.keyLen)
 	if err != nil {
 		return nil, err
 	}
-	block, err := newCipher(key)
+	block, err := p.newCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	ct := epki.EncryptedData
-	if len(iv) != block.BlockSize() || len(ct) == 0 || len(ct)%block.BlockSize() != 0 {
+	ct := p.ciphertext
+	if len(p.iv) != block.BlockSize() || len(ct) == 0 || len(ct)%block.BlockSize() != 0 {
 		return nil, errors.New("bad encrypted key length or IV")
 	}
 	plain := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ct)
+	cipher.NewCBCDecrypter(block, p.iv).CryptBlocks(plain, ct)
 	pad := int(plain[len(plain)-1])
-	if pad == 0 || pad > block.BlockSize() || !hmac.Equal(plain[len(plain)-pad:], bytesOf(byte(pad), pad)) {
+	if pad == 0 || pad > block.BlockSize() || !hmac.Equal(plain[len(plain)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) {
 		return nil, errWrongPassphrase
 	}
 	plain = plain[:len(plain)-pad]
@@ -207,14 +248,6 @@ func decryptKey(data []byte, passphrase []byte) ([]byte, error) {
 		return nil, errWrongPassphrase
 	}
 	return plain, nil
-}
-
-func bytesOf(b byte, n int) []byte {
-	out := make([]byte, n)
-	for i := range out {
-		out[i] = b
-	}
-	return out
 }
 
 // toPKCS8 re-encodes an unencrypted key as PKCS#8 DER.

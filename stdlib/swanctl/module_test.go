@@ -11,6 +11,7 @@ import (
 
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // runStar runs src with the swanctl module and a print function writing
@@ -22,7 +23,7 @@ func runStar(t *testing.T, mod starlark.Value, out *bytes.Buffer, src string, ex
 	for k, v := range extra {
 		pre[k] = v
 	}
-	return starlark.ExecFile(thread, "test.star", src, pre)
+	return starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, pre)
 }
 
 func TestLoadConfStarlark(t *testing.T) {
