@@ -6,9 +6,13 @@
 //
 // argv is a list of strings: the program (looked up in $PATH) and its
 // arguments; no shell is involved. timeout is a number of seconds, a
-// duration or a string such as "5s" (None or 0: no limit); when it passes the
-// program and everything it started are killed and run fails. stdin is a string or bytes fed to the program. env is a dict of
-// variables added to (or replacing those of) the inherited environment.
+// duration or a string such as "5s" (None or 0: no limit); when it passes
+// (or the host cancels the script) the program and everything it started
+// in its process group are killed, even children that outlived it, and
+// run fails. A program that exits in time may leave background children
+// running; run waits at most 2 s for them to close its output. stdin is a
+// string or bytes fed to the program. env is a dict of variables added to
+// (or replacing those of) the inherited environment.
 // A non-zero exit status is not an error: check result.code. A program
 // killed by a signal reports 128 + the signal number, as shells do.
 //
@@ -108,7 +112,9 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// The program was killed (or never started) because the deadline
-		// passed or the host cancelled the script.
+		// passed or the host cancelled the script; so is anything it
+		// started that is still running.
+		killGroup(cmd)
 		if err := starctx.Interrupted(starctx.From(thread)); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], err)
 		}

@@ -90,9 +90,23 @@ assert.fails(lambda: exec.run(["yes"]), "exec.run: yes: stdout exceeded 16 MiB; 
 // TestTimeout checks that a timeout kills the program and everything it
 // started, and that run reports it.
 func TestTimeout(t *testing.T) {
+	for _, tc := range []struct{ name, script string }{
+		{"program still running", "sleep 3600 & echo $! > PIDFILE; wait"},
+		// the program exits at once, its background child keeps the output
+		// open past the timeout
+		{"program exited", "sleep 3600 & echo $! > PIDFILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { timeoutKillsChild(t, tc.script) })
+	}
+}
+
+// timeoutKillsChild runs script with a timeout of 0.2 s and checks that
+// run reports the timeout and that the background child whose pid script
+// writes to PIDFILE is gone.
+func timeoutKillsChild(t *testing.T, script string) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "pid")
-	src := `exec.run(["sh", "-c", "sleep 3600 & echo $! > ` + pidfile + `; wait"], timeout=0.2)`
+	src := `exec.run(["sh", "-c", "` + strings.ReplaceAll(script, "PIDFILE", pidfile) + `"], timeout=0.2)`
 	err := run(t, context.Background(), true, src)
 	if err == nil || !strings.Contains(err.Error(), "exec.run: sh: timed out after 200ms; the program was killed") {
 		t.Fatalf("got %v, want a timeout error", err)

@@ -16,3 +16,13 @@ func ownGroup(cmd *osexec.Cmd) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// killGroup kills what is left of cmd's process group after a timeout or
+// cancellation: children that outlived the program itself (a background
+// job holding the output open), which Cancel does not reach once the
+// program has exited.
+func killGroup(cmd *osexec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
