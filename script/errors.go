@@ -3,6 +3,7 @@ package script
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func FormatError(err error) string {
 	var rerr resolve.ErrorList
 	switch {
 	case errors.As(err, &eval):
-		return dedupeBuiltinName(strings.TrimRight(eval.Backtrace(), "\n"))
+		return backtrace(eval)
 	case errors.As(err, &rerr):
 		lines := make([]string, len(rerr))
 		for i, e := range rerr {
@@ -139,19 +140,20 @@ func FormatError(err error) string {
 	return strings.TrimRight(err.Error(), "\n")
 }
 
-// dedupeBuiltinName shortens a backtrace's last line from
-// "Error in vici.initiate: vici.initiate: reason" to
-// "Error in vici.initiate: reason": builtins name themselves in their errors
-// (so the message reads well alone) and the backtrace names them again.
-func dedupeBuiltinName(trace string) string {
-	i := strings.LastIndex(trace, "\nError in ")
-	if i < 0 {
-		return trace
+// backtrace renders a Starlark error as go.starlark.net's Backtrace does
+// (the frames, most recent last, then the message), except that an error
+// from a builtin names the builtin once: builtins start their messages
+// with their own name, so that the message reads well alone (an embedder's
+// err.Error()), and the last line is "Error in " + that message; only a
+// builtin that does not name itself is named here.
+func backtrace(e *starlark.EvalError) string {
+	stack, msg := e.CallStack, strings.TrimRight(e.Msg, "\n")
+	last := len(stack) - 1
+	if last < 0 || stack[last].Pos.Filename() != "<builtin>" {
+		return fmt.Sprintf("%sError: %s", stack, msg)
 	}
-	last := trace[i+len("\nError in "):]
-	name, rest, ok := strings.Cut(last, ": ")
-	if !ok || !strings.HasPrefix(rest, name+": ") {
-		return trace
+	if name := stack[last].Name; !strings.HasPrefix(msg, name+": ") {
+		msg = name + ": " + msg
 	}
-	return trace[:i] + "\nError in " + name + ": " + rest[len(name)+2:]
+	return fmt.Sprintf("%sError in %s", stack[:last], msg)
 }

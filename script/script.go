@@ -35,6 +35,7 @@ import (
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/stdlib/json"
 )
 
 // Options configure a Runtime. The zero value is usable: default URI
@@ -215,6 +216,51 @@ func (r *Runtime) ExecFile(ctx context.Context, filename string, src any) (starl
 	thread, release := r.NewThread(ctx, filename)
 	defer release()
 	return r.Exec(thread, filename, src)
+}
+
+// Eval evaluates one expression, given as source text, on a new thread
+// carrying ctx, as vicish -e does. The runtime learns the secrets written
+// in it and held by its value, so Show redacts them.
+func (r *Runtime) Eval(ctx context.Context, filename, expr string) (starlark.Value, error) {
+	thread, release := r.NewThread(ctx, filename)
+	defer release()
+	f, err := FileOptions().ParseExpr(filename, expr, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.secrets.ScanSource(&syntax.File{Stmts: []syntax.Stmt{&syntax.ExprStmt{X: f}}})
+	v, err := starlark.EvalExprOptions(FileOptions(), thread, f, r.predeclared)
+	if err == nil {
+		r.secrets.Learn(v)
+	}
+	return v, err
+}
+
+// Show writes v to the runtime's (redacting) Stdout as the REPL echoes it:
+// through the Printer at the given width (0 means 80), nothing for None;
+// or, with asJSON, as one line of JSON from stdlib/json's encoder (dicts in
+// the daemon's order, bytes as base64; None is null). ctx ends a long
+// rendering.
+func (r *Runtime) Show(ctx context.Context, v starlark.Value, width int, asJSON bool) error {
+	r.secrets.Learn(v)
+	if asJSON {
+		b, err := json.Encode(ctx, v)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
+		return err
+	}
+	if v == starlark.None {
+		return nil
+	}
+	p := &Printer{Width: width, Secrets: r.secrets, Context: ctx}
+	text, err := p.Format(v)
+	if err != nil {
+		return starctx.Interrupted(ctx)
+	}
+	_, err = fmt.Fprintln(r.stdout, text)
+	return err
 }
 
 // Exec runs a program on thread, which should come from NewThread.

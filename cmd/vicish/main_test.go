@@ -57,6 +57,11 @@ func TestUsage(t *testing.T) {
 		{"version", []string{"--version"}, 0, "vicish ", ""},
 		{"unknown flag", []string{"--bogus"}, 2, "", "unknown flag -bogus"},
 		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a duration`},
+		{"--json without -e", []string{"--json", "-c", "1"}, 2, "", "--json goes with -e EXPR"},
+		{"-e syntax error", []string{"-e", "1 +"}, 2, "", "want primary expression"},
+		{"-e value", []string{"-e", "[x * 2 for x in range(3)]"}, 0, "[0, 2, 4]\n", ""},
+		{"-e argv", []string{"-e", "sys.argv", "a"}, 0, "[\"-e\", \"a\"]\n", ""},
+		{"-e None prints nothing", []string{"-e", "None"}, 0, "", ""},
 		{"overflowing deadline", []string{"--deadline", "9223372036.9", "-c", "1"}, 2, "", `too long`},
 		{"missing file", []string{"/nonexistent/x.star"}, 2, "", "cannot read script: stat /nonexistent/x.star: no such file"},
 		{"syntax error", []string{"-c", "x = = 1"}, 2, "", "<-c>:1:5: got '=', want primary expression\n  x = = 1\n      ^\n"},
@@ -180,5 +185,12 @@ func TestHistoryFile(t *testing.T) {
 	}
 	if _, err := historyFile(env(nil)); err == nil {
 		t.Error("historyFile without XDG_STATE_HOME and HOME: no error")
+	}
+}
+
+func TestLabSubcommandDelegates(t *testing.T) {
+	r := runVicish("", "lab", "no-such-subcommand")
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "no-such-subcommand"`) {
+		t.Errorf("vicish lab no-such-subcommand: code %d, stderr %q", r.code, r.stderr)
 	}
 }

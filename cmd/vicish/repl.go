@@ -14,11 +14,9 @@ import (
 
 	"github.com/chzyer/readline"
 	"github.com/mattn/go-isatty"
-	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/script"
-	"github.com/vicish/vicish/starctx"
 )
 
 const (
@@ -26,21 +24,25 @@ const (
 	contPrompt = "... "
 )
 
-// repl is one interactive session: a readline instance, the session's
-// globals, and one thread reused for every input.
+// repl is one interactive session: a readline instance and the runtime's
+// session (globals and a thread reused for every input).
 type repl struct {
 	rt      *script.Runtime
+	session *script.Session
 	rl      *readline.Instance
-	globals starlark.StringDict
-	thread  *starlark.Thread
-	out     io.Writer                 // values and print()
-	errOut  io.Writer                 // errors
-	screen  io.Writer                 // the terminal readline draws on: banner and hints
-	color   bool                      // stderr is a terminal and NO_COLOR is unset
-	width   func() int                // terminal width for the pretty printer
-	intr    chan os.Signal            // SIGINT while an input runs
-	learned map[string]starlark.Value // globals whose secrets were learnt
+	out     io.Writer      // values and print()
+	errOut  io.Writer      // errors
+	screen  io.Writer      // the terminal readline draws on: banner and hints
+	color   bool           // stderr is a terminal and NO_COLOR is unset
+	width   func() int     // terminal width for the pretty printer
+	intr    chan os.Signal // SIGINT while an input runs
 }
+
+// completer adapts the session's completion to readline.
+type completer struct{ session *script.Session }
+
+// Do implements readline.AutoCompleter.
+func (c completer) Do(line []rune, pos int) ([][]rune, int) { return c.session.Complete(line, pos) }
 
 // runREPL runs the interactive loop on a terminal until Ctrl-D or exit().
 func runREPL(ropts script.Options, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -159,7 +161,7 @@ func historyFile(getenv func(string) string) (string, error) {
 func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer) (*repl, error) {
 	r := &repl{
 		rt:      rt,
-		globals: rt.Predeclared(),
+		session: rt.NewSession("repl"),
 		out:     rt.Stdout(), // known secrets redacted
 		errOut:  rt.Stderr(),
 		intr:    make(chan os.Signal, 1),
@@ -167,7 +169,7 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	cfg.Prompt = prompt
 	cfg.DisableAutoSaveHistory = true
 	cfg.HistorySearchFold = true
-	cfg.AutoComplete = &completer{globals: r.globals}
+	cfg.AutoComplete = completer{r.session}
 	rl, err := readline.NewEx(cfg)
 	if err != nil {
 		return nil, err
@@ -175,7 +177,6 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	r.rl = rl
 	r.screen = cfg.Stdout
 	r.width = rl.Config.FuncGetWidth
-	r.thread, _ = rt.NewThread(context.Background(), "repl")
 	return r, nil
 }
 
@@ -183,27 +184,13 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 func (r *repl) banner() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if daemon, err := r.daemon(ctx); err == nil {
+	if daemon, err := r.rt.Daemon(ctx); err == nil {
 		fmt.Fprintf(r.screen, "vicish: connected to %s\n", daemon)
 	} else {
 		fmt.Fprintf(r.screen, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
 		fmt.Fprintf(r.screen, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
 	}
 	fmt.Fprintln(r.screen, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
-}
-
-// daemon describes the default session's daemon from its version reply.
-func (r *repl) daemon(ctx context.Context) (string, error) {
-	client, err := r.rt.Vici().Client(ctx)
-	if err != nil {
-		return "", err
-	}
-	v, err := client.Call(ctx, "version", nil)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s %s on %s %s %s at %s", v.Get("daemon"), v.Get("version"),
-		v.Get("sysname"), v.Get("release"), v.Get("machine"), client.URI()), nil
 }
 
 // loop reads and runs inputs until Ctrl-D or exit(); it returns the exit code.
@@ -228,8 +215,7 @@ func (r *repl) loop() int {
 		if len(f.Stmts) == 0 {
 			continue
 		}
-		r.rt.Secrets().ScanSource(f)
-		if id, ok := soleExpr(f).(*syntax.Ident); ok && r.globals[id.Name] == r.rt.Predeclared()[id.Name] {
+		if id, ok := soleExpr(f).(*syntax.Ident); ok && r.session.IsPredeclared(id.Name) {
 			switch id.Name { // the bare words people type, as in Python
 			case "exit", "quit":
 				return script.ExitOK
@@ -240,30 +226,10 @@ func (r *repl) loop() int {
 			}
 		}
 		code, exit := r.eval(f)
-		r.learnGlobals()
 		r.saveHistory(lines) // after the input ran: it may have taught a secret the lines hold
 		if exit {
 			return code
 		}
-	}
-}
-
-// learnGlobals teaches the runtime the secrets inside globals that are new
-// or rebound (k = swanctl.load_conf(...)["secrets"]), so that k["data"]
-// echoes as <redacted> later.
-func (r *repl) learnGlobals() {
-	if r.learned == nil {
-		r.learned = map[string]starlark.Value{}
-	}
-	for name, v := range r.globals {
-		switch v.(type) {
-		case *starlark.Dict, *starlark.List: // compared by identity
-			if r.learned[name] == v {
-				continue
-			}
-		}
-		r.rt.Secrets().Learn(v)
-		r.learned[name] = v
 	}
 }
 
@@ -302,9 +268,7 @@ func (r *repl) read() (*syntax.File, []string, error) {
 		lines = append(lines, line)
 		return []byte(line + "\n"), nil
 	}
-	opts := script.FileOptions()
-	opts.LoadBindsGlobally = true // load() in one input serves the next ones
-	f, err := opts.ParseCompoundStmt("<stdin>", readLine)
+	f, err := script.ParseOptions().ParseCompoundStmt("<stdin>", readLine)
 	if err != nil {
 		if readErr != nil {
 			err = readErr
@@ -388,16 +352,9 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 		case <-done:
 		}
 	}()
-	r.thread.Uncancel()
-	release := starctx.Attach(r.thread, ctx)
-	defer release()
-
-	var v starlark.Value
-	var err error
-	if expr := soleExpr(f); expr != nil {
-		v, err = starlark.EvalExprOptions(f.Options, r.thread, expr, r.globals)
-	} else {
-		err = starlark.ExecREPLChunk(f, r.thread, r.globals)
+	v, err := r.session.Run(ctx, f)
+	if err == nil && v != nil {
+		err = r.rt.Show(ctx, v, r.width(), false)
 	}
 	if err != nil {
 		if code, ok := exitRequested(r.rt, err, r.errOut); ok {
@@ -409,19 +366,6 @@ func (r *repl) eval(f *syntax.File) (code int, exit bool) {
 			return 0, false
 		}
 		r.printError(r.rt.FormatError(err))
-		return 0, false
-	}
-	if v != nil && v != starlark.None {
-		r.globals["_"] = v
-		r.rt.Secrets().Learn(v)
-		p := &script.Printer{Width: r.width(), Secrets: r.rt.Secrets(), Context: ctx}
-		text, err := p.Format(v)
-		if err != nil {
-			fmt.Fprintln(r.errOut)
-			r.printError("interrupted")
-			return 0, false
-		}
-		fmt.Fprintln(r.out, text)
 	}
 	return 0, false
 }

@@ -13,24 +13,27 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chzyer/readline"
 	"github.com/mattn/go-isatty"
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/script"
-	"github.com/vicish/vicish/stdlib/sys"
 )
 
 const usageText = `Usage:
   vicish [FLAGS]                      a REPL (standard input is a terminal)
   vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
   vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
+  vicish [FLAGS] -e EXPR [ARGS...]    print EXPR's value as the REPL shows it
   vicish [FLAGS] < FILE               run the program read from standard input
+                                      (as a file: a bare expression's value is
+                                      not printed; use print() or -e)
   vicish lab COMMAND [...]            a lab of real charon daemons: up, down, status,
                                       kill, restart, root (see vicish lab help)
 
-Flags (before FILE or -c; what follows belongs to the script):
+Flags (before FILE, -c or -e; what follows belongs to the script):
   --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port or a
                      path (default: $VICI_URI, else strongswan.conf, else
                      unix:///var/run/charon.vici)
@@ -41,6 +44,8 @@ Flags (before FILE or -c; what follows belongs to the script):
                      vici.connect() to a remote URI (tcp://, ssh://) not given
                      with --uri or $VICI_URI
   --log-json         the log module writes JSON lines
+  --json             with -e: print the value as one line of JSON (dicts in the
+                     daemon's order, bytes as base64), for jq
   --version          print the version and exit
   -h, --help         print this help and exit
 
@@ -54,6 +59,7 @@ Examples:
   vicish --uri unix:///run/gw1.vici failover.star --peer gw2
   vicish --deadline 5 -c 'vici.initiate(child="net", ike="ab")'
   echo 'pp(vici.list_conns())' | vicish
+  vicish --json -e 'vici.list_sas()' | jq
 `
 
 // options are the parsed command line.
@@ -64,6 +70,8 @@ type options struct {
 	allowNet  bool
 	logJSON   bool
 	code      *string // -c CODE
+	expr      *string // -e EXPR
+	json      bool    // --json: -e prints JSON
 	rest      []string
 }
 
@@ -89,6 +97,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var name string
 	var src any
 	switch {
+	case opts.expr != nil:
+		ropts.Argv = append([]string{"-e"}, opts.rest...)
+		return runExpr(ropts, *opts.expr, opts.json, stdout, stderr)
 	case opts.code != nil:
 		name, src = "<-c>", *opts.code
 		ropts.Argv = append([]string{"-c"}, opts.rest...)
@@ -110,12 +121,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			ropts.Argv = opts.rest
 		}
 	}
-	return runScript(ropts, name, src, stderr)
+	return runScript(ropts, name, src)
 }
 
 // runScript runs one program and maps its outcome to an exit code; Ctrl-C
 // and SIGTERM cancel it.
-func runScript(ropts script.Options, name string, src any, stderr io.Writer) int {
+func runScript(ropts script.Options, name string, src any) int {
 	rt := script.New(ropts)
 	defer rt.Close()
 	ctx, stop := signalContext(context.Background())
@@ -124,6 +135,13 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 	if err == nil {
 		return script.ExitOK
 	}
+	return reportError(rt, ctx, err, name, src)
+}
+
+// reportError prints the error that ended the program named name (source
+// src) on the runtime's standard error and returns the exit code.
+func reportError(rt *script.Runtime, ctx context.Context, err error, name string, src any) int {
+	stderr := rt.Stderr()
 	if code, ok := exitRequested(rt, err, stderr); ok {
 		return code
 	}
@@ -154,17 +172,40 @@ func runScript(ropts script.Options, name string, src any, stderr io.Writer) int
 	return code
 }
 
+// runExpr evaluates one expression (vicish -e) and prints its value as the
+// REPL would, or as JSON (--json); Ctrl-C and SIGTERM cancel it.
+func runExpr(ropts script.Options, expr string, asJSON bool, stdout, stderr io.Writer) int {
+	rt := script.New(ropts)
+	defer rt.Close()
+	ctx, stop := signalContext(context.Background())
+	defer stop()
+	v, err := rt.Eval(ctx, "<-e>", expr)
+	if err == nil {
+		width := 80
+		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+			if w, _, err := readline.GetSize(int(f.Fd())); err == nil && w > 0 {
+				width = w
+			}
+		}
+		err = rt.Show(ctx, v, width, asJSON)
+	}
+	if err == nil {
+		return script.ExitOK
+	}
+	return reportError(rt, ctx, err, "<-e>", expr)
+}
+
 // exitRequested reports whether err is exit(n) or sys.exit(...) and, if
 // so, prints its message (if any) and returns the code asked for.
 func exitRequested(rt *script.Runtime, err error, stderr io.Writer) (code int, ok bool) {
-	var exit *sys.ExitError
-	if !errors.As(err, &exit) {
+	code, ok = script.ExitRequested(err)
+	if !ok {
 		return 0, false
 	}
-	if exit.Message != "" {
-		fmt.Fprintln(rt.Stderr(), exit.Message)
+	if msg := script.ExitMessage(err); msg != "" {
+		fmt.Fprintln(stderr, msg)
 	}
-	return exit.Code, true
+	return code, true
 }
 
 // sourceLines returns the program's lines, for showing where a syntax
@@ -228,8 +269,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	fs.Func("c", "", func(s string) error { opts.code = &s; return flag.ErrHelp })
+	fs.Func("e", "", func(s string) error { opts.expr = &s; return flag.ErrHelp })
+	fs.BoolVar(&opts.json, "json", false, "")
 	err := fs.Parse(args)
-	if opts.code != nil {
+	if opts.code != nil || opts.expr != nil {
 		// -c ends the flags: everything after CODE is sys.argv[1:].
 		err = nil
 		opts.rest = fs.Args()
@@ -238,6 +281,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 		}
 	} else {
 		opts.rest = fs.Args()
+	}
+	if err == nil && opts.json && opts.expr == nil {
+		err = errors.New("--json goes with -e EXPR")
 	}
 	switch {
 	case err != nil:
@@ -253,17 +299,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	return opts, 0, false
 }
 
-// indexOfCode returns the index in args just after -c CODE.
+// indexOfCode returns the index in args just after -c CODE or -e EXPR.
 func indexOfCode(args []string) int {
 	for i, a := range args {
 		switch {
 		case a == "--":
 			return -1
-		case a == "-c" || a == "--c":
+		case a == "-c" || a == "--c" || a == "-e" || a == "--e":
 			if i+1 < len(args) {
 				return i + 2
 			}
-		case strings.HasPrefix(a, "-c=") || strings.HasPrefix(a, "--c="):
+		case strings.HasPrefix(a, "-c=") || strings.HasPrefix(a, "--c="), strings.HasPrefix(a, "-e=") || strings.HasPrefix(a, "--e="):
 			return i + 1
 		}
 	}

@@ -166,3 +166,33 @@ func TestSmallOnesAgainstLab(t *testing.T) {
 		t.Errorf("--deadline 1e-9: code %d, stderr %q; want 1", r.code, r.stderr)
 	}
 }
+
+// TestExprAndJSONAgainstLab: issue 11's one-liners. vicish -e prints a
+// value as the REPL shows it; --json prints JSON that jq reads, in the
+// daemon's key order; secrets stay redacted in both.
+func TestExprAndJSONAgainstLab(t *testing.T) {
+	l := labtest.Start(t, lab.TwoGateways)
+	uri := l.Gateway("a").URI
+	r := runVicish("", "--uri", uri, "-e", `vici.version()`)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "{\n  \"daemon\": \"charon\",\n  \"version\": ") {
+		t.Errorf("-e: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runVicish("", "--uri", uri, "--json", "-e", `vici.list_conns()`)
+	if r.code != 0 {
+		t.Fatalf("--json -e: code %d, stderr %q", r.code, r.stderr)
+	}
+	jq := exec.Command("jq", "-r", `.[0] | keys_unsorted[0] as $n | "\($n) \(.[$n].version) \(.[$n].children | keys_unsorted[0])"`)
+	jq.Stdin = strings.NewReader(r.stdout)
+	out, err := jq.Output()
+	if err != nil || string(out) != "ab IKEv2 net\n" {
+		t.Errorf("jq on %q: %q, %v", r.stdout, out, err)
+	}
+	r = runVicish("", "--uri", uri, "--json", "-e", `json.decode('{"type": "IKE", "data": "hunter9-json"}')`)
+	if r.code != 0 || r.stdout != `{"type":"IKE","data":"<redacted>"}`+"\n" {
+		t.Errorf("--json of a shared key: code %d, stdout %q", r.code, r.stdout)
+	}
+	r = runVicish("", "--uri", uri, "--json", "-e", `None`)
+	if r.code != 0 || r.stdout != "null\n" {
+		t.Errorf("--json None: code %d, stdout %q", r.code, r.stdout)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package script
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
-	"github.com/vicish/vicish/script"
 )
 
 // completions returns what TAB offers at the end of line, as whole words.
@@ -27,7 +26,7 @@ func completions(c *completer, line string) []string {
 func TestCompleter(t *testing.T) {
 	l := labtest.Start(t, lab.OneGateway) // vici.connect dials at once
 	var out bytes.Buffer
-	rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &out})
+	rt := New(Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &out})
 	defer rt.Close()
 	globals := rt.Predeclared()
 	// a session value, made the way a user would make one
@@ -76,12 +75,5 @@ func TestCompleter(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("TAB after vici.list_sas( offers %q, missing %s", got, want)
 		}
-	}
-}
-
-func TestLabSubcommandDelegates(t *testing.T) {
-	r := runVicish("", "lab", "no-such-subcommand")
-	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "no-such-subcommand"`) {
-		t.Errorf("vicish lab no-such-subcommand: code %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package script
 
 import (
 	"slices"
@@ -6,7 +6,6 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/starlarkvici"
 )
 
@@ -17,15 +16,21 @@ var starlarkKeywords = []string{
 	"True", "False", "None",
 }
 
-// completer implements readline.AutoCompleter over the session's globals:
-// names, members after a dot (found by attribute access only, never by
-// calling anything), and keyword arguments inside a call.
+// completer completes over a session's globals: names, members after a dot
+// (found by attribute access only, never by calling anything), keyword
+// arguments inside a call, and event names in vici.on("...
 type completer struct {
 	globals starlark.StringDict
 }
 
-// Do returns the candidates' remaining text after the word being typed and
-// that word's length, as readline.AutoCompleter requires.
+// Complete returns what TAB offers for line with the cursor at pos (in
+// runes): each candidate's remaining text after the word being typed, and
+// that word's length, as readline.AutoCompleter wants them.
+func (s *Session) Complete(line []rune, pos int) ([][]rune, int) {
+	return (&completer{globals: s.globals}).Do(line, pos)
+}
+
+// Do implements Complete.
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	text := string(line[:pos])
 	open, str := scanBrackets(text)
@@ -49,7 +54,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	}
 	if callee := openCall(text, open); callee != "" {
 		if fn := c.resolve(callee); fn != nil {
-			for _, k := range withPrefix(script.KeywordNames(fn), word) {
+			for _, k := range withPrefix(KeywordNames(fn), word) {
 				cands = append(cands, k+"=")
 			}
 		}
