@@ -11,8 +11,8 @@ import (
 // --list-authorities does: the name, then each printable value and list
 // item in the daemon's order. Like swanctl, every OCSP URI carries the
 // "ocsp_uris:" label while only the first CRL URI carries "crl_uris:".
-func writeAuthorities(w *strings.Builder, data starlark.Value, _ release) error {
-	return eachNamed(w, data, "vici.list_authorities", "authority", func(w *strings.Builder, name string, m starlark.Mapping) error {
+func writeAuthorities(w *strings.Builder, data starlark.Value, r *listRun) error {
+	return eachNamed(r, w, data, "vici.list_authorities", "authority", func(w *strings.Builder, name string, m starlark.Mapping) error {
 		auth, err := asMapping(m, "it")
 		if err != nil {
 			return err
@@ -23,6 +23,9 @@ func writeAuthorities(w *strings.Builder, data starlark.Value, _ release) error 
 			key := text(kv[0])
 			if l, ok := kv[1].(*starlark.List); ok {
 				for _, item := range collect(l) {
+					if err := r.tick(); err != nil {
+						return err
+					}
 					s, ok := printable(item)
 					if !ok {
 						continue

@@ -20,7 +20,7 @@ import (
 // strongSwan 6 indents further CRL and OCSP URIs by 13 spaces (5.x by 11)
 // and counts a CA certificate without a keyUsage extension as allowed to
 // sign CRLs (its flags show CRLSign).
-func writeCerts(w *strings.Builder, data starlark.Value, rel release) error {
+func writeCerts(w *strings.Builder, data starlark.Value, r *listRun) error {
 	evs, err := events(data, "vici.list_certs")
 	if err != nil {
 		return err
@@ -29,7 +29,10 @@ func writeCerts(w *strings.Builder, data starlark.Value, rel release) error {
 	now := time.Unix(time.Now().Unix(), 0)
 	var lastCaption string
 	for i, ev := range evs {
-		if err := writeCert(w, ev, rel, now, &lastCaption); err != nil {
+		if err := r.tick(); err != nil {
+			return err
+		}
+		if err := writeCert(w, ev, r.release, now, &lastCaption); err != nil {
 			return fmt.Errorf("certificate %d: %w", i, err)
 		}
 	}

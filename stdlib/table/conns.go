@@ -9,8 +9,8 @@ import (
 
 // writeConns renders what vici.list_conns returns as swanctl --list-conns
 // does.
-func writeConns(w *strings.Builder, data starlark.Value, _ release) error {
-	return eachNamed(w, data, "vici.list_conns", "connection", func(w *strings.Builder, name string, conn starlark.Mapping) error {
+func writeConns(w *strings.Builder, data starlark.Value, r *listRun) error {
+	return eachNamed(r, w, data, "vici.list_conns", "connection", func(w *strings.Builder, name string, conn starlark.Mapping) error {
 		m, ok := conn.(starlark.IterableMapping)
 		if !ok {
 			return fmt.Errorf("is %s, want an iterable dict", conn.Type())

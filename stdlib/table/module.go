@@ -32,12 +32,15 @@
 package table
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/vicish/vicish/starctx"
 )
 
 // listing is one swanctl listing the module renders.
@@ -51,7 +54,24 @@ type listing struct {
 	// versioned listings changed between strongSwan releases: when they
 	// ask the daemon for data they ask its version too.
 	versioned bool
-	write     func(w *strings.Builder, data starlark.Value, rel release) error
+	write     func(w *strings.Builder, data starlark.Value, r *listRun) error
+}
+
+// listRun is one call of a listing: what it knows of the daemon's release,
+// and the thread's context, which ends a long rendering (Ctrl-C).
+type listRun struct {
+	release
+	ctx context.Context
+	n   int
+}
+
+// tick counts one rendered entry and reports, every 256 entries, whether
+// the thread's context has ended.
+func (r *listRun) tick() error {
+	if r.n++; r.n%256 != 0 {
+		return nil
+	}
+	return starctx.Interrupted(r.ctx)
 }
 
 // release is what a listing knows of the strongSwan release whose swanctl
@@ -128,7 +148,7 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 				b.Name(), pass[0][0].(starlark.String).GoString(), l.call, l.param)
 		}
 		var w strings.Builder
-		if err := l.write(&w, data, rel); err != nil {
+		if err := l.write(&w, data, &listRun{release: rel, ctx: starctx.From(thread)}); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return starlark.String(strings.TrimSuffix(w.String(), "\n")), nil

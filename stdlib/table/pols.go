@@ -13,12 +13,12 @@ import (
 // drop and bypass policies the daemon sends none for; 5.x shows none. For
 // data it was given, the listing takes the 6.x layout when any policy has
 // a reqid.
-func writePols(w *strings.Builder, data starlark.Value, rel release) error {
-	reqids := rel.v6
-	if !rel.known {
+func writePols(w *strings.Builder, data starlark.Value, r *listRun) error {
+	reqids := r.v6
+	if !r.known {
 		reqids = anyHas(data, "reqid")
 	}
-	return eachNamed(w, data, "vici.list_policies", "policy", func(w *strings.Builder, name string, m starlark.Mapping) error {
+	return eachNamed(r, w, data, "vici.list_policies", "policy", func(w *strings.Builder, name string, m starlark.Mapping) error {
 		pol := fields{m}
 		w.WriteString(name)
 		if reqids {

@@ -43,39 +43,55 @@ type sectionEntry struct {
 // writePools renders what vici.get_pools returns as swanctl --list-pools
 // does: one line per pool with its base address and online / offline /
 // size counts, then its leases when the reply has them (leases=True).
-func writePools(w *strings.Builder, data starlark.Value, _ release) error {
+func writePools(w *strings.Builder, data starlark.Value, r *listRun) error {
 	root, err := asMapping(data, "the pools (what vici.get_pools returns)")
 	if err != nil {
 		return err
 	}
 	for _, pool := range sections(root) {
+		if err := r.tick(); err != nil {
+			return err
+		}
 		counts := fmt.Sprintf("%s / %s / %s", find(root, "", pool.name, "online"),
 			find(root, "", pool.name, "offline"), find(root, "", pool.name, "size"))
 		fmt.Fprintf(w, "%s %s %s\n", padRight(pool.name, 20), padRight(find(root, "", pool.name, "base"), 30), padLeft(counts, 16))
-		writeLeases(w, root, pool.name, pool.m)
+		if err := writeLeases(r, w, root, pool.name, pool.m); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// writeLeases writes the leases under the sections of m (a pool, or its
-// "leases" section), looked up by name under pool.leases as swanctl does.
-func writeLeases(w *strings.Builder, root starlark.Mapping, pool string, m starlark.IterableMapping) {
+// writeLeases writes the leases of a pool: each section under its
+// "leases" section, and, as swanctl does, any other section of the pool,
+// each looked up by name under pool.leases.
+func writeLeases(r *listRun, w *strings.Builder, root starlark.Mapping, pool string, m starlark.IterableMapping) error {
+	var names []string
 	for _, sec := range sections(m) {
-		if sec.name == "leases" {
-			writeLeases(w, root, pool, sec.m)
+		if sec.name != "leases" {
+			names = append(names, sec.name)
 			continue
 		}
-		fmt.Fprintf(w, "  %s %s '%s'\n",
-			padRight(find(root, "", pool, "leases", sec.name, "address"), 30),
-			padRight(find(root, "", pool, "leases", sec.name, "status"), 8),
-			find(root, "", pool, "leases", sec.name, "identity"))
+		for _, lease := range sections(sec.m) {
+			names = append(names, lease.name)
+		}
 	}
+	for _, name := range names {
+		if err := r.tick(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "  %s %s '%s'\n",
+			padRight(find(root, "", pool, "leases", name, "address"), 30),
+			padRight(find(root, "", pool, "leases", name, "status"), 8),
+			find(root, "", pool, "leases", name, "identity"))
+	}
+	return nil
 }
 
 // writeAlgs renders what vici.get_algorithms returns as swanctl
 // --list-algs does: each algorithm type, then its algorithms with the
 // plugin providing them.
-func writeAlgs(w *strings.Builder, data starlark.Value, _ release) error {
+func writeAlgs(w *strings.Builder, data starlark.Value, r *listRun) error {
 	root, err := asMapping(data, "the algorithms (what vici.get_algorithms returns)")
 	if err != nil {
 		return err
@@ -83,6 +99,9 @@ func writeAlgs(w *strings.Builder, data starlark.Value, _ release) error {
 	for _, typ := range sections(root) {
 		fmt.Fprintf(w, "%s:\n", typ.name)
 		for _, kv := range typ.m.Items() {
+			if err := r.tick(); err != nil {
+				return err
+			}
 			if s, ok := printable(kv[1]); ok {
 				fmt.Fprintf(w, "  %s[%s]\n", text(kv[0]), s)
 			}
@@ -92,7 +111,7 @@ func writeAlgs(w *strings.Builder, data starlark.Value, _ release) error {
 }
 
 // writeStats renders what vici.stats returns as swanctl --stats does.
-func writeStats(w *strings.Builder, data starlark.Value, _ release) error {
+func writeStats(w *strings.Builder, data starlark.Value, r *listRun) error {
 	st, err := asMapping(data, "the statistics (what vici.stats returns)")
 	if err != nil {
 		return err
@@ -117,6 +136,9 @@ func writeStats(w *strings.Builder, data starlark.Value, _ release) error {
 	for _, kv := range st.Items() {
 		if l, ok := kv[1].(*starlark.List); ok {
 			for _, item := range collect(l) {
+				if err := r.tick(); err != nil {
+					return err
+				}
 				fmt.Fprintf(w, " %s", text(item))
 			}
 		}
@@ -145,7 +167,7 @@ func lookup(m starlark.Mapping, path ...string) (starlark.Value, bool, error) {
 // writeCounters renders what vici.get_counters returns as swanctl
 // --counters does: each connection's counters ("global" for the global
 // ones, which charon names ""), one aligned line per counter.
-func writeCounters(w *strings.Builder, data starlark.Value, _ release) error {
+func writeCounters(w *strings.Builder, data starlark.Value, r *listRun) error {
 	root, err := asMapping(data, "the counters (what vici.get_counters returns)")
 	if err != nil {
 		return err
@@ -161,6 +183,9 @@ func writeCounters(w *strings.Builder, data starlark.Value, _ release) error {
 			}
 			fmt.Fprintf(w, "%s:\n", name)
 			for _, kv := range conn.m.Items() {
+				if err := r.tick(); err != nil {
+					return err
+				}
 				if s, ok := printable(kv[1]); ok {
 					fmt.Fprintf(w, "  %s: %s\n", padRight(text(kv[0]), 22), s)
 				}

@@ -8,17 +8,17 @@ import (
 )
 
 // writeSAs renders what vici.list_sas returns as swanctl --list-sas does.
-func writeSAs(w *strings.Builder, data starlark.Value, _ release) error {
-	return eachNamed(w, data, "vici.list_sas", "IKE_SA", func(w *strings.Builder, name string, sa starlark.Mapping) error {
+func writeSAs(w *strings.Builder, data starlark.Value, r *listRun) error {
+	return eachNamed(r, w, data, "vici.list_sas", "IKE_SA", func(w *strings.Builder, name string, sa starlark.Mapping) error {
 		return writeIKE(w, name, fields{sa})
 	})
 }
 
 // eachNamed calls write for every {name: {...}} entry of the events of a
 // streamed listing (list-sa, list-conn, list-policy, list-authority), in
-// the order the daemon sent them. Errors name what the entry is and its
-// name.
-func eachNamed(w *strings.Builder, data starlark.Value, source, what string,
+// the order the daemon sent them, until the run is interrupted. Errors
+// name what the entry is and its name.
+func eachNamed(r *listRun, w *strings.Builder, data starlark.Value, source, what string,
 	write func(w *strings.Builder, name string, entry starlark.Mapping) error) error {
 	evs, err := events(data, source)
 	if err != nil {
@@ -26,6 +26,9 @@ func eachNamed(w *strings.Builder, data starlark.Value, source, what string,
 	}
 	for _, ev := range evs {
 		for _, kv := range ev.Items() {
+			if err := r.tick(); err != nil {
+				return err
+			}
 			name := text(kv[0])
 			entry, ok := kv[1].(starlark.Mapping)
 			if !ok {

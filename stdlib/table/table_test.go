@@ -199,7 +199,7 @@ func TestModule(t *testing.T) {
 	}
 	thread := &starlark.Thread{Name: "test"}
 	starlarktest.SetReporter(thread, t)
-	_, err = starlark.ExecFile(thread, "test.star", `
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", `
 assert.eq(dir(table), ["algs", "authorities", "certs", "conns", "counters", "log", "pols", "pools", "render", "sas", "stats"])
 assert.eq(str(table.sas), "<built-in function table.sas>")
 `, starlark.StringDict{"table": table.NewModule(nil), "assert": assert["assert"]})
@@ -253,25 +253,6 @@ deep_dict = table.render([[dd]])
 	}
 }
 
-// TestRenderInterrupted: a render under a cancelled context stops with the
-// cancellation's cause.
-func TestRenderInterrupted(t *testing.T) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	cause := errors.New("interrupted (Ctrl-C)")
-	cancel(cause)
-	thread := &starlark.Thread{Name: "test"}
-	rows := make([]starlark.Value, 1000)
-	for i := range rows {
-		rows[i] = starlark.NewList([]starlark.Value{starlark.MakeInt(i)})
-	}
-	release := starctx.Attach(thread, ctx)
-	defer release()
-	_, err := starlark.Call(thread, table.NewModule(nil).Members["render"], starlark.Tuple{starlark.NewList(rows)}, nil)
-	if !errors.Is(err, cause) || !errors.Is(err, starctx.ErrInterrupted) {
-		t.Fatalf("render under a cancelled context: got %v, want %v", err, cause)
-	}
-}
-
 // TestLogText checks table.log's two layouts: a log event as swanctl --log
 // prints it (thread number of at least two digits, group, one prefix per
 // line of a multi-line message) and a control-log event (no thread) as
@@ -309,6 +290,64 @@ func TestPolsLayout(t *testing.T) {
 		got, err := eval(t, tc.expr)
 		if err != nil || got != tc.want {
 			t.Errorf("%s:\ngot %q, %v\nwant %q", tc.expr, got, err, tc.want)
+		}
+	}
+}
+
+// TestListingsHostile gives the listings what a careless or hostile script
+// might: values inside themselves, huge inputs and wrong kinds. Each ends
+// with a text or a clear error, never a crash or a hang.
+func TestListingsHostile(t *testing.T) {
+	src := `
+l = ["10.0.0.0/8"]
+l.append(l)
+d = {}
+d["leases"] = d
+pool = {"p": {"base": "10.3.0.0", "size": "14", "online": "0", "offline": "0", "leases": d}}
+sa = table.sas({"gw": {"local-id": l, "child-sas": {"c": {"local-ts": l}}}})
+pol = table.pols({"p": {"mode": "PASS", "local-ts": l, "remote-ts": l}})
+pools = table.pools(pool)
+many = table.algs({"t": {str(i): "p" for i in range(100000)}})
+`
+	thread := &starlark.Thread{Name: "test"}
+	g, err := starlark.ExecFileOptions(&syntax.FileOptions{TopLevelControl: true}, thread, "hostile.star", src,
+		starlark.StringDict{"table": table.NewModule(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"sa":    "  local  '10.0.0.0/8 10.0.0.0/8, [...]' @ -[-]",
+		"pol":   "  local:  10.0.0.0/8 10.0.0.0/8, [...]",
+		"pools": "p" + strings.Repeat(" ", 20) + "10.3.0.0" + strings.Repeat(" ", 29) + "0 / 0 / 14\n  " + strings.Repeat(" ", 40) + "''",
+		"many":  "  99999[p]",
+	} {
+		if got := string(g[name].(starlark.String)); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", name, got, want)
+		}
+	}
+}
+
+// TestInterrupted: table.render and a listing under a cancelled context
+// stop with the cancellation's cause instead of rendering on.
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted (Ctrl-C)")
+	cancel(cause)
+	thread := &starlark.Thread{Name: "test"}
+	release := starctx.Attach(thread, ctx)
+	defer release()
+	rows := make([]starlark.Value, 1000)
+	sas := make([]starlark.Value, 1000)
+	for i := range rows {
+		rows[i] = starlark.NewList([]starlark.Value{starlark.MakeInt(i)})
+		d := starlark.NewDict(1)
+		_ = d.SetKey(starlark.String("gw"), starlark.NewDict(0))
+		sas[i] = d
+	}
+	for fn, arg := range map[string][]starlark.Value{"render": rows, "sas": sas} {
+		_, err := starlark.Call(thread, table.NewModule(nil).Members[fn], starlark.Tuple{starlark.NewList(arg)}, nil)
+		if !errors.Is(err, cause) || !errors.Is(err, starctx.ErrInterrupted) {
+			t.Errorf("table.%s under a cancelled context: got %v, want %v", fn, err, cause)
 		}
 	}
 }
