@@ -310,11 +310,12 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	var (
 		reply   *vici.Message
 		entries []starlark.Value
+		conv    fromConverter // one for the whole command: see fromConverter
 	)
 	switch {
 	case event != "":
 		reply, err = client.CallStream(ctx, r.wire, event, r.msg, func(m *vici.Message) error {
-			data := FromMessage(m)
+			data := conv.dict(m)
 			if callback == nil {
 				entries = append(entries, data)
 				return nil
@@ -342,9 +343,9 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 		return nil, cbErr.err
 	case errors.As(err, &cmdErr) && !r.opts.check:
 		if cmdErr.Reply != nil {
-			return FromMessage(cmdErr.Reply), nil
+			return conv.dict(cmdErr.Reply), nil
 		}
-		return FromMessage(reply), nil
+		return conv.dict(reply), nil
 	case errors.Is(err, vici.ErrUnknownEvent) && !errors.Is(err, vici.ErrUnknownCommand):
 		return nil, fmt.Errorf("%s: the daemon at %s does not know the event %q this command should stream; check its name%w",
 			r.prefix, s.resolvedURI(), event, quiet{err})
@@ -357,5 +358,5 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 		}
 		return starlark.NewList(entries), nil
 	}
-	return FromMessage(reply), nil
+	return conv.dict(reply), nil
 }

@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"github.com/vicish/vicish/vici"
@@ -11,30 +12,110 @@ import (
 // sections become dicts in wire order, lists become lists and values
 // strings, or bytes when a value is not valid UTF-8.
 func FromMessage(m *vici.Message) *starlark.Dict {
-	entries := m.Entries()
-	d := starlark.NewDict(len(entries))
-	for _, e := range entries {
+	var c fromConverter
+	return c.dict(m)
+}
+
+// internSlots is the size of a fromConverter's table of interned
+// strings, a power of two.
+const internSlots = 1024
+
+// internLen is the longest string a fromConverter interns.
+const internLen = 64
+
+// fromConverter converts messages to Starlark values straight from their
+// bytes (Message.All), building nothing in between. A streamed listing
+// repeats the same names and many of the same values (states, modes,
+// algorithms) in every entry: one converter serves a whole command, and
+// short strings are interned, so that each distinct one is mostly a single
+// immutable Starlark value, made once. The table is direct-mapped: a
+// string evicts the one whose slot it hashes to, so its size is fixed and
+// a lookup is one hash and one comparison. The zero fromConverter is ready
+// to use; it is not safe for concurrent use.
+type fromConverter struct {
+	slots *[internSlots]internSlot
+}
+
+type internSlot struct {
+	s string
+	v starlark.Value
+}
+
+// dict converts one section.
+func (c *fromConverter) dict(m *vici.Message) *starlark.Dict {
+	n := m.Len()
+	if n == 8 {
+		// NewDict sizes for 8 entries with a second bucket table that
+		// the eight inserts themselves would not need.
+		n = 7
+	}
+	d := starlark.NewDict(n)
+	for e := range m.All() {
 		var v starlark.Value
 		switch e.Kind {
 		case vici.KindSection:
-			v = FromMessage(e.Section)
+			v = c.dict(e.Section)
 		case vici.KindList:
-			items := make([]starlark.Value, len(e.List))
-			for i, it := range e.List {
-				items[i] = fromBytes(it)
+			var items []starlark.Value
+			if e.Len() > 0 {
+				items = make([]starlark.Value, 0, e.Len())
+				for it := range e.Items() {
+					items = append(items, c.value(it))
+				}
 			}
 			v = starlark.NewList(items)
 		default:
-			v = fromBytes(e.Value)
+			v = c.value(e.Value)
 		}
-		_ = d.SetKey(starlark.String(e.Name), v) // fresh unfrozen dict with str keys: cannot fail
+		_ = d.SetKey(c.str(e.Name), v) // fresh unfrozen dict with str keys: cannot fail
 	}
 	return d
 }
 
-func fromBytes(b []byte) starlark.Value {
-	if utf8.Valid(b) {
-		return starlark.String(b)
+// slot returns the table slot of s, or nil when s is too long to intern.
+func slot[T string | []byte](c *fromConverter, s T) *internSlot {
+	if len(s) > internLen {
+		return nil
 	}
-	return starlark.Bytes(b)
+	if c.slots == nil {
+		c.slots = new([internSlots]internSlot)
+	}
+	h := uint32(len(s))
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 0x01000193 // FNV-1a
+	}
+	return &c.slots[h&(internSlots-1)]
+}
+
+// str returns the name s as a Starlark string. s may be a view of a
+// message's bytes: the value made holds a copy, so that it does not keep
+// the whole packet alive.
+func (c *fromConverter) str(s string) starlark.Value {
+	sl := slot(c, s)
+	if sl != nil && sl.v != nil && sl.s == s {
+		return sl.v
+	}
+	s = strings.Clone(s)
+	v := starlark.Value(starlark.String(s))
+	if sl != nil {
+		*sl = internSlot{s, v}
+	}
+	return v
+}
+
+// value returns b as a Starlark string, or bytes when it is not UTF-8.
+func (c *fromConverter) value(b []byte) starlark.Value {
+	sl := slot(c, b)
+	if sl != nil && sl.v != nil && sl.s == string(b) { // the comparison does not allocate
+		return sl.v
+	}
+	if !utf8.Valid(b) {
+		return starlark.Bytes(b)
+	}
+	s := string(b)
+	v := starlark.Value(starlark.String(s))
+	if sl != nil {
+		*sl = internSlot{s, v}
+	}
+	return v
 }

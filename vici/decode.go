@@ -326,14 +326,6 @@ func (d *decoder) freeMap(m map[string]struct{}) {
 	}
 }
 
-// element is one entry of a decoded section, read from the tree's bytes.
-type element struct {
-	kind Kind
-	name string
-	at   int   // offset of its value's length, first list element or first section element
-	sec  int32 // a section's index in msgs
-}
-
 // cursor walks the entries of one decoded section.
 type cursor struct {
 	t   *tree
@@ -346,127 +338,68 @@ func (m *Message) cursor() cursor {
 	return cursor{t: m.t, i: int(m.start), end: int(m.end), sec: m.sec + 1}
 }
 
-// next returns the next entry, or false after the last one.
-func (c *cursor) next() (element, bool) {
+// next returns the next entry, or false after the last one. It allocates
+// nothing: the element's name and value are views of the tree's bytes.
+func (c *cursor) next() (Element, bool) {
 	if c.i >= c.end {
-		return element{}, false
+		return Element{}, false
 	}
 	b := c.t.buf
 	typ, n := b[c.i], int(b[c.i+1])
-	e := element{name: bytesString(b, c.i+2, n), at: c.i + 2 + n}
+	e := Element{Name: bytesString(b, c.i+2, n)}
+	at := c.i + 2 + n // its value's length, first list element or first section element
 	switch typ {
 	case elemKeyValue:
-		e.kind = KindValue
-		c.i = e.at + 2 + (int(b[e.at])<<8 | int(b[e.at+1]))
+		e.Kind = KindValue
+		e.Value = valueAt(b, at)
+		c.i = at + 2 + len(e.Value)
 	case elemListStart:
-		e.kind = KindList
-		j := e.at
-		for b[j] == elemListItem {
-			j += 3 + (int(b[j+1])<<8 | int(b[j+2]))
+		e.Kind = KindList
+		e.buf = b[at:]
+		for b[at] == elemListItem {
+			at += 3 + (int(b[at+1])<<8 | int(b[at+2]))
+			e.n++
 		}
-		c.i = j + 1
+		c.i = at + 1
 	default: // elemSectionStart
-		e.kind = KindSection
-		e.sec = c.sec
-		s := &c.t.msgs[c.sec]
-		c.sec += s.skip
-		c.i = int(s.end) + 1
+		e.Kind = KindSection
+		e.Section = &c.t.msgs[c.sec]
+		c.sec += e.Section.skip
+		c.i = int(e.Section.end) + 1
 	}
 	return e, true
 }
 
-// value returns the value whose length is at b[at], capacity-limited so
+// valueAt returns the value whose length is at b[at], capacity-limited so
 // that appending to it never touches its neighbours.
-func (t *tree) value(at int) []byte {
-	b := t.buf
+func valueAt(b []byte, at int) []byte {
 	n := int(b[at])<<8 | int(b[at+1])
 	return b[at+2 : at+2+n : at+2+n]
 }
 
-// appendItems appends the items of the list whose first element is at
-// b[at] to dst.
-func (t *tree) appendItems(dst [][]byte, at int) [][]byte {
-	for t.buf[at] == elemListItem {
-		v := t.value(at + 1)
-		dst = append(dst, v)
-		at += 3 + len(v)
-	}
-	return dst
-}
-
-// entry makes the Entry for e.
-func (t *tree) entry(e element) Entry {
-	out := Entry{Name: e.name, Kind: e.kind}
-	switch e.kind {
-	case KindValue:
-		out.Value = t.value(e.at)
-	case KindList:
-		out.List = t.appendItems(nil, e.at)
-	case KindSection:
-		out.Section = &t.msgs[e.sec]
-	}
-	return out
-}
-
 // entries returns every section's entries in one slab, section after
-// section in order of opening, building it on the first call in one pass
-// over the bytes. Concurrent callers may each build one; all get the first
-// one stored.
+// section in order of opening (the order of Message.first), building it on
+// the first call with the sections' cursors. Concurrent callers may each
+// build one; all get the first one stored.
 func (t *tree) entries() []Entry {
 	if p := t.full.Load(); p != nil {
 		return *p
 	}
-	ents := make([]Entry, t.nEntries)
+	ents := make([]Entry, 0, t.nEntries)
 	var items [][]byte
 	if t.nItems > 0 {
-		items = make([][]byte, t.nItems)
+		items = make([][]byte, 0, t.nItems)
 	}
-	var fill [MaxDepth + 1]int32 // next entry of each open section
-	depth, next := 0, 1          // open sections below the root; next section's index
-	var list *Entry
-	b := t.buf
-	for i := 0; i < len(b); {
-		typ := b[i]
-		i++
-		switch typ {
-		case elemSectionEnd:
-			depth--
-			continue
-		case elemListItem:
-			n := int(b[i])<<8 | int(b[i+1])
-			i += 2
-			list.List = append(list.List, b[i:i+n:i+n])
-			i += n
-			continue
-		case elemListEnd:
-			n := len(list.List)
-			list.List = list.List[:n:n]
-			items = items[n:]
-			list = nil
-			continue
-		}
-		n := int(b[i])
-		e := &ents[fill[depth]]
-		fill[depth]++
-		e.Name = bytesString(b, i+1, n)
-		i += 1 + n
-		switch typ {
-		case elemSectionStart:
-			e.Kind = KindSection
-			e.Section = &t.msgs[next]
-			depth++
-			fill[depth] = t.msgs[next].first
-			next++
-		case elemKeyValue:
-			e.Kind = KindValue
-			n := int(b[i])<<8 | int(b[i+1])
-			i += 2
-			e.Value = b[i : i+n : i+n]
-			i += n
-		case elemListStart:
-			e.Kind = KindList
-			e.List = items[:0]
-			list = e
+	for i := range t.msgs {
+		c := t.msgs[i].cursor()
+		for e, ok := c.next(); ok; e, ok = c.next() {
+			out := Entry{Name: e.Name, Kind: e.Kind, Value: e.Value, Section: e.Section}
+			if e.Kind == KindList {
+				first := len(items)
+				items = e.appendItems(items)
+				out.List = items[first:len(items):len(items)]
+			}
+			ents = append(ents, out)
 		}
 	}
 	if t.full.CompareAndSwap(nil, &ents) {

@@ -86,6 +86,80 @@ func TestDecodedMessageReadsLikeBuilt(t *testing.T) {
 	}
 }
 
+// sameAll checks that All yields what Entries holds, in order, in every
+// section, and that breaking out of All or Items stops it.
+func sameAll(t *testing.T, path string, m *vici.Message) {
+	t.Helper()
+	ents := m.Entries()
+	i := 0
+	for e := range m.All() {
+		if i >= len(ents) {
+			t.Errorf("%s: All yields more than the %d entries", path, len(ents))
+			return
+		}
+		w := ents[i]
+		i++
+		if e.Name != w.Name || e.Kind != w.Kind || !bytes.Equal(e.Value, w.Value) || e.Section != w.Section {
+			t.Errorf("%s: All yields %q %v, Entries has %q %v", path, e.Name, e.Kind, w.Name, w.Kind)
+			return
+		}
+		if e.Len() != len(w.List) {
+			t.Errorf("%s.%s: Len %d, want %d", path, e.Name, e.Len(), len(w.List))
+		}
+		j := 0
+		for it := range e.Items() {
+			if j >= len(w.List) || !bytes.Equal(it, w.List[j]) {
+				t.Errorf("%s.%s: item %d is %q", path, e.Name, j, it)
+				return
+			}
+			j++
+		}
+		if j != len(w.List) {
+			t.Errorf("%s.%s: Items yields %d items, want %d", path, e.Name, j, len(w.List))
+		}
+		for range e.Items() {
+			break // must not panic or go on
+		}
+		if e.Kind == vici.KindSection {
+			sameAll(t, path+"."+e.Name, e.Section)
+		}
+	}
+	if i != len(ents) {
+		t.Errorf("%s: All yields %d entries, want %d", path, i, len(ents))
+	}
+	n := 0
+	for range m.All() {
+		n++
+		break
+	}
+	if n > 1 {
+		t.Errorf("%s: All goes on after break", path)
+	}
+}
+
+func TestAllWalksLikeEntries(t *testing.T) {
+	for _, m := range []*vici.Message{
+		vici.ListSA(3),
+		vici.NewMessage(),
+		nil,
+		vici.NewMessage().SetList("empty").SetSection("s", nil).Set("v", "").SetBytesList("b", [][]byte{{0}, {}, {0xff}}).
+			SetSection("", vici.NewMessage().SetList("", "", "x")),
+	} {
+		sameAll(t, "built", m)
+		if m != nil {
+			sameAll(t, "decoded", decoded(t, m))
+		}
+	}
+}
+
+// Walking a decoded message with All builds nothing.
+func TestAllAllocatesNothing(t *testing.T) {
+	d := decoded(t, vici.ListSA(5))
+	if n := testing.AllocsPerRun(20, func() { walkAll(d) }); n != 0 {
+		t.Errorf("All over a decoded message allocates %v times", n)
+	}
+}
+
 func TestDecodedMessageChanges(t *testing.T) {
 	build := func() *vici.Message {
 		return vici.NewMessage().Set("a", "1").SetList("l", "x", "y").

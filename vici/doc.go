@@ -49,13 +49,14 @@
 // The reader reads each packet into a buffer of its own, which nothing
 // writes to afterwards. Decoding checks the whole message in one pass and
 // indexes its sections; names and values of the decoded message point into
-// that buffer, and Get, Lookup, Section, List, Keys and Len read it
-// directly. The Entry values of every section are built only when Entries
-// is first called on any section of the message (or it is changed), all at
-// once, in one slab. So a received message costs a handful of allocations
-// however many elements it has, and a consumer that reads a few keys never
-// pays for the Entry values. Decoded messages may be read from several
-// goroutines at once.
+// that buffer. Message.All walks a section's elements in place, allocating
+// nothing, and every reader is built on it: Get, Lookup, Section, List,
+// Keys, the Starlark conversion. The Entry values that Entries returns are
+// built only when it is first called on any section of the message (or the
+// message is changed), all at once, in one slab. So a received message
+// costs a handful of allocations however many elements it has, and a
+// consumer that walks it or reads a few keys never pays for Entry values.
+// Decoded messages may be read from several goroutines at once.
 //
 // # Deadlines
 //

@@ -1,6 +1,9 @@
 package vici
 
-import "fmt"
+import (
+	"fmt"
+	"iter"
+)
 
 // Kind says what an entry of a Message holds.
 type Kind uint8
@@ -56,15 +59,105 @@ func (m *Message) own() {
 	}
 }
 
-// find returns the entry named name of a decoded message.
-func (m *Message) find(name string) (element, bool) {
-	c := m.cursor()
-	for e, ok := c.next(); ok; e, ok = c.next() {
-		if e.name == name {
+// Element is one top-level entry of a message as All yields it: a value,
+// a list or a sub-section, as Kind says. Name, Value and the list items
+// are views of the message's memory, made without copying or allocating:
+// they stay valid as long as the message does and must not be modified.
+type Element struct {
+	Name    string
+	Kind    Kind
+	Value   []byte   // KindValue
+	Section *Message // KindSection
+
+	// A list's items: in list (a built message), or encoded at the start
+	// of buf (a decoded one); n of them.
+	list [][]byte
+	buf  []byte
+	n    int
+}
+
+// Len reports how many items a list has.
+func (e Element) Len() int { return e.n }
+
+// Items yields the items of a list in order.
+func (e Element) Items() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if e.buf == nil {
+			for _, it := range e.list {
+				if !yield(it) {
+					return
+				}
+			}
+			return
+		}
+		for at := 0; e.buf[at] == elemListItem; {
+			v := valueAt(e.buf, at+1)
+			if !yield(v) {
+				return
+			}
+			at += 3 + len(v)
+		}
+	}
+}
+
+// appendItems appends the list's items to dst.
+func (e Element) appendItems(dst [][]byte) [][]byte {
+	if e.buf == nil {
+		return append(dst, e.list...)
+	}
+	for it := range e.Items() {
+		dst = append(dst, it)
+	}
+	return dst
+}
+
+// entry returns e as an Entry.
+func (e Element) entry() Entry {
+	out := Entry{Name: e.Name, Kind: e.Kind, Value: e.Value, Section: e.Section}
+	if e.Kind == KindList {
+		if e.buf == nil {
+			out.List = e.list
+		} else {
+			out.List = e.appendItems(make([][]byte, 0, e.n))
+		}
+	}
+	return out
+}
+
+// All yields the top-level entries in order. It is the one way every
+// reader of a message walks it: on a decoded message it reads the packet
+// bytes in place and allocates nothing.
+func (m *Message) All() iter.Seq[Element] {
+	return func(yield func(Element) bool) {
+		if m == nil {
+			return
+		}
+		if m.t != nil {
+			c := m.cursor()
+			for e, ok := c.next(); ok; e, ok = c.next() {
+				if !yield(e) {
+					return
+				}
+			}
+			return
+		}
+		for i := range m.entries {
+			e := &m.entries[i]
+			if !yield(Element{Name: e.Name, Kind: e.Kind, Value: e.Value, Section: e.Section, list: e.List, n: len(e.List)}) {
+				return
+			}
+		}
+	}
+}
+
+// find returns the entry named name.
+func (m *Message) find(name string) (Element, bool) {
+	for e := range m.All() {
+		if e.Name == name {
 			return e, true
 		}
 	}
-	return element{}, false
+	return Element{}, false
 }
 
 // NewMessage returns an empty message.
@@ -82,7 +175,9 @@ func (m *Message) Len() int {
 }
 
 // Entries returns the top-level entries in order. The slice is the
-// message's own: callers must not modify it.
+// message's own: callers must not modify it. On a decoded message the
+// first call builds the Entry values of every section at once; All walks
+// without building them.
 func (m *Message) Entries() []Entry {
 	if m == nil {
 		return nil
@@ -100,14 +195,7 @@ func (m *Message) Entries() []Entry {
 // Keys returns the top-level names in order.
 func (m *Message) Keys() []string {
 	keys := make([]string, 0, m.Len())
-	if m != nil && m.t != nil {
-		c := m.cursor()
-		for e, ok := c.next(); ok; e, ok = c.next() {
-			keys = append(keys, e.name)
-		}
-		return keys
-	}
-	for _, e := range m.Entries() {
+	for e := range m.All() {
 		keys = append(keys, e.Name)
 	}
 	return keys
@@ -115,44 +203,23 @@ func (m *Message) Keys() []string {
 
 // Lookup returns the entry named name.
 func (m *Message) Lookup(name string) (Entry, bool) {
-	if m == nil {
+	e, ok := m.find(name)
+	if !ok {
 		return Entry{}, false
 	}
-	if m.t != nil {
-		e, ok := m.find(name)
-		if !ok {
-			return Entry{}, false
-		}
-		return m.t.entry(e), true
-	}
-	for _, e := range m.entries {
-		if e.Name == name {
-			return e, true
-		}
-	}
-	return Entry{}, false
+	return e.entry(), true
 }
 
 // Has reports whether the section has an entry named name.
 func (m *Message) Has(name string) bool {
-	if m != nil && m.t != nil {
-		_, ok := m.find(name)
-		return ok
-	}
-	_, ok := m.Lookup(name)
+	_, ok := m.find(name)
 	return ok
 }
 
 // Get returns the value of key name as a string, or "" if there is no such
 // key or it is not a plain value.
 func (m *Message) Get(name string) string {
-	if m != nil && m.t != nil {
-		if e, ok := m.find(name); ok && e.kind == KindValue {
-			return string(m.t.value(e.at))
-		}
-		return ""
-	}
-	if e, ok := m.Lookup(name); ok && e.Kind == KindValue {
+	if e, ok := m.find(name); ok && e.Kind == KindValue {
 		return string(e.Value)
 	}
 	return ""
@@ -160,26 +227,20 @@ func (m *Message) Get(name string) string {
 
 // List returns the items of list name as strings, or nil.
 func (m *Message) List(name string) []string {
-	e, ok := m.Lookup(name)
+	e, ok := m.find(name)
 	if !ok || e.Kind != KindList {
 		return nil
 	}
-	out := make([]string, len(e.List))
-	for i, v := range e.List {
-		out[i] = string(v)
+	out := make([]string, 0, e.n)
+	for it := range e.Items() {
+		out = append(out, string(it))
 	}
 	return out
 }
 
 // Section returns the sub-section name, or nil.
 func (m *Message) Section(name string) *Message {
-	if m != nil && m.t != nil {
-		if e, ok := m.find(name); ok && e.kind == KindSection {
-			return &m.t.msgs[e.sec]
-		}
-		return nil
-	}
-	if e, ok := m.Lookup(name); ok && e.Kind == KindSection {
+	if e, ok := m.find(name); ok && e.Kind == KindSection {
 		return e.Section
 	}
 	return nil

@@ -77,6 +77,7 @@ func FuzzDecode(f *testing.F) {
 		// The reads that work on the decoded bytes agree with a copy built
 		// from the decoded Entry values.
 		sameAPI(t, "", rebuild(&m), &m)
+		sameAll(t, "", &m)
 		out, err := m.MarshalBinary()
 		if err != nil {
 			t.Fatalf("decoded message does not re-encode: %v", err)
@@ -236,6 +237,36 @@ func BenchmarkDecodeWalk(b *testing.B) {
 			b.Fatalf("walked %d bytes, want %d", n, len(enc))
 		}
 	})
+}
+
+// BenchmarkDecodeAll decodes a list-sa message and then visits every
+// element of every section through All, without building Entry values.
+func BenchmarkDecodeAll(b *testing.B) {
+	benchDecode(b, func(b *testing.B, m *vici.Message, enc []byte) {
+		if n := walkAll(m); n != len(enc) {
+			b.Fatalf("walked %d bytes, want %d", n, len(enc))
+		}
+	})
+}
+
+// walkAll is walkEntries through All.
+func walkAll(m *vici.Message) int {
+	n := 0
+	for e := range m.All() {
+		n += 2 + len(e.Name)
+		switch e.Kind {
+		case vici.KindValue:
+			n += 2 + len(e.Value)
+		case vici.KindList:
+			for it := range e.Items() {
+				n += 3 + len(it)
+			}
+			n++
+		case vici.KindSection:
+			n += walkAll(e.Section) + 1
+		}
+	}
+	return n
 }
 
 // walkEntries visits every entry and returns the encoded size it saw.

@@ -1,10 +1,12 @@
 // Command bench times a full list-conns of 10,000 connections through the
-// vici engine against a minimal reader that only counts frames, side by
-// side in one run against one real charon daemon.
+// vici engine and through the vicish binary, against a minimal reader that
+// only counts frames, side by side in one run against one real charon
+// daemon.
 //
 // Run it as root (the lab needs network namespaces) from the repository:
 //
 //	go run ./scripts/bench [-conns 10000] [-rounds 7] [-cpuprofile engine.prof]
+//	                       [-engine=false] [-e2e=false] [-vicish path/to/vicish]
 //
 // It starts a one-gateway lab, loads the connections, then runs rounds of
 // the readers (the raw frame counter; the raw reader decoding each entry
@@ -16,6 +18,13 @@
 // less noisy than wall time on a busy machine. It also prints the median
 // of the per-round ratios (each reader against the raw frame counter of
 // the same round), wall and CPU, and the load average at the end.
+//
+// End to end, it then runs `vicish -c 'print(len(vici.list_conns()))'`
+// (built from ./cmd/vicish unless -vicish names a binary) and a child
+// process running the raw frame counter, one listing per process, in
+// alternating rounds. From each child's rusage it prints CPU (user +
+// system), wall time and peak RSS, and the per-round ratios of vicish to
+// the raw counter against the goal (CPU ≤ 2×, peak RSS ≤ 60 MiB).
 package main
 
 import (
@@ -41,19 +50,40 @@ func main() {
 	conns := flag.Int("conns", 10000, "connections to load and list")
 	rounds := flag.Int("rounds", 7, "rounds per reader (alternating)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine rounds to this file")
+	engine := flag.Bool("engine", true, "measure the engine in this process")
+	e2e := flag.Bool("e2e", true, "measure the vicish binary end to end")
+	vicish := flag.String("vicish", "", "the vicish binary to measure (default: build ./cmd/vicish)")
+	rawChild := flag.String(rawChildFlag, "", "internal: run one raw listing against this socket and print the count")
 	flag.Parse()
-	if err := run(*conns, *rounds, *cpuprofile); err != nil {
+	if *rawChild != "" {
+		if err := runRawChild(*rawChild); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*conns, *rounds, *cpuprofile, *engine, *e2e, *vicish); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conns, rounds int, cpuprofile string) (err error) {
+func run(conns, rounds int, cpuprofile string, engine, e2e bool, vicish string) (err error) {
 	if err := lab.Check(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	if e2e && vicish == "" {
+		dir, err := os.MkdirTemp("", "vicish-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if vicish, err = buildVicish(ctx, dir); err != nil {
+			return err
+		}
+	}
 
 	start := time.Now()
 	l, err := lab.Up(ctx, lab.Config{Topology: lab.OneGateway})
@@ -73,16 +103,30 @@ func run(conns, rounds int, cpuprofile string) (err error) {
 		return err
 	}
 	fmt.Printf("loaded %d connections in %v\n", conns, time.Since(start).Round(time.Millisecond))
-
-	client, err := vici.Dial(ctx, g.URI)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 	_, addr, err := vici.ParseURI(g.URI)
 	if err != nil {
 		return err
 	}
+	if engine {
+		if err := engineRounds(ctx, g.URI, addr, conns, rounds, cpuprofile); err != nil {
+			return err
+		}
+	}
+	if e2e {
+		return endToEnd(ctx, vicish, g.URI, addr, conns, rounds)
+	}
+	return nil
+}
+
+// engineRounds measures the engine in this process against the raw
+// readers, listing over connections of its own.
+func engineRounds(ctx context.Context, uri, addr string, conns, rounds int, cpuprofile string) (err error) {
+
+	client, err := vici.Dial(ctx, uri)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
 	raw, err := dialRaw(addr)
 	if err != nil {
 		return err

@@ -123,7 +123,7 @@ func (a *applier) call(cmd string, req *vici.Message) (*vici.Message, error) {
 func (a *applier) named(cmd, event string) (map[string]*vici.Message, error) {
 	out := map[string]*vici.Message{}
 	_, err := a.c.CallStream(a.ctx, cmd, event, vici.NewMessage(), func(m *vici.Message) error {
-		for _, e := range m.Entries() {
+		for e := range m.All() {
 			if e.Kind == vici.KindSection {
 				out[e.Name] = e.Section
 			}
@@ -403,7 +403,7 @@ func (a *applier) poolAddrs() (map[string]*vici.Message, error) {
 		return nil, err
 	}
 	out := map[string]*vici.Message{}
-	for _, e := range r.Entries() {
+	for e := range r.All() {
 		if e.Kind == vici.KindSection {
 			out[e.Name] = vici.NewMessage().Set("base", e.Section.Get("base")).Set("size", e.Section.Get("size"))
 		}
