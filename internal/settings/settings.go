@@ -101,9 +101,15 @@ func Parse(path string, data []byte) (*Settings, error) {
 	return &Settings{root: root}, nil
 }
 
+// MaxDepth is how deeply sections may nest. strongSwan's parser gives up
+// a little below 5,000 levels ("memory exhausted"); real files nest a
+// handful.
+const MaxDepth = 4000
+
 type parser struct {
-	lx  *lexer
-	tok token
+	lx    *lexer
+	tok   token
+	depth int // sections open
 }
 
 func (p *parser) advance() error {
@@ -206,12 +212,16 @@ func (p *parser) statement(parent *section) error {
 				return p.unexpected("'{'")
 			}
 		}
+		if p.depth++; p.depth > MaxDepth {
+			return fmt.Errorf("%s: sections nest deeper than %d levels", p.tok.pos, MaxDepth)
+		}
 		if err := p.advance(); err != nil {
 			return err
 		}
 		if err := p.statements(sec, false); err != nil {
 			return err
 		}
+		p.depth--
 		return p.advance() // the '}'
 	}
 	return p.unexpected("'{', ':' or '='")

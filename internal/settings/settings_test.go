@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -246,5 +247,22 @@ func TestIncludeLoop(t *testing.T) {
 	_, err := ParseFile(filepath.Join(dir, "swanctl.conf"))
 	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDepth: MaxDepth nested sections parse, one more is an error naming
+// the line (before, a deep enough file overflowed the stack).
+func TestDepth(t *testing.T) {
+	nest := func(n int) string {
+		return strings.Repeat("a {\n", n) + strings.Repeat("}\n", n)
+	}
+	s := mustParse(t, nest(MaxDepth)+"x = 1\n")
+	if v, _ := s.Get("x"); v != "1" {
+		t.Errorf("after %d levels: x = %q", MaxDepth, v)
+	}
+	_, err := Parse("/x/deep.conf", []byte(nest(1_000_000)))
+	want := fmt.Sprintf("/x/deep.conf:%d: sections nest deeper than %d levels", MaxDepth+1, MaxDepth)
+	if err == nil || err.Error() != want {
+		t.Errorf("1,000,000 levels: got %v, want %q", err, want)
 	}
 }

@@ -234,7 +234,7 @@ func (c *Conf) addSecrets(s *settings.Settings) {
 		}
 		body := vici.NewMessage()
 		for _, e := range s.KeyValues("secrets." + name) {
-			body.Set(e.Key, e.Value)
+			appendValue(body, e.Key, e.Value)
 		}
 		c.Items = append(c.Items, Item{Kind: KindToken, Name: name, Body: body})
 	}
@@ -322,11 +322,11 @@ func (c *Conf) addAuthorities(s *settings.Settings) {
 				if err != nil {
 					it.Err = fmt.Errorf("loading ca certificate: %v", err)
 				}
-				body.SetBytes(e.Key, data)
+				body.Append(vici.Entry{Name: e.Key, Kind: vici.KindValue, Value: data})
 			case "crl_uris", "ocsp_uris":
-				body.SetList(e.Key, splitList(e.Value)...)
+				appendList(body, e.Key, splitList(e.Value))
 			default:
-				body.Set(e.Key, e.Value)
+				appendValue(body, e.Key, e.Value)
 			}
 			if it.Err != nil {
 				break
@@ -344,9 +344,9 @@ func (c *Conf) addPools(s *settings.Settings) {
 		body := vici.NewMessage()
 		for _, e := range s.KeyValues("pools." + name) {
 			if e.Key == "addrs" {
-				body.Set(e.Key, e.Value)
+				appendValue(body, e.Key, e.Value)
 			} else {
-				body.SetList(e.Key, splitList(e.Value)...)
+				appendList(body, e.Key, splitList(e.Value))
 			}
 		}
 		c.Items = append(c.Items, Item{Kind: KindPool, Name: name,
@@ -386,28 +386,58 @@ func isListKey(key string) bool {
 // sub-sections, recursively (load_conns.c add_key_values, add_sections).
 func (c *Conf) connSection(s *settings.Settings, path string) (*vici.Message, error) {
 	m := vici.NewMessage()
-	for _, e := range s.KeyValues(path) {
+	kvs := s.KeyValues(path)
+	for _, e := range kvs {
 		switch {
 		case isListKey(e.Key):
-			m.SetList(e.Key, splitList(e.Value)...)
+			appendList(m, e.Key, splitList(e.Value))
 		case isFileListKey(e.Key):
 			blobs, err := c.fileList(e.Key, e.Value)
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %v", path, e.Key, err)
 			}
-			m.SetBytesList(e.Key, blobs)
+			if blobs == nil {
+				blobs = [][]byte{}
+			}
+			m.Append(vici.Entry{Name: e.Key, Kind: vici.KindList, List: blobs})
 		default:
-			m.Set(e.Key, e.Value)
+			appendValue(m, e.Key, e.Value)
 		}
 	}
+	var isKey map[string]bool // built only when there are sections
 	for _, name := range s.SectionNames(path) {
 		sub, err := c.connSection(s, path+"."+name)
 		if err != nil {
 			return nil, err
 		}
-		m.SetSection(name, sub)
+		if isKey == nil {
+			isKey = make(map[string]bool, len(kvs))
+			for _, e := range kvs {
+				isKey[e.Key] = true
+			}
+		}
+		if isKey[name] {
+			m.SetSection(name, sub) // a section named like a key replaces it
+		} else {
+			m.Append(vici.Entry{Name: name, Kind: vici.KindSection, Section: sub})
+		}
 	}
 	return m, nil
+}
+
+// appendValue and appendList add an entry to a request being built from
+// settings, which give each name once: appending, unlike Set, does not
+// look for an entry of the same name, so building stays linear.
+func appendValue(m *vici.Message, name, value string) {
+	m.Append(vici.Entry{Name: name, Kind: vici.KindValue, Value: []byte(value)})
+}
+
+func appendList(m *vici.Message, name string, items []string) {
+	list := make([][]byte, len(items))
+	for i, it := range items {
+		list[i] = []byte(it)
+	}
+	m.Append(vici.Entry{Name: name, Kind: vici.KindList, List: list})
 }
 
 func isFileListKey(key string) bool {

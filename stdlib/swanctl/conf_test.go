@@ -308,7 +308,7 @@ func TestSplitList(t *testing.T) {
 }
 
 // writeFile writes text to path, creating its directory.
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
