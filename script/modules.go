@@ -6,6 +6,7 @@ import (
 
 	"github.com/vicish/vicish/stdlib/doc"
 	"github.com/vicish/vicish/stdlib/exec"
+	"github.com/vicish/vicish/stdlib/file"
 	"github.com/vicish/vicish/stdlib/http"
 	"github.com/vicish/vicish/stdlib/json"
 	"github.com/vicish/vicish/stdlib/log"
@@ -28,6 +29,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"sys":     sys.NewModule(o.Argv, o.Getenv),
 		"exec":    exec.NewModule(o.AllowExec),
 		"http":    http.NewModule(o.AllowNet),
+		"file":    file.NewModule(o.AllowWrite),
 		"table":   table.NewModule(r.vici),
 		"swanctl": swanctl.NewModule(r.vici.Client, r.stdout),
 		"x509":    x509.NewModule(),
@@ -44,7 +46,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 // assemble predeclares, each declared next to its builtins.
 func moduleDocs() []doc.Module {
 	return []doc.Module{json.Doc(), time.Doc(), log.Doc(), sys.Doc(), exec.Doc(), http.Doc(),
-		table.Doc(), swanctl.Doc(), x509.Doc()}
+		file.Doc(), table.Doc(), swanctl.Doc(), x509.Doc()}
 }
 
 // learning returns module m with each builtin wrapped so that the runtime

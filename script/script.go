@@ -40,7 +40,7 @@ import (
 
 // Options configure a Runtime. The zero value is usable: default URI
 // discovery, no deadline, the process's standard streams and environment,
-// exec and http disabled.
+// exec, http and file.write disabled.
 type Options struct {
 	// URI of the daemon's VICI socket; "" means discovery ($VICI_URI, then
 	// strongswan.conf, then vici.DefaultURI).
@@ -60,6 +60,8 @@ type Options struct {
 	// AllowNet enables the http module, and lets vici.connect use a remote
 	// transport (tcp://, ssh://) the user did not give as URI.
 	AllowNet bool
+	// AllowWrite enables file.write (replacing files).
+	AllowWrite bool
 	// LogJSON makes the log module write JSON lines.
 	LogJSON bool
 	// Predeclared adds (or replaces) globals after the built-in ones.

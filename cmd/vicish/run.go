@@ -43,6 +43,7 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
   --allow-net        let scripts make HTTP requests (the http module) and
                      vici.connect() to a remote URI (tcp://, ssh://) not given
                      with --uri or $VICI_URI
+  --allow-write      let scripts replace files (file.write)
   --log-json         the log module writes JSON lines
   --json             with -e: print the value as one line of JSON (dicts in the
                      daemon's order, bytes as base64), for jq
@@ -64,15 +65,16 @@ Examples:
 
 // options are the parsed command line.
 type options struct {
-	uri       string
-	deadline  time.Duration
-	allowExec bool
-	allowNet  bool
-	logJSON   bool
-	code      *string // -c CODE
-	expr      *string // -e EXPR
-	json      bool    // --json: -e prints JSON
-	rest      []string
+	uri        string
+	deadline   time.Duration
+	allowExec  bool
+	allowNet   bool
+	allowWrite bool
+	logJSON    bool
+	code       *string // -c CODE
+	expr       *string // -e EXPR
+	json       bool    // --json: -e prints JSON
+	rest       []string
 }
 
 // run is the program: it parses args, picks the mode (lab, REPL, file, -c,
@@ -86,13 +88,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	ropts := script.Options{
-		URI:       opts.uri,
-		Deadline:  opts.deadline,
-		Stdout:    stdout,
-		Stderr:    stderr,
-		AllowExec: opts.allowExec,
-		AllowNet:  opts.allowNet,
-		LogJSON:   opts.logJSON,
+		URI:        opts.uri,
+		Deadline:   opts.deadline,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		AllowExec:  opts.allowExec,
+		AllowNet:   opts.allowNet,
+		AllowWrite: opts.allowWrite,
+		LogJSON:    opts.logJSON,
 	}
 	var name string
 	var src any
@@ -264,6 +267,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	})
 	fs.BoolVar(&opts.allowExec, "allow-exec", false, "")
 	fs.BoolVar(&opts.allowNet, "allow-net", false, "")
+	fs.BoolVar(&opts.allowWrite, "allow-write", false, "")
 	fs.BoolVar(&opts.logJSON, "log-json", false, "")
 	version := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
