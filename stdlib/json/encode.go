@@ -16,6 +16,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -123,6 +124,8 @@ func (e *encoder) value(v starlark.Value) error {
 		}
 		e.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
 	case starlark.String:
+		e.str(string(v))
+	case display.Text: // a rendered table (table.sas()) is its text
 		e.str(string(v))
 	case starlark.Bytes:
 		e.buf.WriteByte('"')

@@ -15,6 +15,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/json"
 )
@@ -35,8 +36,11 @@ func TestEncode(t *testing.T) {
 		"when":   libtime.Time(time.Date(2026, 11, 29, 12, 0, 0, 5, time.UTC)),
 		"dur":    libtime.Duration(90 * time.Minute),
 		"bad":    starlark.String("a\xff\xfeb"),
+		"text":   display.Text("IKE_SA\n  CHILD_SA"),
 	}
 	src := `
+# a rendered table (display.Text, what table.sas() returns) is a JSON string
+assert.eq(json.encode([text]), '["IKE_SA\\n  CHILD_SA"]')
 # key order is the dict's own: a vici reply's order is the daemon's
 assert.eq(json.encode({"z": "1", "a": "2", "m": {"y": [], "b": {}}}), '{"z":"1","a":"2","m":{"y":[],"b":{}}}')
 # bytes (certificates in list_certs) become base64

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/stdlib/table"
 )
 
@@ -284,7 +285,7 @@ func render(t *testing.T, fn string, events *starlark.List) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(v.(starlark.String))
+	return string(v.(display.Text))
 }
 
 // parsePretty turns swanctl's --pretty dump of events (such as "list-sa")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/table"
@@ -221,11 +222,14 @@ func vicish(t *testing.T, ctx context.Context, g *lab.Gateway, expr string) stri
 	if err != nil {
 		t.Fatalf("%s: %v", expr, err)
 	}
-	s, ok := v.(starlark.String)
-	if !ok {
-		t.Fatalf("%s returned %s, want a string", expr, v.Type())
+	switch v := v.(type) {
+	case display.Text:
+		return string(v)
+	case starlark.String:
+		return string(v)
 	}
-	return string(s)
+	t.Fatalf("%s returned %s, want text or a string", expr, v.Type())
+	return ""
 }
 
 // same compares what expr renders on g with what swanctl prints for args,

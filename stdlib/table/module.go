@@ -27,8 +27,9 @@
 // arguments are then passed on to that call, as swanctl's options are:
 // table.pools(leases=True), table.counters(all=True), table.pols(child="net").
 //
-// Every function returns the text without a trailing newline, ready for
-// print.
+// render and the listings return a display.Text without a trailing
+// newline: print shows it, the REPL echoes it as its lines, str() gives the
+// plain string. table.log returns a plain string (one line, for joining).
 package table
 
 import (
@@ -40,6 +41,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -151,7 +153,7 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 		if err := l.write(&w, data, &listRun{release: rel, ctx: starctx.From(thread)}); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		return starlark.String(strings.TrimSuffix(w.String(), "\n")), nil
+		return display.Text(strings.TrimSuffix(w.String(), "\n")), nil
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
 )
@@ -89,7 +90,7 @@ func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	for _, c := range cols {
 		header = append(header, cell{text: c.header})
 	}
-	return starlark.String(layout(header, cells)), nil
+	return display.Text(layout(header, cells)), nil
 }
 
 // interrupted reports, every 256 rows, whether the thread's context has

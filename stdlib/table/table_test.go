@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/table"
 )
@@ -22,11 +23,14 @@ func eval(t *testing.T, expr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, ok := v.(starlark.String)
-	if !ok {
-		t.Fatalf("%s returned %s, want string", expr, v.Type())
+	switch v := v.(type) {
+	case display.Text:
+		return string(v), nil
+	case starlark.String:
+		return string(v), nil
 	}
-	return string(s), nil
+	t.Fatalf("%s returned %s, want text or a string", expr, v.Type())
+	return "", nil
 }
 
 func TestRender(t *testing.T) {
@@ -202,6 +206,10 @@ func TestModule(t *testing.T) {
 	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", `
 assert.eq(dir(table), ["algs", "authorities", "certs", "conns", "counters", "log", "pols", "pools", "render", "sas", "stats"])
 assert.eq(str(table.sas), "<built-in function table.sas>")
+assert.eq(type(table.sas([])), "text")
+assert.eq(type(table.render([])), "text")
+assert.eq(type(table.log({"msg": "x"})), "string")
+assert.eq(str(table.pols({"p": {"mode": "PASS"}})).splitlines()[0], "p, PASS")
 `, starlark.StringDict{"table": table.NewModule(nil), "assert": assert["assert"]})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +255,7 @@ deep_dict = table.render([[dd]])
 		"deep_list":  "...",
 		"deep_dict":  strings.Repeat(`{"n": `, 16) + "..." + strings.Repeat("}", 16),
 	} {
-		if got := string(g[name].(starlark.String)); got != want {
+		if got := g[name].String(); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
@@ -321,7 +329,7 @@ many = table.algs({"t": {str(i): "p" for i in range(100000)}})
 		"pools": "p" + strings.Repeat(" ", 20) + "10.3.0.0" + strings.Repeat(" ", 29) + "0 / 0 / 14\n  " + strings.Repeat(" ", 40) + "''",
 		"many":  "  99999[p]",
 	} {
-		if got := string(g[name].(starlark.String)); !strings.Contains(got, want) {
+		if got := g[name].String(); !strings.Contains(got, want) {
 			t.Errorf("%s = %q, want it to contain %q", name, got, want)
 		}
 	}
