@@ -8,6 +8,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/stdlib/json"
 )
@@ -38,7 +39,7 @@ assert.eq(json.decode("nope", None), None)
 assert.fails(lambda: json.decode("nope"), "json.decode: at offset 0")
 assert.fails(lambda: json.encode({1: 2}), "json.encode: dict has int key 1, want str")
 `
-	if _, err := starlark.ExecFile(thread, "test.star", src, predeclared); err != nil {
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared); err != nil {
 		t.Fatal(err)
 	}
 }
