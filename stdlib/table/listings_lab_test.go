@@ -308,6 +308,17 @@ func TestListingsMatchSwanctl(t *testing.T) {
 	ll := startListingLab(t)
 	a, b := ll.a, ll.b
 
+	// list-sas and list-conns through the vici module (lab_test.go checks
+	// them on swanctl's own events, with more fields).
+	t.Run("sas", func(t *testing.T) {
+		got := same(t, ll, a, `table.sas()`, "--list-sas")
+		mustContain(t, "table.sas()", got, "ab: #", "ESTABLISHED", "net: #", "INSTALLED", "vip: #")
+		same(t, ll, b, `table.sas(vici.list_sas(ike="ab"))`, "--list-sas", "--ike", "ab")
+	})
+	t.Run("conns", func(t *testing.T) {
+		got := same(t, ll, a, `table.conns()`, "--list-conns")
+		mustContain(t, "table.conns()", got, "ab: IKEv2", "pols: IKEv", "vip: IKEv") // 5.x defaults to IKEv1/2, 6.x to IKEv2
+	})
 	t.Run("pols", func(t *testing.T) {
 		got := same(t, ll, a, `table.pols()`, "--list-pols")
 		mustContain(t, "table.pols()", got, "pols/t", "TUNNEL", "DROP", "PASS", "10.9.2.0/24 10.9.22.0/24")
