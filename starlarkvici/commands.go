@@ -30,36 +30,6 @@ type request struct {
 	opts   cmdOpts
 }
 
-// topSchema returns the schema checking a command's top-level message.
-func topSchema(c Command) *schema {
-	if c.schema != nil {
-		return c.schema
-	}
-	var lists []string
-	for _, k := range c.Keys {
-		if k.List {
-			lists = append(lists, k.Name)
-		}
-	}
-	if lists == nil {
-		return nil
-	}
-	return &schema{what: "request", lists: set(lists...)}
-}
-
-func presenceKeys(c Command) map[string]bool {
-	var m map[string]bool
-	for _, k := range c.Keys {
-		if k.Presence {
-			if m == nil {
-				m = map[string]bool{}
-			}
-			m[k.Name] = true
-		}
-	}
-	return m
-}
-
 // body converts the optional positional message of a command with c.
 func body(c *converter, name string, args starlark.Tuple, sc *schema, presence map[string]bool) (*vici.Message, error) {
 	if len(args) == 0 || args[0] == starlark.None {
@@ -123,19 +93,17 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 }
 
 // runTable runs a command from the table: vici.initiate(child="net") etc.
-func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (s *Session) runTable(thread *starlark.Thread, name string, c *Command, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) > 1 {
 		return nil, fmt.Errorf("%s: takes at most one positional argument (the request dict), got %d", name, len(args))
 	}
-	presence := presenceKeys(c)
 	conv := newConverter(starctx.From(thread))
-	msg, err := body(conv, name, args, topSchema(c), presence)
+	msg, err := body(conv, name, args, c.top, c.presence)
 	if err != nil {
 		return nil, err
 	}
-	r := request{name: name, prefix: name, wire: c.Wire, event: event(c), stream: c.Streamed(), msg: msg,
+	r := request{name: name, prefix: name, wire: c.Wire, event: c.event(), stream: c.Streamed(), msg: msg,
 		opts: cmdOpts{deadline: s.deadline, check: true}}
-	sc := topSchema(c)
 	for _, kw := range kwargs {
 		ok, err := commonOption(name, kw, &r.opts, c.Streamed(), c.Log)
 		if err != nil {
@@ -145,11 +113,11 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args
 			continue
 		}
 		kwName := string(kw[0].(starlark.String))
-		key, found := findKey(c, kwName)
+		key, found := c.keywords[kwName]
 		if !found {
-			return nil, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(KeywordNames(name), ", "))
+			return nil, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(c.kwNames, ", "))
 		}
-		if err := conv.set(msg, kwName, key.Name, kw[1], sc, key.Presence); err != nil {
+		if err := conv.set(msg, kwName, key.Name, kw[1], c.top, key.Presence); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -157,41 +125,18 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c Command, args
 	return s.execute(thread, r)
 }
 
-// event returns the event to collect for a streamed command.
-func event(c Command) string {
-	if c.Streamed() {
-		return c.Event
-	}
-	return ""
-}
-
-func findKey(c Command, keyword string) (Key, bool) {
-	for _, k := range c.Keys {
-		if k.Keyword() == keyword {
-			return k, true
-		}
-	}
-	return Key{}, false
-}
-
 // generic builds the request of vici.call and vici.stream: the command's
 // table entry (if it has one) still decides presence keys and list keys;
 // other keywords are sent as request keys with "_" written as "-".
 func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args starlark.Tuple, kwargs []starlark.Tuple, allowEach bool) (request, error) {
-	c, known := s.commands[cmd]
-	if !known {
-		for _, x := range s.commands {
-			if x.Wire == cmd {
-				c, known = x, true
-			}
-		}
-	}
 	wire := cmd
-	if known {
-		wire = c.Wire
+	var (
+		sc       *schema
+		presence map[string]bool
+	)
+	if c, known := commands().lookup(cmd); known {
+		wire, sc, presence = c.Wire, c.top, c.presence
 	}
-	presence := presenceKeys(c)
-	sc := topSchema(c)
 	conv := newConverter(starctx.From(thread))
 	msg, err := body(conv, name, args, sc, presence)
 	if err != nil {

@@ -160,12 +160,12 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestPresenceFlags(t *testing.T) {
-	c, _ := lookupCommand("list_policies")
+	c, _ := commands().lookup("list_policies")
 	for _, tc := range []struct{ in, want string }{
 		{`{"drop": True, "pass": False, "trap": None, "child": "net"}`, `drop=yes child=net`},
 		{`{"drop": False}`, ``},
 	} {
-		m, err := body(newConverter(context.Background()), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, topSchema(c), presenceKeys(c))
+		m, err := body(newConverter(context.Background()), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, c.top, c.presence)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,19 +174,19 @@ func TestPresenceFlags(t *testing.T) {
 		}
 	}
 	// not a presence key: False is sent as "no"
-	c, _ = lookupCommand("rekey")
-	m, _ := body(newConverter(context.Background()), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, topSchema(c), presenceKeys(c))
+	c, _ = commands().lookup("rekey")
+	m, _ := body(newConverter(context.Background()), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, c.top, c.presence)
 	if got := wire(m); got != "reauth=no" {
 		t.Errorf("reauth=False: got %q, want reauth=no", got)
 	}
 }
 
 func TestLoadSchemas(t *testing.T) {
-	conn, _ := lookupCommand("load_conn")
-	pool, _ := lookupCommand("load_pool")
-	auth, _ := lookupCommand("load_authority")
+	conn, _ := commands().lookup("load_conn")
+	pool, _ := commands().lookup("load_pool")
+	auth, _ := commands().lookup("load_authority")
 	for _, tc := range []struct {
-		c    Command
+		c    *Command
 		in   string
 		want string // wire form, or "!" + error substring
 	}{
@@ -207,7 +207,7 @@ func TestLoadSchemas(t *testing.T) {
 		{auth, `{"ca": {"cacert": b"\x30", "crl_uris": "http://x/crl"}}`, "ca{cacert=\x30 crl_uris=[http://x/crl]}"},
 		{auth, `{"ca": {"cert_uri_base": ["x"]}}`, `!ca.cert_uri_base: the daemon wants a single value`},
 	} {
-		m, err := body(newConverter(context.Background()), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, topSchema(tc.c), nil)
+		m, err := body(newConverter(context.Background()), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, tc.c.top, nil)
 		if strings.HasPrefix(tc.want, "!") {
 			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
 				t.Errorf("%s %s: got error %v, want %q", tc.c.Name, tc.in, err, tc.want[1:])
@@ -253,7 +253,7 @@ func TestCommandTable(t *testing.T) {
 			t.Errorf("vici.%s missing from the module", c.Name)
 		}
 		text, ok := Help(mustAttr(t, m, c.Name))
-		if !ok || !strings.Contains(text, c.Doc) || !strings.Contains(text, signature(c)) {
+		if !ok || !strings.Contains(text, c.Doc) || !strings.Contains(text, signature(&c)) {
 			t.Errorf("help(vici.%s) = %q, %v", c.Name, text, ok)
 		}
 	}

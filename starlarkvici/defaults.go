@@ -13,7 +13,7 @@ import (
 // only trap policies, and list_policies(pass_=False) trap and drop ones.
 // The flags are read from msg (built from the positional dict and the
 // keywords); args and kwargs tell which flags were given as False.
-func defaultFlags(c Command, msg *vici.Message, args starlark.Tuple, kwargs []starlark.Tuple) {
+func defaultFlags(c *Command, msg *vici.Message, args starlark.Tuple, kwargs []starlark.Tuple) {
 	if len(c.AllFlags) == 0 {
 		return
 	}
@@ -34,7 +34,7 @@ func defaultFlags(c Command, msg *vici.Message, args starlark.Tuple, kwargs []st
 	}
 	for _, kw := range kwargs {
 		name := string(kw[0].(starlark.String))
-		if k, ok := findKey(c, name); ok && kw[1] != starlark.None {
+		if k, ok := c.keywords[name]; ok && kw[1] != starlark.None {
 			off[k.Name] = true
 		}
 	}

@@ -2,6 +2,7 @@ package starlarkvici
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -37,7 +38,7 @@ func otherBuiltins() []builtinDoc {
 }
 
 // signature renders a command builtin's signature.
-func signature(c Command) string {
+func signature(c *Command) string {
 	var b strings.Builder
 	b.WriteString("vici." + c.Name + "(")
 	if c.schema != nil {
@@ -59,7 +60,7 @@ func signature(c Command) string {
 }
 
 // commandHelp renders help(vici.<command>).
-func commandHelp(c Command) string {
+func commandHelp(c *Command) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n%s\nVICI command %q", signature(c), c.Doc, c.Wire)
 	if c.Streamed() {
@@ -103,7 +104,7 @@ func moduleHelp(uri string, session bool) string {
 		fmt.Fprintf(&b, "vici: strongSwan's VICI protocol from Starlark. The functions below use a default session to\n%s, connected on first use; vici.connect(uri) opens more.\n\n", uri)
 	}
 	b.WriteString("Commands (msg=None dict, keyword request keys, deadline=, check=; help(vici.<name>) for details):\n")
-	for _, c := range commandTable() {
+	for _, c := range commands().list {
 		fmt.Fprintf(&b, "  %-17s %s\n", c.Name, c.Doc)
 	}
 	b.WriteString("\nOther functions:\n")
@@ -127,6 +128,21 @@ func moduleHelp(uri string, session bool) string {
 	return b.String()
 }
 
+// Lookup reports whether v is a function of the vici module or of a
+// session, and gives its name there ("list_sas", "connect"). A builtin of
+// the same name from anywhere else is not one.
+func Lookup(v starlark.Value) (name string, ok bool) {
+	b, ok := v.(*starlark.Builtin)
+	if !ok {
+		return "", false
+	}
+	switch b.Receiver().(type) {
+	case *Module, *Session:
+		return strings.TrimPrefix(b.Name(), "vici."), true
+	}
+	return "", false
+}
+
 // Help renders help text for the vici module, a session, or one of their
 // functions, and reports whether v is one of them. The host's help()
 // builtin calls it.
@@ -136,20 +152,17 @@ func Help(v starlark.Value) (string, bool) {
 		return moduleHelp(v.URI(), false), true
 	case *Session:
 		return moduleHelp(v.resolvedURI(), !v.isDefault), true
-	case *starlark.Builtin:
-		switch v.Receiver().(type) {
-		case *Module, *Session:
-		default:
-			return "", false
-		}
-		name := strings.TrimPrefix(v.Name(), "vici.")
-		if c, ok := lookupCommand(name); ok {
-			return commandHelp(c), true
-		}
-		for _, d := range otherBuiltins() {
-			if d.name == name {
-				return "vici." + d.sig + "\n\n" + d.doc + "\n", true
-			}
+	}
+	name, ok := Lookup(v)
+	if !ok {
+		return "", false
+	}
+	if c, ok := commands().byName[name]; ok {
+		return commandHelp(c), true
+	}
+	for _, d := range otherBuiltins() {
+		if d.name == name {
+			return "vici." + d.sig + "\n\n" + d.doc + "\n", true
 		}
 	}
 	return "", false
@@ -160,22 +173,12 @@ func Help(v starlark.Value) (string, bool) {
 // completion, or nil if there is no such builtin.
 func KeywordNames(builtinName string) []string {
 	name := strings.TrimPrefix(builtinName, "vici.")
-	if c, ok := lookupCommand(name); ok && c.Name == name {
-		var out []string
-		for _, k := range c.Keys {
-			out = append(out, k.Keyword())
-		}
-		if c.Log {
-			out = append(out, "log")
-		}
-		if c.Streamed() {
-			out = append(out, "each")
-		}
-		return append(out, "deadline", "check")
+	if c, ok := commands().byName[name]; ok {
+		return slices.Clone(c.kwNames)
 	}
 	for _, d := range otherBuiltins() {
 		if d.name == name {
-			return append([]string{}, d.params...)
+			return slices.Clone(d.params)
 		}
 	}
 	return nil
@@ -186,7 +189,7 @@ func KeywordNames(builtinName string) []string {
 func Reference() string {
 	var b strings.Builder
 	b.WriteString("| function | VICI command | keywords | returns |\n| --- | --- | --- | --- |\n")
-	for _, c := range commandTable() {
+	for _, c := range commands().list {
 		var kws []string
 		for _, k := range c.Keys {
 			kw := "`" + k.Keyword() + "`"

@@ -27,7 +27,6 @@ type Session struct {
 	reconnect   bool
 	isDefault   bool
 	members     starlark.StringDict
-	commands    map[string]Command
 
 	mu     sync.Mutex
 	cmd    *vici.Client
@@ -41,13 +40,11 @@ type Session struct {
 }
 
 func newSession(m *Module, uri string, deadline time.Duration, reconnect, isDefault bool) *Session {
-	s := &Session{mod: m, uri: uri, deadline: deadline, reconnect: reconnect, isDefault: isDefault,
-		commands: make(map[string]Command)}
+	s := &Session{mod: m, uri: uri, deadline: deadline, reconnect: reconnect, isDefault: isDefault}
 	s.events.init()
 	s.members = starlark.StringDict{}
-	for _, c := range commandTable() {
-		c := c
-		s.commands[c.Name] = c
+	for i := range commands().list {
+		c := &commands().list[i]
 		s.members[c.Name] = starlark.NewBuiltin("vici."+c.Name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			return s.runTable(thread, b.Name(), c, args, kwargs)
 		}).BindReceiver(s)

@@ -1,6 +1,10 @@
 package starlarkvici
 
-import "strings"
+import (
+	"slices"
+	"strings"
+	"sync"
+)
 
 // Command describes one VICI command as the module exposes it. A single
 // table of these drives the builtins, help(), REPL completion and the
@@ -19,6 +23,81 @@ type Command struct {
 	AllFlags []string
 
 	schema *schema // load_conn, load_pool, load_authority: list/value keys
+
+	// Derived once, when the table is built (see prepare).
+	top      *schema         // checks the top-level request: schema, or the list keys
+	presence map[string]bool // wire names of the presence keys
+	keywords map[string]Key  // the keys by keyword spelling
+	kwNames  []string        // every keyword argument, in order, for completion
+}
+
+// prepare derives c's indexes from its fields.
+func (c *Command) prepare() {
+	c.top = c.schema
+	var lists []string
+	c.keywords = make(map[string]Key, len(c.Keys))
+	for _, k := range c.Keys {
+		c.keywords[k.Keyword()] = k
+		c.kwNames = append(c.kwNames, k.Keyword())
+		if k.Presence {
+			if c.presence == nil {
+				c.presence = map[string]bool{}
+			}
+			c.presence[k.Name] = true
+		}
+		if k.List {
+			lists = append(lists, k.Name)
+		}
+	}
+	if c.top == nil && lists != nil {
+		c.top = &schema{what: "request", lists: set(lists...)}
+	}
+	if c.Log {
+		c.kwNames = append(c.kwNames, "log")
+	}
+	if c.Streamed() {
+		c.kwNames = append(c.kwNames, "each")
+	}
+	c.kwNames = append(c.kwNames, "deadline", "check")
+}
+
+// event returns the event to collect for a streamed command, or "".
+func (c *Command) event() string {
+	if c.Streamed() {
+		return c.Event
+	}
+	return ""
+}
+
+// commandIndex is the command table with its indexes.
+type commandIndex struct {
+	list   []Command
+	byName map[string]*Command // by builtin name, "list_sas"
+	byWire map[string]*Command // by wire name, "list-sas"
+}
+
+// commands returns the command table, built on first use and then shared,
+// read-only, by every module, session and help text.
+var commands = sync.OnceValue(func() *commandIndex {
+	t := &commandIndex{list: commandList()}
+	t.byName = make(map[string]*Command, len(t.list))
+	t.byWire = make(map[string]*Command, len(t.list))
+	for i := range t.list {
+		c := &t.list[i]
+		c.prepare()
+		t.byName[c.Name] = c
+		t.byWire[c.Wire] = c
+	}
+	return t
+})
+
+// lookup finds a command by builtin or wire name.
+func (t *commandIndex) lookup(name string) (*Command, bool) {
+	if c, ok := t.byName[name]; ok {
+		return c, true
+	}
+	c, ok := t.byWire[name]
+	return c, ok
 }
 
 // Key is one documented request key of a command.
@@ -61,9 +140,9 @@ var (
 	keyTimeout = Key{Name: "timeout", Doc: "daemon-side timeout in milliseconds; 0 waits for the result, -1 returns at once"}
 )
 
-// commandTable returns the 36 commands of the VICI protocol (strongSwan
-// 5.9.8 to 6.0), in the order of the plugin's README.
-func commandTable() []Command {
+// commandList returns the 36 commands of the VICI protocol (strongSwan
+// 5.9.8 to 6.0), in the order of the plugin's README. Use commands.
+func commandList() []Command {
 	return []Command{
 		{Name: "version", Wire: "version", Doc: "Daemon name, version and host system.",
 			Reply: "{daemon, version, sysname, release, machine}"},
@@ -190,8 +269,9 @@ func commandTable() []Command {
 	}
 }
 
-// Commands returns the command table, one entry per VICI command.
-func Commands() []Command { return commandTable() }
+// Commands returns the command table, one entry per VICI command, in the
+// order of the plugin's README.
+func Commands() []Command { return slices.Clone(commands().list) }
 
 // EventInfo describes an event a script can register for with vici.on.
 type EventInfo struct {
@@ -218,14 +298,4 @@ func Events() []EventInfo {
 		{Name: "alert", Doc: "an error or notable condition: {type, ike-sa{...}}", Since: "6.0.3"},
 		{Name: ReconnectEvent, Doc: "vicish's own, not the daemon's: a vici.connect(reconnect=True) session redialled and registered its events again; events meanwhile were lost: {uri}"},
 	}
-}
-
-// lookupCommand finds a command by Starlark or wire name.
-func lookupCommand(name string) (Command, bool) {
-	for _, c := range commandTable() {
-		if c.Name == name || c.Wire == name {
-			return c, true
-		}
-	}
-	return Command{}, false
 }
