@@ -252,7 +252,7 @@ func TestSecretsScanSource(t *testing.T) {
 		{`vici.load_cert(type = "X509", data = "public-cert-data")`, ""},
 		{`print("hello there")`, ""},
 	} {
-		f, err := syntax.Parse("s.star", tc.src, 0)
+		f, err := (&syntax.FileOptions{}).Parse("s.star", tc.src, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestRunnerRedactsSecretsOfItsSource(t *testing.T) {
 // message, whatever path the value took.
 func TestFormatErrorRedacts(t *testing.T) {
 	rt, _ := newRuntime(t)
-	f, err := syntax.Parse("s.star", `key = {"type": "IKE", "data": "sekrit-value"}`, 0)
+	f, err := (&syntax.FileOptions{}).Parse("s.star", `key = {"type": "IKE", "data": "sekrit-value"}`, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	libtime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/stdlib/log"
 )
@@ -22,11 +23,11 @@ log.info("moving CHILD_SA", conn="primary", to="backup")
 log.error("backup did not come up", waited="30s")
 `
 	predeclared := starlark.StringDict{"log": log.NewModule(os.Stdout, false)}
-	if _, err := starlark.ExecFile(thread, "runbook.star", src, predeclared); err != nil {
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "runbook.star", src, predeclared); err != nil {
 		fmt.Println(err)
 	}
 	predeclared = starlark.StringDict{"log": log.NewModule(os.Stdout, true)}
-	if _, err := starlark.ExecFile(thread, "runbook.star", `log.warn("slow peer", rtt_ms=850)`, predeclared); err != nil {
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "runbook.star", `log.warn("slow peer", rtt_ms=850)`, predeclared); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

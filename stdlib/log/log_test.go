@@ -11,6 +11,7 @@ import (
 	libtime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/stdlib/log"
 )
@@ -32,7 +33,7 @@ func run(t *testing.T, w *bytes.Buffer, jsonLines bool, src string) error {
 		"time":   libtime.Module,
 		"assert": assert["assert"],
 	}
-	_, err = starlark.ExecFile(thread, "test.star", src, predeclared)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared)
 	return err
 }
 
@@ -121,7 +122,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stderr c
 
 func TestWriteError(t *testing.T) {
 	thread := &starlark.Thread{Name: "test"}
-	_, err := starlark.ExecFile(thread, "test.star", `log.info("x")`,
+	_, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", `log.info("x")`,
 		starlark.StringDict{"log": log.NewModule(failingWriter{}, false)})
 	if err == nil || !strings.Contains(err.Error(), "log.info: stderr closed") {
 		t.Fatalf("got %v, want the write error", err)

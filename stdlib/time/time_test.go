@@ -10,6 +10,7 @@ import (
 	libtime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/starctx"
 	stdtime "github.com/vicish/vicish/stdlib/time"
@@ -24,7 +25,7 @@ func exec(t *testing.T, thread *starlark.Thread, src string) error {
 	}
 	starlarktest.SetReporter(thread, t)
 	predeclared := starlark.StringDict{"time": stdtime.NewModule(), "assert": assert["assert"]}
-	_, err = starlark.ExecFile(thread, "test.star", src, predeclared)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared)
 	return err
 }
 
