@@ -339,3 +339,27 @@ func TestConnectNeedsAllowNet(t *testing.T) {
 		t.Errorf("a unix socket is local and needs no flag: %v", err)
 	}
 }
+
+// TestSecretsConcurrent: secrets are learnt on one thread while another
+// writes (a listen callback's error, a log line); run with -race.
+func TestSecretsConcurrent(t *testing.T) {
+	s := script.NewSecrets()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 500 {
+			s.Add(fmt.Sprintf("secret-%04d", i))
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if got := s.Redact("x secret-0499 y"); got != "x <redacted> y" {
+				t.Fatalf("Redact = %q", got)
+			}
+			return
+		default:
+			_ = s.Redact(fmt.Sprintf("line %d secret-%04d", i, i%500))
+		}
+	}
+}

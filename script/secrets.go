@@ -73,13 +73,16 @@ func (s *Secrets) Add(secret string) {
 		return
 	}
 	s.set[secret] = struct{}{}
+	// a new slice: Redact reads the old one without the lock
+	forms := slices.Clone(s.forms)
 	for _, f := range shownForms(secret) {
-		if !slices.Contains(s.forms, f) {
-			s.forms = append(s.forms, f)
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
 		}
 	}
 	// longest first, so a secret containing another is replaced whole
-	slices.SortStableFunc(s.forms, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	s.forms = forms
 }
 
 // shownForms returns s as it appears in output: raw, and between the
@@ -223,17 +226,7 @@ func (s *Secrets) Redact(text string) string {
 }
 
 // Contains reports whether text holds a known secret.
-func (s *Secrets) Contains(text string) bool {
-	s.mu.Lock()
-	forms := s.forms
-	s.mu.Unlock()
-	for _, f := range forms {
-		if strings.Contains(text, f) {
-			return true
-		}
-	}
-	return false
-}
+func (s *Secrets) Contains(text string) bool { return s.Redact(text) != text }
 
 // settingSecret matches text that seems to give a secret a value: a secret
 // key followed by = or : and a quote, or a key-loading command.

@@ -117,23 +117,14 @@ func TestREPLOnTerminal(t *testing.T) {
 	if code := term.wait(); code != 0 {
 		t.Fatalf("exit code after Ctrl-D: %d", code)
 	}
-	for _, line := range strings.Split(term.screen(), "\n") {
-		// lines with a prompt echo what was typed; any other is output
-		if !strings.Contains(line, "vici> ") && strings.Contains(line, "sekrit") {
-			t.Errorf("the secret was printed: %q", line)
-		}
-	}
-
-	hist, err := os.ReadFile(filepath.Join(state, "vicish", "history"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	noSecretShown(t, term, "sekrit")
+	hist := readHistory(t, state)
 	for _, want := range []string{"1 + 2\n", "def sub(alpha, beta):\n", "'hist' + 'ory'\n"} {
-		if !strings.Contains(string(hist), want) {
+		if !strings.Contains(hist, want) {
 			t.Errorf("history lacks %q:\n%s", want, hist)
 		}
 	}
-	if strings.Contains(string(hist), "sekrit") {
+	if strings.Contains(hist, "sekrit") {
 		t.Errorf("history holds the secret:\n%s", hist)
 	}
 	if info, err := os.Stat(filepath.Join(state, "vicish", "history")); err == nil && info.Mode().Perm() != 0o600 {
@@ -242,16 +233,30 @@ func TestREPLSecrets(t *testing.T) {
 	if code := term.wait(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+	noSecretShown(t, term, "hunter")
+	hist := readHistory(t, state)
+	if strings.Contains(hist, "hunter") || !strings.Contains(hist, "1 + 1\n") {
+		t.Errorf("history:\n%s\nwant 1 + 1 and no secret", hist)
+	}
+}
+
+// noSecretShown fails if a line of output (not one echoing what was typed
+// after the prompt) holds secret.
+func noSecretShown(t *testing.T, term *terminal, secret string) {
+	t.Helper()
 	for _, line := range strings.Split(term.screen(), "\n") {
-		if !strings.Contains(line, "vici> ") && strings.Contains(line, "hunter") {
+		if !strings.Contains(line, "vici> ") && strings.Contains(line, secret) {
 			t.Errorf("a secret was shown: %q", line)
 		}
 	}
-	hist, err := os.ReadFile(filepath.Join(state, "vicish", "history"))
+}
+
+// readHistory returns the REPL's history file under state.
+func readHistory(t *testing.T, state string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, "vicish", "history"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(hist), "hunter") || !strings.Contains(string(hist), "1 + 1\n") {
-		t.Errorf("history:\n%s\nwant 1 + 1 and no secret", hist)
-	}
+	return string(b)
 }
