@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -192,5 +193,26 @@ func TestLabSubcommandDelegates(t *testing.T) {
 	r := runVicish("", "lab", "no-such-subcommand")
 	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "no-such-subcommand"`) {
 		t.Errorf("vicish lab no-such-subcommand: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestSyntaxErrorInLoadedFile: issue 9, a syntax error in a load()ed file
+// showed the main script's line under the caret.
+func TestSyntaxErrorInLoadedFile(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "main.star")
+	lib := filepath.Join(dir, "lib.star")
+	if err := os.WriteFile(main, []byte("load(\"lib.star\", \"f\")\nprint(f())\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lib, []byte("def f():\n    x = = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runVicish("", main)
+	if r.code != 2 || !strings.Contains(r.stderr, "lib.star:2:9") || !strings.Contains(r.stderr, "\n      x = = 1\n          ^") {
+		t.Errorf("code %d, stderr %q; want the error in lib.star with its own line", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, `load("lib.star"`) {
+		t.Errorf("the main script's line is shown for lib.star's error:\n%s", r.stderr)
 	}
 }
