@@ -104,6 +104,16 @@ type state struct {
 	certs  map[string]bool // DER of every certificate (list-certs)
 }
 
+// setOf returns the set of names, so that apply's checks stay linear with
+// many items.
+func setOf(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
+}
+
 type applier struct {
 	loadFailures int // failed loads (not unloads), for the stage rule
 	ctx          context.Context
@@ -206,6 +216,7 @@ func Apply(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*Repor
 
 func (a *applier) creds(conf *Conf, st *state) error {
 	keep := map[string]bool{} // key ids loaded (or that would be)
+	loadedKeys, loadedShared := setOf(st.keys), setOf(st.shared)
 	for _, it := range conf.ByKind(KindCert) {
 		if it.Err != nil {
 			a.add(it.Kind, it.Name, Failed, it.Err)
@@ -254,7 +265,7 @@ func (a *applier) creds(conf *Conf, st *state) error {
 		if id != "" {
 			keep[id] = true
 			verdict = Added
-			if slices.Contains(st.keys, id) {
+			if loadedKeys[id] {
 				verdict = Unchanged
 			}
 		}
@@ -271,11 +282,11 @@ func (a *applier) creds(conf *Conf, st *state) error {
 		}
 		// The daemon never shows secret data, so a known id is "reloaded".
 		verdict := Added
-		if slices.Contains(st.shared, it.Name) {
+		if loadedShared[it.Name] {
 			verdict = Reloaded
 		}
 		a.add(it.Kind, it.Name, verdict, err)
-		a.keptIf(err, slices.Contains(st.shared, it.Name), it.Kind, it.Name)
+		a.keptIf(err, loadedShared[it.Name], it.Kind, it.Name)
 	}
 	// Like swanctl, unload what was loaded before and not again now; unlike
 	// swanctl, never what failed to load again.
@@ -331,6 +342,7 @@ func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []s
 		err  error
 	}
 	var done []loaded
+	hadSet := setOf(had)
 	inFile := map[string]bool{}
 	for _, it := range conf.ByKind(kind) {
 		inFile[it.Name] = true
@@ -353,7 +365,7 @@ func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []s
 	}
 	for _, d := range done {
 		verdict := Added
-		if slices.Contains(had, d.name) {
+		if hadSet[d.name] {
 			switch {
 			case a.dry:
 				verdict = Reloaded
@@ -366,7 +378,7 @@ func (a *applier) loadNamed(conf *Conf, kind, loadCmd, unloadCmd string, had []s
 			}
 		}
 		a.add(kind, d.name, verdict, d.err)
-		a.keptIf(d.err, slices.Contains(had, d.name), kind, d.name)
+		a.keptIf(d.err, hadSet[d.name], kind, d.name)
 	}
 	for _, name := range had {
 		if !inFile[name] {
