@@ -1,6 +1,7 @@
 package vici
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,7 +26,7 @@ func Discover(getenv func(string) string) (string, error) {
 	if path == "" {
 		path = "/etc/strongswan.conf"
 	}
-	s, err := settings.ParseFile(path)
+	s, err := settings.ParseFile(context.Background(), path)
 	var unreadable *fs.PathError
 	switch {
 	case errors.As(err, &unreadable):

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -84,16 +85,23 @@ type buffer struct {
 }
 
 type lexer struct {
+	ctx    context.Context
+	tokens int // read so far
 	files  []*buffer
 	last   position // where the input ended
 	states []lexState
 }
 
-func newLexer(path string, data []byte) *lexer {
+func newLexer(ctx context.Context, path string, data []byte) *lexer {
 	return &lexer{
+		ctx:   ctx,
 		files: []*buffer{{name: path, data: data, line: 1}},
 	}
 }
+
+// checkEvery is how many tokens the lexer reads between two looks at its
+// context.
+const checkEvery = 4096
 
 func (lx *lexer) state() lexState {
 	if len(lx.states) == 0 {
@@ -238,6 +246,9 @@ func (lx *lexer) include(pattern string) error {
 
 // next returns the next token.
 func (lx *lexer) next() (token, error) {
+	if lx.tokens++; lx.tokens%checkEvery == 0 && lx.ctx.Err() != nil {
+		return token{}, fmt.Errorf("%s: reading stopped: %w", lx.where(), context.Cause(lx.ctx))
+	}
 	for {
 		b := lx.cur()
 		if b == nil {

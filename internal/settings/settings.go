@@ -11,6 +11,7 @@
 package settings
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,22 +76,23 @@ func (s *section) addRef(ref string) {
 
 // ParseFile reads and parses the file at path with its includes. Files
 // are read with readfile.Read: only regular files, each at most
-// readfile.DefaultLimit bytes.
-func ParseFile(path string) (*Settings, error) {
+// readfile.DefaultLimit bytes. Parsing stops with an error wrapping ctx's
+// cause when ctx ends.
+func ParseFile(ctx context.Context, path string) (*Settings, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	return Parse(ctx, path, data)
 }
 
 // readFile reads a configuration file or an include.
 func readFile(path string) ([]byte, error) { return readfile.Read(path, readfile.DefaultLimit) }
 
 // Parse parses data as if read from the file path (includes are relative
-// to path's directory).
-func Parse(path string, data []byte) (*Settings, error) {
-	p := &parser{lx: newLexer(path, data)}
+// to path's directory), under ctx as ParseFile does.
+func Parse(ctx context.Context, path string, data []byte) (*Settings, error) {
+	p := &parser{lx: newLexer(ctx, path, data)}
 	root := newSection("")
 	if err := p.advance(); err != nil {
 		return nil, err

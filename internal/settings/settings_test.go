@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 
 func mustParse(t *testing.T, text string) *Settings {
 	t.Helper()
-	s, err := Parse(filepath.Join(t.TempDir(), "swanctl.conf"), []byte(text))
+	s, err := Parse(context.Background(), filepath.Join(t.TempDir(), "swanctl.conf"), []byte(text))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"a b = c\n", `unexpected "b"`},
 		{"a : { }\n", "expecting a section reference"},
 	} {
-		_, err := Parse("/x/swanctl.conf", []byte(tc.text))
+		_, err := Parse(context.Background(), "/x/swanctl.conf", []byte(tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
 		}
@@ -223,7 +224,7 @@ include = not an include
 	writeFile(t, filepath.Join(dir, "conf.d", "skip.txt"), "this is not read {\n")
 	writeFile(t, filepath.Join(dir, "nested", "x.inc"), "remote_addrs = 192.0.2.9")
 	writeFile(t, filepath.Join(dir, "other dir", "secrets.conf"), "secrets { ike-1 { secret = s3cr3t } }\n")
-	s, err := ParseFile(filepath.Join(dir, "swanctl.conf"))
+	s, err := ParseFile(context.Background(), filepath.Join(dir, "swanctl.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ include = not an include
 func TestIncludeLoop(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "swanctl.conf"), "include swanctl.conf\n")
-	_, err := ParseFile(filepath.Join(dir, "swanctl.conf"))
+	_, err := ParseFile(context.Background(), filepath.Join(dir, "swanctl.conf"))
 	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("err = %v", err)
 	}
@@ -260,7 +261,7 @@ func TestDepth(t *testing.T) {
 	if v, _ := s.Get("x"); v != "1" {
 		t.Errorf("after %d levels: x = %q", MaxDepth, v)
 	}
-	_, err := Parse("/x/deep.conf", []byte(nest(1_000_000)))
+	_, err := Parse(context.Background(), "/x/deep.conf", []byte(nest(1_000_000)))
 	want := fmt.Sprintf("/x/deep.conf:%d: sections nest deeper than %d levels", MaxDepth+1, MaxDepth)
 	if err == nil || err.Error() != want {
 		t.Errorf("1,000,000 levels: got %v, want %q", err, want)

@@ -1,6 +1,7 @@
 package swanctl
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -70,8 +71,11 @@ func (c *Conf) ByKind(kind string) []Item {
 // --load-all does.
 //
 // Every file is read with readfile.Read: only regular files (a fifo or a
-// device is refused at once), each at most readfile.DefaultLimit bytes.
-func Load(path string) (*Conf, error) {
+// device is refused at once); configuration files at most
+// readfile.DefaultLimit bytes, credential files at most
+// MaxCredentialSize. Loading stops with an error wrapping ctx's cause when
+// ctx ends.
+func Load(ctx context.Context, path string) (*Conf, error) {
 	if path == "" {
 		return nil, errors.New("no path given: name a swanctl.conf or the swanctl directory holding it")
 	}
@@ -82,7 +86,7 @@ func Load(path string) (*Conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := settings.ParseFile(abs)
+	s, err := settings.ParseFile(ctx, abs)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +96,9 @@ func Load(path string) (*Conf, error) {
 	c.addSecrets(s)
 	c.addAuthorities(s)
 	c.addPools(s)
-	c.addConns(s)
+	if err := c.addConns(ctx, s); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -118,9 +124,13 @@ var keyDirs = []struct{ dir, typ string }{
 	{"pkcs8", "any"},
 }
 
-// readFile reads a file the configuration names (readfile.Read with the
-// default limit).
-func readFile(path string) ([]byte, error) { return readfile.Read(path, readfile.DefaultLimit) }
+// MaxCredentialSize is the size limit of a certificate or key file: far
+// above real ones, and each goes to the daemon as one VICI value, which
+// holds at most 64 KiB anyway.
+const MaxCredentialSize = 1 << 20
+
+// readFile reads a credential file the configuration names.
+func readFile(path string) ([]byte, error) { return readfile.Read(path, MaxCredentialSize) }
 
 // regularFiles lists the regular files directly in dir, sorted; a missing
 // directory has none.
@@ -354,8 +364,11 @@ func (c *Conf) addPools(s *settings.Settings) {
 	}
 }
 
-func (c *Conf) addConns(s *settings.Settings) {
-	for _, name := range s.SectionNames("connections") {
+func (c *Conf) addConns(ctx context.Context, s *settings.Settings) error {
+	for i, name := range s.SectionNames("connections") {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("connections.%s: loading stopped: %w", name, context.Cause(ctx))
+		}
 		it := Item{Kind: KindConn, Name: name}
 		body, err := c.connSection(s, "connections."+name)
 		if err != nil {
@@ -365,6 +378,7 @@ func (c *Conf) addConns(s *settings.Settings) {
 		}
 		c.Items = append(c.Items, it)
 	}
+	return nil
 }
 
 // listKeys are the connection keys swanctl sends as lists of

@@ -2,6 +2,7 @@ package swanctl
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -110,7 +111,7 @@ func dump(m *vici.Message) string {
 func TestLoadTranslation(t *testing.T) {
 	dir := copyTestdata(t)
 	keyPEM := goCerts(t, dir)
-	c, err := Load(dir) // a directory means its swanctl.conf
+	c, err := Load(context.Background(), dir) // a directory means its swanctl.conf
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ secrets {
 	ike-badhex { secret = 0xzz }
 }`)
 	writeFile(t, filepath.Join(dir, "private", "enc.pem"), "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")
-	c, err := Load(filepath.Join(dir, "swanctl.conf"))
+	c, err := Load(context.Background(), filepath.Join(dir, "swanctl.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestEncryptedKeys(t *testing.T) {
 		rsa-k { file = k.pem
 		        secret = des3-pass }
 	}`)
-	c, err := Load(dir)
+	c, err := Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

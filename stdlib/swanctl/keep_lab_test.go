@@ -120,7 +120,7 @@ connections {
 // applyGo loads the swanctl directory dir and applies it with c.
 func applyGo(t *testing.T, ctx context.Context, c *vici.Client, dir string) *Report {
 	t.Helper()
-	conf, err := Load(dir)
+	conf, err := Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,10 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path); err != nil {
 		return nil, err
 	}
-	conf, err := Load(path)
+	conf, err := Load(starctx.From(thread), path)
+	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
@@ -141,7 +144,10 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path, "dry_run?", &dryRun); err != nil {
 		return nil, err
 	}
-	conf, err := Load(path)
+	conf, err := Load(starctx.From(thread), path)
+	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}

@@ -175,12 +175,50 @@ func TestLoadConfLarge(t *testing.T) {
 		t.Fatalf("the test config is only %d bytes", b.Len())
 	}
 	writeFile(t, dir+"/swanctl.conf", b.String())
-	conf, err := Load(dir)
+	conf, err := Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conns := conf.ByKind(KindConn)
 	if len(conns) != 100000 || conns[99999].Name != "conn099999" {
 		t.Fatalf("loaded %d connections", len(conns))
+	}
+}
+
+// TestLoadCancelled: loading a large configuration stops when the context
+// ends, with its cause.
+func TestLoadCancelled(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("connections {\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "  c%d {\n    remote_addrs = 192.0.2.1\n  }\n", i)
+	}
+	b.WriteString("}\n")
+	writeFile(t, dir+"/swanctl.conf", b.String())
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted (Ctrl-C)")
+	cancel(cause)
+	if _, err := Load(ctx, dir); !errors.Is(err, cause) || !strings.Contains(err.Error(), "reading stopped") {
+		t.Fatalf("got %v, want loading stopped by %v", err, cause)
+	}
+	if _, err := Load(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCredentialLimit: a credential file over MaxCredentialSize is an
+// error for that item, not a read of the whole file.
+func TestCredentialLimit(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/swanctl.conf", "")
+	writeFile(t, dir+"/x509/huge.pem", strings.Repeat("x", MaxCredentialSize+1))
+	conf, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := conf.ByKind(KindCert)
+	if len(certs) != 1 || certs[0].Err == nil || !strings.Contains(certs[0].Err.Error(), "x509/huge.pem: file too large: over the limit of 1 MiB") {
+		t.Fatalf("certs: %+v", certs)
 	}
 }

@@ -179,7 +179,7 @@ func TestTranslationMatchesSwanctl(t *testing.T) {
 				t.Fatalf("swanctl: %v\n%s", err, out)
 			}
 			want := rec.loads()
-			conf, err := Load(path)
+			conf, err := Load(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
