@@ -84,7 +84,7 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "directory for sockets, logs and configs (default: a new temp dir)")
 	topo := fs.String("topology", "2", "1 (one gateway), 2 (two gateways) or 3 (failover)")
 	daemon := fs.String("daemon", "system", "system, newest, or GW=DAEMON pairs (a=newest,b=system)")
-	spokes := fs.Int("gateways", 0, "number of spokes of a star (1 to 200; default 3)")
+	spokes := fs.Int("gateways", -1, "number of spokes of a star (1 to 200; default 3)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,8 +102,14 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lab up: --daemon: %v\n", err)
 		return 2
 	}
-	if t == Star && *spokes == 0 {
+	switch {
+	case *spokes == -1 && t == Star:
 		*spokes = 3
+	case *spokes == -1:
+		*spokes = 0
+	case t != Star:
+		fmt.Fprintf(stderr, "lab up: --gateways is for --topology star\n")
+		return 2
 	}
 	cfg := Config{Dir: *dir, Topology: t, Spokes: *spokes, Daemon: all, Daemons: per, Persistent: true, Progress: stdout}
 	if err := cfg.checkTopology(); err != nil {

@@ -440,7 +440,9 @@ func TestCommandUpStatusDown(t *testing.T) {
 		t.Fatalf("second lab down: exit %d: %s", code, errb.String())
 	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"},
-		{"up", "--daemon", "oldest"}, {"up", "--topology", "1", "--daemon", "b=newest"}} {
+		{"up", "--daemon", "oldest"}, {"up", "--topology", "1", "--daemon", "b=newest"},
+		{"up", "--topology", "star", "--gateways", "0"}, {"up", "--topology", "star", "--gateways", "201"},
+		{"up", "--topology", "2", "--gateways", "5"}, {"up", "--topology", "star", "--gateways", "x"}} {
 		if code := lab.Command(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("lab %q: exit %d, want 2 (usage)", args, code)
 		}
@@ -659,6 +661,54 @@ func TestCommandKillRestart(t *testing.T) {
 		if code, _, stderr := cmd(c.args...); code != c.code || !strings.Contains(stderr, c.msg) {
 			t.Errorf("lab %q: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.msg, stderr)
 		}
+	}
+}
+
+// TestCommandStar starts a small star from the command line, kills and
+// restarts a spoke, and stops it.
+func TestCommandStar(t *testing.T) {
+	if err := lab.Check(); err != nil {
+		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
+	}
+	dir := filepath.Join(t.TempDir(), "star")
+	var out, errb strings.Builder
+	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "star", "--gateways", "3", "--daemon", "s2=newest"}, &out, &errb); code != 0 {
+		t.Fatalf("lab up: exit %d: %s", code, errb.String())
+	}
+	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
+	for _, want := range []string{"(star of 3 spokes,", "gateway hub  strongSwan 5.", "gateway s2  strongSwan 6.", "gateway s3 ",
+		"Point vicish at gateway hub:", "export VICI_URI=unix://" + filepath.Join(dir, "hub", "charon.vici")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, args := range [][]string{{"kill", "s2", "--dir", dir}, {"restart", "s2", "--dir", dir}} {
+		out.Reset()
+		if code := lab.Command(args, &out, &errb); code != 0 {
+			t.Fatalf("lab %q: exit %d: %s", args, code, errb.String())
+		}
+	}
+	if !strings.Contains(out.String(), "strongSwan 6.") || !strings.Contains(out.String(), "(newest)") {
+		t.Errorf("the restarted spoke does not run the newest daemon again:\n%s", out.String())
+	}
+	out.Reset()
+	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 {
+		t.Fatalf("lab status: exit %d: %s", code, errb.String())
+	}
+	for _, gw := range []string{"hub", "s1", "s2", "s3"} {
+		sock := filepath.Join(dir, gw, "charon.vici")
+		found := false
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, sock+"  ") {
+				found = strings.HasSuffix(line, "  answers")
+			}
+		}
+		if !found {
+			t.Errorf("lab status does not show %s answering:\n%s", gw, out.String())
+		}
+	}
+	if code := lab.Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("lab down: exit %d: %s", code, errb.String())
 	}
 }
 
