@@ -165,7 +165,7 @@ func writeConnChild(w *strings.Builder, name string, c fields, dpd string) {
 		fmt.Fprintf(w, ", dpd action is %s", c.str("dpd_action"))
 	}
 	w.WriteByte('\n')
-	if s, ok := c.get("label"); ok {
+	if s, ok := label(c); ok {
 		fmt.Fprintf(w, "    label:  %s\n", s)
 	}
 	fmt.Fprintf(w, "    local:  %s\n", c.str("local-ts"))

@@ -129,7 +129,8 @@ func TestSAsMatchSwanctl(t *testing.T) {
 // extraConns are connections loaded next to the lab's own so that
 // table.conns meets the fields swanctl --list-conns prints: IKEv1, DPD,
 // rekeying by bytes and packets, several addresses, EAP and certificate
-// rounds, groups, pass-through children, interface and priority.
+// rounds, groups, pass-through children, interface, priority and a
+// security label.
 const extraConns = `connections {
   v1 {
     version = 1
@@ -186,6 +187,11 @@ const extraConns = `connections {
         interface = eth0
         priority = 7
         dpd_action = clear
+      }
+      labeled {
+        local_ts = 10.1.2.0/24
+        label = system_u:object_r:ipsec_spd_t:s0
+        label_mode = simple
       }
     }
   }
@@ -250,7 +256,7 @@ func TestConnsMatchSwanctl(t *testing.T) {
 		if got != want {
 			t.Errorf("gateway %s: table.conns differs from swanctl --list-conns\ngot:\n%s\nwant:\n%s", g.Name, got, want)
 		}
-		if g == a && !strings.Contains(got, "v1: IKEv1") {
+		if g == a && (!strings.Contains(got, "v1: IKEv1") || !strings.Contains(got, "    label:  system_u:object_r:ipsec_spd_t:s0\n")) {
 			t.Errorf("gateway a does not list the extra connections:\n%s", got)
 		}
 		if g == a && v6 && (!strings.Contains(got, "  local:  %any[4510]\n  remote: 198.51.100.7[4520]\n") || !strings.Contains(got, "tfs: IPTFS")) {

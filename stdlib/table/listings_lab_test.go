@@ -58,6 +58,8 @@ const listingsConfA = `connections {
         local_ts = 10.1.0.0/24
         remote_ts = 10.9.1.0/24
         start_action = trap
+        label = system_u:object_r:ipsec_spd_t:s0
+        label_mode = simple
       }
       d {
         local_ts = 10.1.0.0/24
@@ -321,7 +323,7 @@ func TestListingsMatchSwanctl(t *testing.T) {
 	})
 	t.Run("pols", func(t *testing.T) {
 		got := same(t, ll, a, `table.pols()`, "--list-pols")
-		mustContain(t, "table.pols()", got, "pols/t", "TUNNEL", "DROP", "PASS", "10.9.2.0/24 10.9.22.0/24")
+		mustContain(t, "table.pols()", got, "pols/t", "TUNNEL", "  label:  system_u:object_r:ipsec_spd_t:s0\n", "DROP", "PASS", "10.9.2.0/24 10.9.22.0/24")
 		same(t, ll, a, `table.pols(drop=True)`, "--list-pols", "--drop")
 		// Given data, the listing tells 6.x from 5.x by the trap policy's reqid.
 		same(t, ll, a, `table.pols(vici.list_policies(trap=True, drop=True))`, "--list-pols", "--trap", "--drop")

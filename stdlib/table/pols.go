@@ -29,7 +29,7 @@ func writePols(w *strings.Builder, data starlark.Value, r *listRun) error {
 			fmt.Fprintf(w, ", reqid %s", s)
 		}
 		fmt.Fprintf(w, ", %s\n", pol.str("mode"))
-		if s, ok := pol.get("label"); ok {
+		if s, ok := label(pol); ok {
 			fmt.Fprintf(w, "  label:  %s\n", s)
 		}
 		fmt.Fprintf(w, "  local:  %s\n", pol.str("local-ts"))

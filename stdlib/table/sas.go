@@ -1,10 +1,13 @@
 package table
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/vicish/vicish/stdlib/x509"
 )
 
 // writeSAs renders what vici.list_sas returns as swanctl --list-sas does.
@@ -224,7 +227,7 @@ func writeChild(w *strings.Builder, name string, c fields) {
 		}
 		w.WriteByte('\n')
 	}
-	if s, ok := c.get("label"); ok {
+	if s, ok := label(c); ok {
 		fmt.Fprintf(w, "    label  %s\n", s)
 	}
 	fmt.Fprintf(w, "    local  %s\n", c.str("local-ts"))
@@ -260,4 +263,25 @@ func timers(f fields, keyAndLabel ...string) string {
 		}
 	}
 	return b.String()
+}
+
+// label returns the security label of a CHILD_SA, child config or policy
+// as swanctl prints it. The daemon sends the label's encoding in hex (a
+// string with its terminating NUL); swanctl decodes it, drops the NUL and
+// shows bytes outside printable ASCII as '?'. An empty label, or one that
+// is not hex, is not shown.
+func label(f fields) (string, bool) {
+	s, ok := f.get("label")
+	if !ok {
+		return "", false
+	}
+	s = strings.TrimPrefix(strings.ReplaceAll(s, ":", ""), "0x")
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) == 0 || len(b) == 1 && b[0] == 0 {
+		return "", false
+	}
+	if b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return x509.ASCII(string(b)), true
 }

@@ -177,7 +177,7 @@ func TestConns(t *testing.T) {
     "local_addrs": ["192.0.2.1"], "remote_addrs": ["%any"], "local_port": "4500", "remote_port": "500",
     "version": "IKEv1", "rekey_time": "3600", "dpd_delay": "0", "ppk_id": "ppk1", "ppk_required": "yes",
     "local-1": {"class": "EAP"},
-    "children": {"k": {"mode": "DROP", "rekey_time": "60", "label": "system_u:object_r:ipsec_spd_t:s0",
+    "children": {"k": {"mode": "DROP", "rekey_time": "60", "label": "73797374656d5f753a6f626a6563745f723a69707365635f7370645f743a733000",
         "local-ts": ["dynamic"], "remote-ts": ["dynamic"]}}}},
   {"d": {"version": "IKEv2", "ppk_required": "no"}}])`)
 	want := `c: IKEv1, reauthentication every 3600s
