@@ -275,6 +275,8 @@ func (g *Gateway) Restart(ctx context.Context) error {
 
 // saveState records the lab's gateways (pids, versions) in the registry.
 func (g *Gateway) saveState() {
+	g.lab.mu.Lock()
+	defer g.lab.mu.Unlock()
 	if g.lab.reg != nil {
 		if st := g.lab.currentState(); st != nil {
 			st.Gateways = g.lab.gatewayStates()

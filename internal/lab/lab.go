@@ -7,7 +7,13 @@
 // Gateways talk over veth links that exist only inside the lab's namespaces,
 // using documentation addresses, and install CHILD_SAs with kernel-libipsec.
 // Several labs can run at the same time; a lab left behind by a crashed test
-// run is found and cleared by the next Start or Up.
+// run is found and cleared by the next Up.
+//
+// A gateway runs the host's strongSwan or the newest one (Debian testing's,
+// see NewestRoot), chosen per gateway (Config.Daemon, Config.Daemons). The
+// topologies go from one gateway to a star of a hub and up to MaxSpokes
+// spokes; StartSSHD adds a real OpenSSH server to a gateway. Command is
+// `vicish lab`; package labtest starts labs from Go tests.
 package lab
 
 import (
@@ -65,8 +71,8 @@ type Lab struct {
 	ownDir bool
 	links  []link
 
-	mu    sync.Mutex
-	sshds []*SSHD // servers StartSSHD started, stopped by Down
+	mu    sync.Mutex // guards sshds and the registry record's updates
+	sshds []*SSHD    // servers StartSSHD started, stopped by Down
 	reg   *registry
 	st    *labState
 }
