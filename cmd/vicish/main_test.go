@@ -58,6 +58,8 @@ func TestUsage(t *testing.T) {
 		{"version", []string{"--version"}, 0, "vicish ", ""},
 		{"unknown flag", []string{"--bogus"}, 2, "", "unknown flag -bogus"},
 		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a duration`},
+		{"exit message redacted", []string{"-c", `psk = "hunter7-" + "exit"` + "\n" + `exit("bad " + psk)`}, 1, "", "bad <redacted>"},
+		{"syntax error with a psk", []string{"-c", `psk = "hunter8-syntax" )`}, 2, "", `psk = "<redacted>" )`},
 		{"--json without -e", []string{"--json", "-c", "1"}, 2, "", "--json goes with -e EXPR"},
 		{"-e syntax error", []string{"-e", "1 +"}, 2, "", "want primary expression"},
 		{"-e value", []string{"-e", "[x * 2 for x in range(3)]"}, 0, "[0, 2, 4]\n", ""},

@@ -5,7 +5,7 @@ import "github.com/vicish/vicish/stdlib/doc"
 // Doc describes the module for help().
 func Doc() doc.Module {
 	line := func(level string) string {
-		return "Write a " + level + " line on stderr: time, level, msg and key=value fields in the order given (JSON lines with --log-json)."
+		return "Write a line of level " + level + " on stderr: time, level, msg and key=value fields in the order given (JSON lines with --log-json); secrets show as <redacted>."
 	}
 	return doc.Module{
 		Name:    "log",
