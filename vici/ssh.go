@@ -316,7 +316,7 @@ func (tun *sshTunnel) explain(err error) string {
 		return fmt.Sprintf("the ssh server of %s does not allow forwarding to unix sockets%s: set AllowStreamLocalForwarding yes in its sshd_config (and check restrict/no-port-forwarding in authorized_keys)",
 			t.Host, said)
 	case strings.Contains(out, "open failed"):
-		return fmt.Sprintf("ssh logged in to %s but could not open %s there%s: is charon running on %s, is that its socket (charon.plugins.vici.socket), and may the ssh user open it (root or the socket's group)?",
+		return fmt.Sprintf("ssh logged in to %s but could not open %s there%s: is charon running on %s, is that its socket (charon.plugins.vici.socket), and may the ssh user open it (root or the socket's group)? (ssh says the same when the server refuses forwarding to unix sockets: AllowStreamLocalForwarding in sshd_config, restrict or no-port-forwarding in authorized_keys)",
 			t.destination(), t.Path, said, t.Host)
 	case strings.Contains(out, "Permission denied"):
 		return fmt.Sprintf("the login to %s was refused%s: is your key in the agent or named by IdentityFile in ~/.ssh/config, and listed in the remote user's authorized_keys? (vicish runs ssh with BatchMode=yes, so it never asks for a password)",

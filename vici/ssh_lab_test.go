@@ -1,12 +1,10 @@
 package vici_test
 
-// Tests of ssh:// URIs against a real OpenSSH server (Debian's sshd) in a
-// lab gateway's network namespace, reached by the real OpenSSH client run
-// in the other gateway's namespace, with keys and known_hosts made for
-// the test.
+// Tests of ssh:// URIs against a real OpenSSH server (Debian's sshd, the
+// lab's) in a lab gateway's network namespace, reached by the real OpenSSH
+// client with a configuration, known_hosts and keys made for the test.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -21,118 +19,41 @@ import (
 	"github.com/vicish/vicish/vici"
 )
 
-// sshLab is gateway "b" of a two-gateway lab with sshd listening on its
-// address, and an OpenSSH client configuration for gateway "a" that
-// trusts sshd's host key and logs in with an authorised key.
+// sshLab is gateway "b" of a two-gateway lab with the lab's sshd in its
+// namespace, and an OpenSSH client configuration of the test's own that
+// trusts sshd's host key and logs in with the lab's client key.
 type sshLab struct {
 	lab     *lab.Lab
 	b       *lab.Gateway
+	sshd    *lab.SSHD
 	dir     string
 	command []string // ssh client command for vici.Options.SSHCommand
-	config  string   // the client's ssh_config
-	known   string   // its known_hosts
-	hostPub string   // sshd's host public key line
 }
 
 // startSSHLab starts the lab and sshd; both end with t.
 func startSSHLab(t *testing.T) *sshLab {
 	t.Helper()
-	for _, bin := range []string{"/usr/sbin/sshd", "ssh", "ssh-keygen"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s is needed for the ssh:// tests (apt install openssh-server openssh-client): %v", bin, err)
-		}
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Fatalf("the OpenSSH client is needed for the ssh:// tests (apt install openssh-client): %v", err)
 	}
 	l := labtest.Start(t, lab.TwoGateways)
 	s := &sshLab{lab: l, b: l.Gateway("b"), dir: t.TempDir()}
-	keygen := func(name string) {
-		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(s.dir, name)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ssh-keygen %s: %v: %s", name, err, out)
-		}
-	}
-	keygen("host_key")
-	keygen("user_key")
-	keygen("other_key")
-	hostPub, err := os.ReadFile(filepath.Join(s.dir, "host_key.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.hostPub = strings.TrimSpace(string(hostPub))
-	userPub, err := os.ReadFile(filepath.Join(s.dir, "user_key.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, text string) string {
-		p := filepath.Join(s.dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	write("authorized_keys", string(userPub))
-	sshdConfig := write("sshd_config", fmt.Sprintf(`ListenAddress %s
-HostKey %s
-AuthorizedKeysFile %s
-PidFile none
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowStreamLocalForwarding yes
-`, s.b.Addr, filepath.Join(s.dir, "host_key"), filepath.Join(s.dir, "authorized_keys")))
-	s.known = write("known_hosts", s.b.Addr+" "+s.hostPub+"\n")
-	s.config = write("ssh_config", s.clientConfig("user_key"))
-	s.command = []string{"ip", "netns", "exec", l.Gateway("a").Netns, "ssh", "-F", s.config}
-
-	// sshd refuses to start without its privilege separation directory.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", s.b.Netns, "/usr/sbin/sshd", "-D", "-e", "-f", sshdConfig)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start sshd: %v", err)
-	}
-	var log strings.Builder
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if !signalled && strings.Contains(sc.Text(), "Server listening") {
-				signalled = true
-				ready <- true
-			}
-		}
-		if !signalled {
-			ready <- false
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	if !<-ready {
-		cmd.Wait()
-		t.Fatalf("sshd did not start: %s", log.String())
-	}
+	s.sshd = labtest.SSHD(t, s.b)
+	s.command = s.client(t, "ok", s.sshd.IdentityFile, s.sshd.KnownHostsFile)
 	return s
 }
 
-// clientConfig is an ssh_config that uses only the test's files.
-func (s *sshLab) clientConfig(key string) string {
-	return fmt.Sprintf(`Host *
-  IdentityFile %s
-  IdentitiesOnly yes
-  IdentityAgent none
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-`, filepath.Join(s.dir, key), s.known)
+// client writes an ssh_config that uses only the given key and
+// known_hosts (no agent, no system files) and returns the ssh command
+// line using it.
+func (s *sshLab) client(t *testing.T, name, key, known string) []string {
+	t.Helper()
+	p := filepath.Join(s.dir, name+".ssh_config")
+	text := fmt.Sprintf("Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n", key, known)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"ssh", "-F", p}
 }
 
 // uri is the ssh:// URI of gateway b's socket, or of path if given.
@@ -140,7 +61,18 @@ func (s *sshLab) uri(path string) string {
 	if path == "" {
 		path = s.b.Socket
 	}
-	return "ssh://root@" + s.b.Addr + path
+	return s.sshd.URI(path)
+}
+
+// keygen makes a key pair of the test's own and returns the private key's
+// path.
+func (s *sshLab) keygen(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(s.dir, name)
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", p).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	return p
 }
 
 // sshProcesses lists the ssh clients whose command line mentions needle.
@@ -172,7 +104,7 @@ func TestSSHCommandsAndCleanup(t *testing.T) {
 		t.Fatalf("dial over ssh: %v", err)
 	}
 	defer c.Close()
-	if got := sshProcesses(t, s.b.Socket); len(got) != 1 {
+	if got := sshProcesses(t, s.command[len(s.command)-1]); len(got) != 1 {
 		t.Errorf("want one ssh client for the session, found %q", got)
 	}
 	v := mustCall(t, ctx, c, "version", nil)
@@ -193,7 +125,7 @@ func TestSSHCommandsAndCleanup(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := sshProcesses(t, s.b.Socket); len(got) != 0 {
+	if got := sshProcesses(t, s.command[len(s.command)-1]); len(got) != 0 {
 		t.Errorf("ssh clients left after Close: %q", got)
 	}
 	if _, err := c.Call(ctx, "version", nil); !errors.Is(err, vici.ErrClosed) {
@@ -203,43 +135,40 @@ func TestSSHCommandsAndCleanup(t *testing.T) {
 
 func TestSSHDialFailures(t *testing.T) {
 	s := startSSHLab(t)
-	other := filepath.Join(s.dir, "other_known_hosts")
-	otherPub, err := os.ReadFile(filepath.Join(s.dir, "other_key.pub"))
+	other := s.keygen(t, "other_key")
+	otherPub, err := os.ReadFile(other + ".pub")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A known_hosts whose entry for b is another key: a changed host key.
-	if err := os.WriteFile(other, []byte(s.b.Addr+" "+strings.TrimSpace(string(otherPub))+"\n"), 0o600); err != nil {
+	hostPort := fmt.Sprintf("[%s]:%d", s.sshd.Host, s.sshd.Port)
+	// A known_hosts whose entry for the server is another key: a changed host key.
+	changed := filepath.Join(s.dir, "changed_known_hosts")
+	if err := os.WriteFile(changed, []byte(hostPort+" "+strings.TrimSpace(string(otherPub))+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(s.dir, "empty_known_hosts")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	config := func(name, key, known string) []string {
-		p := filepath.Join(s.dir, name)
-		text := strings.Replace(s.clientConfig(key), s.known, known, 1)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return []string{"ip", "netns", "exec", s.lab.Gateway("a").Netns, "ssh", "-F", p}
-	}
+	host := s.sshd.Host
+	login := fmt.Sprintf("%s@%s:%d", s.sshd.User, host, s.sshd.Port)
 	cases := []struct {
 		name    string
 		uri     string
 		command []string
 		want    []string
 	}{
-		{"unknown host key", s.uri(""), config("unknown", "user_key", empty),
-			[]string{"host key of " + s.b.Addr + " is not in known_hosts", "never accepts unknown keys"}},
-		{"changed host key", s.uri(""), config("changed", "user_key", other),
-			[]string{"host key of " + s.b.Addr + " has CHANGED", "ssh-keygen -R " + s.b.Addr}},
-		{"key not authorised", s.uri(""), config("wrongkey", "other_key", s.known),
-			[]string{"login to root@" + s.b.Addr + " was refused", "Permission denied", "authorized_keys"}},
+		{"unknown host key", s.uri(""), s.client(t, "unknown", s.sshd.IdentityFile, empty),
+			[]string{"host key of " + host + " is not in known_hosts", "never accepts unknown keys",
+				fmt.Sprintf("ssh -p %d %s@%s", s.sshd.Port, s.sshd.User, host)}},
+		{"changed host key", s.uri(""), s.client(t, "changed", s.sshd.IdentityFile, changed),
+			[]string{"host key of " + host + " has CHANGED", "ssh-keygen -R " + host}},
+		{"key not authorised", s.uri(""), s.client(t, "wrongkey", other, s.sshd.KnownHostsFile),
+			[]string{"login to " + login + " was refused", "Permission denied", "authorized_keys"}},
 		{"socket missing on the far side", s.uri("/nonexistent/charon.vici"), s.command,
-			[]string{"could not open /nonexistent/charon.vici there", "is charon running on " + s.b.Addr}},
-		{"nothing listening", "ssh://root@192.0.2.99" + s.b.Socket, s.command,
-			[]string{"cannot reach the ssh server of root@192.0.2.99"}},
+			[]string{"ssh logged in to " + login + " but could not open /nonexistent/charon.vici there", "is charon running on " + host}},
+		{"nothing listening", fmt.Sprintf("ssh://%s@%s:1%s", s.sshd.User, host, s.b.Socket), s.command,
+			[]string{fmt.Sprintf("cannot reach the ssh server of %s@%s:1", s.sshd.User, host), "Connection refused"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,7 +188,7 @@ func TestSSHDialFailures(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
-			if got := sshProcesses(t, tc.uri[strings.LastIndex(tc.uri, "/"):]); len(got) != 0 {
+			if got := sshProcesses(t, tc.command[len(tc.command)-1]); len(got) != 0 {
 				t.Errorf("ssh clients left after a failed dial: %q", got)
 			}
 		})
@@ -278,7 +207,7 @@ func TestSSHReconnectAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := sshProcesses(t, s.b.Socket)
+	before := sshProcesses(t, s.command[len(s.command)-1])
 	if len(before) != 1 {
 		t.Fatalf("want one ssh client, found %q", before)
 	}
@@ -294,7 +223,7 @@ func TestSSHReconnectAcrossRestart(t *testing.T) {
 		t.Fatal("no reconnect within the test's time")
 	}
 	mustCall(t, ctx, c, "version", nil)
-	after := sshProcesses(t, s.b.Socket)
+	after := sshProcesses(t, s.command[len(s.command)-1])
 	if len(after) != 1 || after[0] == before[0] {
 		t.Errorf("want one new ssh client after the redial, before %q, after %q", before, after)
 	}
@@ -312,7 +241,7 @@ func TestSSHReconnectAcrossRestart(t *testing.T) {
 		t.Fatal("no ike-updown event")
 	}
 	c.Close()
-	if got := sshProcesses(t, s.b.Socket); len(got) != 0 {
+	if got := sshProcesses(t, s.command[len(s.command)-1]); len(got) != 0 {
 		t.Errorf("ssh clients left after Close: %q", got)
 	}
 }
