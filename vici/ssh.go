@@ -211,13 +211,28 @@ var errSSHExited = errors.New("ssh exited")
 var errFarSide = errors.New("the forwarded connection closed before the daemon answered")
 
 // connect waits for ssh to listen on the local socket (or to exit), dials
-// it and makes one round trip with the daemon.
+// it and makes one round trip with the daemon. ssh binds the socket before
+// it listens, so a refused connection means "not yet" while ssh runs.
 func (tun *sshTunnel) connect(ctx context.Context, local string) (net.Conn, error) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	var d net.Dialer
 	for {
 		if fi, err := os.Stat(local); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			break
+			nc, err := d.DialContext(ctx, "unix", local)
+			if err == nil {
+				if err := probe(ctx, nc); err != nil {
+					nc.Close()
+					if ctxErr := ctx.Err(); ctxErr != nil {
+						return nil, ctxErr
+					}
+					return nil, fmt.Errorf("%w: %v", errFarSide, err)
+				}
+				return nc, nil
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return nil, err
+			}
 		}
 		select {
 		case <-tun.done:
@@ -227,19 +242,6 @@ func (tun *sshTunnel) connect(ctx context.Context, local string) (net.Conn, erro
 		case <-tick.C:
 		}
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", local)
-	if err != nil {
-		return nil, err
-	}
-	if err := probe(ctx, nc); err != nil {
-		nc.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, fmt.Errorf("%w: %v", errFarSide, err)
-	}
-	return nc, nil
 }
 
 // probe sends a "version" command on nc and reads its answer, so a socket
