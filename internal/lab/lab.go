@@ -245,11 +245,7 @@ func (l *Lab) Down() error {
 		}()
 	}
 	wg.Wait()
-	for _, p := range markedProcesses(l.ID) { // e.g. a start cut short
-		if err := stopPID(p.pid, l.ID, p.gw); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, stopMarked(l.ID, markedProcesses(l.ID))...) // e.g. a start cut short
 	for _, ns := range l.netnsNames() {
 		if err := deleteNetns(ns); err != nil {
 			errs = append(errs, err)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -121,19 +122,14 @@ func (r *registry) clearStale() {
 
 // teardown stops what a recorded lab started, verifying each pid first.
 func (st *labState) teardown(r *registry) error {
-	var errs []error
+	var procs []markedProc
 	for _, g := range st.Gateways {
-		if err := stopPID(g.PID, st.ID, g.Name); err != nil {
-			errs = append(errs, err)
-		}
+		procs = append(procs, markedProc{pid: g.PID, gw: g.Name})
 	}
+	errs := stopMarked(st.ID, procs)
 	// A daemon started just before its owner crashed may not be recorded
 	// yet: find any process carrying this lab's marker.
-	for _, p := range markedProcesses(st.ID) {
-		if err := stopPID(p.pid, st.ID, p.gw); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, stopMarked(st.ID, markedProcesses(st.ID))...)
 	for _, ns := range st.Netns {
 		if err := deleteNetns(ns); err != nil {
 			errs = append(errs, err)
@@ -251,6 +247,28 @@ func isLabDaemon(pid int, id, gw string) bool {
 type markedProc struct {
 	pid int
 	gw  string
+}
+
+// stopMarked stops the daemons of lab id side by side (see stopPID).
+func stopMarked(id string, procs []markedProc) []error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := stopPID(p.pid, id, p.gw); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // markedProcesses scans /proc for daemons of lab id (by their marker).
