@@ -382,3 +382,30 @@ func TestListingsMatchSwanctl(t *testing.T) {
 		mustContain(t, `--counters --all`, got, "ab:", "vip:")
 	})
 }
+
+// TestMixedDaemons runs gateway a on the newest strongSwan and b on the
+// system's, brings up the SA between them, and checks that on each side
+// the listings match that side's own swanctl: the table module follows the
+// release of the daemon it asks (6.1's ports in list-conns and reqids in
+// list-pols on a, 5.9.8's layout on b).
+func TestMixedDaemons(t *testing.T) {
+	l := labtest.StartConfig(t, lab.Config{Topology: lab.TwoGateways,
+		Daemons: map[string]lab.Daemon{"a": lab.NewestDaemon, "b": lab.SystemDaemon}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ll := &listingLab{l: l, ctx: ctx, a: l.Gateway("a"), b: l.Gateway("b")}
+	swanctl(ctx, t, ll.a, "--initiate", "--ike", "ab", "--child", "net", "--timeout", "30")
+	for _, g := range []*lab.Gateway{ll.a, ll.b} {
+		swanctl(ctx, t, g, "--install", "--child", "net")
+		got := same(t, ll, g, `table.sas()`, "--list-sas")
+		mustContain(t, "gateway "+g.Name+" table.sas()", got, "ab: #", "ESTABLISHED", "INSTALLED")
+		got = same(t, ll, g, `table.conns()`, "--list-conns")
+		if v6 := major(t, ctx, g) >= 6; v6 != strings.Contains(got, "[500]") {
+			t.Errorf("gateway %s (6.x: %v): ports in table.conns() do not follow the daemon's release:\n%s", g.Name, v6, got)
+		}
+		got = same(t, ll, g, `table.pols()`, "--list-pols")
+		if v6 := major(t, ctx, g) >= 6; v6 != strings.Contains(got, "ab/net, reqid ") || !strings.Contains(got, "TUNNEL") {
+			t.Errorf("gateway %s (6.x: %v): table.pols() does not show the trap policy in the daemon's layout:\n%s", g.Name, v6, got)
+		}
+	}
+}
