@@ -389,7 +389,7 @@ func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args star
 			}
 			var err error
 			ev, err = s.receive(ctx, b.Name(), timer)
-			if err == errTimeout {
+			if errors.Is(err, errTimeout) {
 				break
 			}
 			if err != nil {
@@ -496,7 +496,7 @@ func (s *Session) wait(thread *starlark.Thread, b *starlark.Builtin, args starla
 	defer stopTimer()
 	for {
 		ev, err := s.receive(ctx, b.Name(), timer)
-		if err == errTimeout {
+		if errors.Is(err, errTimeout) {
 			return starlark.None, nil
 		}
 		if err != nil {

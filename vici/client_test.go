@@ -74,7 +74,7 @@ func TestCallReplyAndErrors(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Errmsg != "no such config" || ce.Command != "fail" || rep == nil || ce.Reply != rep {
 		t.Fatalf("fail: reply %v, err %v", rep, err)
 	}
-	if err.Error() != "fail: no such config" {
+	if err.Error() != "vici: fail: no such config" {
 		t.Errorf("message = %q", err)
 	}
 	_, err = c.Call(ctx, "fail", nil)

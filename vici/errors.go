@@ -28,9 +28,9 @@ type CommandError struct {
 
 func (e *CommandError) Error() string {
 	if msg := strings.TrimSpace(e.Errmsg); msg != "" {
-		return fmt.Sprintf("%s: %s", e.Command, msg)
+		return fmt.Sprintf("vici: %s: %s", e.Command, msg)
 	}
-	return fmt.Sprintf("%s failed (the daemon gave no reason)", e.Command)
+	return fmt.Sprintf("vici: %s failed (the daemon gave no reason)", e.Command)
 }
 
 // ProtocolError describes malformed or out-of-limit wire data. Path names

@@ -274,7 +274,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 	mod := NewModule(func(context.Context) (*vici.Client, error) { return cb, nil }, &out)
 	_, err = runStar(t, mod, &out, `swanctl.apply(path)`, starlark.StringDict{"path": starlark.String(bad)})
 	if err == nil || !strings.Contains(err.Error(), "swanctl.apply: 1 item(s) of") ||
-		!strings.Contains(err.Error(), "conn bad: load-conn: unknown option: bogus_option") {
+		!strings.Contains(err.Error(), "conn bad: vici: load-conn: unknown option: bogus_option") {
 		t.Fatalf("apply of a rejected conn: err %v", err)
 	}
 	if !strings.Contains(out.String(), "failed    conn bad: ") || !strings.Contains(out.String(), "added     conn good") ||
