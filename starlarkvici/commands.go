@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -237,8 +238,7 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	}
 	ctx, cancel := starctx.WithTimeout(thread, r.opts.deadline)
 	defer cancel()
-	callback := r.opts.each
-	event := r.event
+	callback, event := r.opts.each, r.event
 	if r.opts.log != nil {
 		callback, event = r.opts.log, "control-log"
 	}
@@ -252,27 +252,8 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	if err != nil {
 		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
 	}
-	var (
-		reply   *vici.Message
-		entries []starlark.Value
-		conv    fromConverter // one for the whole command: see fromConverter
-	)
-	switch {
-	case event != "":
-		reply, err = client.CallStream(ctx, r.wire, event, r.msg, func(m *vici.Message) error {
-			data := conv.dict(m)
-			if callback == nil {
-				entries = append(entries, data)
-				return nil
-			}
-			if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
-				return callbackError{err}
-			}
-			return nil
-		})
-	default:
-		reply, err = client.Call(ctx, r.wire, r.msg)
-	}
+	var conv fromConverter // one for the whole command: see fromConverter
+	reply, entries, err := send(ctx, thread, client, r.wire, event, r.msg, callback, &conv)
 	if err != nil && (ctx.Err() != nil || (errors.Is(err, vici.ErrClosed) && !s.reconnect)) {
 		// Given up on (deadline or host cancel): the daemon may take long
 		// to answer, and the engine keeps the connection until it does.
@@ -281,6 +262,43 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 		// command starts on a fresh connection.
 		s.dropCommandClient(client)
 	}
+	switch {
+	case err != nil:
+		return s.failed(r, parent, event, reply, err, &conv)
+	case !r.stream:
+		return conv.dict(reply), nil
+	case r.opts.each != nil:
+		return starlark.None, nil
+	}
+	return starlark.NewList(entries), nil
+}
+
+// send runs the command wire on client. With an event, each event's entry
+// goes to callback, or is collected into entries when there is none.
+func send(ctx context.Context, thread *starlark.Thread, client *vici.Client, wire, event string, msg *vici.Message,
+	callback starlark.Callable, conv *fromConverter) (reply *vici.Message, entries []starlark.Value, err error) {
+	if event == "" {
+		reply, err = client.Call(ctx, wire, msg)
+		return reply, nil, err
+	}
+	reply, err = client.CallStream(ctx, wire, event, msg, func(m *vici.Message) error {
+		data := conv.dict(m)
+		if callback == nil {
+			entries = append(entries, data)
+			return nil
+		}
+		if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
+			return callbackError{err}
+		}
+		return nil
+	})
+	return reply, entries, err
+}
+
+// failed turns the error of command r into the script's outcome: a
+// callback's own error as it is, the reply of a refused command when
+// check=False, or an error that explains the failure.
+func (s *Session) failed(r request, parent context.Context, event string, reply *vici.Message, err error, conv *fromConverter) (starlark.Value, error) {
 	var cbErr callbackError
 	var cmdErr *vici.CommandError
 	switch {
@@ -294,14 +312,6 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	case errors.Is(err, vici.ErrUnknownEvent) && !errors.Is(err, vici.ErrUnknownCommand):
 		return nil, fmt.Errorf("%s: the daemon at %s does not know the event %q this command should stream; check its name%w",
 			r.prefix, s.resolvedURI(), event, quiet{err})
-	case err != nil:
-		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
 	}
-	if r.stream {
-		if r.opts.each != nil {
-			return starlark.None, nil
-		}
-		return starlark.NewList(entries), nil
-	}
-	return conv.dict(reply), nil
+	return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
 }

@@ -18,6 +18,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,8 @@ func NewModule(allowed bool) *starlarkstruct.Module {
 	}
 }
 
+// doPost implements http.post: it checks the arguments, sends the request
+// and returns the response, or an error naming the URL.
 func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		rawURL  string
@@ -77,67 +80,24 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%s: %q is not an http:// or https:// URL", b.Name(), rawURL)
 	}
-
-	var payload []byte
-	contentType := ""
-	switch {
-	case bodyV != nil && jsonV != nil:
-		return nil, fmt.Errorf("%s: give body or json, not both", b.Name())
-	case bodyV != nil:
-		switch s := bodyV.(type) {
-		case starlark.String:
-			payload = []byte(s)
-		case starlark.Bytes:
-			payload = []byte(s)
-		default:
-			return nil, fmt.Errorf("%s: body: got %s, want string or bytes (use json= for other values)", b.Name(), bodyV.Type())
-		}
-		contentType = "application/octet-stream"
-	case jsonV != nil:
-		enc, err := json.Encode(starctx.From(thread), jsonV)
-		if err != nil {
-			return nil, fmt.Errorf("%s: json: %w", b.Name(), err)
-		}
-		payload = enc
-		contentType = "application/json"
+	payload, contentType, err := encodeBody(thread, bodyV, jsonV)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-
 	if !timeout.Set {
 		timeout.D = DefaultTimeout
 	}
 	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
 	defer cancel()
-	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, u.String(), bytes.NewReader(payload))
+	req, err := newRequest(ctx, u, payload, contentType, headers)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if headers != nil {
-		for _, kv := range headers.Items() {
-			k, ok1 := kv[0].(starlark.String)
-			v, ok2 := kv[1].(starlark.String)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: headers: got %s: %s entry, want string: string", b.Name(), kv[0].Type(), kv[1].Type())
-			}
-			req.Header.Set(string(k), string(v))
-		}
-	}
-
 	resp, err := client.Do(req)
 	if err == nil {
-		defer resp.Body.Close()
-		var body []byte
-		body, err = io.ReadAll(io.LimitReader(resp.Body, MaxResponse+1))
-		if err == nil && len(body) > MaxResponse {
-			return nil, fmt.Errorf("%s: %s: response body larger than %d MiB", b.Name(), u.Redacted(), MaxResponse>>20)
-		}
-		if err == nil {
-			return starlarkstruct.FromStringDict(starlark.String("http.response"), starlark.StringDict{
-				"status": starlark.MakeInt(resp.StatusCode),
-				"body":   starlark.String(body),
-			}), nil
+		var v starlark.Value
+		if v, err = readResponse(resp); err == nil {
+			return v, nil
 		}
 	}
 	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
@@ -151,4 +111,68 @@ func doPost(client *nethttp.Client, thread *starlark.Thread, b *starlark.Builtin
 		err = uerr.Err // url.Error repeats the method and URL
 	}
 	return nil, fmt.Errorf("%s: %s: %w", b.Name(), u.Redacted(), err)
+}
+
+// encodeBody returns the request body given as body= or json= (at most
+// one of them) and its content type; neither means an empty body.
+func encodeBody(thread *starlark.Thread, bodyV, jsonV starlark.Value) ([]byte, string, error) {
+	switch {
+	case bodyV != nil && jsonV != nil:
+		return nil, "", errors.New("give body or json, not both")
+	case bodyV != nil:
+		switch s := bodyV.(type) {
+		case starlark.String:
+			return []byte(s), "application/octet-stream", nil
+		case starlark.Bytes:
+			return []byte(s), "application/octet-stream", nil
+		}
+		return nil, "", fmt.Errorf("body: got %s, want string or bytes (use json= for other values)", bodyV.Type())
+	case jsonV != nil:
+		enc, err := json.Encode(starctx.From(thread), jsonV)
+		if err != nil {
+			return nil, "", fmt.Errorf("json: %w", err)
+		}
+		return enc, "application/json", nil
+	}
+	return nil, "", nil
+}
+
+// newRequest builds the POST of payload to u; headers (str: str) are set
+// after the content type, so they may replace it.
+func newRequest(ctx context.Context, u *url.URL, payload []byte, contentType string, headers *starlark.Dict) (*nethttp.Request, error) {
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, u.String(), bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if headers != nil {
+		for _, kv := range headers.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("headers: got %s: %s entry, want string: string", kv[0].Type(), kv[1].Type())
+			}
+			req.Header.Set(string(k), string(v))
+		}
+	}
+	return req, nil
+}
+
+// readResponse reads resp's body, at most MaxResponse bytes, into an
+// http.response; a larger body is an error.
+func readResponse(resp *nethttp.Response) (starlark.Value, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponse+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxResponse {
+		return nil, fmt.Errorf("response body larger than %d MiB", MaxResponse>>20)
+	}
+	return starlarkstruct.FromStringDict(starlark.String("http.response"), starlark.StringDict{
+		"status": starlark.MakeInt(resp.StatusCode),
+		"body":   starlark.String(body),
+	}), nil
 }
