@@ -50,6 +50,14 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.expect("\n1\n")
 	term.expect("vici> ")
 
+	// a rendered table shows as its lines, not as a quoted string (issue 11)
+	term.typeKeys("table.conns()\r")
+	term.expect("\nab: IKEv2, ")
+	term.expect("vici> ")
+	term.typeKeys("table.conns()[:3]\r")
+	term.expect("\n\"ab:\"\n")
+	term.expect("vici> ")
+
 	// a multi-line def ends with a blank line; its parameters complete too
 	term.typeKeys("def sub(alpha, beta):\r")
 	term.expect("... ")

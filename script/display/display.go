@@ -4,7 +4,7 @@
 // A module whose result is meant to be read (the table module's listings)
 // returns a Text; vicish's REPL echoes it line by line, print(t) prints the
 // same text, and otherwise it behaves like a string: its methods
-// (t.splitlines(), t.strip()), len(t), t[i], t + "more" (a string),
+// (t.splitlines(), t.strip()), len(t), t[i], t[i:j] and t + "more" (strings),
 // json.encode(t) a JSON string. It is not a string: compare it with one, or
 // iterate over it, through str(t), which gives the plain string.
 package display
@@ -24,7 +24,7 @@ var (
 	_ starlark.HasAttrs   = Text("")
 	_ starlark.HasBinary  = Text("")
 	_ starlark.Comparable = Text("")
-	_ starlark.Indexable  = Text("")
+	_ starlark.Sliceable  = Text("")
 	_ json.Marshaler      = Text("")
 )
 
@@ -48,6 +48,11 @@ func (t Text) Len() int { return len(t) }
 
 // Index returns the i'th byte as a string, as t[i] of a string.
 func (t Text) Index(i int) starlark.Value { return starlark.String(t).Index(i) }
+
+// Slice returns t[start:end:step] as a string, as slicing a string does.
+func (t Text) Slice(start, end, step int) starlark.Value {
+	return starlark.String(t).Slice(start, end, step)
+}
 
 // Attr returns the string method name bound to the text.
 func (t Text) Attr(name string) (starlark.Value, error) { return starlark.String(t).Attr(name) }
