@@ -14,12 +14,13 @@ import (
 	"time"
 )
 
-const usage = `usage: lab up [--dir D] [--topology 1|2|3|star [--gateways N]] [--daemon system|newest|GW=DAEMON,...]
-       lab down [--dir D | --id ID]
-       lab status
-       lab kill GW [--dir D | --id ID]
-       lab restart GW [--dir D | --id ID]
-       lab root [--rebuild]
+const usage = `usage: vicish lab up [--dir D] [--topology 1|2|3|star [--gateways N]]
+                     [--daemon system|newest|GW=DAEMON,...]
+       vicish lab down [--dir D | --id ID]
+       vicish lab status
+       vicish lab kill GW [--dir D | --id ID]
+       vicish lab restart GW [--dir D | --id ID]
+       vicish lab root [--rebuild]
 
 up      starts real charon daemons that keep running after this command:
         1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
