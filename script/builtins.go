@@ -169,6 +169,8 @@ func (r *Runtime) print(thread *starlark.Thread, b *starlark.Builtin, args starl
 		}
 		if s, ok := starlark.AsString(v); ok {
 			buf.WriteString(s)
+		} else if b, ok := v.(starlark.Bytes); ok {
+			buf.WriteString(string(b)) // as Starlark's print
 		} else {
 			buf.WriteString(v.String())
 		}

@@ -363,3 +363,23 @@ func TestSecretsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintAsStarlarks: the runtime's print (which learns secrets first)
+// prints what go.starlark.net's print does.
+func TestPrintAsStarlarks(t *testing.T) {
+	src := `print(b"x\ny", 1, "a", [1, "b"], {"k": (2,)}, None, sep="|")
+print()
+print("one")`
+	var want strings.Builder
+	thread := &starlark.Thread{Print: func(_ *starlark.Thread, msg string) { want.WriteString(msg + "\n") }}
+	if _, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "p.star", src, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt, out := newRuntime(t)
+	if _, err := rt.ExecFile(context.Background(), "p.star", src); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want.String() {
+		t.Errorf("print wrote %q, Starlark's print %q", out.String(), want.String())
+	}
+}
