@@ -27,21 +27,27 @@ func writeCerts(w *strings.Builder, data starlark.Value, r *listRun) error {
 	}
 	// strongSwan counts in whole seconds.
 	now := time.Unix(time.Now().Unix(), 0)
+	st := certStyle{v6: r.v6, short: r.flags["short"], utc: r.flags["utc"]}
 	var lastCaption string
 	for i, ev := range evs {
 		if err := r.tick(); err != nil {
 			return err
 		}
-		if err := writeCert(w, ev, r.release, now, &lastCaption); err != nil {
+		if err := writeCert(w, ev, st, now, &lastCaption); err != nil {
 			return fmt.Errorf("certificate %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
+// certStyle is how swanctl --list-certs prints: for a 6.x or a 5.x
+// daemon, --short (no flags, URIs or path length; CRLs without their
+// revoked certificates) and --utc (times in UTC).
+type certStyle struct{ v6, short, utc bool }
+
 // writeCert writes one list-cert event, preceded by a caption when it
 // differs from the last one.
-func writeCert(w *strings.Builder, ev starlark.Mapping, rel release, now time.Time, lastCaption *string) error {
+func writeCert(w *strings.Builder, ev starlark.Mapping, st certStyle, now time.Time, lastCaption *string) error {
 	typ, flag := find(ev, "ANY", "type"), find(ev, "ANY", "flag")
 	der, ok := certData(ev)
 	if !ok {
@@ -70,19 +76,19 @@ func writeCert(w *strings.Builder, ev starlark.Mapping, rel release, now time.Ti
 		if err != nil {
 			return err
 		}
-		writeX509(&body, c, hasPrivkey, rel, now)
+		writeX509(&body, c, hasPrivkey, st, now)
 	case x509.KindCRL:
 		c, err := x509.ParseCRL(der)
 		if err != nil {
 			return err
 		}
-		writeCRL(&body, c, now)
+		writeCRL(&body, c, st, now)
 	case x509.KindPubkey:
 		k, err := x509.ParsePublicKey(der)
 		if err != nil {
 			return err
 		}
-		if err := writeRawKey(&body, ev, k, hasPrivkey, now); err != nil {
+		if err := writeRawKey(&body, ev, k, hasPrivkey, st, now); err != nil {
 			return err
 		}
 	}
@@ -106,10 +112,16 @@ func certData(ev starlark.Mapping) ([]byte, bool) {
 	return nil, false
 }
 
-// strongTime formats t as strongSwan's %T in local time: "Nov 29 12:42:52 2026".
-func strongTime(t time.Time) string {
-	t = t.Local()
-	return fmt.Sprintf("%s %02d %02d:%02d:%02d %04d", t.Month().String()[:3], t.Day(), t.Hour(), t.Minute(), t.Second(), t.Year())
+// time formats t as strongSwan's %T: local time, "Nov 29 12:42:52 2026",
+// or with utc "Nov 29 12:42:52 UTC 2026".
+func (st certStyle) time(t time.Time) string {
+	zone := " "
+	if st.utc {
+		t, zone = t.UTC(), " UTC "
+	} else {
+		t = t.Local()
+	}
+	return fmt.Sprintf("%s %02d %02d:%02d:%02d%s%04d", t.Month().String()[:3], t.Day(), t.Hour(), t.Minute(), t.Second(), zone, t.Year())
 }
 
 // strongDelta formats the distance between a and b as strongSwan's %V:
@@ -136,14 +148,14 @@ func strongDelta(a, b time.Time) string {
 
 // writeValidity writes the two validity lines of a certificate or the two
 // update lines of a CRL.
-func writeValidity(w *strings.Builder, label, first, second string, notBefore, notAfter, now time.Time) {
-	fmt.Fprintf(w, "  %s  %s %s, ", label, first, strongTime(notBefore))
+func writeValidity(w *strings.Builder, st certStyle, label, first, second string, notBefore, notAfter, now time.Time) {
+	fmt.Fprintf(w, "  %s  %s %s, ", label, first, st.time(notBefore))
 	if now.Before(notBefore) {
 		fmt.Fprintf(w, "not valid yet (valid in %s)\n", strongDelta(now, notBefore))
 	} else {
 		w.WriteString("ok\n")
 	}
-	fmt.Fprintf(w, "             %s %s, ", second, strongTime(notAfter))
+	fmt.Fprintf(w, "             %s %s, ", second, st.time(notAfter))
 	if now.After(notAfter) {
 		fmt.Fprintf(w, "expired (%s ago)\n", strongDelta(now, notAfter))
 	} else {
@@ -153,9 +165,9 @@ func writeValidity(w *strings.Builder, label, first, second string, notBefore, n
 
 // writeURIs writes a labelled list of URIs, further ones indented under
 // the first.
-func writeURIs(w *strings.Builder, label string, uris []string, rel release) {
+func writeURIs(w *strings.Builder, label string, uris []string, st certStyle) {
 	indent := strings.Repeat(" ", 11)
-	if rel.v6 {
+	if st.v6 {
 		indent = strings.Repeat(" ", 13)
 	}
 	for i, uri := range uris {
@@ -169,10 +181,10 @@ func writeURIs(w *strings.Builder, label string, uris []string, rel release) {
 
 // writeX509 writes one X.509 certificate as strongSwan's certificate
 // printer does in its detailed form.
-func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, rel release, now time.Time) {
+func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, st certStyle, now time.Time) {
 	fmt.Fprintf(w, "  subject:  \"%s\"\n", x509.ASCII(c.Subject))
 	fmt.Fprintf(w, "  issuer:   \"%s\"\n", x509.ASCII(c.Issuer))
-	writeValidity(w, "validity:", "not before", "not after ", c.NotBefore, c.NotAfter, now)
+	writeValidity(w, st, "validity:", "not before", "not after ", c.NotBefore, c.NotAfter, now)
 	fmt.Fprintf(w, "  serial:    %s\n", x509.Hex(c.Serial))
 	if len(c.AltNames) > 0 {
 		names := make([]string, len(c.AltNames))
@@ -181,8 +193,23 @@ func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, rel rel
 		}
 		fmt.Fprintf(w, "  altNames:  %s\n", strings.Join(names, ", "))
 	}
+	if !st.short {
+		writeDetails(w, c, st)
+	}
+	if c.AuthorityKeyID != nil {
+		fmt.Fprintf(w, "  authkeyId: %s\n", x509.Hex(c.AuthorityKeyID))
+	}
+	if len(c.SubjectKeyID) > 0 {
+		fmt.Fprintf(w, "  subjkeyId: %s\n", x509.Hex(c.SubjectKeyID))
+	}
+	writePubkey(w, &c.Key, hasPrivkey)
+}
+
+// writeDetails writes what swanctl --list-certs --short leaves out: the
+// flags, CRL and OCSP URIs and the path length.
+func writeDetails(w *strings.Builder, c *x509.Certificate, st certStyle) {
 	flags := c.Flags
-	if rel.v6 && c.IsCA && len(c.KeyUsage) == 0 {
+	if st.v6 && c.IsCA && len(c.KeyUsage) == 0 {
 		flags = append([]string{"CA", "CRLSign"}, flags[1:]...)
 	}
 	if len(flags) > 0 {
@@ -195,18 +222,11 @@ func writeX509(w *strings.Builder, c *x509.Certificate, hasPrivkey bool, rel rel
 		}
 		w.WriteString("\n")
 	}
-	writeURIs(w, "CRL URIs: ", c.CRLURIs, rel)
-	writeURIs(w, "OCSP URIs:", c.OCSPURIs, rel)
+	writeURIs(w, "CRL URIs: ", c.CRLURIs, st)
+	writeURIs(w, "OCSP URIs:", c.OCSPURIs, st)
 	if c.PathLen >= 0 {
 		fmt.Fprintf(w, "  pathlen:   %d\n", c.PathLen)
 	}
-	if c.AuthorityKeyID != nil {
-		fmt.Fprintf(w, "  authkeyId: %s\n", x509.Hex(c.AuthorityKeyID))
-	}
-	if len(c.SubjectKeyID) > 0 {
-		fmt.Fprintf(w, "  subjkeyId: %s\n", x509.Hex(c.SubjectKeyID))
-	}
-	writePubkey(w, &c.Key, hasPrivkey)
 }
 
 // writePubkey writes the public key lines: type and size, and its two
@@ -222,10 +242,10 @@ func writePubkey(w *strings.Builder, k *x509.PublicKey, hasPrivkey bool) {
 }
 
 // writeCRL writes one certificate revocation list.
-func writeCRL(w *strings.Builder, c *x509.CRL, now time.Time) {
+func writeCRL(w *strings.Builder, c *x509.CRL, st certStyle, now time.Time) {
 	fmt.Fprintf(w, "  issuer:   \"%s\"\n", x509.ASCII(c.Issuer))
 	if !c.NextUpdate.IsZero() {
-		writeValidity(w, "update:  ", "this on", "next on", c.ThisUpdate, c.NextUpdate, now)
+		writeValidity(w, st, "update:  ", "this on", "next on", c.ThisUpdate, c.NextUpdate, now)
 	}
 	fmt.Fprintf(w, "  serial:    %s\n", x509.Hex(c.Number))
 	if c.DeltaBase != nil {
@@ -236,18 +256,21 @@ func writeCRL(w *strings.Builder, c *x509.CRL, now time.Time) {
 	if len(c.Revoked) == 1 {
 		plural = ""
 	}
-	if len(c.Revoked) > 0 {
+	if len(c.Revoked) > 0 && !st.short {
 		colon = ":"
 	}
 	fmt.Fprintf(w, "  %d revoked certificate%s%s\n", len(c.Revoked), plural, colon)
+	if st.short {
+		return
+	}
 	for _, r := range c.Revoked {
-		fmt.Fprintf(w, "    %s: %s, %s\n", x509.Hex(r.Serial), strongTime(r.Time), r.Reason)
+		fmt.Fprintf(w, "    %s: %s, %s\n", x509.Hex(r.Serial), st.time(r.Time), r.Reason)
 	}
 }
 
 // writeRawKey writes a raw (trusted) public key: its subject when the
 // daemon has one, its validity when it has both ends, then the key.
-func writeRawKey(w *strings.Builder, ev starlark.Mapping, k *x509.PublicKey, hasPrivkey bool, now time.Time) error {
+func writeRawKey(w *strings.Builder, ev starlark.Mapping, k *x509.PublicKey, hasPrivkey bool, st certStyle, now time.Time) error {
 	if s, ok := printable(mustGet(ev, "subject")); ok {
 		fmt.Fprintf(w, "  subject:  \"%s\"\n", s)
 	}
@@ -262,7 +285,7 @@ func writeRawKey(w *strings.Builder, ev starlark.Mapping, k *x509.PublicKey, has
 		if err != nil {
 			return fmt.Errorf("not-after: %w", err)
 		}
-		writeValidity(w, "validity:", "not before", "not after ", notBefore, notAfter, now)
+		writeValidity(w, st, "validity:", "not before", "not after ", notBefore, notAfter, now)
 	}
 	writePubkey(w, k, hasPrivkey)
 	return nil

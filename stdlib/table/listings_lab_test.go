@@ -335,6 +335,12 @@ func TestListingsMatchSwanctl(t *testing.T) {
 			"List of X.509 CRLs", "List of Raw Public Keys", "L=Z??rich", "altNames:  gw-a.example.org, 192.0.2.1, admin@example.org, 2001:db8::1",
 			"has private key", "1 revoked certificate:", "key compromise", "self-signed")
 		same(t, ll, a, `table.certs(vici.list_certs(type="X509_CRL"))`, "--list-certs", "--type", "x509_crl")
+		got = same(t, ll, a, `table.certs(short=True)`, "--list-certs", "--short")
+		if strings.Contains(got, "flags:") || strings.Contains(got, "key compromise") {
+			t.Errorf("table.certs(short=True) shows details:\n%s", got)
+		}
+		got = same(t, ll, a, `table.certs(type="X509", utc=True)`, "--list-certs", "--type", "x509", "--utc")
+		mustContain(t, "table.certs(utc=True)", got, " UTC 20")
 	})
 	t.Run("authorities", func(t *testing.T) {
 		got := same(t, ll, a, `table.authorities()`, "--list-authorities")

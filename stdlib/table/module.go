@@ -56,15 +56,19 @@ type listing struct {
 	// versioned listings changed between strongSwan releases: when they
 	// ask the daemon for data they ask its version too.
 	versioned bool
-	write     func(w *strings.Builder, data starlark.Value, r *listRun) error
+	// flags are keyword arguments (bool) the listing itself takes, as
+	// swanctl's display options (--short, --utc); they are not passed on.
+	flags []string
+	write func(w *strings.Builder, data starlark.Value, r *listRun) error
 }
 
 // listRun is one call of a listing: what it knows of the daemon's release,
 // and the thread's context, which ends a long rendering (Ctrl-C).
 type listRun struct {
 	release
-	ctx context.Context
-	n   int
+	flags map[string]bool // the listing's own keyword flags given True
+	ctx   context.Context
+	n     int
 }
 
 // tick counts one rendered entry and reports, every 256 entries, whether
@@ -90,7 +94,7 @@ func listings() []listing {
 		{name: "conns", param: "conns", call: "list_conns", write: writeConns},
 		{name: "pols", param: "pols", call: "list_policies", write: writePols, versioned: true,
 			defaults: []starlark.Tuple{yes("trap"), yes("drop"), yes("pass_")}},
-		{name: "certs", param: "certs", call: "list_certs", write: writeCerts, versioned: true},
+		{name: "certs", param: "certs", call: "list_certs", write: writeCerts, versioned: true, flags: []string{"short", "utc"}},
 		{name: "authorities", param: "authorities", call: "list_authorities", write: writeAuthorities},
 		{name: "pools", param: "pools", call: "get_pools", write: writePools},
 		{name: "algs", param: "algs", call: "get_algorithms", write: writeAlgs},
@@ -124,7 +128,19 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 			data = args[0]
 		}
 		var pass []starlark.Tuple
+		flags := map[string]bool{}
+	kwargs:
 		for _, kv := range kwargs {
+			for _, f := range l.flags {
+				if string(kv[0].(starlark.String)) == f {
+					on, ok := kv[1].(starlark.Bool)
+					if !ok {
+						return nil, fmt.Errorf("%s: for parameter %q: got %s, want bool", b.Name(), f, kv[1].Type())
+					}
+					flags[f] = bool(on)
+					continue kwargs
+				}
+			}
 			if string(kv[0].(starlark.String)) == l.param {
 				if len(args) == 1 {
 					return nil, fmt.Errorf("%s: got multiple values for parameter %q", b.Name(), l.param)
@@ -150,7 +166,7 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 				b.Name(), pass[0][0].(starlark.String).GoString(), l.call, l.param)
 		}
 		var w strings.Builder
-		if err := l.write(&w, data, &listRun{release: rel, ctx: starctx.From(thread)}); err != nil {
+		if err := l.write(&w, data, &listRun{release: rel, flags: flags, ctx: starctx.From(thread)}); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return display.Text(strings.TrimSuffix(w.String(), "\n")), nil

@@ -90,6 +90,7 @@ func TestErrors(t *testing.T) {
 		{`table.certs([{"type": "X509", "flag": "NONE", "data": b"junk"}])`, "table.certs: certificate 0: x509: malformed certificate"},
 		{`table.certs([{"type": "X509_AC", "data": b""}])`, "table.certs: certificate 0: X509_AC certificates are not rendered (X509, X509_CRL and PUBKEY are)"},
 		{`table.log()`, "table.log: got 0 arguments, want 1"},
+		{`table.certs([], utc="yes")`, `table.certs: for parameter "utc": got string, want bool`},
 		{`table.sas([{"gw": "up"}])`, "table.sas: IKE_SA gw is string, want a dict"},
 		{`table.sas({"gw": {"child-sas": []}})`, "table.sas: IKE_SA gw: child-sas is list, want a dict"},
 		{`table.sas({"gw": {"child-sas": {"net-1": 1}}})`, "table.sas: IKE_SA gw: CHILD_SA net-1 is int, want a dict"},
