@@ -241,6 +241,8 @@ func (s *Session) explain(name, wire string, parent context.Context, d time.Dura
 			name, s.resolvedURI(), wire, quiet{err})
 	case parent.Err() != nil:
 		return fmt.Errorf("%s: %w%w", name, starctx.Interrupted(parent), quiet{err})
+	case errors.Is(err, context.DeadlineExceeded) && errors.As(err, new(*vici.DialError)):
+		return fmt.Errorf("%s: not connected to %s within %v (deadline); nothing was sent%w", name, s.resolvedURI(), d, quiet{err})
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: no reply from the daemon within %v (deadline); it may still complete the command%w", name, d, quiet{err})
 	case errors.Is(err, vici.ErrClosed) && !s.reconnect:
