@@ -79,8 +79,9 @@ type Runtime struct {
 	stdout      io.Writer // opts.Stdout through the redaction
 	stderr      io.Writer // opts.Stderr through the redaction
 
-	mu    sync.Mutex
-	cache map[string]*loadEntry // load() results by absolute path
+	mu      sync.Mutex
+	cache   map[string]*loadEntry           // load() results by absolute path
+	waiting map[*starlark.Thread]*loadEntry // the file each thread waits for another to load
 }
 
 // loadEntry is one file's load() result; done is closed when it is known.
@@ -319,23 +320,13 @@ func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringD
 	}
 	r.mu.Lock()
 	e, seen := r.cache[path]
-	if !seen {
-		e = &loadEntry{owner: thread, done: make(chan struct{})}
-		r.cache[path] = e
-	}
-	r.mu.Unlock()
 	if seen {
-		select {
-		case <-e.done:
-			return e.globals, e.err
-		default:
-		}
-		if e.owner == thread {
-			return nil, fmt.Errorf("load %q: cycle in load graph", module)
-		}
-		<-e.done // another thread is loading it
-		return e.globals, e.err
+		r.mu.Unlock()
+		return r.await(thread, module, e)
 	}
+	e = &loadEntry{owner: thread, done: make(chan struct{})}
+	r.cache[path] = e
+	r.mu.Unlock()
 	defer close(e.done)
 	src, err := readfile.Read(path, readfile.DefaultLimit)
 	if err != nil {
@@ -345,4 +336,41 @@ func (r *Runtime) load(thread *starlark.Thread, module string) (starlark.StringD
 	r.scan(path, src)
 	e.globals, e.err = starlark.ExecFileOptions(FileOptions(), thread, path, src, r.predeclared)
 	return e.globals, e.err
+}
+
+// await returns the result of e, a file that thread found in the cache,
+// waiting while another thread loads it. A wait that would close a circle
+// (this thread loads a file that the thread loading e waits for, directly
+// or through others) is a cycle in the load graph, not a deadlock; the
+// wait also ends when thread is cancelled.
+func (r *Runtime) await(thread *starlark.Thread, module string, e *loadEntry) (starlark.StringDict, error) {
+	select {
+	case <-e.done:
+		return e.globals, e.err
+	default:
+	}
+	r.mu.Lock()
+	for w := e; w != nil; w = r.waiting[w.owner] {
+		if w.owner == thread {
+			r.mu.Unlock()
+			return nil, fmt.Errorf("load %q: cycle in load graph", module)
+		}
+	}
+	if r.waiting == nil {
+		r.waiting = map[*starlark.Thread]*loadEntry{}
+	}
+	r.waiting[thread] = e
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, thread)
+		r.mu.Unlock()
+	}()
+	ctx := starctx.From(thread)
+	select {
+	case <-e.done:
+		return e.globals, e.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("load %q: %w", module, starctx.Interrupted(ctx))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -173,6 +174,64 @@ func TestLoadRelativeToFile(t *testing.T) {
 	_, err := rt.ExecFile(context.Background(), filepath.Join(dir, "cycle_a.star"), nil)
 	if err == nil || !strings.Contains(err.Error(), "cycle in load graph") {
 		t.Errorf("cycle: %v", err)
+	}
+}
+
+// Two threads that load two files which load each other, each starting
+// with the other's file, would wait for each other forever: one of them
+// must find the cycle, and both must return.
+func TestLoadCycleAcrossThreads(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"a.star": "a_started()\nload('b.star', 'y')\nx = 1\n",
+		"b.star": "b_started()\nload('a.star', 'x')\ny = 2\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aStarted, bStarted := make(chan struct{}), make(chan struct{})
+	// Each file waits until the other thread has begun the other file,
+	// so that both are being loaded when they load each other.
+	started := func(mine, other chan struct{}) *starlark.Builtin {
+		return starlark.NewBuiltin("started", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			close(mine)
+			<-other
+			return starlark.None, nil
+		})
+	}
+	var out bytes.Buffer
+	rt := script.New(script.Options{
+		URI:    "unix://" + filepath.Join(t.TempDir(), "absent.vici"),
+		Stdout: &out, Stderr: &out,
+		Getenv:      func(string) string { return "" },
+		Predeclared: starlark.StringDict{"a_started": started(aStarted, bStarted), "b_started": started(bStarted, aStarted)},
+	})
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a guard against a hang only
+	defer cancel()
+	errs := make(chan error, 2)
+	for file, src := range map[string]string{"main_a.star": "load('a.star', 'x')", "main_b.star": "load('b.star', 'y')"} {
+		go func() {
+			_, err := rt.ExecFile(ctx, filepath.Join(dir, file), src)
+			errs <- err
+		}()
+	}
+	cycles := 0
+	for range 2 {
+		err := <-errs
+		if ctx.Err() != nil {
+			t.Fatal("the two loads waited for each other until the guard's deadline")
+		}
+		if err == nil {
+			t.Fatal("a load of a file in a cycle succeeded")
+		}
+		if strings.Contains(err.Error(), "cycle in load graph") {
+			cycles++
+		}
+	}
+	if cycles == 0 {
+		t.Error("neither thread reported the cycle")
 	}
 }
 
