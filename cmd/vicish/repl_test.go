@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+
+	"github.com/vicish/vicish/script"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,4 +270,36 @@ func readHistory(t *testing.T, state string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestUnfinished: only a statement read past the end of the input is a
+// syntax error; a block's own lines, a multi-line string and the closing
+// empty line are not.
+func TestUnfinished(t *testing.T) {
+	for _, tc := range []struct {
+		lines []string
+		bad   bool
+	}{
+		{[]string{`s = """a`, `b"""`}, false},
+		{[]string{"if x:", "  a = 1", "else:", "  a = 2", ""}, false},
+		{[]string{"def f():", "  return 1", "  # done", ""}, false},
+		{[]string{"for i in y: print(i)", ""}, false},
+		{[]string{"for i in y: print(i)", "vici.terminate(ike='ab')"}, true},
+		{[]string{"if x:", "  a = 1", "b = 2"}, true},
+	} {
+		i := 0
+		f, err := script.ParseOptions().ParseCompoundStmt("<stdin>", func() ([]byte, error) {
+			if i == len(tc.lines) {
+				return nil, io.EOF
+			}
+			i++
+			return []byte(tc.lines[i-1] + "\n"), nil
+		})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.lines, err)
+		}
+		if err := unfinished(f, tc.lines[:i]); (err != nil) != tc.bad {
+			t.Errorf("%q: unfinished = %v, want an error: %v", tc.lines, err, tc.bad)
+		}
+	}
 }
