@@ -47,23 +47,6 @@ others=$(printf '%s\n' "$all" | grep -v -E '/vici(/|$)|/internal/lab$' || true)
 labusers=$(go list -e -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
 	awk '/ github.com\/vicish\/vicish\/internal\/lab\/labtest( |$)/ {print $1}')
 
-# Tests that still expect the system's strongSwan 5.9.8 where 6.1 differs;
-# the newest pass skips them, saying why, until they check both behaviours.
-# Format: go test -skip pattern | package | reason.
-newest_skip=$(cat <<'EOF'
-^TestEmbedAgainstLab$|examples/embed|expects "charon 5." in the example's output
-^TestFailover$|scripts|expects "charon 5." in status.star's output
-^TestExamples$|scripts|expects "charon 5." in hello.star's output
-^TestListPoliciesDefault$|starlarkvici|6.1's swanctl --list-pols prints "NAME, reqid N, MODE" (5.9.8: "NAME, MODE")
-^TestScripts$/^commands$|starlarkvici|commands.star: 6.1 reports a pool's base as its first host (10.3.0.1 for 10.3.0.0/28; 5.9.8: 10.3.0.0)
-^TestScripts$/^errors$|starlarkvici|errors.star expects "alert" to be unknown (6.1 has it) and then waits 120 s
-^TestListingsMatchSwanctl$/^pols$|stdlib/table|6.1's swanctl --list-pols prints "reqid (null)" for drop and pass policies
-^TestCharonEveryCommand$|vici|get-pools: 6.1 reports the base 10.3.0.1 for 10.3.0.0/28 (5.9.8: 10.3.0.0)
-^TestCharonEvents$|vici|expects subscribing to "alert" to fail (6.1 has it)
-^TestCharonVersionAndStats$|vici|expects "alert" to be unknown (6.1 has it)
-EOF
-)
-
 run() {
 	echo "test.sh: go test $*"
 	go test "$@" || status=1
@@ -107,17 +90,13 @@ for daemon in $daemons; do
 			continue
 		fi
 		echo "test.sh: newest strongSwan $(daemon_version newest)"
-		skip=$(printf '%s\n' "$newest_skip" | cut -d'|' -f1 | paste -sd'|')
-		printf '%s\n' "$newest_skip" | while IFS='|' read -r pattern pkg reason; do
-			echo "test.sh: newest pass skips $pkg $pattern: $reason"
-		done
 		if [ -n "$labpkg" ]; then
 			run -count=1 -timeout "$timeout" -v $labpkg
 		fi
 		rest=$(printf '%s\n' "$labusers" | grep -v -E '/internal/lab$' || true)
 		if [ -n "$rest" ]; then
 			# shellcheck disable=SC2086
-			run -count=1 -timeout "$timeout" -skip "$skip" $rest
+			run -count=1 -timeout "$timeout" $rest
 		fi
 		;;
 	*)

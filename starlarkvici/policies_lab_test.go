@@ -49,22 +49,41 @@ func TestListPoliciesDefault(t *testing.T) {
 		eval(`vici.install(child="` + child + `", ike="pols")`)
 	}
 
-	// names turns a list_policies result into sorted "name mode" lines.
+	// strongSwan 6.0.2 added the reqid to the policies vici lists (trap
+	// policies) and to swanctl's head line: "<name>, reqid <N>, <mode>";
+	// before, swanctl prints "<name>, <mode>" and vici sends no reqid.
+	withReqid := labtest.AtLeast(t, gw, "6.0.2")
+	head := regexp.MustCompile(`(?m)^(\S+), (\S+)$`)
+	if withReqid {
+		head = regexp.MustCompile(`(?m)^(\S+), reqid (\S+), (\S+)$`)
+	}
+	t.Logf("strongSwan %s: reqid in policy listings: %v", gw.Version(), withReqid)
+	// names turns a list_policies result into sorted "name [reqid] mode"
+	// lines, the reqid as swanctl prints it (C's "(null)" when absent).
 	names := func(expr string) []string {
 		t.Helper()
 		var out []string
 		list := eval(expr).(*starlark.List)
 		for i := range list.Len() {
 			for _, item := range list.Index(i).(*starlark.Dict).Items() {
-				mode, _, _ := item[1].(*starlark.Dict).Get(starlark.String("mode"))
-				out = append(out, string(item[0].(starlark.String))+" "+string(mode.(starlark.String)))
+				pol := item[1].(*starlark.Dict)
+				mode, _, _ := pol.Get(starlark.String("mode"))
+				line := string(item[0].(starlark.String)) + " "
+				reqid, found, _ := pol.Get(starlark.String("reqid"))
+				switch {
+				case withReqid && found:
+					line += string(reqid.(starlark.String)) + " "
+				case withReqid:
+					line += "(null) "
+				case found:
+					t.Errorf("strongSwan %s sent a reqid: %v", gw.Version(), pol)
+				}
+				out = append(out, line+string(mode.(starlark.String)))
 			}
 		}
 		slices.Sort(out)
 		return out
 	}
-	// swanctl prints "<name>, <mode>" per policy.
-	head := regexp.MustCompile(`(?m)^(\S+), (\S+)$`)
 	swanctl := func(args ...string) []string {
 		t.Helper()
 		out, err := gw.Swanctl(ctx, append([]string{"--list-pols"}, args...)...)
@@ -73,7 +92,7 @@ func TestListPoliciesDefault(t *testing.T) {
 		}
 		var lines []string
 		for _, m := range head.FindAllStringSubmatch(string(out), -1) {
-			lines = append(lines, m[1]+" "+m[2])
+			lines = append(lines, strings.Join(m[1:], " "))
 		}
 		slices.Sort(lines)
 		return lines

@@ -153,6 +153,16 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 			return starlark.NewList(out), nil
 		}),
 	}
+	// daemon_at_least(min) tells whether gateway a's strongSwan (the
+	// version it reported) is min or newer, for the few places where
+	// releases really differ; each script checks both behaviours.
+	predeclared["daemon_at_least"] = starlark.NewBuiltin("daemon_at_least", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var min string
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &min); err != nil {
+			return nil, err
+		}
+		return starlark.Bool(labtest.AtLeast(t, l.Gateway("a"), min)), nil
+	})
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	predeclared["when_registered"] = starlark.NewBuiltin("when_registered", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {

@@ -88,10 +88,10 @@ func isUp(up bool) func(*vici.Message) bool {
 	return func(m *vici.Message) bool { return (m.Get("up") == "yes") == up }
 }
 
-// TestCharonEvents receives every event charon 5.9.8 raises here, for real:
+// TestCharonEvents receives every event charon raises here, for real:
 // ike-updown, child-updown, ike-rekey, child-rekey, ike-update, log and
-// control-log (the list-* streams are covered by TestCharonEveryCommand),
-// and checks that alert, new in 6.0.3, is refused as unknown.
+// control-log (the list-* streams are covered by TestCharonEveryCommand,
+// alert by TestCharonAlert).
 func TestCharonEvents(t *testing.T) {
 	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 2*time.Minute)
@@ -104,15 +104,6 @@ func TestCharonEvents(t *testing.T) {
 	cmd := dialGateway(t, ga, vici.Options{})
 	evA := dialGateway(t, ga, vici.Options{})
 	evB := dialGateway(t, gb, vici.Options{})
-
-	// alert does not exist before 6.0.3: EVENT_UNKNOWN, and nothing is
-	// subscribed, not even the known event asked for with it.
-	if _, err := evA.Subscribe(ctx, "alert"); !errors.Is(err, vici.ErrUnknownEvent) || !strings.Contains(err.Error(), "alert") {
-		t.Fatalf("subscribe alert: want an error wrapping ErrUnknownEvent naming it, got %v", err)
-	}
-	if _, err := evA.Subscribe(ctx, "ike-updown", "alert"); !errors.Is(err, vici.ErrUnknownEvent) {
-		t.Fatalf("subscribe ike-updown+alert: want ErrUnknownEvent, got %v", err)
-	}
 
 	subA, err := evA.Subscribe(ctx, "ike-updown", "child-updown", "ike-rekey", "child-rekey", "log")
 	if err != nil {
@@ -254,5 +245,67 @@ func TestCharonEvents(t *testing.T) {
 	subB.Close()
 	if v := mustCall(t, ctx, evA, "version", nil); v.Get("daemon") != "charon" {
 		t.Errorf("version after closing the subscription: %v", v.Keys())
+	}
+}
+
+// TestCharonAlert checks the alert event, new in strongSwan 6.0.3. On an
+// older daemon subscribing is refused as an unknown event, and nothing is
+// subscribed, not even a known event asked for with it. On 6.0.3 and newer
+// a responder raises a real proposal-mismatch-ike alert, with the IKE_SA
+// it concerns, when a peer offers only an IKE proposal it does not accept.
+func TestCharonAlert(t *testing.T) {
+	l := labtest.Start(t, lab.TwoGateways)
+	ctx := charonCtx(t, time.Minute)
+	ga, gb := l.Gateway("a"), l.Gateway("b")
+	defer func() {
+		if t.Failed() {
+			t.Log(logTails(l))
+		}
+	}()
+	evB := dialGateway(t, gb, vici.Options{})
+	if !labtest.AtLeast(t, gb, "6.0.3") {
+		t.Logf("strongSwan %s predates the alert event (6.0.3): checking its refusal", gb.Version())
+		if _, err := evB.Subscribe(ctx, "alert"); !errors.Is(err, vici.ErrUnknownEvent) || !strings.Contains(err.Error(), "alert") {
+			t.Fatalf("subscribe alert: want an error wrapping ErrUnknownEvent naming it, got %v", err)
+		}
+		if _, err := evB.Subscribe(ctx, "ike-updown", "alert"); !errors.Is(err, vici.ErrUnknownEvent) {
+			t.Fatalf("subscribe ike-updown+alert: want ErrUnknownEvent, got %v", err)
+		}
+		if v := mustCall(t, ctx, evB, "version", nil); v.Get("daemon") != "charon" {
+			t.Errorf("version after the refused subscription: %v", v.Keys())
+		}
+		return
+	}
+	sub, err := evB.Subscribe(ctx, "alert")
+	if err != nil {
+		t.Fatalf("subscribe alert on strongSwan %s: %v", gb.Version(), err)
+	}
+	alerts := recordEvents(sub)
+	cmd := dialGateway(t, ga, vici.Options{})
+	// b's connection ab takes charon's default IKE proposals, which have
+	// no MODP-1024 group.
+	weak := vici.NewMessage().
+		SetList("local_addrs", ga.Addr).SetList("remote_addrs", gb.Addr).
+		SetList("proposals", "aes128-sha256-modp1024").
+		SetSection("local", msg("auth", "psk")).
+		SetSection("remote", msg("auth", "psk")).
+		SetSection("children", vici.NewMessage().SetSection("weak", vici.NewMessage().SetList("local_ts", lab.NetA)))
+	mustSucceed(t, ctx, cmd, "load-conn", section("weak", weak))
+	if _, err := cmd.Call(ctx, "initiate", msg("child", "weak", "ike", "weak", "timeout", "30000")); err == nil {
+		t.Fatal("initiate with a proposal the peer refuses succeeded")
+	}
+	ev, _ := alerts.wait(t, ctx, 0, "proposal-mismatch-ike alert on b", named("alert", func(m *vici.Message) bool {
+		return m.Get("type") == "proposal-mismatch-ike"
+	}))
+	sa := ev.Message.Section("ike-sa")
+	if sa == nil {
+		t.Fatalf("proposal-mismatch-ike alert without ike-sa: %v", ev.Message.Keys())
+	}
+	name, ike := onlySection(t, sa)
+	if ike.Get("remote-host") != ga.Addr || ike.Has("child-sas") {
+		t.Errorf("alert's ike-sa %s: %v", name, ike)
+	}
+	if err := sub.Close(); err != nil {
+		t.Errorf("unsubscribe alert: %v", err)
 	}
 }

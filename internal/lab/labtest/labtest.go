@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,53 @@ func SSHD(t testing.TB, g *lab.Gateway) *lab.SSHD {
 		}
 	})
 	return s
+}
+
+// AtLeast reports whether gateway g's daemon is strongSwan min (e.g.
+// "6.0.3") or newer, by the version the daemon itself reported. Tests use
+// it where 5.9.x and 6.x really differ, to check each version's behaviour.
+// It fails the test when either version cannot be read.
+func AtLeast(t testing.TB, g *lab.Gateway, min string) bool {
+	t.Helper()
+	have, err := versionNumbers(g.Version())
+	if err != nil {
+		t.Fatalf("lab: gateway %s: %v", g.Name, err)
+	}
+	want, err := versionNumbers(min)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	for i := range want {
+		if i >= len(have) {
+			return false
+		}
+		if have[i] != want[i] {
+			return have[i] > want[i]
+		}
+	}
+	return true
+}
+
+// versionNumbers parses the leading dotted numbers of a strongSwan version
+// ("6.1.0", "6.0.3dr1" gives 6, 0, 3).
+func versionNumbers(v string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(v, ".") {
+		digits := part
+		if i := strings.IndexFunc(part, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+			digits = part[:i]
+		}
+		n, err := strconv.Atoi(digits)
+		if err != nil {
+			break
+		}
+		out = append(out, n)
+		if len(digits) < len(part) {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("not a strongSwan version: %q", v)
+	}
+	return out, nil
 }
