@@ -442,3 +442,17 @@ print("one")`
 		t.Errorf("print wrote %q, Starlark's print %q", out.String(), want.String())
 	}
 }
+
+// TestSecretsInStructs: a struct field named like a secret is one too.
+func TestSecretsInStructs(t *testing.T) {
+	rt, out := newRuntime(t)
+	src := `creds = struct(user = "carol", password = json.decode('"hunter6-struct"'))
+print(creds)
+print(creds.password)`
+	if _, err := rt.ExecFile(context.Background(), "s.star", src); err != nil {
+		t.Fatal(rt.FormatError(err))
+	}
+	if got := out.String(); strings.Contains(got, "hunter6") || !strings.Contains(got, `password = "<redacted>"`) {
+		t.Errorf("output %q", got)
+	}
+}

@@ -10,13 +10,14 @@ import (
 	"sync"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
 )
 
 // Redaction is done in one place: a Runtime's Secrets. What counts as a
 // secret:
 //
-//   - the value of a dict key or keyword argument named secret, secrets,
+//   - the value of a dict key, struct field or keyword argument named secret, secrets,
 //     psk, password, passphrase, pin, private_key or privkey (any case);
 //   - the "data" of a dict or call that also has a "type" other than a
 //     certificate's or public key's (a shared key, a private key), and the
@@ -117,10 +118,29 @@ func (s *Secrets) AddValue(v starlark.Value) {
 // safe on values that contain themselves.
 func (s *Secrets) Learn(v starlark.Value) {
 	walkValues(v, func(x starlark.Value) {
-		if d, ok := x.(starlark.IterableMapping); ok {
-			s.learnPairs(d.Items(), false)
+		if items := entries(x); items != nil {
+			s.learnPairs(items, false)
 		}
 	})
+}
+
+// entries returns the key/value pairs of a dict, or the fields of a struct
+// (struct(psk="...")), or nil.
+func entries(v starlark.Value) []starlark.Tuple {
+	switch v := v.(type) {
+	case starlark.IterableMapping:
+		return v.Items()
+	case *starlarkstruct.Struct:
+		names := v.AttrNames()
+		items := make([]starlark.Tuple, 0, len(names))
+		for _, name := range names {
+			if x, err := v.Attr(name); err == nil {
+				items = append(items, starlark.Tuple{starlark.String(name), x})
+			}
+		}
+		return items
+	}
+	return nil
 }
 
 // LearnArgs records the secrets in a call's arguments: keyword arguments
@@ -193,8 +213,8 @@ func walkValues(v starlark.Value, fn func(starlark.Value)) {
 		}
 		fn(v)
 		switch x := v.(type) {
-		case starlark.IterableMapping:
-			for _, kv := range x.Items() {
+		case starlark.IterableMapping, *starlarkstruct.Struct:
+			for _, kv := range entries(x) {
 				walk(kv[1], depth+1)
 			}
 		case starlark.Indexable:
