@@ -81,6 +81,11 @@ for daemon in $daemons; do
 		;;
 	newest)
 		echo "test.sh: ==== pass: packages that use the lab, lab daemons = newest strongSwan (VICISH_LAB_DAEMON=newest)"
+		if [ ! -e /var/cache/vicish-lab/testing/.vicish-lab-root ] && ! command -v debootstrap >/dev/null \
+		   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			echo "test.sh: installing debootstrap (it builds the newest strongSwan's root)"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
+		fi
 		# Builds the root once per machine (a few minutes), later checks it.
 		if ! go run ./cmd/vicish lab root; then
 			echo "test.sh: the newest strongSwan's root is not available (see above)" >&2
