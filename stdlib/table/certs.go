@@ -66,11 +66,19 @@ func writeCert(w *strings.Builder, ev starlark.Mapping, st certStyle, now time.T
 	case x509.KindPubkey:
 		caption = "Raw Public Key"
 	default:
-		return fmt.Errorf("%s certificates are not rendered (X509, X509_CRL and PUBKEY are)", typ)
+		// swanctl decodes these too; vicish names them and goes on, so one
+		// cached OCSP response does not hide the other certificates.
+		caption = map[string]string{"X509_AC": "X.509 Attribute Certificate", "OCSP_RESPONSE": "OCSP Response",
+			"OCSP_REQUEST": "OCSP Request", "PGP": "PGP End Entity Certificate"}[typ]
+		if caption == "" {
+			return fmt.Errorf("unsupported certificate type '%s'", typ)
+		}
 	}
 	hasPrivkey := find(ev, "no", "has_privkey") == "yes"
 	var body strings.Builder
 	switch typ {
+	default:
+		fmt.Fprintf(&body, "  (%d bytes; vicish decodes X509, X509_CRL and PUBKEY, not %s)\n", len(der), typ)
 	case x509.KindCert:
 		c, err := x509.ParseCertificate(der)
 		if err != nil {

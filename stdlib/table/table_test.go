@@ -88,7 +88,8 @@ func TestErrors(t *testing.T) {
 		{`table.counters({"success": "no", "errmsg": "no counters found for 'x'"})`, "table.counters: get-counters failed: no counters found for 'x'"},
 		{`table.certs([{"type": "X509", "flag": "NONE"}])`, "table.certs: certificate 0: no data"},
 		{`table.certs([{"type": "X509", "flag": "NONE", "data": b"junk"}])`, "table.certs: certificate 0: x509: malformed certificate"},
-		{`table.certs([{"type": "X509_AC", "data": b""}])`, "table.certs: certificate 0: X509_AC certificates are not rendered (X509, X509_CRL and PUBKEY are)"},
+		{`table.certs([{"type": "ANY", "data": b""}])`, "table.certs: certificate 0: unsupported certificate type 'ANY'"},
+		{`table.certs([{"type": "X509", "flag": "ANY", "data": b""}])`, "table.certs: certificate 0: unsupported certificate flag 'ANY'"},
 		{`table.log()`, "table.log: got 0 arguments, want 1"},
 		{`table.certs([], utc="yes")`, `table.certs: for parameter "utc": got string, want bool`},
 		{`table.sas([{"gw": "up"}])`, "table.sas: IKE_SA gw is string, want a dict"},
@@ -358,5 +359,17 @@ func TestInterrupted(t *testing.T) {
 		if !errors.Is(err, cause) || !errors.Is(err, starctx.ErrInterrupted) {
 			t.Errorf("table.%s under a cancelled context: got %v, want %v", fn, err, cause)
 		}
+	}
+}
+
+// TestCertsUndecoded: a kind of certificate vicish does not decode (an
+// attribute certificate, an OCSP response) gets swanctl's caption and a
+// line saying so; the listing goes on.
+func TestCertsUndecoded(t *testing.T) {
+	got, err := eval(t, `table.certs([{"type": "OCSP_RESPONSE", "data": b"12345"}, {"type": "X509_AC", "data": b"123"}])`)
+	want := "\nList of OCSP Responses\n\n  (5 bytes; vicish decodes X509, X509_CRL and PUBKEY, not OCSP_RESPONSE)\n" +
+		"\nList of X.509 Attribute Certificates\n\n  (3 bytes; vicish decodes X509, X509_CRL and PUBKEY, not X509_AC)"
+	if err != nil || got != want {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
 	}
 }
