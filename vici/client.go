@@ -20,19 +20,26 @@ type Options struct {
 	// while it is disconnected fail at once with an error wrapping
 	// ErrClosed. Without Reconnect a lost connection closes the client.
 	Reconnect bool
-	// EventBuffer is how many events each Subscription queues before the
-	// reader waits for its consumer (backpressure; nothing is dropped).
-	// Zero or less means 256.
+	// EventBuffer is the capacity of each Subscription's Events channel.
+	// Events that find it full wait in an overflow queue in memory; the
+	// reader never waits for a consumer. Zero or less means 256.
 	EventBuffer int
 	// SSHCommand is the OpenSSH client command line ssh:// URIs start,
 	// e.g. {"ssh", "-F", "/etc/vicish/ssh_config"}; vicish adds the
 	// forwarding options and the destination. Empty means the words of
 	// the VICI_SSH_COMMAND environment variable, else "ssh".
 	SSHCommand []string
+	// MaxQueued is the most events a Subscription holds for a consumer
+	// that does not take them (buffer and overflow together). One more
+	// ends the subscription with an error wrapping ErrOverflow rather
+	// than letting memory grow without bound. Zero means 65536; less
+	// than zero means no limit.
+	MaxQueued int
 }
 
 const (
 	defaultEventBuffer = 256
+	defaultMaxQueued   = 65536
 	streamBatch        = 16 // decoded stream entries handed over at most at once
 	streamBuffer       = 1  // batches queued ahead of the caller
 	minBackoff         = 100 * time.Millisecond
@@ -56,6 +63,9 @@ type Client struct {
 	downErr   error                      // why cn is nil
 	redialErr error                      // why the last redial failed
 	subs      map[string][]*Subscription // by event name; slices are copy-on-write
+	up        chan struct{}              // closed while connected with registrations in place
+	isUp      bool                       // up is closed
+	nudge     chan struct{}              // makes a waiting redial try at once
 }
 
 // conn is one dialled connection. A reconnecting Client makes a new one.
@@ -121,6 +131,12 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = defaultEventBuffer
 	}
+	switch {
+	case opts.MaxQueued == 0:
+		opts.MaxQueued = defaultMaxQueued
+	case opts.MaxQueued < 0:
+		opts.MaxQueued = 0 // no limit
+	}
 	nc, err := dialConn(ctx, uri, opts)
 	if err != nil {
 		return nil, err
@@ -130,7 +146,9 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 
 // newClient starts a client on a connected nc.
 func newClient(nc net.Conn, uri string, opts Options) *Client {
-	c := &Client{uri: uri, opts: opts, subs: map[string][]*Subscription{}}
+	c := &Client{uri: uri, opts: opts, subs: map[string][]*Subscription{},
+		up: make(chan struct{}), isUp: true, nudge: make(chan struct{}, 1)}
+	close(c.up)
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	c.cn = c.newConn(nc)
 	c.startReader(c.cn)
@@ -174,6 +192,40 @@ func (c *Client) Close() error {
 }
 
 var errClientClosed = errors.New("closed by Close")
+
+// Ready waits until the client has a working connection. It returns at
+// once while connected. While a client with Options.Reconnect is
+// redialling, Ready makes the next attempt start now, without waiting for
+// the backoff, and returns once the connection is back and the subscribed
+// events are registered again: a command issued then reaches the daemon.
+// It fails at once when the client is closed or, without Reconnect, has
+// lost its connection, and when ctx ends.
+func (c *Client) Ready(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.isUp && c.cn != nil {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.closed || !c.opts.Reconnect {
+			err := c.downState()
+			c.mu.Unlock()
+			return err
+		}
+		up := c.up
+		c.mu.Unlock()
+		select {
+		case c.nudge <- struct{}{}:
+		default:
+		}
+		select {
+		case <-up:
+		case <-c.ctx.Done():
+		case <-ctx.Done():
+			return ctxError(ctx, "ready", "while reconnecting to "+c.uri)
+		}
+	}
+}
 
 // Call runs one command and returns its reply. A reply with success = no
 // comes back together with a *CommandError; CMD_UNKNOWN gives an error

@@ -1,6 +1,7 @@
 package vici_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vicish/vicish/vici"
 	"github.com/vicish/vicish/vici/vicitest"
@@ -330,9 +332,10 @@ func TestEventsInterleaved(t *testing.T) {
 	}
 }
 
-// A slow subscriber makes the reader wait; nothing is lost, and the
-// order holds.
-func TestSlowSubscriberBackpressure(t *testing.T) {
+// A subscriber that takes nothing never makes a command wait: its events
+// overflow into memory (Queued counts them), and none is lost or
+// reordered once it starts taking them.
+func TestSlowSubscriberNeverBlocksCommands(t *testing.T) {
 	_, c, conn := fake(t, vici.Options{EventBuffer: 4})
 	const n = 2000
 	go func() {
@@ -348,30 +351,138 @@ func TestSlowSubscriberBackpressure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A command from another goroutine waits behind the events but
-	// completes once they are consumed.
-	done := make(chan error, 1)
-	go func() {
-		rep, err := c.Call(t.Context(), "version", nil)
-		if err == nil && rep.Get("done") != "yes" {
-			err = fmt.Errorf("reply %v", rep)
-		}
-		done <- err
-	}()
+	// Nobody consumes yet: the command behind the events still completes.
+	rep, err := c.Call(t.Context(), "version", nil)
+	if err != nil || rep.Get("done") != "yes" {
+		t.Fatalf("version behind %d unconsumed events: %v, %v", n, rep, err)
+	}
+	if q := sub.Queued(); q != n {
+		t.Errorf("Queued = %d, want %d", q, n)
+	}
 	for i := range n {
 		ev := <-sub.Events()
 		if got := ev.Message.Get("i"); got != strconv.Itoa(i) {
 			t.Fatalf("event %d is %q", i, got)
 		}
-		if i%500 == 0 {
-			// Let the queue fill up.
-			for len(sub.Events()) < cap(sub.Events()) {
-				runtime.Gosched()
-			}
+		if ev.Received.IsZero() {
+			t.Fatalf("event %d has no Received time", i)
 		}
 	}
-	if err := <-done; err != nil {
+	if q := sub.Queued(); q != 0 {
+		t.Errorf("Queued after draining = %d", q)
+	}
+}
+
+// A registration round trip (Subscribe, Add) completes while another
+// subscription of the same client holds more events than its buffer: the
+// reader, delivering them, must not wait for a consumer who is itself
+// waiting for the registration (issue 9's deadlock).
+func TestRegisterWhileQueueFull(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{EventBuffer: 2})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
 		t.Fatal(err)
+	}
+	for i := range 50 {
+		conn.Event("log", vici.NewMessage().Set("i", strconv.Itoa(i)))
+	}
+	other, err := c.Subscribe(ctx, "ike-updown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Add(ctx, "item"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Event("ike-updown", vici.NewMessage().Set("up", "yes"))
+	if ev := <-other.Events(); ev.Name != "ike-updown" {
+		t.Fatalf("other got %+v", ev)
+	}
+	for i := range 50 {
+		if ev := <-sub.Events(); ev.Message.Get("i") != strconv.Itoa(i) {
+			t.Fatalf("log %d: %+v", i, ev)
+		}
+	}
+	if got := strings.Join(sub.Names(), ","); got != "log,item" {
+		t.Errorf("Names = %s", got)
+	}
+}
+
+// Add and Remove change what one subscription gets without a second
+// queue: order holds across them, and removed events are unregistered
+// once nobody wants them.
+func TestAddRemove(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Add(ctx, "ike-updown", "log"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Add(ctx, "alert"); !errors.Is(err, vici.ErrUnknownEvent) {
+		t.Fatalf("Add of an unknown event: %v", err)
+	}
+	if got := strings.Join(sub.Names(), ","); got != "log,ike-updown" {
+		t.Fatalf("Names after a failed Add = %s", got)
+	}
+	conn.Event("log", vici.NewMessage().Set("n", "1"))
+	conn.Event("ike-updown", vici.NewMessage().Set("n", "2"))
+	for _, want := range []string{"1", "2"} {
+		if ev := <-sub.Events(); ev.Message.Get("n") != want {
+			t.Fatalf("want %s, got %+v", want, ev)
+		}
+	}
+	sub.Remove("log")
+	if _, err := c.Call(ctx, "version", nil); err != nil { // ordered behind the unregistration
+		t.Fatal(err)
+	}
+	if d.Registered("log") != 0 || d.Registered("ike-updown") != 1 {
+		t.Errorf("registered: log %d, ike-updown %d", d.Registered("log"), d.Registered("ike-updown"))
+	}
+}
+
+// A consumer more than MaxQueued events behind loses its subscription with
+// ErrOverflow instead of growing memory without bound; what was queued is
+// still delivered, and the connection stays usable.
+func TestOverflowEndsSubscription(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{EventBuffer: 2, MaxQueued: 10})
+	d := versionDaemon()
+	serve(t, d, conn)
+	ctx := t.Context()
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		conn.Event("log", vici.NewMessage().Set("i", strconv.Itoa(i)))
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ev := range sub.Events() {
+		if ev.Message.Get("i") != strconv.Itoa(n) {
+			t.Fatalf("event %d: %+v", n, ev)
+		}
+		n++
+	}
+	if n != 10 {
+		t.Errorf("delivered %d events, want the 10 queued", n)
+	}
+	if err := sub.Err(); !errors.Is(err, vici.ErrOverflow) || !strings.Contains(err.Error(), "10 events") {
+		t.Errorf("Err = %v", err)
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.Registered("log"); r != 0 {
+		t.Errorf("log still registered %d times after the overflow", r)
 	}
 }
 
@@ -508,9 +619,8 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
-// Err and Close never wait for the reader, even while it is blocked on
-// this subscription's full queue.
-func TestSubscriptionErrWhileQueueFull(t *testing.T) {
+// Close keeps what is queued, buffer and overflow, for the consumer.
+func TestCloseKeepsQueuedEvents(t *testing.T) {
 	_, c, conn := fake(t, vici.Options{EventBuffer: 1})
 	sub, err := subscribeWith(t, c, conn, "log")
 	if err != nil {
@@ -519,7 +629,7 @@ func TestSubscriptionErrWhileQueueFull(t *testing.T) {
 	for i := range 3 {
 		conn.Event("log", vici.NewMessage().Set("i", strconv.Itoa(i)))
 	}
-	for len(sub.Events()) < cap(sub.Events()) {
+	for sub.Queued() < 3 {
 		runtime.Gosched()
 	}
 	if err := sub.Err(); err != nil {
@@ -530,7 +640,60 @@ func TestSubscriptionErrWhileQueueFull(t *testing.T) {
 	for range sub.Events() {
 		n++
 	}
-	if n == 0 || n > 2 {
-		t.Errorf("drained %d queued events after Close", n)
+	if n != 3 {
+		t.Errorf("drained %d queued events after Close, want 3", n)
+	}
+}
+
+// Ready returns once a reconnecting client works again, and fails at once
+// where waiting cannot help.
+func TestReady(t *testing.T) {
+	srv, c, conn := fake(t, vici.Options{Reconnect: true})
+	serve(t, versionDaemon(), conn)
+	ctx := t.Context()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatalf("Ready while connected: %v", err)
+	}
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	conn.Close()
+	for _, err := c.Call(ctx, "version", nil); err == nil || !strings.Contains(err.Error(), "reconnecting"); _, err = c.Call(ctx, "version", nil) {
+		runtime.Gosched() // until the reader sees the hang-up
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.Ready(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ready while the daemon is away: %v", err)
+	}
+	srv.Listen()
+	d2 := versionDaemon()
+	go func() { serve(t, d2, srv.Accept()) }()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatalf("Ready after the daemon came back: %v", err)
+	}
+	if ev := <-sub.Events(); !ev.Reconnected {
+		t.Errorf("first event after the redial: %+v", ev)
+	}
+	if d2.Registered("log") != 1 {
+		t.Errorf("Ready returned before the registration was back")
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatalf("command after Ready: %v", err)
+	}
+	c.Close()
+	if err := c.Ready(ctx); !errors.Is(err, vici.ErrClosed) {
+		t.Errorf("Ready after Close: %v", err)
+	}
+
+	_, plain, conn2 := fake(t, vici.Options{})
+	conn2.Close()
+	for plain.Ready(ctx) == nil {
+		runtime.Gosched() // until the reader sees the hang-up
+	}
+	if err := plain.Ready(ctx); !errors.Is(err, vici.ErrClosed) {
+		t.Errorf("Ready of a lost client without Reconnect: %v", err)
 	}
 }

@@ -72,23 +72,32 @@
 // a reply larger than 512 KiB (a huge get-pools with leases, say): such a
 // command never completes, so give it a context with a deadline.
 //
-// # Events and backpressure
+// # Events and slow consumers
 //
 // Subscribe registers events and queues every one of them, in order, while
 // commands run and between them. Registration is counted per event name
 // and connection, so a subscription and a stream of the same event cause
 // one EVENT_REGISTER, and the last user to leave causes one
-// EVENT_UNREGISTER.
+// EVENT_UNREGISTER. Subscription.Add and Remove change the events of a
+// subscription in place, keeping one queue in the daemon's order.
 //
-// Nothing is ever dropped. Each subscription has a queue of
-// Options.EventBuffer events (256 by default); when a queue is full the
-// reader waits until its consumer takes an event. While it waits, no other
-// packet on that connection is read: replies and other subscriptions' events
-// wait too. A goroutine must therefore not issue commands on the same
-// Client while it is the consumer of a subscription that may fill up; use
-// one Client for commands and another for events. Streamed commands work
-// the same way: the reader waits for CallStream's callback, which must not
-// issue commands on the same Client.
+// Delivering an event never makes the reader wait, so no consumer, however
+// slow or busy (issuing commands, registering more events from inside its
+// loop), can hold up a reply: each subscription's Events channel buffers
+// Options.EventBuffer events (256 by default) and the rest wait in an
+// overflow queue in memory, in order. Subscription.Queued says how many
+// are waiting. A consumer that falls more than Options.MaxQueued events
+// behind (65536 by default) loses its subscription, with Err wrapping
+// ErrOverflow, rather than the process running out of memory. Nothing is
+// dropped short of that. Had the reader waited instead, the events would
+// have piled up in charon (which queues what it cannot send, without
+// limit) and commands on the connection would have stalled.
+//
+// Streamed commands are the one place the reader waits: it hands a
+// streamed command's entries to CallStream's callback as it consumes them,
+// so the reply follows the last entry. The callback must therefore not
+// issue commands on the same Client, nor wait for events of its
+// subscriptions.
 //
 // # Errors
 //
@@ -110,7 +119,8 @@
 // closed with Subscription.Err saying why. With Options.Reconnect the
 // client redials with backoff (100 ms doubling to 5 s) until it succeeds
 // or Close is called. Meanwhile commands fail at once with an error
-// wrapping ErrClosed that says the client is reconnecting. Once connected,
+// wrapping ErrClosed that says the client is reconnecting; Client.Ready
+// waits for the connection instead (and cuts the backoff short). Once connected,
 // every subscription receives an Event with Reconnected set, before any
 // event of the new connection, and its events are registered again;
 // events raised while disconnected are lost, so a subscriber should resync

@@ -17,6 +17,9 @@ var (
 	ErrProtocol = errors.New("vici protocol error")
 	// ErrClosed: the connection is closed, by Close or by the daemon.
 	ErrClosed = errors.New("connection closed")
+	// ErrOverflow: a subscription's consumer fell more than
+	// Options.MaxQueued events behind, so the subscription was ended.
+	ErrOverflow = errors.New("subscription overflow")
 )
 
 // CommandError is a command whose reply says success = no.

@@ -115,7 +115,7 @@ func ExampleClient_CallStream() {
 func ExampleClient_Subscribe() {
 	ctx := context.Background()
 	// Events on their own connection, so a slow consumer never delays
-	// commands on another (see "Events and backpressure").
+	// commands on another (see "Events and slow consumers").
 	events, err := vici.DialOptions(ctx, "", vici.Options{Reconnect: true})
 	if err != nil {
 		log.Fatal(err)

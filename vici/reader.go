@@ -65,11 +65,12 @@ type batch struct {
 }
 
 // dispatch hands an event to the active stream, if it asked for this
-// event, and to every subscription of the name, waiting while their queues
-// are full. An entry for the stream is added to held, which is handed over
-// when it is full, before the reader may wait for a subscription's
-// consumer, and (see read) before the reader may wait for the socket. It
-// reports false when the client was closed while waiting.
+// event, and to every subscription of the name. An entry for the stream is
+// added to held, which is handed over when it is full and (see read)
+// before the reader may wait for the socket. Subscriptions never make the
+// reader wait (their queues overflow into memory), so a command awaiting
+// its reply is never stuck behind a consumer. It reports false when the
+// client was closed while the stream's consumer was slow.
 func (cn *conn) dispatch(name string, msg *Message, held *batch) bool {
 	c := cn.c
 	c.mu.Lock()
@@ -92,16 +93,9 @@ func (cn *conn) dispatch(name string, msg *Message, held *batch) bool {
 	if len(subs) == 0 {
 		return true
 	}
-	// Delivering may wait for a subscription's consumer: the stream's
-	// consumer gets its entries first, as it would without batching.
-	if !cn.flush(held) {
-		return false
-	}
-	done := c.ctx.Done()
+	ev := Event{Name: name, Message: msg, Received: time.Now()}
 	for _, s := range subs {
-		if !s.deliver(Event{Name: name, Message: msg}, done) {
-			return false
-		}
+		s.deliver(ev)
 	}
 	return true
 }
@@ -198,6 +192,9 @@ func (cn *conn) die(readErr error) {
 	if current {
 		c.cn = nil
 		c.downErr = cause
+		if c.isUp {
+			c.up, c.isUp = make(chan struct{}), false
+		}
 	}
 	reconnect := current && !closing && c.opts.Reconnect
 	if reconnect {
@@ -229,6 +226,8 @@ func (c *Client) reconnect() {
 		case <-c.ctx.Done():
 			t.Stop()
 			return
+		case <-c.nudge: // Ready wants it now
+			t.Stop()
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -268,15 +267,20 @@ func (c *Client) reconnect() {
 
 		// Tell subscribers first, so the notice comes before any event
 		// of the new connection.
+		notice := Event{Reconnected: true, Received: time.Now()}
 		for _, s := range subs {
-			if !s.deliver(Event{Reconnected: true}, c.ctx.Done()) {
-				break // Close was called; the reader ends with the client
-			}
+			s.deliver(notice)
 		}
 		// If the new connection fails meanwhile, its reader starts the
 		// next round of reconnecting.
 		c.reregister(cn)
 		cn.release()
+		c.mu.Lock()
+		if c.cn == cn && !c.isUp {
+			close(c.up)
+			c.isUp = true
+		}
+		c.mu.Unlock()
 		return
 	}
 }

@@ -36,11 +36,21 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	cn.refs[event]++
 	need := !cn.onWire[event]
 	c.mu.Unlock()
-	unref := func() {
+	// done is the one way out once the event is referenced: it drops the
+	// reference and gives the wire back. With inSync (the reply came, the
+	// wire is ours) an unwanted registration is withdrawn at once;
+	// otherwise a janitor does it when the wire is free again.
+	done := func(inSync bool) {
 		c.mu.Lock()
 		cn.refs[event]--
-		cn.kickLocked()
 		c.mu.Unlock()
+		if inSync {
+			cn.unregisterStale(ctx)
+		}
+		c.mu.Lock()
+		cn.kickLocked() // whatever is still stale (or ctx ended meanwhile)
+		c.mu.Unlock()
+		cn.release()
 	}
 	if need {
 		rep, err := cn.roundTrip(ctx, pktEventRegister, event)
@@ -48,8 +58,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 			err = unknownEvent(event)
 		}
 		if err != nil {
-			unref()
-			cn.release()
+			done(false)
 			return nil, opErr(fmt.Sprintf("%s: registering %q", command, event), err)
 		}
 	}
@@ -57,8 +66,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	sk := &sink{event: event, ch: make(chan []*Message, streamBuffer), gone: make(chan struct{})}
 	r := newRequest(pktCmdRequest, command, sk)
 	if err := cn.send(ctx, r, pkt); err != nil {
-		unref()
-		cn.release()
+		done(false)
 		return nil, err
 	}
 	// leave abandons the stream early: the reader discards the rest and
@@ -66,12 +74,11 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	leave := func(err error) (*Message, error) {
 		close(sk.gone)
 		cn.abandon(r)
-		unref()
-		cn.release()
+		done(false)
 		return nil, err
 	}
 	var rep reply
-	for done := false; !done; {
+	for finished := false; !finished; {
 		select {
 		case msgs := <-sk.ch:
 			for _, m := range msgs {
@@ -83,7 +90,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 				}
 			}
 		case rep = <-r.reply:
-			done = true
+			finished = true
 		case <-ctx.Done():
 			return leave(ctxError(ctx, command, "the rest of the stream will be discarded"))
 		}
@@ -103,16 +110,7 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 		}
 	}
 	close(sk.gone)
-	c.mu.Lock()
-	cn.refs[event]--
-	c.mu.Unlock()
-	if rep.err == nil {
-		cn.unregisterStale(ctx)
-	}
-	c.mu.Lock()
-	cn.kickLocked() // if ctx ended during the unregistration
-	c.mu.Unlock()
-	cn.release()
+	done(rep.err == nil)
 	if fnErr != nil {
 		return nil, fnErr
 	}
