@@ -45,9 +45,9 @@ func cancelWhen(t *testing.T, l *lab.Lab, script string, ready func(*Module) boo
 }
 
 func listening(m *Module) bool {
-	m.def.events.mu.Lock()
-	defer m.def.events.mu.Unlock()
-	return m.def.events.listening
+	m.ls.mu.Lock()
+	defer m.ls.mu.Unlock()
+	return m.ls.active
 }
 
 func waiting(m *Module) bool {

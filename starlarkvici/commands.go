@@ -95,20 +95,30 @@ func commonOption(name string, kw starlark.Tuple, o *cmdOpts, allowEach, allowLo
 
 // runTable runs a command from the table: vici.initiate(child="net") etc.
 func (s *Session) runTable(thread *starlark.Thread, name string, c *Command, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r, err := s.tableRequest(thread, name, c, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	return s.execute(thread, r)
+}
+
+// tableRequest builds the request of a command from the table, converting
+// on thread (whose context cancels a long conversion).
+func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command, args starlark.Tuple, kwargs []starlark.Tuple) (request, error) {
 	if len(args) > 1 {
-		return nil, fmt.Errorf("%s: takes at most one positional argument (the request dict), got %d", name, len(args))
+		return request{}, fmt.Errorf("%s: takes at most one positional argument (the request dict), got %d", name, len(args))
 	}
 	conv := newConverter(starctx.From(thread))
 	msg, err := body(conv, name, args, c.top, c.presence)
 	if err != nil {
-		return nil, err
+		return request{}, err
 	}
 	r := request{name: name, prefix: name, wire: c.Wire, event: c.event(), stream: c.Streamed(), msg: msg,
 		opts: cmdOpts{deadline: s.deadline, check: true}}
 	for _, kw := range kwargs {
 		ok, err := commonOption(name, kw, &r.opts, c.Streamed(), c.Log)
 		if err != nil {
-			return nil, err
+			return request{}, err
 		}
 		if ok {
 			continue
@@ -116,14 +126,14 @@ func (s *Session) runTable(thread *starlark.Thread, name string, c *Command, arg
 		kwName := string(kw[0].(starlark.String))
 		key, found := c.keywords[kwName]
 		if !found {
-			return nil, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(c.kwNames, ", "))
+			return request{}, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(c.kwNames, ", "))
 		}
 		if err := conv.set(msg, kwName, key.Name, kw[1], c.top, key.Presence); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return request{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	defaultFlags(c, msg, args, kwargs)
-	return s.execute(thread, r)
+	return r, nil
 }
 
 // generic builds the request of vici.call and vici.stream: the command's
@@ -164,36 +174,50 @@ func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args
 
 // call implements vici.call(command, msg=None, **kw).
 func (s *Session) call(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if len(args) < 1 || len(args) > 2 {
-		return nil, fmt.Errorf("%s: want call(command, msg=None, **keys), got %d positional arguments", b.Name(), len(args))
-	}
-	cmd, ok := starlark.AsString(args[0])
-	if !ok || cmd == "" {
-		return nil, fmt.Errorf("%s: command must be a non-empty str, got %s", b.Name(), args[0].Type())
-	}
-	r, err := s.generic(thread, b.Name(), cmd, args[1:], kwargs, false)
+	r, err := s.callRequest(thread, b.Name(), args, kwargs)
 	if err != nil {
 		return nil, err
 	}
 	return s.execute(thread, r)
 }
 
+// callRequest builds the request of vici.call.
+func (s *Session) callRequest(thread *starlark.Thread, name string, args starlark.Tuple, kwargs []starlark.Tuple) (request, error) {
+	if len(args) < 1 || len(args) > 2 {
+		return request{}, fmt.Errorf("%s: want call(command, msg=None, **keys), got %d positional arguments", name, len(args))
+	}
+	cmd, ok := starlark.AsString(args[0])
+	if !ok || cmd == "" {
+		return request{}, fmt.Errorf("%s: command must be a non-empty str, got %s", name, args[0].Type())
+	}
+	return s.generic(thread, name, cmd, args[1:], kwargs, false)
+}
+
 // stream implements vici.stream(command, event, msg=None, each=None, **kw).
 func (s *Session) stream(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r, err := s.streamRequest(thread, b.Name(), args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	return s.execute(thread, r)
+}
+
+// streamRequest builds the request of vici.stream.
+func (s *Session) streamRequest(thread *starlark.Thread, name string, args starlark.Tuple, kwargs []starlark.Tuple) (request, error) {
 	if len(args) < 2 || len(args) > 3 {
-		return nil, fmt.Errorf("%s: want stream(command, event, msg=None, each=None, **keys), got %d positional arguments", b.Name(), len(args))
+		return request{}, fmt.Errorf("%s: want stream(command, event, msg=None, each=None, **keys), got %d positional arguments", name, len(args))
 	}
 	cmd, ok1 := starlark.AsString(args[0])
 	ev, ok2 := starlark.AsString(args[1])
 	if !ok1 || !ok2 || cmd == "" || ev == "" {
-		return nil, fmt.Errorf("%s: command and event must be non-empty str", b.Name())
+		return request{}, fmt.Errorf("%s: command and event must be non-empty str", name)
 	}
-	r, err := s.generic(thread, b.Name(), cmd, args[2:], kwargs, true)
+	r, err := s.generic(thread, name, cmd, args[2:], kwargs, true)
 	if err != nil {
-		return nil, err
+		return request{}, err
 	}
 	r.event, r.stream = ev, true
-	return s.execute(thread, r)
+	return r, nil
 }
 
 // callbackError carries an error raised by a Starlark each=/log= callback
@@ -230,38 +254,41 @@ func (s *Session) enter(thread *starlark.Thread, name string, withCallback bool)
 	}, nil
 }
 
+// callback returns r's each=/log= callback and the event it takes.
+func (r request) callback() (starlark.Callable, string) {
+	if r.opts.log != nil {
+		return r.opts.log, "control-log"
+	}
+	return r.opts.each, r.event
+}
+
 // execute sends r and converts the outcome.
 func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, error) {
 	parent := starctx.From(thread)
 	if err := starctx.Interrupted(parent); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.prefix, err)
 	}
-	ctx, cancel := starctx.WithTimeout(thread, r.opts.deadline)
-	defer cancel()
-	callback, event := r.opts.each, r.event
-	if r.opts.log != nil {
-		callback, event = r.opts.log, "control-log"
-	}
+	callback, event := r.callback()
 	leave, err := s.enter(thread, r.name, callback != nil)
 	if err != nil {
 		return nil, err
 	}
 	defer leave()
-
-	client, err := s.commandClient(ctx)
-	if err != nil {
-		return nil, s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
-	}
-	var conv fromConverter // one for the whole command: see fromConverter
-	reply, entries, err := send(ctx, thread, client, r.wire, event, r.msg, callback, &conv)
-	if err != nil && (ctx.Err() != nil || (errors.Is(err, vici.ErrClosed) && !s.reconnect)) {
-		// Given up on (deadline or host cancel): the daemon may take long
-		// to answer, and the engine keeps the connection until it does.
-		// Or the connection is gone (charon restarted) and the session
-		// does not reconnect by itself. Either way the script's next
-		// command starts on a fresh connection.
-		s.dropCommandClient(client)
-	}
+	var (
+		entries []starlark.Value
+		conv    fromConverter // one for the whole command: see fromConverter
+	)
+	reply, err := s.send(parent, r, event, func(m *vici.Message) error {
+		data := conv.dict(m)
+		if callback == nil {
+			entries = append(entries, data)
+			return nil
+		}
+		if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
+			return callbackError{err}
+		}
+		return nil
+	})
 	switch {
 	case err != nil:
 		return s.failed(r, parent, event, reply, err, &conv)
@@ -273,26 +300,31 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	return starlark.NewList(entries), nil
 }
 
-// send runs the command wire on client. With an event, each event's entry
-// goes to callback, or is collected into entries when there is none.
-func send(ctx context.Context, thread *starlark.Thread, client *vici.Client, wire, event string, msg *vici.Message,
-	callback starlark.Callable, conv *fromConverter) (reply *vici.Message, entries []starlark.Value, err error) {
-	if event == "" {
-		reply, err = client.Call(ctx, wire, msg)
-		return reply, nil, err
+// send runs r on the session's command connection within its deadline,
+// handing each streamed entry of event to each. It touches no Starlark
+// value itself, so a group runs it for several sessions at once.
+func (s *Session) send(parent context.Context, r request, event string, each func(*vici.Message) error) (*vici.Message, error) {
+	ctx, cancel := ctxWithin(parent, r.opts.deadline)
+	defer cancel()
+	client, err := s.commandClient(ctx)
+	if err != nil {
+		return nil, err
 	}
-	reply, err = client.CallStream(ctx, wire, event, msg, func(m *vici.Message) error {
-		data := conv.dict(m)
-		if callback == nil {
-			entries = append(entries, data)
-			return nil
-		}
-		if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
-			return callbackError{err}
-		}
-		return nil
-	})
-	return reply, entries, err
+	var reply *vici.Message
+	if event != "" {
+		reply, err = client.CallStream(ctx, r.wire, event, r.msg, each)
+	} else {
+		reply, err = client.Call(ctx, r.wire, r.msg)
+	}
+	if err != nil && (ctx.Err() != nil || (errors.Is(err, vici.ErrClosed) && !s.reconnect)) {
+		// Given up on (deadline or host cancel): the daemon may take long
+		// to answer, and the engine keeps the connection until it does.
+		// Or the connection is gone (charon restarted) and the session
+		// does not reconnect by itself. Either way the script's next
+		// command starts on a fresh connection.
+		s.dropCommandClient(client)
+	}
+	return reply, err
 }
 
 // failed turns the error of command r into the script's outcome: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,30 +20,47 @@ import (
 // eventState is a session's event machinery. One subscription on the
 // session's event connection covers every event name that has a callback
 // or a wait() in progress, so events keep the order the daemon sent them
-// in. The engine queues them (never dropping any) until listen or wait
-// takes them, always on the script's own thread. pending holds events
-// taken off the subscription that on() callbacks have yet to see.
+// in; it grows and shrinks in place (vici.Subscription Add and Remove).
+// The engine queues events (never dropping any, and never making its
+// reader wait) until listen or wait takes them, always on the script's own
+// thread. pending holds events taken off the subscription that on()
+// callbacks have yet to see.
 type eventState struct {
-	mu        sync.Mutex
-	handlers  map[string][]starlark.Callable
-	waiting   map[string]int // wait() calls in progress per event name
-	sub       *vici.Subscription
-	names     []string // the names sub covers, sorted
-	pending   []pendingEvent
-	skip      map[*vici.Message]bool // events pending already holds, still to come on sub
-	listening bool
-	stop      bool
+	resubMu  sync.Mutex // held while the subscription changes
+	mu       sync.Mutex
+	handlers map[string][]starlark.Callable
+	waiting  map[string]int // wait() calls in progress per event name
+	sub      *vici.Subscription
+	names    []string // the names sub covers, sorted
+	pending  []pendingEvent
 }
 
 type pendingEvent struct {
 	ev     vici.Event
 	waited bool // a wait for this event name has already looked at it
+	// gate is set for a reconnect notice: it is closed once the session's
+	// commands work again, and holds back the notice and every later
+	// event of the session until then.
+	gate chan struct{}
+}
+
+// ready reports whether p may be handed to a callback or a wait.
+func (p *pendingEvent) ready() bool {
+	if p.gate == nil {
+		return true
+	}
+	select {
+	case <-p.gate:
+		return true
+	default:
+		return false
+	}
 }
 
 func (st *eventState) init() {
 	st.handlers = map[string][]starlark.Callable{}
 	st.waiting = map[string]int{}
-	st.sub, st.names, st.pending, st.skip = nil, nil, nil, nil
+	st.sub, st.names, st.pending = nil, nil, nil
 }
 
 // reset forgets every handler, subscription and queued event.
@@ -66,9 +84,15 @@ func (st *eventState) subscribed(name string) bool {
 // ReconnectEvent is vicish's own event, never registered with the daemon:
 // once each time a session made with vici.connect(reconnect=True) has
 // redialled its event connection and registered its events again, on()
-// callbacks and wait() get it with data {"uri": ...}. Events raised while
-// the daemon was unreachable are lost, so a script should resync then.
+// callbacks and wait() get it with data {"uri": ...}. It comes only once
+// the session's commands work again (the command connection is back too),
+// so a callback can resync at once. Events raised while the daemon was
+// unreachable are lost, so a script should resync then.
 const ReconnectEvent = "reconnect"
+
+// reconnectProbeLimit bounds how long a reconnect notice waits for the
+// session's command connection before it is delivered anyway.
+const reconnectProbeLimit = 30 * time.Second
 
 // wantedLocked returns the sorted event names that have callbacks or
 // waits, plus extra, to register with the daemon (so without
@@ -93,67 +117,73 @@ func (st *eventState) wantedLocked(extra string) []string {
 }
 
 // resubscribe makes the session's subscription cover exactly the names
-// wanted now (plus extra). A new subscription joins before the old one
-// leaves, so nothing is missed; the old one's queued events move to
-// pending, and their copies on the new one are skipped.
+// wanted now (plus extra). New names are registered with a round trip
+// bounded by ctx; names no longer wanted are dropped at once and
+// unregistered in the background, so shrinking never waits for the
+// daemon. Events already queued keep their place.
 func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
 	st := &s.events
 	st.mu.Lock()
 	wanted := st.wantedLocked(extra)
-	same := slices.Equal(wanted, st.names)
+	sub, have := st.sub, st.names
 	st.mu.Unlock()
-	if same {
+	if slices.Equal(wanted, have) {
 		return nil
 	}
-	var sub *vici.Subscription
-	if len(wanted) > 0 {
-		client, err := s.eventClient(ctx)
-		if err != nil {
-			return s.explain(fname, "", ctx, 0, err)
+	st.resubMu.Lock() // one change of the subscription at a time
+	defer st.resubMu.Unlock()
+	st.mu.Lock()
+	wanted = st.wantedLocked(extra)
+	sub, have = st.sub, st.names
+	st.mu.Unlock()
+	var add, drop []string
+	for _, n := range wanted {
+		if !slices.Contains(have, n) {
+			add = append(add, n)
 		}
-		sub, err = client.Subscribe(ctx, wanted...)
-		if err != nil {
-			return s.subscribeError(ctx, fname, wanted, err)
+	}
+	for _, n := range have {
+		if !slices.Contains(wanted, n) {
+			drop = append(drop, n)
 		}
+	}
+	if len(add) > 0 {
+		var err error
+		if sub == nil {
+			var client *vici.Client
+			if client, err = s.eventClient(ctx); err != nil {
+				return s.explain(fname, "", ctx, 0, err)
+			}
+			sub, err = client.Subscribe(ctx, add...)
+		} else {
+			err = sub.Add(ctx, add...)
+		}
+		if err != nil {
+			return s.subscribeError(ctx, fname, add, err)
+		}
+	}
+	if sub != nil && len(drop) > 0 {
+		sub.Remove(drop...)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	old := st.sub
-	st.sub, st.names = sub, wanted
-	if old == nil {
-		return nil
+	st.sub = sub
+	st.names = nil
+	if sub != nil {
+		st.names = sub.Names()
+		sort.Strings(st.names)
 	}
-	_ = old.Close() // its channel ends after what it already holds
-	for ev := range old.Events() {
-		if ev.Reconnected || ev.Message == nil || !slices.Contains(wanted, ev.Name) {
-			continue
-		}
-		st.pending = append(st.pending, pendingEvent{ev: ev})
-		if sub != nil {
-			if st.skip == nil {
-				st.skip = map[*vici.Message]bool{}
-			}
-			st.skip[ev.Message] = true
-		}
-	}
-	kept := st.pending[:0]
-	for _, p := range st.pending {
-		if slices.Contains(wanted, p.ev.Name) {
-			kept = append(kept, p)
-		}
-	}
-	st.pending = kept
 	return nil
 }
 
 // subscribeError explains a failed registration.
 func (s *Session) subscribeError(ctx context.Context, fname string, names []string, err error) error {
 	if !errors.Is(err, vici.ErrUnknownEvent) {
-		return s.explain(fname, "", ctx, 0, err)
+		return s.explain(fname, "", ctx, s.deadline, err)
 	}
 	name := ""
 	for _, n := range names {
-		if !s.events.subscribed(n) && strings.Contains(err.Error(), strconv.Quote(n)) {
+		if strings.Contains(err.Error(), strconv.Quote(n)) {
 			name = n
 		}
 	}
@@ -170,11 +200,55 @@ func (s *Session) subscribeError(ctx context.Context, fname string, names []stri
 func (st *eventState) dropPendingLocked() {
 	kept := st.pending[:0]
 	for _, p := range st.pending {
-		if len(st.handlers[p.ev.Name]) > 0 {
+		if len(st.handlers[p.ev.Name]) > 0 || !p.ready() {
 			kept = append(kept, p)
 		}
 	}
+	clear(st.pending[len(kept):])
 	st.pending = kept
+}
+
+// admitLocked appends an event taken off the subscription to pending. A
+// reconnect notice becomes ReconnectEvent, held back until the session's
+// commands work again. Call with st.mu held.
+func (s *Session) admitLocked(ev vici.Event, waited bool) *pendingEvent {
+	st := &s.events
+	p := pendingEvent{ev: ev, waited: waited}
+	if ev.Reconnected {
+		p.ev = vici.Event{Name: ReconnectEvent, Message: vici.NewMessage().Set("uri", s.resolvedURI()), Received: ev.Received}
+		p.gate = make(chan struct{})
+		go s.awaitCommands(p.gate)
+	}
+	st.pending = append(st.pending, p)
+	return &st.pending[len(st.pending)-1]
+}
+
+// awaitCommands closes gate once a command on the session works again
+// after its event connection was redialled: the command connection may
+// still be waiting out its backoff, or not have noticed the restart yet.
+// It gives up after reconnectProbeLimit, or when the session is closed.
+func (s *Session) awaitCommands(gate chan struct{}) {
+	defer close(gate)
+	ctx, cancel := context.WithTimeout(context.Background(), reconnectProbeLimit)
+	defer cancel()
+	for !s.isClosed() {
+		c, err := s.commandClient(ctx)
+		if err == nil {
+			if err = c.Ready(ctx); err == nil {
+				_, err = c.Call(ctx, "version", nil)
+			}
+			if err == nil {
+				return
+			}
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // on implements vici.on(event, fn).
@@ -187,7 +261,9 @@ func (s *Session) on(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if name == "" {
 		return nil, fmt.Errorf("%s: the event name is empty", b.Name())
 	}
-	if err := s.resubscribe(starctx.From(thread), b.Name(), name); err != nil {
+	ctx, cancel := starctx.WithTimeout(thread, s.deadline)
+	defer cancel()
+	if err := s.resubscribe(ctx, b.Name(), name); err != nil {
 		return nil, err
 	}
 	st := &s.events
@@ -209,8 +285,19 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn??", &fn); err != nil {
 		return nil, err
 	}
+	s.removeHandler(name, fn)
+	// Only drops registrations: never waits for the daemon.
+	if err := s.resubscribe(starctx.From(thread), b.Name(), ""); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// removeHandler removes fn (every callback when nil) from event name.
+func (s *Session) removeHandler(name string, fn starlark.Callable) {
 	st := &s.events
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if fn == nil {
 		delete(st.handlers, name)
 	} else {
@@ -228,84 +315,254 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 		}
 	}
 	st.dropPendingLocked()
-	st.mu.Unlock()
-	if err := s.resubscribe(starctx.From(thread), b.Name(), ""); err != nil {
-		return nil, err
-	}
-	return starlark.None, nil
+}
+
+// listenState is the module's one listen at a time: callbacks run inside
+// it and may not start another; stop() ends it after the current event.
+type listenState struct {
+	mu     sync.Mutex
+	active bool
+	stop   bool
 }
 
 // stop implements vici.stop(): listen returns after the current event.
-func (s *Session) stop(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (m *Module) stop(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
-	st := &s.events
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if !st.listening {
+	m.ls.mu.Lock()
+	defer m.ls.mu.Unlock()
+	if !m.ls.active {
 		return nil, fmt.Errorf("%s: not listening; stop() ends vici.listen() from inside an event callback", b.Name())
 	}
-	st.stop = true
+	m.ls.stop = true
 	return starlark.None, nil
 }
 
-var errTimeout = errors.New("timeout")
+var (
+	errTimeout = errors.New("timeout")
+	errIdle    = errors.New("no callbacks left")
+)
 
-// receive waits for the next event of the subscription. It returns
-// errTimeout when timer fires and an error when ctx ends.
-func (s *Session) receive(ctx context.Context, fname string, timer <-chan time.Time) (vici.Event, error) {
-	st := &s.events
-	for {
-		st.mu.Lock()
-		sub := st.sub
-		st.mu.Unlock()
-		var events <-chan vici.Event
-		if sub != nil {
-			events = sub.Events()
+// listenArgs are listen's parameters.
+type listenArgs struct {
+	timeout   starctx.Duration
+	count     int // -1: no limit
+	keepGoing bool
+}
+
+func unpackListen(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (listenArgs, error) {
+	a := listenArgs{count: -1}
+	var countArg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout??", &a.timeout, "count??", &countArg, "keep_going?", &a.keepGoing); err != nil {
+		return a, err
+	}
+	if countArg != starlark.None {
+		if err := starlark.AsInt(countArg, &a.count); err != nil || a.count < 0 {
+			return a, fmt.Errorf("%s: count must be a non-negative int, got %s", b.Name(), countArg)
 		}
-		var ev vici.Event
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return vici.Event{}, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
-		case <-timer:
-			return vici.Event{}, errTimeout
-		case ev, ok = <-events:
+	}
+	return a, nil
+}
+
+// listen implements s.listen(timeout=None, count=None, keep_going=False):
+// the callbacks of this session only.
+func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	a, err := unpackListen(b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	return s.mod.listenOn(thread, b.Name(), func() []*Session { return []*Session{s} }, a)
+}
+
+// listenAll implements the module's vici.listen: the callbacks of the
+// default session and of every session the script opened, merged in the
+// order the events arrived.
+func (m *Module) listenAll(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	a, err := unpackListen(b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	return m.listenOn(thread, b.Name(), m.allSessions, a)
+}
+
+// listenOn runs callbacks of the sessions that served returns (asked
+// again before each event, so a session a callback opens is served too).
+func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() []*Session, a listenArgs) (starlark.Value, error) {
+	m.ls.mu.Lock()
+	if m.ls.active {
+		m.ls.mu.Unlock()
+		return nil, fmt.Errorf("%s: already listening; a callback cannot call listen() again (use vici.stop() to end the outer listen)", fname)
+	}
+	if !a.timeout.Set && !anyCallbacks(served()) {
+		m.ls.mu.Unlock()
+		return nil, fmt.Errorf("%s: no events registered, so listening would never end; call vici.on(event, fn) first", fname)
+	}
+	m.ls.active, m.ls.stop = true, false
+	m.ls.mu.Unlock()
+	defer func() {
+		m.ls.mu.Lock()
+		m.ls.active, m.ls.stop = false, false
+		m.ls.mu.Unlock()
+	}()
+	ctx := starctx.From(thread)
+	timer, stopTimer := timerFor(a.timeout)
+	defer stopTimer()
+
+	handled := 0
+	for a.count < 0 || handled < a.count {
+		m.ls.mu.Lock()
+		stop := m.ls.stop
+		m.ls.mu.Unlock()
+		if stop {
+			break
 		}
-		if !ok {
-			st.mu.Lock()
-			current := st.sub == sub
-			st.mu.Unlock()
-			if !current {
-				continue // replaced by resubscribe meanwhile
+		sessions := served()
+		s, ev, err := nextEvent(ctx, fname, sessions, timer)
+		if errors.Is(err, errTimeout) || errors.Is(err, errIdle) {
+			break
+		}
+		if err != nil {
+			if len(sessions) > 1 && a.keepGoing && ctx.Err() == nil {
+				fmt.Fprintf(m.cfg.Stderr, "%v (keep_going=True, listening goes on with the other sessions)\n", err)
+				continue
 			}
-			return vici.Event{}, s.lostEvents(fname, sub)
+			return nil, err
 		}
-		if ev.Reconnected {
-			// The engine redialled and registered the events again: tell
-			// the script once (one subscription, one notice per redial).
-			return vici.Event{Name: ReconnectEvent, Message: vici.NewMessage().Set("uri", s.resolvedURI())}, nil
+		ran, err := s.dispatch(thread, fname, ev, a.keepGoing)
+		if err != nil {
+			return nil, err
 		}
-		if ev.Message == nil {
-			continue
+		if ran {
+			handled++
 		}
+	}
+	return starlark.MakeInt(handled), nil
+}
+
+// anyCallbacks reports whether any of sessions has a callback or an event
+// queued for one.
+func anyCallbacks(sessions []*Session) bool {
+	for _, s := range sessions {
+		st := &s.events
 		st.mu.Lock()
-		dup := st.skip[ev.Message]
-		if dup {
-			delete(st.skip, ev.Message)
-		} else {
-			st.skip = nil // copies come first; past them there are none
-		}
+		n := len(st.names) + len(st.pending)
 		st.mu.Unlock()
-		if !dup {
-			return ev, nil
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// nextEvent takes the next event for callbacks among sessions: of the
+// events each session has ready, the one that arrived first. It waits
+// while there is none, until timer fires (errTimeout) or ctx ends; with no
+// callbacks left and no timer it returns errIdle. A session whose event
+// connection is lost is reset and reported as an error.
+func nextEvent(ctx context.Context, fname string, sessions []*Session, timer <-chan time.Time) (*Session, vici.Event, error) {
+	for {
+		var best *Session
+		var bestAt time.Time
+		var waitOn []*Session
+		var gates []chan struct{}
+		callbacks := false
+		for _, s := range sessions {
+			st := &s.events
+			st.mu.Lock()
+			if len(st.names) > 0 || len(st.pending) > 0 {
+				callbacks = true
+			}
+			if len(st.pending) == 0 && st.sub != nil {
+				select {
+				case ev, ok := <-st.sub.Events():
+					if !ok {
+						sub := st.sub
+						st.mu.Unlock()
+						return nil, vici.Event{}, s.lostEvents(fname, sub)
+					}
+					s.admitLocked(ev, false)
+				default:
+				}
+			}
+			switch {
+			case len(st.pending) > 0 && !st.pending[0].ready():
+				gates = append(gates, st.pending[0].gate)
+			case len(st.pending) > 0:
+				if at := st.pending[0].ev.Received; best == nil || at.Before(bestAt) {
+					best, bestAt = s, at
+				}
+			case st.sub != nil:
+				waitOn = append(waitOn, s)
+			}
+			st.mu.Unlock()
+		}
+		if best != nil {
+			st := &best.events
+			st.mu.Lock()
+			ev := st.pending[0].ev
+			st.pending[0] = pendingEvent{}
+			st.pending = st.pending[1:]
+			st.mu.Unlock()
+			return best, ev, nil
+		}
+		if !callbacks && timer == nil {
+			return nil, vici.Event{}, errIdle
+		}
+		s, ev, ok, err := waitAny(ctx, fname, waitOn, gates, timer)
+		if err != nil {
+			return nil, vici.Event{}, err
+		}
+		if s != nil {
+			if !ok {
+				return nil, vici.Event{}, s.lostEvents(fname, s.subscription())
+			}
+			s.events.mu.Lock()
+			s.admitLocked(ev, false)
+			s.events.mu.Unlock()
 		}
 	}
 }
 
+func (s *Session) subscription() *vici.Subscription {
+	s.events.mu.Lock()
+	defer s.events.mu.Unlock()
+	return s.events.sub
+}
+
+// waitAny waits until one of the sessions' subscriptions delivers (it
+// returns that session and the event; ok is false if the channel closed),
+// a gate opens (nil session), timer fires (errTimeout) or ctx ends.
+func waitAny(ctx context.Context, fname string, sessions []*Session, gates []chan struct{}, timer <-chan time.Time) (*Session, vici.Event, bool, error) {
+	cases := make([]reflect.SelectCase, 0, len(sessions)+len(gates)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)})
+	for _, s := range sessions {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.subscription().Events())})
+	}
+	for _, g := range gates {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(g)})
+	}
+	i, v, ok := reflect.Select(cases)
+	switch {
+	case i == 0:
+		return nil, vici.Event{}, false, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
+	case i == 1:
+		return nil, vici.Event{}, false, errTimeout
+	case i < 2+len(sessions):
+		var ev vici.Event
+		if ok {
+			ev = v.Interface().(vici.Event)
+		}
+		return sessions[i-2], ev, ok, nil
+	}
+	return nil, vici.Event{}, true, nil // a reconnect notice's gate opened
+}
+
 // lostEvents handles a subscription whose channel closed: the event
-// connection is gone. Event state is reset so a later on() redials.
+// connection is gone (or its consumer fell too far behind). Event state is
+// reset so a later on() redials.
 func (s *Session) lostEvents(fname string, sub *vici.Subscription) error {
 	var cause error = vici.ErrClosed
 	if sub != nil && sub.Err() != nil {
@@ -319,6 +576,10 @@ func (s *Session) lostEvents(fname string, sub *vici.Subscription) error {
 	if ev != nil {
 		_ = ev.Close()
 	}
+	if errors.Is(cause, vici.ErrOverflow) {
+		return fmt.Errorf("%s: events from %s arrived faster than the callbacks took them; more than %d were queued, so the session's callbacks were dropped: %w",
+			fname, s.resolvedURI(), maxQueued, cause)
+	}
 	return fmt.Errorf("%s: lost the event connection to %s (did charon stop? vici.connect(reconnect=True) redials and re-registers), callbacks were dropped: %w",
 		fname, s.resolvedURI(), cause)
 }
@@ -331,91 +592,20 @@ func timerFor(t starctx.Duration) (<-chan time.Time, func()) {
 	return tm.C, func() { tm.Stop() }
 }
 
-// listen implements vici.listen(timeout=None, count=None, keep_going=False).
-func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var timeout starctx.Duration
-	var countArg starlark.Value = starlark.None
-	var keepGoing bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout??", &timeout, "count??", &countArg, "keep_going?", &keepGoing); err != nil {
-		return nil, err
-	}
-	count := -1 // no limit
-	if countArg != starlark.None {
-		if err := starlark.AsInt(countArg, &count); err != nil || count < 0 {
-			return nil, fmt.Errorf("%s: count must be a non-negative int, got %s", b.Name(), countArg)
-		}
-	}
-	st := &s.events
-	st.mu.Lock()
-	if st.listening {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("%s: already listening; a callback cannot call listen() again (use vici.stop() to end the outer listen)", b.Name())
-	}
-	if st.sub == nil && len(st.pending) == 0 && !timeout.Set {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("%s: no events registered, so listening would never end; call vici.on(event, fn) first", b.Name())
-	}
-	st.listening, st.stop = true, false
-	st.mu.Unlock()
-	defer func() {
-		st.mu.Lock()
-		st.listening, st.stop = false, false
-		st.mu.Unlock()
-	}()
-	ctx := starctx.From(thread)
-	timer, stopTimer := timerFor(timeout)
-	defer stopTimer()
-
-	handled := 0
-	for count < 0 || handled < count {
-		st.mu.Lock()
-		stop := st.stop
-		var ev vici.Event
-		fromPending := len(st.pending) > 0
-		if fromPending {
-			ev = st.pending[0].ev
-			st.pending = st.pending[1:]
-		}
-		st.mu.Unlock()
-		if stop {
-			break
-		}
-		if !fromPending {
-			st.mu.Lock()
-			idle := st.sub == nil
-			st.mu.Unlock()
-			if idle && timer == nil {
-				break // callbacks removed every registration: nothing can come
-			}
-			var err error
-			ev, err = s.receive(ctx, b.Name(), timer)
-			if errors.Is(err, errTimeout) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		ran, err := s.dispatch(thread, b.Name(), ev, keepGoing)
-		if err != nil {
-			return nil, err
-		}
-		if ran {
-			handled++
-		}
-	}
-	return starlark.MakeInt(handled), nil
-}
-
 // dispatch calls every handler of ev on thread. It reports whether there
-// was any handler.
+// was any handler. A callback with a parameter named "session" gets the
+// session the event came from as that keyword argument.
 func (s *Session) dispatch(thread *starlark.Thread, fname string, ev vici.Event, keepGoing bool) (bool, error) {
 	st := &s.events
 	st.mu.Lock()
 	hs := append([]starlark.Callable(nil), st.handlers[ev.Name]...)
 	st.mu.Unlock()
 	for _, fn := range hs {
-		_, err := starlark.Call(thread, fn, starlark.Tuple{starlark.String(ev.Name), FromMessage(ev.Message)}, nil)
+		var kwargs []starlark.Tuple
+		if wantsSession(fn) {
+			kwargs = []starlark.Tuple{{starlark.String("session"), s}}
+		}
+		_, err := starlark.Call(thread, fn, starlark.Tuple{starlark.String(ev.Name), FromMessage(ev.Message)}, kwargs)
 		if err == nil {
 			continue
 		}
@@ -432,88 +622,173 @@ func (s *Session) dispatch(thread *starlark.Thread, fname string, ev vici.Event,
 	return len(hs) > 0, nil
 }
 
+// wantsSession reports whether fn declares a parameter named "session".
+func wantsSession(fn starlark.Callable) bool {
+	f, ok := fn.(*starlark.Function)
+	if !ok {
+		return false
+	}
+	for i := range f.NumParams() {
+		if name, _ := f.Param(i); name == "session" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitArgs are wait's parameters.
+type waitArgs struct {
+	name    string
+	match   starlark.Callable
+	timeout starctx.Duration
+}
+
+func unpackWait(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (waitArgs, error) {
+	var a waitArgs
+	err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &a.name, "match??", &a.match, "timeout??", &a.timeout)
+	return a, err
+}
+
 // wait implements vici.wait(event, match=None, timeout=None).
 func (s *Session) wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var name string
-	var match starlark.Callable
-	var timeout starctx.Duration
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "match??", &match, "timeout??", &timeout); err != nil {
+	a, err := unpackWait(b, args, kwargs)
+	if err != nil {
 		return nil, err
 	}
+	_, data, err := waitOn(thread, b.Name(), []*Session{s}, a)
+	if data == nil {
+		data = starlark.None
+	}
+	return data, err
+}
+
+// waitOn registers a.name on every session and returns the first event
+// of that name, from any of them, for which match is true, with the
+// session it came from; (nil, nil, nil) after the timeout. Other events
+// taken meanwhile stay queued for on() callbacks.
+func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitArgs) (*Session, starlark.Value, error) {
 	ctx := starctx.From(thread)
-	st := &s.events
-	st.mu.Lock()
-	st.waiting[name]++
-	st.mu.Unlock()
-	defer func() {
+	var deadline time.Time
+	if a.timeout.Set {
+		deadline = time.Now().Add(a.timeout.D)
+	}
+	for _, s := range sessions {
+		st := &s.events
 		st.mu.Lock()
-		if st.waiting[name]--; st.waiting[name] <= 0 {
-			delete(st.waiting, name)
-		}
-		st.dropPendingLocked() // events only a wait wanted are of no use now
+		st.waiting[a.name]++
 		st.mu.Unlock()
-		_ = s.resubscribe(context.WithoutCancel(ctx), b.Name(), "")
-	}()
-	if err := s.resubscribe(ctx, b.Name(), ""); err != nil {
-		return nil, err
+		defer func() {
+			st.mu.Lock()
+			if st.waiting[a.name]--; st.waiting[a.name] <= 0 {
+				delete(st.waiting, a.name)
+			}
+			st.dropPendingLocked() // events only a wait wanted are of no use now
+			st.mu.Unlock()
+			_ = s.resubscribe(ctx, fname, "") // only drops names: never waits
+		}()
+		if err := s.registerFor(ctx, fname, deadline); err != nil {
+			if errors.Is(err, errTimeout) {
+				return nil, nil, nil
+			}
+			return nil, nil, err
+		}
+	}
+	var timer <-chan time.Time
+	if a.timeout.Set {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timer = t.C
 	}
 	matches := func(ev vici.Event) (bool, starlark.Value, error) {
 		data := FromMessage(ev.Message)
-		if match == nil {
+		if a.match == nil {
 			return true, data, nil
 		}
-		ok, err := starlark.Call(thread, match, starlark.Tuple{data}, nil)
+		ok, err := starlark.Call(thread, a.match, starlark.Tuple{data}, nil)
 		if err != nil {
 			return false, nil, err
 		}
 		return bool(ok.Truth()), FromMessage(ev.Message), nil
 	}
-	// events that arrived before this wait and no wait has looked at yet
-	for i := 0; ; i++ {
-		st.mu.Lock()
-		if i >= len(st.pending) {
+	for {
+		// events already taken that no wait has looked at yet, earliest
+		// first; a reconnect notice only once its gate is open
+		var from *Session
+		var ev vici.Event
+		var gates []chan struct{}
+		for _, s := range sessions {
+			st := &s.events
+			st.mu.Lock()
+			for i := range st.pending {
+				p := &st.pending[i]
+				if !p.ready() {
+					gates = append(gates, p.gate)
+					break // later events of the session wait behind it
+				}
+				if p.ev.Name == a.name && !p.waited && (from == nil || p.ev.Received.Before(ev.Received)) {
+					from, ev = s, p.ev
+				}
+			}
 			st.mu.Unlock()
-			break
 		}
-		p := &st.pending[i]
-		candidate := p.ev.Name == name && !p.waited
-		if candidate {
-			p.waited = true
-		}
-		ev := p.ev
-		st.mu.Unlock()
-		if candidate {
+		if from != nil {
+			st := &from.events
+			st.mu.Lock()
+			for i := range st.pending {
+				if st.pending[i].ev.Message == ev.Message && st.pending[i].ev.Name == ev.Name {
+					st.pending[i].waited = true
+					break
+				}
+			}
+			st.mu.Unlock()
 			ok, data, err := matches(ev)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if ok {
-				return data, nil
+				return from, data, nil
 			}
-		}
-	}
-	timer, stopTimer := timerFor(timeout)
-	defer stopTimer()
-	for {
-		ev, err := s.receive(ctx, b.Name(), timer)
-		if errors.Is(err, errTimeout) {
-			return starlark.None, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		st.mu.Lock()
-		st.pending = append(st.pending, pendingEvent{ev: ev, waited: ev.Name == name})
-		st.mu.Unlock()
-		if ev.Name != name {
 			continue
 		}
-		ok, data, err := matches(ev)
+		var subs []*Session
+		for _, s := range sessions {
+			if s.subscription() != nil {
+				subs = append(subs, s)
+			}
+		}
+		s, got, ok, err := waitAny(ctx, fname, subs, gates, timer)
+		if errors.Is(err, errTimeout) {
+			return nil, nil, nil
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if ok {
-			return data, nil
+		if s == nil {
+			continue // a gate opened
 		}
+		if !ok {
+			return nil, nil, s.lostEvents(fname, s.subscription())
+		}
+		s.events.mu.Lock()
+		s.admitLocked(got, false)
+		s.events.mu.Unlock()
 	}
+}
+
+// registerFor registers the names waits want now on s, within the
+// session's deadline and the wait's own (errTimeout when that passes
+// first; zero for none).
+func (s *Session) registerFor(parent context.Context, fname string, deadline time.Time) error {
+	ctx, cancel := ctxWithin(parent, s.deadline)
+	defer cancel()
+	if !deadline.IsZero() {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithDeadlineCause(ctx, deadline, errTimeout)
+		defer c2()
+	}
+	err := s.resubscribe(ctx, fname, "")
+	if err != nil && context.Cause(ctx) == errTimeout && parent.Err() == nil {
+		return errTimeout
+	}
+	return err
 }

@@ -22,14 +22,16 @@ func otherBuiltins() []builtinDoc {
 			"Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"."},
 		{"stream", []string{"each", "deadline", "check"}, "stream(command, event, msg=None, **keys, each=None, deadline=None, check=True)",
 			"Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
-		{"connect", []string{"uri", "deadline", "reconnect"}, "connect(uri=None, deadline=None, reconnect=False)",
-			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .uri and .close(). reconnect=True redials after the daemon restarts."},
+		{"connect", []string{"uri", "deadline", "reconnect", "name"}, "connect(uri=None, deadline=None, reconnect=False, name=None)",
+			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .name, .uri and .close(). reconnect=True redials after the daemon restarts."},
+		{"group", []string{"members", "deadline", "reconnect"}, "group(members, deadline=None, reconnect=False)",
+			"A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message} for a member that failed. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
 		{"on", []string{"event", "fn"}, "on(event, fn)",
-			"Register fn(name, data) for an event. Events queue from now on and reach fn inside listen()."},
+			"Register fn(name, data) for an event; a fn with a parameter named session also gets the session the event came from. Events queue from now on and reach fn inside listen()."},
 		{"off", []string{"event", "fn"}, "off(event, fn=None)",
 			"Remove fn, or every callback, for an event; with none left the daemon stops sending it."},
 		{"listen", []string{"timeout", "count", "keep_going"}, "listen(timeout=None, count=None, keep_going=False)",
-			"Run event callbacks on this thread, in arrival order, until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
+			"Run event callbacks on this thread, in arrival order (vici.listen: of every session the script opened; s.listen: of s only), until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
 		{"wait", []string{"event", "match", "timeout"}, "wait(event, match=None, timeout=None)",
 			"Return the data of the first event for which match(data) is true, or None after timeout seconds. Events meanwhile still reach on() callbacks later."},
 		{"stop", nil, "stop()", "From inside a callback: make listen() return after the current event."},
@@ -109,7 +111,7 @@ func moduleHelp(uri string, session bool) string {
 	}
 	b.WriteString("\nOther functions:\n")
 	for _, d := range otherBuiltins() {
-		if (d.name == "connect" && session) || (d.name == "close" && !session) {
+		if ((d.name == "connect" || d.name == "group") && session) || (d.name == "close" && !session) {
 			continue
 		}
 		fmt.Fprintf(&b, "  %s\n", d.sig)
@@ -128,9 +130,9 @@ func moduleHelp(uri string, session bool) string {
 	return b.String()
 }
 
-// Lookup reports whether v is a function of the vici module or of a
-// session, and gives its name there ("list_sas", "connect"). A builtin of
-// the same name from anywhere else is not one.
+// Lookup reports whether v is a function of the vici module, of a
+// session or of a group, and gives its name there ("list_sas",
+// "connect"). A builtin of the same name from anywhere else is not one.
 func Lookup(v starlark.Value) (name string, ok bool) {
 	b, ok := v.(*starlark.Builtin)
 	if !ok {
@@ -139,8 +141,28 @@ func Lookup(v starlark.Value) (name string, ok bool) {
 	switch b.Receiver().(type) {
 	case *Module, *Session:
 		return strings.TrimPrefix(b.Name(), "vici."), true
+	case *Group:
+		return strings.TrimPrefix(b.Name(), "vici.group."), true
 	}
 	return "", false
+}
+
+// groupHelp renders help(g) for a vici.group.
+func groupHelp(g *Group) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vici.group of %s.\n\n", strings.Join(g.names, ", "))
+	b.WriteString("Every command of the vici module runs on all members at once and returns {name: reply};\n" +
+		"a member that failed has {\"error\": message} instead (test with \"error\" in reply).\n" +
+		"Group commands take no each= or log= callback. g[name] is a member's session, g.names the names.\n\n" +
+		"Other functions:\n" +
+		"  on(event, fn)         vici.on on every member; returns {name: None or {\"error\": ...}}\n" +
+		"  off(event, fn=None)   vici.off on every member\n" +
+		"  listen(timeout=None, count=None, keep_going=False)\n" +
+		"                        run the members' callbacks, merged in arrival order\n" +
+		"  wait(event, match=None, timeout=None)\n" +
+		"                        (name, data) of the first matching event of any member, or None\n" +
+		"  close()               close every member\n")
+	return b.String()
 }
 
 // Help renders help text for the vici module, a session, or one of their
@@ -152,6 +174,8 @@ func Help(v starlark.Value) (string, bool) {
 		return moduleHelp(v.URI(), false), true
 	case *Session:
 		return moduleHelp(v.resolvedURI(), !v.isDefault), true
+	case *Group:
+		return groupHelp(v), true
 	}
 	name, ok := Lookup(v)
 	if !ok {

@@ -67,8 +67,10 @@ type Module struct {
 	members starlark.StringDict
 
 	mu       sync.Mutex
-	sessions []*Session // sessions opened by connect, closed by Close
+	sessions []*Session // sessions opened by connect or group, closed by Close
 	closed   bool
+
+	ls listenState // the one listen() running, if any
 }
 
 var (
@@ -88,6 +90,8 @@ func NewModule(cfg Config) *Module {
 	m.def = newSession(m, cfg.URI, cfg.Deadline, cfg.Reconnect, true)
 	m.members = m.def.members
 	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
+	m.members["group"] = starlark.NewBuiltin("vici.group", m.group).BindReceiver(m)
+	m.members["listen"] = starlark.NewBuiltin("vici.listen", m.listenAll).BindReceiver(m)
 	return m
 }
 
@@ -107,10 +111,14 @@ func (m *Module) Close() error {
 	return err
 }
 
-// Client returns the command client of the default session, connecting
-// first if needed. Other modules (swanctl) run their commands on it.
+// Client returns a client to the default session's daemon for other
+// modules (swanctl.apply), connecting first if needed. It is a connection
+// of its own, so they work inside an each= or log= callback while the
+// session's command connection streams, and Config.Deadline bounds each
+// of its operations (vici.Options.Timeout), so --deadline holds for them
+// as for vici commands.
 func (m *Module) Client(ctx context.Context) (*vici.Client, error) {
-	return m.def.commandClient(ctx)
+	return m.def.auxClient(ctx)
 }
 
 // URI returns the URI the default session uses (or will use).
@@ -146,37 +154,62 @@ func sortedNames(d starlark.StringDict) []string {
 	return names
 }
 
-// connect implements vici.connect(uri=None, deadline=None, reconnect=False).
+// connect implements vici.connect(uri=None, deadline=None, reconnect=False, name=None).
 func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var uri string
+	var uri, name string
 	var deadline starctx.Duration
 	var reconnect bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "uri??", &uri, "deadline??", &deadline, "reconnect?", &reconnect); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "uri??", &uri, "deadline??", &deadline, "reconnect?", &reconnect, "name??", &name); err != nil {
 		return nil, err
 	}
-	if uri == "" {
-		uri = m.def.resolvedURI()
-	} else if m.cfg.CheckURI != nil {
+	if uri != "" && m.cfg.CheckURI != nil {
 		if err := m.cfg.CheckURI(uri); err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
+	}
+	s := m.newSession(uri, name, deadline, reconnect)
+	if _, err := s.commandClient(starctx.From(thread)); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if err := m.adopt(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return s, nil
+}
+
+// newSession makes a session that is not connected yet, with the
+// module's URI and deadline unless given.
+func (m *Module) newSession(uri, name string, deadline starctx.Duration, reconnect bool) *Session {
+	if uri == "" {
+		uri = m.def.resolvedURI()
 	}
 	d := m.cfg.Deadline
 	if deadline.Set {
 		d = deadline.D
 	}
 	s := newSession(m, uri, d, reconnect, false)
-	if _, err := s.commandClient(starctx.From(thread)); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
+	s.name = name
+	return s
+}
+
+// adopt adds s to the sessions Close closes and vici.listen serves.
+func (m *Module) adopt(s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		_ = s.close()
-		return nil, fmt.Errorf("%s: the vici module was closed by the host", b.Name())
+		return fmt.Errorf("the vici module was closed by the host")
 	}
 	m.sessions = append(m.sessions, s)
-	return s, nil
+	return nil
+}
+
+// allSessions returns the default session and every open session the
+// script made: the sessions vici.listen serves.
+func (m *Module) allSessions() []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*Session{m.def}, m.sessions...)
 }
 
 // forget drops a closed session from the module's list.

@@ -19,8 +19,9 @@ import (
 // Commands use one VICI connection; events registered with on/wait use a
 // second one, so a callback can run commands while events keep queueing.
 type Session struct {
-	mod *Module
-	uri string // "" for the default session until first use
+	mod  *Module
+	name string // connect(name=) or the group's key; "" means the URI
+	uri  string // "" for the default session until first use
 	// discoverErr is why discovering the default session's URI failed.
 	discoverErr error
 	deadline    time.Duration
@@ -31,6 +32,7 @@ type Session struct {
 	mu     sync.Mutex
 	cmd    *vici.Client
 	ev     *vici.Client
+	aux    *vici.Client // for other modules (swanctl), see Module.Client
 	closed bool
 	// inCallback counts, per thread, commands running with each=/log=
 	// callbacks (the re-entry guard of enter).
@@ -56,23 +58,30 @@ func newSession(m *Module, uri string, deadline time.Duration, reconnect, isDefa
 		"off":    s.off,
 		"listen": s.listen,
 		"wait":   s.wait,
-		"stop":   s.stop,
+		"stop":   m.stop,
 	} {
 		s.members[name] = starlark.NewBuiltin("vici."+name, fn).BindReceiver(s)
 	}
 	if !isDefault {
 		s.members["close"] = starlark.NewBuiltin("vici.close", s.closeBuiltin).BindReceiver(s)
 	}
-	if seen := m.cfg.BeforeCall; seen != nil {
-		for name, v := range s.members {
-			b := v.(*starlark.Builtin)
-			s.members[name] = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-				seen(b.Name(), args, kwargs)
-				return b.CallInternal(thread, args, kwargs)
-			}).BindReceiver(s)
-		}
-	}
+	m.observe(s.members, s)
 	return s
+}
+
+// observe wraps members so that Config.BeforeCall sees every call.
+func (m *Module) observe(members starlark.StringDict, recv starlark.Value) {
+	seen := m.cfg.BeforeCall
+	if seen == nil {
+		return
+	}
+	for name, v := range members {
+		b := v.(*starlark.Builtin)
+		members[name] = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			seen(b.Name(), args, kwargs)
+			return b.CallInternal(thread, args, kwargs)
+		}).BindReceiver(recv)
+	}
 }
 
 // String implements starlark.Value.
@@ -92,8 +101,11 @@ func (s *Session) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: vic
 
 // Attr implements starlark.HasAttrs.
 func (s *Session) Attr(name string) (starlark.Value, error) {
-	if name == "uri" && !s.isDefault {
+	switch {
+	case name == "uri" && !s.isDefault:
 		return starlark.String(s.resolvedURI()), nil
+	case name == "name" && !s.isDefault:
+		return starlark.String(s.label()), nil
 	}
 	return s.members[name], nil
 }
@@ -102,10 +114,19 @@ func (s *Session) Attr(name string) (starlark.Value, error) {
 func (s *Session) AttrNames() []string {
 	names := sortedNames(s.members)
 	if !s.isDefault {
-		names = append(names, "uri")
+		names = append(names, "name", "uri")
 		sort.Strings(names)
 	}
 	return names
+}
+
+// label is the session's name: connect(name=), the key it has in the
+// group that opened it, else its URI.
+func (s *Session) label() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.resolvedURI()
 }
 
 // resolvedURI is the session's URI, discovering it (vici.Discover) for
@@ -119,10 +140,15 @@ func (s *Session) resolvedURI() string {
 	return s.uri
 }
 
-// dial connects to the session's daemon. When discovery found an invalid
-// strongswan.conf, it fails with that error instead of trying the default
-// socket, as swanctl refuses to run then.
-func (s *Session) dial(ctx context.Context) (*vici.Client, error) {
+// maxQueued is how many events a session's subscription holds for
+// callbacks that do not take them before it is ended (vici.Options.MaxQueued).
+const maxQueued = 65536
+
+// dial connects to the session's daemon; timeout bounds each operation
+// (vici.Options.Timeout). When discovery found an invalid strongswan.conf,
+// it fails with that error instead of trying the default socket, as
+// swanctl refuses to run then.
+func (s *Session) dial(ctx context.Context, timeout time.Duration) (*vici.Client, error) {
 	uri := s.resolvedURI()
 	s.mu.Lock()
 	err := s.discoverErr
@@ -130,21 +156,34 @@ func (s *Session) dial(ctx context.Context) (*vici.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; fix the file, or name the socket with --uri or $VICI_URI", err)
 	}
-	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect})
+	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect, MaxQueued: maxQueued, Timeout: timeout})
+}
+
+// isClosed reports whether the session was closed for good.
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // commandClient returns the command connection, dialling it if needed. A
 // failed dial is not remembered: the next command tries again.
 func (s *Session) commandClient(ctx context.Context) (*vici.Client, error) {
-	return s.client(ctx, &s.cmd)
+	return s.client(ctx, &s.cmd, 0)
 }
 
 // eventClient returns the connection dedicated to on/wait events.
 func (s *Session) eventClient(ctx context.Context) (*vici.Client, error) {
-	return s.client(ctx, &s.ev)
+	return s.client(ctx, &s.ev, 0)
 }
 
-func (s *Session) client(ctx context.Context, slot **vici.Client) (*vici.Client, error) {
+// auxClient returns the connection other modules use, whose every
+// operation the session's deadline bounds.
+func (s *Session) auxClient(ctx context.Context) (*vici.Client, error) {
+	return s.client(ctx, &s.aux, s.deadline)
+}
+
+func (s *Session) client(ctx context.Context, slot **vici.Client, timeout time.Duration) (*vici.Client, error) {
 	uri := s.resolvedURI()
 	s.mu.Lock()
 	if s.closed {
@@ -156,7 +195,7 @@ func (s *Session) client(ctx context.Context, slot **vici.Client) (*vici.Client,
 		return c, nil
 	}
 	s.mu.Unlock()
-	c, err := s.dial(ctx)
+	c, err := s.dial(ctx, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +230,8 @@ func (s *Session) dropCommandClient(c *vici.Client) {
 // afterwards only if the module is not closed (it redials on demand).
 func (s *Session) close() error {
 	s.mu.Lock()
-	cmd, ev := s.cmd, s.ev
-	s.cmd, s.ev = nil, nil
+	cmd, ev, aux := s.cmd, s.ev, s.aux
+	s.cmd, s.ev, s.aux = nil, nil, nil
 	if !s.isDefault {
 		s.closed = true
 	} else {
@@ -203,7 +242,7 @@ func (s *Session) close() error {
 	s.mu.Unlock()
 	s.events.reset()
 	var err error
-	for _, c := range []*vici.Client{cmd, ev} {
+	for _, c := range []*vici.Client{cmd, ev, aux} {
 		if c != nil {
 			if e := c.Close(); e != nil && err == nil && !errors.Is(e, vici.ErrClosed) {
 				err = e
@@ -223,6 +262,14 @@ func (s *Session) closeBuiltin(thread *starlark.Thread, b *starlark.Builtin, arg
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	return starlark.None, nil
+}
+
+// ctxWithin returns ctx bounded by deadline d (0 = none).
+func ctxWithin(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
 }
 
 // explain turns an error from the engine into a message a person can act

@@ -9,16 +9,19 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
 	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/stdlib/swanctl"
 	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -90,7 +93,11 @@ func labValue(l *lab.Lab) *starlarkstruct.Struct {
 			"addr": starlark.String(g.Addr),
 		})
 	}
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"a": gw("a"), "b": gw("b")})
+	gws := starlark.StringDict{}
+	for _, g := range l.Gateways {
+		gws[g.Name] = gw(g.Name)
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, gws)
 }
 
 // runScript runs one .star file against gateway "a" of l with the vici
@@ -124,6 +131,7 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	defer release()
 	predeclared := starlark.StringDict{
 		"vici":     mod,
+		"swanctl":  swanctl.NewModule(mod.Client, io.Discard),
 		"lab":      labValue(l),
 		"fixtures": fixtures(t),
 		"struct":   starlark.NewBuiltin("struct", starlarkstruct.Make),
@@ -193,6 +201,35 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 			}
 		}()
 		return starlark.None, nil
+	})
+	predeclared["kill_gateway"] = starlark.NewBuiltin("kill_gateway", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var name string
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &name); err != nil {
+			return nil, err
+		}
+		return starlark.None, l.Gateway(name).Kill()
+	})
+	signal := func(name string, sig syscall.Signal) starlark.Value {
+		return starlark.NewBuiltin(name, func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+			var gw string
+			if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 1, &gw); err != nil {
+				return nil, err
+			}
+			pid := l.Gateway(gw).PID()
+			if sig == syscall.SIGSTOP {
+				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+			}
+			return starlark.None, syscall.Kill(pid, sig)
+		})
+	}
+	predeclared["stop_gateway"] = signal("stop_gateway", syscall.SIGSTOP) // SIGSTOP: the daemon hangs
+	predeclared["cont_gateway"] = signal("cont_gateway", syscall.SIGCONT)
+	predeclared["queued"] = starlark.NewBuiltin("queued", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		sub := mod.def.subscription()
+		if sub == nil {
+			return starlark.MakeInt(0), nil
+		}
+		return starlark.MakeInt(sub.Queued()), nil
 	})
 	predeclared["restart_gateway"] = starlark.NewBuiltin("restart_gateway", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
 		var name string

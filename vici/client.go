@@ -35,6 +35,12 @@ type Options struct {
 	// than letting memory grow without bound. Zero means 65536; less
 	// than zero means no limit.
 	MaxQueued int
+	// Timeout, when positive, bounds every Call, CallStream, Stream and
+	// Subscribe (and Subscription.Add) besides their ctx: the earlier of
+	// the two ends the operation. It is for handing a client to code that
+	// only passes a context along (a library applying a whole
+	// configuration) while keeping a per-command limit.
+	Timeout time.Duration
 }
 
 const (
@@ -237,6 +243,8 @@ func (c *Client) Call(ctx context.Context, command string, req *Message) (*Messa
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	cn, err := c.acquire(ctx, command)
 	if err != nil {
 		return nil, err
@@ -251,6 +259,14 @@ func (c *Client) Call(ctx context.Context, command string, req *Message) (*Messa
 		return nil, err
 	}
 	return commandResult(command, rep)
+}
+
+// bound applies Options.Timeout to ctx.
+func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.opts.Timeout > 0 {
+		return context.WithTimeout(ctx, c.opts.Timeout)
+	}
+	return ctx, func() {}
 }
 
 func orEmpty(m *Message) *Message {

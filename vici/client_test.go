@@ -697,3 +697,18 @@ func TestReady(t *testing.T) {
 		t.Errorf("Ready of a lost client without Reconnect: %v", err)
 	}
 }
+
+// Options.Timeout bounds each operation whose context has no deadline of
+// its own, and the connection stays in sync for the next command.
+func TestOptionsTimeout(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{Timeout: 50 * time.Millisecond})
+	go conn.Read() // "slow", never answered
+	_, err := c.Call(context.Background(), "slow", nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Call past Options.Timeout: %v", err)
+	}
+	_, err = c.Subscribe(context.Background(), "log")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Subscribe while the late reply is due: %v", err)
+	}
+}

@@ -28,6 +28,8 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	if why := checkName(event); why != "" {
 		return nil, &ProtocolError{Path: printableName(event), Reason: "invalid event name: " + why}
 	}
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	cn, err := c.acquire(ctx, command)
 	if err != nil {
 		return nil, err

@@ -97,6 +97,8 @@ func (s *Subscription) add(ctx context.Context, names []string) error {
 	if s.ended() {
 		return errors.New("vici: the subscription is closed")
 	}
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	cn, err := c.acquire(ctx, "subscribe")
 	if err != nil {
 		return err

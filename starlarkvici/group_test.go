@@ -1,0 +1,102 @@
+package starlarkvici
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
+)
+
+// Many gateways from one script (issue 13): a group runs commands on every
+// member at once with errors per member, vici.listen merges the events of
+// every session in arrival order, a callback learns the session an event
+// came from, and a gateway that goes away does not stall the others. Run
+// with -race: the group's goroutines share no Starlark value.
+func TestGroupAndMergedListen(t *testing.T) {
+	l := labtest.Start(t, lab.Failover)
+	runGuarded(t, l, Config{}, 3*time.Minute, `
+load("assert.star", "assert")
+
+g = vici.group({"a": lab.a.uri, "b": lab.b.uri, "c": lab.c.uri}, reconnect=True)
+assert.eq(type(g), "vici.group")
+assert.eq(g.names, ["a", "b", "c"])
+assert.eq(list(g), ["a", "b", "c"])
+assert.eq(len(g), 3)
+assert.eq(g["b"].uri, lab.b.uri)
+assert.eq(g["b"].name, "b")
+assert.true("list_sas" in dir(g) and "on" in dir(g))
+
+# commands run on every member and answer per member
+v = g.version()
+assert.eq(sorted(v.keys()), ["a", "b", "c"])
+for name in v:
+    assert.eq(v[name]["daemon"], "charon")
+conns = g.get_conns()
+assert.eq(sorted(conns["a"]["conns"]), ["backup", "primary"])
+assert.eq(conns["b"]["conns"], ["primary"])
+assert.eq(conns["c"]["conns"], ["backup"])
+listed = g.list_conns()                      # streamed: a list per member
+assert.eq(sorted([k for e in listed["a"] for k in e]), ["backup", "primary"])
+assert.eq([k for e in listed["c"] for k in e], ["backup"])
+assert.eq(g.get_conns(deadline=10)["b"], {"conns": ["primary"]})
+# a request error is the same for all and fails the call
+assert.fails(lambda: g.list_sas(bogus=1), "vici.group.list_sas: unexpected keyword argument \"bogus\"")
+assert.fails(lambda: g.list_sas(each=print), "takes no each= or log= callback")
+# check=False: the failed reply per member
+r = g.initiate(child="nope", ike="nope", check=False, timeout=1000)
+assert.eq(r["b"]["success"], "no")
+# a command failure is that member's alone
+r = g.call("unload-conn", name="primary")
+assert.eq(r["a"], {"success": "yes"})
+assert.true("error" in r["c"] and "primary" in r["c"]["error"], r["c"])
+g["a"].load_conn({"primary": {"remote_addrs": "192.0.2.2", "local_addrs": "192.0.2.1",
+    "local": {"auth": "psk", "id": "a"}, "remote": {"auth": "psk", "id": "b"},
+    "children": {"net": {"local_ts": "10.1.0.0/24", "remote_ts": "10.2.0.0/24"}}}})
+g["b"].load_conn({"primary": {"remote_addrs": "192.0.2.1", "local_addrs": "192.0.2.2",
+    "local": {"auth": "psk", "id": "b"}, "remote": {"auth": "psk", "id": "a"},
+    "children": {"net": {"local_ts": "10.2.0.0/24", "remote_ts": "10.1.0.0/24"}}}})
+
+# an unreachable member is an error value, not a failure for all
+mixed = vici.group({"a": lab.a.uri, "gone": "unix:///nonexistent/charon.vici"})
+r = mixed.version()
+assert.eq(r["a"]["daemon"], "charon")
+assert.true("error" in r["gone"] and "/nonexistent/charon.vici" in r["gone"]["error"], r["gone"])
+mixed.close()
+
+# merged events: vici.listen serves every session; a callback that
+# declares "session" learns where each event came from
+seen = []
+def updown(name, data, session):
+    for ike in data:
+        if ike != "up":
+            seen.append((session.name, ike, data.get("up", "no")))
+assert.eq(g.on("ike-updown", updown), {"a": None, "b": None, "c": None})
+g["a"].initiate(child="net", ike="primary")
+g["a"].initiate(child="net", ike="backup")
+assert.eq(vici.listen(count=4, timeout=60), 4)
+assert.eq(sorted(seen), [("a", "backup", "yes"), ("a", "primary", "yes"), ("b", "primary", "yes"), ("c", "backup", "yes")])
+assert.eq([s for s in seen if s[0] == "a"], [("a", "primary", "yes"), ("a", "backup", "yes")])  # per gateway: daemon order
+
+# g.wait: the first matching event of any member, with its name
+g["a"].terminate(ike="backup")
+name, data = g.wait("ike-updown", match=lambda d: "backup" in d, timeout=60)
+assert.true(name in ("a", "c"), name)
+seen.clear()
+assert.eq(g.listen(count=2, timeout=60), 2)  # the down events are still there for callbacks
+assert.eq(sorted(seen), [("a", "backup", "no"), ("c", "backup", "no")])
+
+# a gateway that goes away does not stall the others
+seen.clear()
+notes = []
+g["c"].on("reconnect", lambda name, data, session: notes.append((session.name, len(session.list_sas()))))
+kill_gateway("c")
+g["a"].terminate(ike="primary")
+assert.eq(vici.listen(count=2, timeout=60), 2)
+assert.eq(sorted(seen), [("a", "primary", "no"), ("b", "primary", "no")])
+restart_gateway("c")
+assert.eq(vici.listen(count=1, timeout=60), 1)
+assert.eq(notes, [("c", 0)])   # the callback's command worked at once
+g.close()
+`)
+}
