@@ -368,8 +368,9 @@ func TestSlowSubscriberNeverBlocksCommands(t *testing.T) {
 			t.Fatalf("event %d has no Received time", i)
 		}
 	}
-	if q := sub.Queued(); q != 0 {
-		t.Errorf("Queued after draining = %d", q)
+	// The event last handed over may still be counted for a moment.
+	for sub.Queued() != 0 {
+		runtime.Gosched()
 	}
 }
 

@@ -189,7 +189,8 @@ func (s *Subscription) Names() []string {
 func (s *Subscription) Events() <-chan Event { return s.ch }
 
 // Queued returns how many events wait for the consumer: those in Events'
-// buffer and those in the overflow queue behind it.
+// buffer and those in the overflow queue behind it. It is a snapshot: an
+// event the consumer is just being handed may still be counted.
 func (s *Subscription) Queued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
