@@ -787,7 +787,7 @@ func (s *Session) registerFor(parent context.Context, fname string, deadline tim
 		defer c2()
 	}
 	err := s.resubscribe(ctx, fname, "")
-	if err != nil && context.Cause(ctx) == errTimeout && parent.Err() == nil {
+	if err != nil && errors.Is(context.Cause(ctx), errTimeout) && parent.Err() == nil {
 		return errTimeout
 	}
 	return err
