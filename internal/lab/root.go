@@ -61,8 +61,11 @@ func NewestRoot() string { return filepath.Join(RootCacheDir, NewestSuite) }
 
 // rootProblem says why root is not a usable newest root ("" when it is).
 func rootProblem(root string) string {
+	if _, err := os.Stat(root); err != nil {
+		return "it is not built yet"
+	}
 	if _, err := os.Stat(filepath.Join(root, rootMarker)); err != nil {
-		return "not built (no " + rootMarker + ")"
+		return "it has no " + rootMarker + " (not built by the lab, or broken)"
 	}
 	return rootFilesProblem(root)
 }
@@ -75,7 +78,7 @@ func rootFilesProblem(root string) string {
 	}
 	for _, p := range need {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
-			return p + " is missing"
+			return "its " + p + " is missing"
 		}
 	}
 	return ""
@@ -151,7 +154,7 @@ func newestRoot(ctx context.Context, progress io.Writer, rebuild bool) (string, 
 		if users := rootUsers(); len(users) > 0 {
 			return "", fmt.Errorf("the newest root is in use by %s: stop those labs first (lab down)", strings.Join(users, ", "))
 		}
-		problem = "rebuild requested"
+		problem = "a rebuild was asked for"
 	} else if problem == "" {
 		return root, nil
 	}
@@ -241,7 +244,7 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 			os.RemoveAll(tmp)
 		}
 	}()
-	fmt.Fprintf(progress, "lab: building the newest strongSwan root in %s (now: %s)\n", root, problem)
+	fmt.Fprintf(progress, "lab: building the newest strongSwan root in %s (%s)\n", root, problem)
 	fmt.Fprintf(progress, "lab: debootstrap --variant=minbase %s from %s (mirror from %s); this takes a few minutes, once per machine\n", NewestSuite, mirror, source)
 	begin := time.Now()
 	// Its own mount namespace: the proc and sys debootstrap mounts in the
@@ -288,7 +291,7 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 		if err := os.Rename(root, old); err != nil {
 			return err
 		}
-		fmt.Fprintf(progress, "lab: removing the broken root (%s)\n", problem)
+		fmt.Fprintf(progress, "lab: removing the previous root (%s)\n", problem)
 		os.RemoveAll(old)
 	}
 	if err := os.Rename(tmp, root); err != nil {

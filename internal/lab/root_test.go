@@ -49,14 +49,17 @@ deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://archive.invalid/debi
 
 func TestRootProblem(t *testing.T) {
 	root := t.TempDir()
-	if p := rootProblem(root); !strings.Contains(p, "not built") {
+	if p := rootProblem(filepath.Join(root, "none")); p != "it is not built yet" {
+		t.Errorf("no dir: %q", p)
+	}
+	if p := rootProblem(root); !strings.Contains(p, "broken") {
 		t.Errorf("empty dir: %q", p)
 	}
 	os.WriteFile(filepath.Join(root, rootMarker), nil, 0o644)
 	if p := rootProblem(root); !strings.Contains(p, CharonPath+" is missing") {
 		t.Errorf("marker without charon: %q", p)
 	}
-	if p := rootProblem(NewestRoot()); p != "" && !strings.Contains(p, "not built") {
+	if p := rootProblem(NewestRoot()); p != "" && p != "it is not built yet" {
 		t.Errorf("the machine's newest root is broken: %s", p)
 	}
 }
