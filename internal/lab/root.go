@@ -292,7 +292,9 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 			return err
 		}
 		fmt.Fprintf(progress, "lab: removing the previous root (%s)\n", problem)
-		os.RemoveAll(old)
+		if !mountedUnder(old) {
+			os.RemoveAll(old)
+		}
 	}
 	if err := os.Rename(tmp, root); err != nil {
 		return err
