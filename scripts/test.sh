@@ -62,6 +62,7 @@ daemon_version() { # $1 = system|newest
 
 for daemon in $daemons; do
 	export VICISH_LAB_DAEMON=$daemon
+	begin=$SECONDS
 	case $daemon in
 	system)
 		echo "test.sh: ==== pass: every package, lab daemons = system strongSwan $(daemon_version system) (VICISH_LAB_DAEMON=system)"
@@ -109,6 +110,7 @@ for daemon in $daemons; do
 		status=1
 		;;
 	esac
+	echo "test.sh: ==== pass $daemon took $((SECONDS - begin)) s"
 done
 if [ "$status" = 0 ]; then
 	echo "test.sh: all tests passed"
