@@ -150,10 +150,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.typeKeys("\r")
 	term.expect("\"history\"\n")
 	term.expect("vici> ")
-	term.typeKeys("exit()\r")
-	if code := term.wait(); code != 0 {
-		t.Fatalf("exit code after exit(): %d", code)
-	}
+	term.leave()
 }
 
 // TestREPLWithoutDaemon: the REPL starts and says why no daemon answers.
@@ -182,8 +179,7 @@ func TestREPLWithoutDaemon(t *testing.T) {
 // typed in its place is a syntax error that runs nothing; a line after an
 // indented block the same.
 func TestREPLInputNeverDropped(t *testing.T) {
-	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
-	term := startTerminal(t, []string{"VICI_URI=" + missing, "XDG_STATE_HOME=" + t.TempDir()})
+	term := startWithoutDaemon(t, "XDG_STATE_HOME="+t.TempDir())
 	term.expect("vici> ")
 	term.typeKeys("for i in range(2): print('loop', i)\r")
 	term.expect("... ")
@@ -208,18 +204,14 @@ func TestREPLInputNeverDropped(t *testing.T) {
 	term.typeKeys("x\r") // the rejected input did not run
 	term.expect("undefined: x")
 	term.expect("vici> ")
-	term.typeKeys("exit()\r")
-	if code := term.wait(); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	term.leave()
 }
 
 // TestREPLSecrets: issue 9, the REPL echoed k["data"] of a shared key read
 // at run time, and kept lines with a PSK in its history.
 func TestREPLSecrets(t *testing.T) {
-	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
 	state := t.TempDir()
-	term := startTerminal(t, []string{"VICI_URI=" + missing, "XDG_STATE_HOME=" + state})
+	term := startWithoutDaemon(t, "XDG_STATE_HOME="+state)
 	term.expect("vici> ")
 	// no literal the source scan could see: the key arrives as JSON text
 	term.typeKeys(`k = json.decode('{"type": "IKE", "data": "hunter2-' + 'echo"}')` + "\r")
@@ -240,10 +232,7 @@ func TestREPLSecrets(t *testing.T) {
 		term.typeKeys(line + "\r")
 		term.expect("vici> ")
 	}
-	term.typeKeys("exit()\r")
-	if code := term.wait(); code != 0 {
-		t.Fatalf("exit code %d", code)
-	}
+	term.leave()
 	noSecretShown(t, term, "hunter")
 	hist := readHistory(t, state)
 	if strings.Contains(hist, "hunter") || !strings.Contains(hist, "1 + 1\n") {
@@ -301,5 +290,22 @@ func TestUnfinished(t *testing.T) {
 		if err := unfinished(f, tc.lines[:i]); (err != nil) != tc.bad {
 			t.Errorf("%q: unfinished = %v, want an error: %v", tc.lines, err, tc.bad)
 		}
+	}
+}
+
+// startWithoutDaemon starts the REPL on a terminal with $VICI_URI naming a
+// socket that does not exist, and env added.
+func startWithoutDaemon(t *testing.T, env ...string) *terminal {
+	t.Helper()
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
+	return startTerminal(t, append([]string{"VICI_URI=" + missing}, env...))
+}
+
+// leave types exit() and checks that the REPL ends with code 0.
+func (term *terminal) leave() {
+	term.t.Helper()
+	term.typeKeys("exit()\r")
+	if code := term.wait(); code != 0 {
+		term.t.Fatalf("exit code after exit(): %d", code)
 	}
 }
