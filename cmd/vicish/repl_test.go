@@ -204,6 +204,15 @@ func TestREPLInputNeverDropped(t *testing.T) {
 	term.typeKeys("x\r") // the rejected input did not run
 	term.expect("undefined: x")
 	term.expect("vici> ")
+	// issue 9: the echo of a dict inside itself overflowed the stack
+	term.typeKeys("d = {\"n\": 1}; d[\"self\"] = d\r")
+	term.expect("vici> ")
+	term.typeKeys("d\r")
+	term.expect(`{"n": 1, "self": {...}}`)
+	term.expect("vici> ")
+	term.typeKeys("pp(d)\r")
+	term.expect(`{"n": 1, "self": {...}}`)
+	term.expect("vici> ")
 	term.leave()
 }
 
