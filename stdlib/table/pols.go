@@ -22,11 +22,7 @@ func writePols(w *strings.Builder, data starlark.Value, r *listRun) error {
 		pol := fields{m}
 		w.WriteString(name)
 		if reqids {
-			s, ok := pol.get("reqid")
-			if !ok {
-				s = "(null)" // what C's printf makes of swanctl's missing value
-			}
-			fmt.Fprintf(w, ", reqid %s", s)
+			fmt.Fprintf(w, ", reqid %s", pol.str("reqid"))
 		}
 		fmt.Fprintf(w, ", %s\n", pol.str("mode"))
 		if s, ok := label(pol); ok {

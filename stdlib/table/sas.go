@@ -48,19 +48,35 @@ func eachNamed(r *listRun, w *strings.Builder, data starlark.Value, source, what
 // fields reads the string values of one IKE_SA or CHILD_SA section.
 type fields struct{ m starlark.Mapping }
 
-// get returns the value of key; a list is joined with spaces.
+// get returns the value of key; a list is joined with spaces. Like
+// swanctl, it skips strings that are not printable ASCII (the daemon's
+// values are: it writes names with '?' for other bytes) and bytes, so an
+// entry of only such values, or an empty list, counts as absent. Values
+// a script made of other types show as Starlark prints them.
 func (f fields) get(key string) (string, bool) {
 	v, found, err := f.m.Get(starlark.String(key))
 	if err != nil || !found || v == starlark.None {
 		return "", false
 	}
 	if l, ok := v.(*starlark.List); ok {
-		// As swanctl does, an empty list counts as absent.
 		var parts []string
 		for _, x := range collect(l) {
-			parts = append(parts, text(x))
+			if s, ok := shown(x); ok {
+				parts = append(parts, s)
+			}
 		}
 		return strings.Join(parts, " "), len(parts) > 0
+	}
+	return shown(v)
+}
+
+// shown returns how swanctl shows one value, and whether it shows it.
+func shown(v starlark.Value) (string, bool) {
+	switch v.(type) {
+	case starlark.String:
+		return printable(v)
+	case starlark.Bytes:
+		return "", false
 	}
 	return text(v), true
 }
@@ -71,12 +87,13 @@ func (f fields) has(key string) bool {
 	return ok
 }
 
-// str returns the value of key, or "-" when it is missing.
+// str returns the value of key, or "(null)" when it is missing: what C's
+// printf makes of the value swanctl did not find.
 func (f fields) str(key string) string {
 	if s, ok := f.get(key); ok {
 		return s
 	}
-	return "-"
+	return "(null)"
 }
 
 // section returns the dict under key (such as "child-sas"), if any.
@@ -170,7 +187,11 @@ func writeIKE(w *strings.Builder, name string, ike fields) error {
 func writeChild(w *strings.Builder, name string, c fields) {
 	fmt.Fprintf(w, "  %s: #%s, reqid %s", name, c.str("uniqueid"), c.str("reqid"))
 	if c.has("per-cpu-sas") {
-		fmt.Fprintf(w, ", cpu %s", c.str("cpu"))
+		cpu, ok := c.get("cpu")
+		if !ok {
+			cpu = "-"
+		}
+		fmt.Fprintf(w, ", cpu %s", cpu)
 	}
 	encap := ""
 	if c.has("encap") {

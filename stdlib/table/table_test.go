@@ -151,8 +151,8 @@ func TestSAs(t *testing.T) {
     installed 5s ago
     in  d1,      0 bytes,     0 packets
     out d2,      0 bytes,     0 packets
-    local  -
-    remote -`
+    local  (null)
+    remote (null)`
 	for _, expr := range []string{"table.sas([" + responder + "])", "table.sas(" + responder + ")"} {
 		got, err := eval(t, expr)
 		if err != nil {
@@ -166,9 +166,15 @@ func TestSAs(t *testing.T) {
 		t.Errorf("table.sas([]) = %q, %v; want empty", got, err)
 	}
 	if got, err := eval(t, `table.sas([{"a": {}}, {"b": {"state": "CONNECTING"}}])`); err != nil ||
-		got != "a: #-, -, IKEv-, -_i -_r*\n  local  '-' @ -[-]\n  remote '-' @ -[-]\n"+
-			"b: #-, CONNECTING, IKEv-, -_i -_r*\n  local  '-' @ -[-]\n  remote '-' @ -[-]" {
+		got != "a: #(null), (null), IKEv(null), (null)_i (null)_r*\n  local  '(null)' @ (null)[(null)]\n  remote '(null)' @ (null)[(null)]\n"+
+			"b: #(null), CONNECTING, IKEv(null), (null)_i (null)_r*\n  local  '(null)' @ (null)[(null)]\n  remote '(null)' @ (null)[(null)]" {
 		t.Errorf("sparse SAs: got %q, %v", got, err)
+	}
+	// swanctl skips values that are not printable ASCII, and prints what it
+	// did not find as C's printf does.
+	if got, err := eval(t, `table.sas({"a": {"local-id": "z\u00fcrich", "local-host": b"\x01", "remote-vips": ["10.0.0.1", "\u00fc"]}})`); err != nil ||
+		!strings.Contains(got, "  local  '(null)' @ (null)[(null)]\n  remote '(null)' @ (null)[(null)] [10.0.0.1]") {
+		t.Errorf("non-printable values: got %q, %v", got, err)
 	}
 }
 
@@ -326,7 +332,7 @@ many = table.algs({"t": {str(i): "p" for i in range(100000)}})
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{
-		"sa":    "  local  '10.0.0.0/8 10.0.0.0/8, [...]' @ -[-]",
+		"sa":    "  local  '10.0.0.0/8 10.0.0.0/8, [...]' @ (null)[(null)]",
 		"pol":   "  local:  10.0.0.0/8 10.0.0.0/8, [...]",
 		"pools": "p" + strings.Repeat(" ", 20) + "10.3.0.0" + strings.Repeat(" ", 29) + "0 / 0 / 14\n  " + strings.Repeat(" ", 40) + "''",
 		"many":  "  99999[p]",
