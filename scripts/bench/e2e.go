@@ -84,27 +84,33 @@ func buildVicish(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// endToEnd runs, in alternating rounds, the vicish binary listing every
+// endToEnd runs, in rotating rounds, each vicish binary listing every
 // connection and a child process that only counts the frames, and prints
 // each process's CPU (user + system), wall time and peak RSS, with the
-// per-round ratios against the goal.
-func endToEnd(ctx context.Context, vicish, uri, socket string, conns, rounds int) error {
+// per-round ratios against the goal. Several binaries (a build before and
+// after a change, say) are measured side by side.
+func endToEnd(ctx context.Context, vicish []string, uri, socket string, conns, rounds int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	procs := []struct {
+	type proc struct {
 		name string
 		cmd  func() *exec.Cmd
-	}{
-		{"raw frame counter", func() *exec.Cmd {
-			return exec.CommandContext(ctx, self, "-"+rawChildFlag, socket)
-		}},
-		{"vicish -c", func() *exec.Cmd {
-			cmd := exec.CommandContext(ctx, vicish, "--uri", uri, "-c", e2eScript)
+	}
+	procs := []proc{{"raw frame counter", func() *exec.Cmd {
+		return exec.CommandContext(ctx, self, "-"+rawChildFlag, socket)
+	}}}
+	for _, bin := range vicish {
+		name := "vicish -c"
+		if len(vicish) > 1 {
+			name = bin + " -c"
+		}
+		procs = append(procs, proc{name, func() *exec.Cmd {
+			cmd := exec.CommandContext(ctx, bin, "--uri", uri, "-c", e2eScript)
 			cmd.Env = append(os.Environ(), "NO_COLOR=1")
 			return cmd
-		}},
+		}})
 	}
 	fmt.Printf("\nend to end: one process per listing, %q against the raw frame counter\n", "vicish -c '"+e2eScript+"'")
 	for _, p := range procs { // warm-up, not counted
@@ -134,26 +140,32 @@ func endToEnd(ctx context.Context, vicish, uri, socket string, conns, rounds int
 		fmt.Printf("  %-18s wall %7.1f ms  CPU %7.1f ms  peak RSS %6.1f MiB (max %6.1f MiB)\n",
 			p.name, ms(median(wall)), ms(median(cpu)), mib(medianInt(rss)), mib(slices.Max(rss)))
 	}
-	cpuR, wallR := make([]float64, rounds), make([]float64, rounds)
-	peak := int64(0)
-	for k := range rounds {
-		raw, vs := runs[0][k], runs[1][k]
-		cpuR[k] = float64(vs.cpu) / float64(max(raw.cpu, 1))
-		wallR[k] = float64(vs.wall) / float64(max(raw.wall, 1))
-		peak = max(peak, vs.maxRSS)
-	}
 	verdict := func(ok bool) string {
 		if ok {
 			return "ok"
 		}
 		return "OVER the goal"
 	}
-	fmt.Printf("per-round ratios of vicish to the raw frame counter (median; min-max):\n")
-	fmt.Printf("  CPU  %.2f× (%.2f-%.2f)  goal ≤ %.1f×: %s\n", medianF(cpuR), slices.Min(cpuR), slices.Max(cpuR),
-		e2eCPUGoal, verdict(medianF(cpuR) <= e2eCPUGoal))
-	fmt.Printf("  wall %.2f× (%.2f-%.2f)\n", medianF(wallR), slices.Min(wallR), slices.Max(wallR))
-	fmt.Printf("  vicish peak RSS %.1f MiB (highest of %d rounds)  goal ≤ %d MiB: %s\n", mib(peak), rounds,
-		e2eRSSGoal>>20, verdict(peak <= e2eRSSGoal))
+	fmt.Printf("per-round ratios to the raw frame counter (median; min-max):\n")
+	for i, p := range procs[1:] {
+		cpuR, wallR := make([]float64, rounds), make([]float64, rounds)
+		peak := int64(0)
+		for k := range rounds {
+			raw, vs := runs[0][k], runs[i+1][k]
+			cpuR[k] = float64(vs.cpu) / float64(max(raw.cpu, 1))
+			wallR[k] = float64(vs.wall) / float64(max(raw.wall, 1))
+			peak = max(peak, vs.maxRSS)
+		}
+		fmt.Printf("  %s\n", p.name)
+		fmt.Printf("    CPU  %.2f× (%.2f-%.2f)  goal ≤ %.1f×: %s\n", medianF(cpuR), slices.Min(cpuR), slices.Max(cpuR),
+			e2eCPUGoal, verdict(medianF(cpuR) <= e2eCPUGoal))
+		fmt.Printf("    wall %.2f× (%.2f-%.2f)\n", medianF(wallR), slices.Min(wallR), slices.Max(wallR))
+		fmt.Printf("    peak RSS %.1f MiB (highest of %d rounds)  goal ≤ %d MiB: %s\n", mib(peak), rounds,
+			e2eRSSGoal>>20, verdict(peak <= e2eRSSGoal))
+	}
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average: %s", load)
+	}
 	return nil
 }
 

@@ -6,7 +6,7 @@
 // Run it as root (the lab needs network namespaces) from the repository:
 //
 //	go run ./scripts/bench [-conns 10000] [-rounds 7] [-cpuprofile engine.prof]
-//	                       [-engine=false] [-e2e=false] [-vicish path/to/vicish]
+//	                       [-engine=false] [-e2e=false] [-vicish old/vicish,new/vicish]
 //
 // It starts a one-gateway lab, loads the connections, then runs rounds of
 // the readers (the raw frame counter; the raw reader decoding each entry
@@ -52,7 +52,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the engine rounds to this file")
 	engine := flag.Bool("engine", true, "measure the engine in this process")
 	e2e := flag.Bool("e2e", true, "measure the vicish binary end to end")
-	vicish := flag.String("vicish", "", "the vicish binary to measure (default: build ./cmd/vicish)")
+	vicish := flag.String("vicish", "", "the vicish binaries to measure, comma-separated (default: build ./cmd/vicish)")
 	rawChild := flag.String(rawChildFlag, "", "internal: run one raw listing against this socket and print the count")
 	flag.Parse()
 	if *rawChild != "" {
@@ -74,15 +74,20 @@ func run(conns, rounds int, cpuprofile string, engine, e2e bool, vicish string) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if e2e && vicish == "" {
+	var bins []string
+	if vicish != "" {
+		bins = strings.Split(vicish, ",")
+	} else if e2e {
 		dir, err := os.MkdirTemp("", "vicish-bench-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if vicish, err = buildVicish(ctx, dir); err != nil {
+		bin, err := buildVicish(ctx, dir)
+		if err != nil {
 			return err
 		}
+		bins = []string{bin}
 	}
 
 	start := time.Now()
@@ -113,7 +118,7 @@ func run(conns, rounds int, cpuprofile string, engine, e2e bool, vicish string) 
 		}
 	}
 	if e2e {
-		return endToEnd(ctx, vicish, g.URI, addr, conns, rounds)
+		return endToEnd(ctx, bins, g.URI, addr, conns, rounds)
 	}
 	return nil
 }
