@@ -111,7 +111,7 @@ func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command,
 	if c.schema != nil && (len(args) == 0 || args[0] == starlark.None) {
 		// The daemon accepts an empty load and changes nothing: say what
 		// is missing instead of reporting success.
-		return nil, fmt.Errorf("%s: missing the dict to load, e.g. %s({name: {settings}}) (help(%s) lists the settings)", name, name, name)
+		return request{}, fmt.Errorf("%s: missing the dict to load, e.g. %s({name: {settings}}) (help(%s) lists the settings)", name, name, name)
 	}
 	conv := newConverter(starctx.From(thread))
 	msg, err := body(conv, name, args, c.top, c.presence)
