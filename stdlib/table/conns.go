@@ -106,16 +106,20 @@ func writeConn(w *strings.Builder, name string, m starlark.IterableMapping) erro
 	return nil
 }
 
-// items returns the strings of a list value, or the value itself.
+// items returns the items of a list value (or the value itself) that
+// swanctl shows: printable ASCII strings.
 func items(v starlark.Value) []string {
+	vals := []starlark.Value{v}
 	if l, ok := v.(*starlark.List); ok {
-		var out []string
-		for _, x := range collect(l) {
-			out = append(out, text(x))
-		}
-		return out
+		vals = collect(l)
 	}
-	return []string{text(v)}
+	var out []string
+	for _, x := range vals {
+		if s, ok := shown(x); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // writeAuth writes one authentication round of a connection.
