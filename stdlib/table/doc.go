@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vicish/vicish/stdlib/doc"
 )
@@ -23,7 +24,7 @@ func Doc() doc.Module {
 	for _, l := range listings() {
 		m.Builtins = append(m.Builtins, doc.Builtin{
 			Name: l.name,
-			Args: l.param + "=None, **options",
+			Args: l.param + "=None, " + flagArgs(l.flags) + "**options",
 			Doc:  fmt.Sprintf("What vici.%s() returned (asked for when %s is None) as swanctl %s prints it.", l.call, l.param, swanctlOption(l.name)),
 		})
 	}
@@ -37,4 +38,13 @@ func swanctlOption(name string) string {
 		return "--" + name
 	}
 	return "--list-" + name
+}
+
+// flagArgs lists a listing's own flags for its help line ("short=False, ").
+func flagArgs(flags []string) string {
+	var b strings.Builder
+	for _, f := range flags {
+		b.WriteString(f + "=False, ")
+	}
+	return b.String()
 }
