@@ -13,6 +13,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/vici"
 )
 
 // hookLine is one JSON line of hooks/ike-updown.star.
@@ -27,12 +28,15 @@ type hookLine struct {
 	RemoteID   string `json:"remote_id"`
 	RemoteHost string `json:"remote_host"`
 	URI        string `json:"uri"`
+	Type       string `json:"type"`
 }
 
 // TestIkeUpdownHook runs the hook as a vicish process: one JSON line per up
 // and per down for n initiates and terminates, one "reconnected" line after
 // the daemon is killed and restarted, lines again after that, and a clean
-// stop on SIGTERM.
+// stop on SIGTERM. On strongSwan 6.0.3 and newer it also writes a line per
+// alert: a real retransmit-send alert while initiating to a peer that does
+// not answer; on older daemons the startup note says alerts need 6.0.3.
 func TestIkeUpdownHook(t *testing.T) {
 	l := labtest.Start(t, lab.TwoGateways)
 	ctx := testContext(t)
@@ -48,8 +52,17 @@ func TestIkeUpdownHook(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	out, errs := newLineReader(stdoutR), newLineReader(stderrR)
-	if l := errs.next(t, "the startup note"); !strings.Contains(l, "ike-updown hook listening") || !strings.Contains(l, a.URI) {
-		t.Fatalf("startup note: %q", l)
+	alerts := labtest.AtLeast(t, a, "6.0.3")
+	note := errs.next(t, "the startup note")
+	if !strings.Contains(note, "ike-updown hook listening") || !strings.Contains(note, a.URI) {
+		t.Fatalf("startup note: %q", note)
+	}
+	wantAlerts := "alert events need 6.0.3 or newer"
+	if alerts {
+		wantAlerts = "alerts=yes"
+	}
+	if !strings.Contains(note, wantAlerts) {
+		t.Errorf("startup note on strongSwan %s: %q, want it to say %q", a.Version(), note, wantAlerts)
 	}
 
 	read := func(what string) hookLine {
@@ -103,6 +116,24 @@ func TestIkeUpdownHook(t *testing.T) {
 		cycle(i)
 	}
 
+	if alerts {
+		// A peer that does not answer: charon retransmits (the lab's
+		// retransmit_timeout is 1 s) and raises retransmit-send.
+		silent := vici.NewMessage().
+			SetList("remote_addrs", "192.0.2.99").
+			SetSection("local", vici.NewMessage().Set("auth", "psk")).
+			SetSection("remote", vici.NewMessage().Set("auth", "psk")).
+			SetSection("children", vici.NewMessage().SetSection("c", vici.NewMessage().SetList("local_ts", "10.1.9.0/24")))
+		call(t, ctx, a.URI, "load-conn", vici.NewMessage().SetSection("silent", silent))
+		call(t, ctx, a.URI, "initiate", vici.NewMessage().Set("ike", "silent").Set("child", "c").Set("timeout", "-1"))
+		h := read("an alert line")
+		if h.Event != "alert" || h.Type != "retransmit-send" || h.Connection != "silent" || h.State != "CONNECTING" ||
+			h.RemoteHost != "192.0.2.99" || h.UniqueID == "" {
+			t.Errorf("alert line %+v, want a retransmit-send alert of silent, CONNECTING to 192.0.2.99", h)
+		}
+		call(t, ctx, a.URI, "terminate", vici.NewMessage().Set("ike", "silent").Set("force", "yes").Set("timeout", "-1"))
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +144,14 @@ func TestIkeUpdownHook(t *testing.T) {
 	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 143 {
 		t.Fatalf("after SIGTERM: %v, want exit code 143", err)
 	}
-	if rest := out.rest(); len(rest) != 2*(n+2)+1 {
-		t.Errorf("the hook wrote %d lines, want %d: %q", len(rest), 2*(n+2)+1, rest)
+	var lines []string
+	for _, l := range out.rest() {
+		if !strings.Contains(l, `"event":"alert"`) { // alerts: as many as retransmits happened
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2*(n+2)+1 {
+		t.Errorf("the hook wrote %d up, down and reconnected lines, want %d: %q", len(lines), 2*(n+2)+1, lines)
 	}
 	if e := errs.rest(); len(e) != 2 || e[1] != "vicish: terminated" {
 		t.Errorf("stderr after SIGTERM: %q, want the startup note and \"vicish: terminated\"", e)
