@@ -13,6 +13,7 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/http"
@@ -34,7 +35,7 @@ func run(t *testing.T, ctx context.Context, allowed bool, url, src string) error
 		"assert": assert["assert"],
 		"url":    starlark.String(url),
 	}
-	_, err = starlark.ExecFile(thread, "test.star", src, predeclared)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared)
 	return err
 }
 
