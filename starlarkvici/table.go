@@ -184,7 +184,7 @@ func commandList() []Command {
 				{Name: "child-id", Doc: "only the CHILD_SA with this unique id"}}},
 		{Name: "list_policies", Wire: "list-policies", Event: "list-policy",
 			Doc:      "List installed trap, drop and bypass policies (all three unless trap/drop/pass_=True narrows it, as swanctl --list-pols).",
-			Reply:    replyStream + ": {<ike>/<child>: {child, ike, mode, local-ts[], remote-ts[]}}",
+			Reply:    replyStream + ": {<ike>/<child>: {child, reqid (trap policies, strongSwan 6.0.2+), ike, mode, local-ts[], remote-ts[]}}",
 			AllFlags: []string{"trap", "drop", "pass"},
 			Keys: []Key{{Name: "drop", Doc: "list drop policies", Presence: true},
 				{Name: "pass", Doc: "list bypass policies", Presence: true},
