@@ -123,6 +123,8 @@ func (st *eventState) wantedLocked(extra string) []string {
 // daemon. Events already queued keep their place.
 func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
 	st := &s.events
+	st.resubMu.Lock() // one change of the subscription at a time
+	defer st.resubMu.Unlock()
 	st.mu.Lock()
 	wanted := st.wantedLocked(extra)
 	sub, have := st.sub, st.names
@@ -130,12 +132,6 @@ func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
 	if slices.Equal(wanted, have) {
 		return nil
 	}
-	st.resubMu.Lock() // one change of the subscription at a time
-	defer st.resubMu.Unlock()
-	st.mu.Lock()
-	wanted = st.wantedLocked(extra)
-	sub, have = st.sub, st.names
-	st.mu.Unlock()
 	var add, drop []string
 	for _, n := range wanted {
 		if !slices.Contains(have, n) {

@@ -29,6 +29,15 @@ func fake(t *testing.T, opts vici.Options) (*vicitest.Server, *vici.Client, *vic
 	return srv, c, srv.Accept()
 }
 
+// fakeDaemon starts a client on a fake server that runs versionDaemon.
+func fakeDaemon(t *testing.T, opts vici.Options) (*vici.Client, *vicitest.Conn, *vicitest.Daemon) {
+	t.Helper()
+	_, c, conn := fake(t, opts)
+	d := versionDaemon()
+	serve(t, d, conn)
+	return c, conn, d
+}
+
 // serve runs d on conn in the background.
 func serve(t *testing.T, d *vicitest.Daemon, conn *vicitest.Conn) {
 	t.Helper()
@@ -128,9 +137,7 @@ func TestConcurrentCalls(t *testing.T) {
 }
 
 func TestStreamAndEarlyBreak(t *testing.T) {
-	_, c, conn := fake(t, vici.Options{})
-	d := versionDaemon()
-	serve(t, d, conn)
+	c, _, d := fakeDaemon(t, vici.Options{})
 	ctx := t.Context()
 
 	var got []string
@@ -194,9 +201,7 @@ func TestStreamAndEarlyBreak(t *testing.T) {
 }
 
 func TestRegistrationIsRefCounted(t *testing.T) {
-	_, c, conn := fake(t, vici.Options{})
-	d := versionDaemon()
-	serve(t, d, conn)
+	c, _, d := fakeDaemon(t, vici.Options{})
 	ctx := t.Context()
 
 	sub, err := c.Subscribe(ctx, "item", "item")
@@ -379,9 +384,7 @@ func TestSlowSubscriberNeverBlocksCommands(t *testing.T) {
 // reader, delivering them, must not wait for a consumer who is itself
 // waiting for the registration (issue 9's deadlock).
 func TestRegisterWhileQueueFull(t *testing.T) {
-	_, c, conn := fake(t, vici.Options{EventBuffer: 2})
-	d := versionDaemon()
-	serve(t, d, conn)
+	c, conn, _ := fakeDaemon(t, vici.Options{EventBuffer: 2})
 	ctx := t.Context()
 	sub, err := c.Subscribe(ctx, "log")
 	if err != nil {
@@ -415,9 +418,7 @@ func TestRegisterWhileQueueFull(t *testing.T) {
 // queue: order holds across them, and removed events are unregistered
 // once nobody wants them.
 func TestAddRemove(t *testing.T) {
-	_, c, conn := fake(t, vici.Options{})
-	d := versionDaemon()
-	serve(t, d, conn)
+	c, conn, d := fakeDaemon(t, vici.Options{})
 	ctx := t.Context()
 	sub, err := c.Subscribe(ctx, "log")
 	if err != nil {
@@ -452,9 +453,7 @@ func TestAddRemove(t *testing.T) {
 // ErrOverflow instead of growing memory without bound; what was queued is
 // still delivered, and the connection stays usable.
 func TestOverflowEndsSubscription(t *testing.T) {
-	_, c, conn := fake(t, vici.Options{EventBuffer: 2, MaxQueued: 10})
-	d := versionDaemon()
-	serve(t, d, conn)
+	c, conn, d := fakeDaemon(t, vici.Options{EventBuffer: 2, MaxQueued: 10})
 	ctx := t.Context()
 	sub, err := c.Subscribe(ctx, "log")
 	if err != nil {
