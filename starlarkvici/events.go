@@ -120,8 +120,9 @@ func (st *eventState) wantedLocked(extra string) []string {
 // wanted now (plus extra). New names are registered with a round trip
 // bounded by ctx; names no longer wanted are dropped at once and
 // unregistered in the background, so shrinking never waits for the
-// daemon. Events already queued keep their place.
-func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
+// daemon. Events already queued keep their place. Errors are explained
+// against parent, the context ctx was derived from.
+func (s *Session) resubscribe(parent, ctx context.Context, fname, extra string) error {
 	st := &s.events
 	st.resubMu.Lock() // one change of the subscription at a time
 	defer st.resubMu.Unlock()
@@ -148,14 +149,14 @@ func (s *Session) resubscribe(ctx context.Context, fname, extra string) error {
 		if sub == nil {
 			var client *vici.Client
 			if client, err = s.eventClient(ctx); err != nil {
-				return s.explain(fname, "", ctx, 0, err)
+				return s.explain(fname, "", parent, s.deadline, err)
 			}
 			sub, err = client.Subscribe(ctx, add...)
 		} else {
 			err = sub.Add(ctx, add...)
 		}
 		if err != nil {
-			return s.subscribeError(ctx, fname, add, err)
+			return s.subscribeError(parent, fname, add, err)
 		}
 	}
 	if sub != nil && len(drop) > 0 {
@@ -259,7 +260,7 @@ func (s *Session) on(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	}
 	ctx, cancel := starctx.WithTimeout(thread, s.deadline)
 	defer cancel()
-	if err := s.resubscribe(ctx, b.Name(), name); err != nil {
+	if err := s.resubscribe(starctx.From(thread), ctx, b.Name(), name); err != nil {
 		return nil, err
 	}
 	st := &s.events
@@ -283,7 +284,7 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	s.removeHandler(name, fn)
 	// Only drops registrations: never waits for the daemon.
-	if err := s.resubscribe(starctx.From(thread), b.Name(), ""); err != nil {
+	if err := s.resubscribe(starctx.From(thread), starctx.From(thread), b.Name(), ""); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
@@ -680,7 +681,7 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 			}
 			st.dropPendingLocked() // events only a wait wanted are of no use now
 			st.mu.Unlock()
-			_ = s.resubscribe(ctx, fname, "") // only drops names: never waits
+			_ = s.resubscribe(ctx, ctx, fname, "") // only drops names: never waits
 		}()
 		if err := s.registerFor(ctx, fname, deadline); err != nil {
 			if errors.Is(err, errTimeout) {
@@ -782,7 +783,7 @@ func (s *Session) registerFor(parent context.Context, fname string, deadline tim
 		ctx, c2 = context.WithDeadlineCause(ctx, deadline, errTimeout)
 		defer c2()
 	}
-	err := s.resubscribe(ctx, fname, "")
+	err := s.resubscribe(parent, ctx, fname, "")
 	if err != nil && errors.Is(context.Cause(ctx), errTimeout) && parent.Err() == nil {
 		return errTimeout
 	}

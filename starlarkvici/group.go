@@ -289,7 +289,7 @@ func (g *Group) off(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	for _, s := range g.sessions {
 		s.removeHandler(name, fn)
-		if err := s.resubscribe(starctx.From(thread), b.Name(), ""); err != nil {
+		if err := s.resubscribe(starctx.From(thread), starctx.From(thread), b.Name(), ""); err != nil {
 			return nil, err
 		}
 	}

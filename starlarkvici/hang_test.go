@@ -90,6 +90,19 @@ assert.eq(vici.wait("ike-updown", timeout=1), None)
 cont_gateway("a")
 `)
 	})
+	t.Run("on and off against a stopped daemon", func(t *testing.T) {
+		// on() registers within the session's deadline (--deadline);
+		// off() never waits for the daemon.
+		runGuarded(t, l, Config{Deadline: time.Second}, 60*time.Second, `
+load("assert.star", "assert")
+vici.on("log", lambda n, d: None)
+stop_gateway("a")
+assert.fails(lambda: vici.on("ike-updown", print), "vici.on: no reply from the daemon within 1s")
+vici.off("log")
+assert.eq(vici.listen(timeout=0.1), 0)
+cont_gateway("a")
+`)
+	})
 }
 
 // Issue 9: the reconnect notice reached callbacks before the session's
