@@ -17,6 +17,8 @@ import (
 // serial, subject alternative names, flags, CRL and OCSP URIs, path
 // length, key identifiers and public key; a CRL with its revoked
 // certificates; a raw public key. Times are local, as swanctl shows them.
+// With pem, each one is its PEM text instead (raw public keys are left
+// out: swanctl fails on them).
 // strongSwan 6 indents further CRL and OCSP URIs by 13 spaces (5.x by 11)
 // and counts a CA certificate without a keyUsage extension as allowed to
 // sign CRLs (its flags show CRLSign).
@@ -32,6 +34,23 @@ func writeCerts(w *strings.Builder, data starlark.Value, r *listRun) error {
 	for i, ev := range evs {
 		if err := r.tick(); err != nil {
 			return err
+		}
+		if r.flags["pem"] {
+			// --pem: each certificate's PEM text, nothing else. swanctl
+			// cannot write a raw public key as PEM (it says so on stderr).
+			if find(ev, "", "type") == x509.KindPubkey {
+				continue
+			}
+			der, ok := certData(ev)
+			if !ok {
+				return fmt.Errorf("certificate %d: no data", i)
+			}
+			text, err := x509.PEM(der)
+			if err != nil {
+				return fmt.Errorf("certificate %d: %w", i, err)
+			}
+			w.WriteString(text)
+			continue
 		}
 		if err := writeCert(w, ev, st, now, &lastCaption); err != nil {
 			return fmt.Errorf("certificate %d: %w", i, err)

@@ -339,6 +339,15 @@ func TestListingsMatchSwanctl(t *testing.T) {
 		if strings.Contains(got, "flags:") || strings.Contains(got, "key compromise") {
 			t.Errorf("table.certs(short=True) shows details:\n%s", got)
 		}
+		// (swanctl --pem cannot write the raw public key: it says so on
+		// stderr, which this comparison would read.)
+		got = same(t, ll, a, `table.certs(type="X509", pem=True)`, "--list-certs", "--type", "x509", "--pem")
+		mustContain(t, "table.certs(pem=True)", got, "-----BEGIN CERTIFICATE-----\n")
+		got = same(t, ll, a, `table.certs(type="X509_CRL", pem=True)`, "--list-certs", "--type", "x509_crl", "--pem")
+		mustContain(t, "table.certs(pem=True)", got, "-----BEGIN X509 CRL-----\n")
+		if got := vicish(t, ll.ctx, a, `table.certs(type="PUBKEY", pem=True)`); got != "" {
+			t.Errorf("table.certs(type=\"PUBKEY\", pem=True) = %q, want nothing (as swanctl's standard output)", got)
+		}
 		got = same(t, ll, a, `table.certs(type="X509", utc=True)`, "--list-certs", "--type", "x509", "--utc")
 		mustContain(t, "table.certs(utc=True)", got, " UTC 20")
 	})

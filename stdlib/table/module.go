@@ -94,7 +94,7 @@ func listings() []listing {
 		{name: "conns", param: "conns", call: "list_conns", write: writeConns},
 		{name: "pols", param: "pols", call: "list_policies", write: writePols, versioned: true,
 			defaults: []starlark.Tuple{yes("trap"), yes("drop"), yes("pass_")}},
-		{name: "certs", param: "certs", call: "list_certs", write: writeCerts, versioned: true, flags: []string{"short", "utc"}},
+		{name: "certs", param: "certs", call: "list_certs", write: writeCerts, versioned: true, flags: []string{"short", "utc", "pem"}},
 		{name: "authorities", param: "authorities", call: "list_authorities", write: writeAuthorities},
 		{name: "pools", param: "pools", call: "get_pools", write: writePools},
 		{name: "algs", param: "algs", call: "get_algorithms", write: writeAlgs},
