@@ -5,7 +5,7 @@
 //	table.sas(sas=None)                → swanctl --list-sas
 //	table.conns(conns=None)            → swanctl --list-conns
 //	table.pols(pols=None)              → swanctl --list-pols
-//	table.certs(certs=None)            → swanctl --list-certs
+//	table.certs(certs=None, short=False, utc=False, pem=False) → swanctl --list-certs
 //	table.authorities(authorities=None) → swanctl --list-authorities
 //	table.pools(pools=None)            → swanctl --list-pools
 //	table.algs(algs=None)              → swanctl --list-algs
@@ -26,6 +26,9 @@
 // defaults (table.pols lists trap, drop and bypass policies); keyword
 // arguments are then passed on to that call, as swanctl's options are:
 // table.pools(leases=True), table.counters(all=True), table.pols(child="net").
+// Where swanctl 5.x and 6.x print differently (list-pols, list-certs), a
+// listing that asks the daemon follows its release; given data, it takes
+// 6.x's layout (list-pols: when any policy has a reqid).
 //
 // render and the listings return a display.Text without a trailing
 // newline: print shows it, the REPL echoes it as its lines, str() gives the
@@ -57,7 +60,8 @@ type listing struct {
 	// ask the daemon for data they ask its version too.
 	versioned bool
 	// flags are keyword arguments (bool) the listing itself takes, as
-	// swanctl's display options (--short, --utc); they are not passed on.
+	// swanctl's display options (--short, --utc, --pem); they are not
+	// passed on.
 	flags []string
 	write func(w *strings.Builder, data starlark.Value, r *listRun) error
 }
@@ -87,6 +91,7 @@ type release struct {
 	v6    bool // strongSwan 6.0 or newer; also assumed when not known
 }
 
+// listings returns the listings, each with what it asks the daemon.
 func listings() []listing {
 	yes := func(k string) starlark.Tuple { return starlark.Tuple{starlark.String(k), starlark.True} }
 	return []listing{
