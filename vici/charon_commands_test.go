@@ -170,6 +170,15 @@ func commandsInfo(t *testing.T, ctx context.Context, a *recorder, ga *lab.Gatewa
 	if enc == nil || enc.Get("AES_CBC") == "" || algs.Section("integrity") == nil || algs.Section("hasher").Get("HASH_SHA2_256") == "" {
 		t.Fatalf("get-algorithms: sections %v, encryption %v", algs.Keys(), enc)
 	}
+	// The key-exchange methods: section "dh" up to 5.9.x, "ke" since 6.0.0
+	// (strongSwan renamed Diffie-Hellman groups to key exchange methods).
+	ke, old := "ke", "dh"
+	if !labtest.AtLeast(t, ga, "6.0.0") {
+		ke, old = old, ke
+	}
+	if algs.Section(ke).Get("CURVE_25519") == "" || algs.Has(old) {
+		t.Errorf("get-algorithms of strongSwan %s: want section %q with CURVE_25519 and no %q; sections %v", ga.Version(), ke, old, algs.Keys())
+	}
 	for _, typ := range algs.Entries() {
 		if typ.Kind != vici.KindSection {
 			t.Errorf("get-algorithms: %s is a %v, want a section", typ.Name, typ.Kind)
