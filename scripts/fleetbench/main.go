@@ -1,0 +1,322 @@
+// Command fleetbench measures the fleet runbooks against a star lab of real
+// charon daemons, side by side in one run:
+//
+//   - scripts/fleet-status.star over all spokes at once (vici.group), the
+//     same with --sequential, and over each spoke alone, in rounds that
+//     rotate which goes first; it prints the medians and the ratios of the
+//     concurrent run to the slowest single spoke (goal: ≤ 1.5) and of the
+//     sequential run to the concurrent one;
+//   - a merged listener (vici.group(...).on("ike-updown", ...) and one
+//     vici.listen()) while every spoke brings its tunnel up and down
+//     -cycles times at once: it must receive every event, 2 × cycles per
+//     spoke.
+//
+// Run it as root (the lab needs network namespaces) from the repository:
+//
+//	go run ./scripts/fleetbench [-spokes 20] [-rounds 7] [-cycles 25]
+//
+// The scripts run in this process through package script, as vicish runs
+// them, so process start-up does not blur the figures.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/vici"
+)
+
+func main() {
+	spokes := flag.Int("spokes", 20, "spokes of the star lab (gateways to ask)")
+	rounds := flag.Int("rounds", 7, "rounds of each fleet-status variant")
+	cycles := flag.Int("cycles", 25, "up/down cycles per spoke for the merged listener (2 events each)")
+	flag.Parse()
+	if err := run(*spokes, *rounds, *cycles); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(spokes, rounds, cycles int) (err error) {
+	if err := lab.Check(); err != nil {
+		return err
+	}
+	if _, err := os.Stat("scripts/fleet-status.star"); err != nil {
+		return fmt.Errorf("run it from the repository's top directory: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	start := time.Now()
+	l, err := lab.Up(ctx, lab.Config{Topology: lab.Star, Spokes: spokes})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if derr := l.Down(); err == nil {
+			err = derr
+		}
+	}()
+	var uris []string
+	for i := 1; i <= spokes; i++ {
+		uris = append(uris, l.Gateway(lab.SpokeName(i)).URI)
+	}
+	fmt.Printf("lab %s: star of %d spokes up in %v (strongSwan %s)\n", l.ID, spokes,
+		time.Since(start).Round(time.Millisecond), l.Gateway(lab.SpokeName(1)).Version())
+
+	// Every spoke's tunnel up, so fleet-status has SAs to show and exits 0.
+	start = time.Now()
+	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, true) }); err != nil {
+		return err
+	}
+	fmt.Printf("%d tunnels up in %v\n", spokes, time.Since(start).Round(time.Millisecond))
+
+	if err := statusRounds(ctx, uris, rounds); err != nil {
+		return err
+	}
+	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, false) }); err != nil {
+		return err
+	}
+	if err := mergedListener(ctx, uris, cycles); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average: %s", b)
+	}
+	return nil
+}
+
+// eachSpoke runs fn with a client of its own for every spoke at once.
+func eachSpoke(ctx context.Context, uris []string, fn func(*vici.Client) error) error {
+	errs := make([]error, len(uris))
+	var wg sync.WaitGroup
+	for i, uri := range uris {
+		wg.Go(func() {
+			c, err := vici.Dial(ctx, uri)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close()
+			if err := fn(c); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", uri, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updown brings a spoke's connection "hub" up (initiate child "net") or
+// down (terminate), waiting for the daemon to finish.
+func updown(ctx context.Context, c *vici.Client, up bool) error {
+	req := vici.NewMessage().Set("ike", "hub").Set("timeout", "20000")
+	command := "terminate"
+	if up {
+		command = "initiate"
+		req.Set("child", "net")
+	}
+	_, err := c.Call(ctx, command, req)
+	return err
+}
+
+// fleetStatus runs scripts/fleet-status.star once with args and returns
+// its wall time; anything but exit code 0 (every gateway reached and up)
+// is an error.
+func fleetStatus(ctx context.Context, args ...string) (time.Duration, error) {
+	const name = "scripts/fleet-status.star"
+	var stderr strings.Builder
+	rt := script.New(script.Options{
+		Argv:   append([]string{name}, args...),
+		Stdout: io.Discard,
+		Stderr: &stderr,
+		Getenv: func(string) string { return "" },
+	})
+	defer rt.Close()
+	start := time.Now()
+	_, err := rt.ExecFile(ctx, name, nil)
+	d := time.Since(start)
+	if code := script.ExitCode(ctx, err); code != script.ExitOK {
+		return d, fmt.Errorf("fleet-status %s: exit %d: %v %s", strings.Join(args, " "), code, err, stderr.String())
+	}
+	return d, nil
+}
+
+// statusRounds times fleet-status concurrent, sequential and per spoke.
+func statusRounds(ctx context.Context, uris []string, rounds int) error {
+	variants := []string{"concurrent", "sequential", "single"}
+	times := map[string][]time.Duration{}
+	single := make([][]time.Duration, len(uris))
+	measure := func(v string, record bool) error {
+		switch v {
+		case "concurrent", "sequential":
+			args := slices.Clone(uris)
+			if v == "sequential" {
+				args = append([]string{"--sequential"}, args...)
+			}
+			d, err := fleetStatus(ctx, args...)
+			if err != nil {
+				return err
+			}
+			if record {
+				times[v] = append(times[v], d)
+			}
+		case "single":
+			for i, uri := range uris {
+				d, err := fleetStatus(ctx, uri)
+				if err != nil {
+					return err
+				}
+				if record {
+					single[i] = append(single[i], d)
+				}
+			}
+		}
+		return nil
+	}
+	for _, v := range variants { // warm-up, not counted
+		if err := measure(v, false); err != nil {
+			return err
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		for k := range variants {
+			if err := measure(variants[(r+k)%len(variants)], true); err != nil {
+				return err
+			}
+		}
+	}
+	slowest, slowIdx, fastest := time.Duration(0), 0, time.Duration(1<<62)
+	for i := range uris {
+		m := median(single[i])
+		if m > slowest {
+			slowest, slowIdx = m, i
+		}
+		fastest = min(fastest, m)
+	}
+	conc, seq := median(times["concurrent"]), median(times["sequential"])
+	fmt.Printf("fleet-status over %d gateways, %d rounds (medians):\n", len(uris), rounds)
+	fmt.Printf("  concurrent (vici.group)   %8.1f ms  (range %s)\n", ms(conc), span(times["concurrent"]))
+	fmt.Printf("  sequential (--sequential) %8.1f ms  (range %s)\n", ms(seq), span(times["sequential"]))
+	fmt.Printf("  one gateway alone         %8.1f ms slowest (s%d), %.1f ms fastest\n", ms(slowest), slowIdx+1, ms(fastest))
+	fmt.Printf("  concurrent / slowest single gateway: %.2f (goal <= 1.5)\n", ms(conc)/ms(slowest))
+	fmt.Printf("  sequential / concurrent:             %.2f\n", ms(seq)/ms(conc))
+	return nil
+}
+
+// mergedListener runs a script that listens to ike-updown on every spoke
+// through one vici.listen while all spokes cycle their tunnel at once, and
+// checks that it received every event.
+func mergedListener(ctx context.Context, uris []string, cycles int) error {
+	members := map[string]string{}
+	for i, uri := range uris {
+		members[lab.SpokeName(i+1)] = uri
+	}
+	m, err := json.Marshal(members)
+	if err != nil {
+		return err
+	}
+	total := 2 * cycles * len(uris)
+	src := fmt.Sprintf(`
+counts = {}
+def count(name, data, session):
+    counts[session.name] = counts.get(session.name, 0) + 1
+g = vici.group(json.decode(%q), deadline = 30)
+for gw, r in g.on("ike-updown", count).items():
+    if r != None:
+        fail("gateway %%s: %%s" %% (gw, r))
+print("ready")
+handled = vici.listen(count = %d, timeout = 600)
+print(json.encode({"handled": handled, "counts": counts}))
+`, string(m), total)
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	rt := script.New(script.Options{Argv: []string{"merged"}, Stdout: pw, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	defer rt.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.ExecFile(ctx, "merged.star", src)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	lines := make(chan string, 2)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	if l, ok := <-lines; !ok || l != "ready" {
+		return fmt.Errorf("merged listener did not start: %q %v %s", l, <-done, stderr.String())
+	}
+	start := time.Now()
+	if err := eachSpoke(ctx, uris, func(c *vici.Client) error {
+		for i := 0; i < cycles; i++ {
+			if err := updown(ctx, c, true); err != nil {
+				return err
+			}
+			if err := updown(ctx, c, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	drive := time.Since(start)
+	result, ok := <-lines
+	if err := <-done; err != nil || !ok {
+		return fmt.Errorf("merged listener: %v %s", err, stderr.String())
+	}
+	received := time.Since(start)
+	var got struct {
+		Handled int            `json:"handled"`
+		Counts  map[string]int `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(result), &got); err != nil {
+		return fmt.Errorf("merged listener printed %q: %v", result, err)
+	}
+	complete := 0
+	for name := range members {
+		if got.Counts[name] == 2*cycles {
+			complete++
+		}
+	}
+	fmt.Printf("merged listener: %d of %d ike-updown events (%d gateways x %d), every gateway's %d: %d of %d gateways; driving took %v, the last event arrived after %v\n",
+		got.Handled, total, len(uris), 2*cycles, 2*cycles, complete, len(uris), drive.Round(time.Millisecond), received.Round(time.Millisecond))
+	if got.Handled != total || complete != len(uris) {
+		return fmt.Errorf("merged listener lost events: %v", got.Counts)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func span(ds []time.Duration) string {
+	return fmt.Sprintf("%.1f-%.1f ms", ms(slices.Min(ds)), ms(slices.Max(ds)))
+}
