@@ -216,6 +216,74 @@ func statusRounds(ctx context.Context, uris []string, rounds int) error {
 	fmt.Printf("  one gateway alone         %8.1f ms slowest (s%d), %.1f ms fastest\n", ms(slowest), slowIdx+1, ms(fastest))
 	fmt.Printf("  concurrent / slowest single gateway: %.2f (goal <= 1.5)\n", ms(conc)/ms(slowest))
 	fmt.Printf("  sequential / concurrent:             %.2f\n", ms(seq)/ms(conc))
+	return engineFloor(ctx, uris, rounds)
+}
+
+// engineFloor times the same four commands through the engine alone (Go,
+// no Starlark, no rendering): every gateway at once, and each alone.
+func engineFloor(ctx context.Context, uris []string, rounds int) error {
+	ask := func(uri string) error {
+		c, err := vici.Dial(ctx, uri)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for _, cmd := range []string{"version", "stats"} {
+			if _, err := c.Call(ctx, cmd, nil); err != nil {
+				return err
+			}
+		}
+		for _, cmd := range [][2]string{{"list-conns", "list-conn"}, {"list-sas", "list-sa"}} {
+			for _, err := range c.Stream(ctx, cmd[0], cmd[1], nil) {
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var all []time.Duration
+	single := make([][]time.Duration, len(uris))
+	for r := 0; r <= rounds; r++ {
+		start := time.Now()
+		if err := eachURI(uris, ask); err != nil {
+			return err
+		}
+		if r > 0 {
+			all = append(all, time.Since(start))
+		}
+		for i, uri := range uris {
+			start := time.Now()
+			if err := ask(uri); err != nil {
+				return err
+			}
+			if r > 0 {
+				single[i] = append(single[i], time.Since(start))
+			}
+		}
+	}
+	slowest := time.Duration(0)
+	for i := range uris {
+		slowest = max(slowest, median(single[i]))
+	}
+	fmt.Printf("  engine alone (Go, same commands): all at once %.1f ms, slowest single %.1f ms, ratio %.2f\n",
+		ms(median(all)), ms(slowest), ms(median(all))/ms(slowest))
+	return nil
+}
+
+// eachURI runs fn for every URI at once.
+func eachURI(uris []string, fn func(string) error) error {
+	errs := make([]error, len(uris))
+	var wg sync.WaitGroup
+	for i, uri := range uris {
+		wg.Go(func() { errs[i] = fn(uri) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
