@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/stdlib/file"
 )
@@ -16,7 +17,7 @@ import (
 func run(t *testing.T, allowWrite bool, src string) (starlark.Value, error) {
 	t.Helper()
 	thread := &starlark.Thread{Name: "test"}
-	g, err := starlark.ExecFile(thread, "t.star", src, starlark.StringDict{"file": file.NewModule(allowWrite)})
+	g, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", src, starlark.StringDict{"file": file.NewModule(allowWrite)})
 	if err != nil {
 		return nil, err
 	}
