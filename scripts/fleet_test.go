@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -358,17 +357,6 @@ func childSAs(t *testing.T, uri string) []*vici.Message {
 	return out
 }
 
-// fleetLine is one JSON line of hooks/fleet-updown.star.
-type fleetLine struct {
-	Gateway    string `json:"gateway"`
-	Event      string `json:"event"`
-	Connection string `json:"connection"`
-	State      string `json:"state"`
-	LocalID    string `json:"local_id"`
-	RemoteID   string `json:"remote_id"`
-	URI        string `json:"uri"`
-}
-
 // TestFleetUpdownHook runs the hook as a vicish process over the three
 // gateways: the lines of both ends of each tunnel with their gateway's
 // name, a reconnected line when one daemon restarts while the others keep
@@ -379,15 +367,8 @@ func TestFleetUpdownHook(t *testing.T) {
 	a, c := l.Gateway("a"), l.Gateway("c")
 	bin := buildVicish(t)
 	gone := "unix://" + filepath.Join(t.TempDir(), "gone.vici")
-	cmd := exec.CommandContext(ctx, bin, "hooks/fleet-updown.star", "--inventory", inventory(t, l), gone)
-	stdoutR, stdoutW := io.Pipe()
-	stderrR, stderrW := io.Pipe()
-	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	out, errs := newLineReader(stdoutR), newLineReader(stderrR)
+	p := startVicish(t, ctx, bin, nil, "hooks/fleet-updown.star", "--inventory", inventory(t, l), gone)
+	out, errs := p.out, p.errs
 	if e := errs.next(t, "the unreachable gateway's note"); !strings.Contains(e, "gateway not watched") || !strings.Contains(e, gone) {
 		t.Fatalf("first stderr line: %q", e)
 	}
@@ -396,12 +377,12 @@ func TestFleetUpdownHook(t *testing.T) {
 	}
 	// read returns the next n lines, ordered by gateway: the two ends of a
 	// tunnel report in either order.
-	read := func(what string, n int) map[string]fleetLine {
+	read := func(what string, n int) map[string]hookLine {
 		t.Helper()
-		got := map[string]fleetLine{}
+		got := map[string]hookLine{}
 		for i := 0; i < n; i++ {
 			raw := out.next(t, what)
-			var f fleetLine
+			var f hookLine
 			if err := json.Unmarshal([]byte(raw), &f); err != nil {
 				t.Fatalf("%s: not a JSON line: %q", what, raw)
 			}
@@ -412,11 +393,20 @@ func TestFleetUpdownHook(t *testing.T) {
 		}
 		return got
 	}
-	expect := func(what string, got map[string]fleetLine, conn, state, peer string) {
+	expect := func(what string, got map[string]hookLine, conn, state, peer string) {
 		t.Helper()
-		want := map[string]fleetLine{
+		want := map[string]hookLine{
 			"a":  {Gateway: "a", Event: "ike-updown", Connection: conn, State: state, LocalID: "a", RemoteID: peer},
 			peer: {Gateway: peer, Event: "ike-updown", Connection: conn, State: state, LocalID: peer, RemoteID: "a"},
+		}
+		for name, w := range want {
+			h := got[name]
+			// The two ends see each other's addresses.
+			if h.UniqueID == "" || h.Time == "" || h.LocalHost == "" || h.LocalHost != got[w.RemoteID].RemoteHost {
+				t.Fatalf("%s: gateway %s: %+v (other end %+v)", what, name, h, got[w.RemoteID])
+			}
+			w.Time, w.UniqueID, w.LocalHost, w.RemoteHost = h.Time, h.UniqueID, h.LocalHost, h.RemoteHost
+			want[name] = w
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%s: %+v, want %+v", what, got, want)
@@ -448,15 +438,8 @@ func TestFleetUpdownHook(t *testing.T) {
 	initiate(t, ctx, a.URI, "backup", "net")
 	expect("backup up after c's restart", read("backup up again", 2), "backup", "up", "c")
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	stdoutW.Close()
-	stderrW.Close()
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 143 {
-		t.Fatalf("after SIGTERM: %v, want exit code 143", err)
+	if code := p.stop(t, syscall.SIGTERM); code != 143 {
+		t.Fatalf("after SIGTERM: exit %d, want 143", code)
 	}
 	if rest := out.rest(); len(rest) != 10 {
 		t.Errorf("the hook wrote %d lines, want 10: %q", len(rest), rest)
@@ -620,15 +603,8 @@ func TestFleetOverSSH(t *testing.T) {
 
 	// The hook over ssh; its ssh clients end when vicish is killed.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		cmd := exec.CommandContext(ctx, bin, "--allow-net", "hooks/fleet-updown.star", sb.URI(b.Socket), sc.URI(c.Socket))
-		cmd.Env = append(os.Environ(), "VICI_SSH_COMMAND="+sshCmd)
-		stdoutR, stdoutW := io.Pipe()
-		stderrR, stderrW := io.Pipe()
-		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		outLines, errLines := newLineReader(stdoutR), newLineReader(stderrR)
+		p := startVicish(t, ctx, bin, []string{"VICI_SSH_COMMAND=" + sshCmd}, "--allow-net", "hooks/fleet-updown.star", sb.URI(b.Socket), sc.URI(c.Socket))
+		outLines, errLines := p.out, p.errs
 		if e := errLines.next(t, "the startup note"); !strings.Contains(e, "gateways=2") {
 			t.Fatalf("startup note: %q", e)
 		}
@@ -637,16 +613,13 @@ func TestFleetOverSSH(t *testing.T) {
 			t.Errorf("no ssh client while the hook runs")
 		}
 		initiate(t, ctx, a.URI, "backup", "net")
-		var f fleetLine
+		var f hookLine
 		if raw := outLines.next(t, "c's backup up"); json.Unmarshal([]byte(raw), &f) != nil || f.Gateway != sc.URI(c.Socket) || f.State != "up" {
 			t.Errorf("over ssh: %q", raw)
 		}
 		terminate(t, ctx, a.URI, "backup")
 		outLines.next(t, "c's backup down")
-		cmd.Process.Signal(sig)
-		cmd.Wait()
-		stdoutW.Close()
-		stderrW.Close()
+		p.stop(t, sig)
 		waitNoSSH(t, needle, "after "+sig.String())
 	}
 }

@@ -10,10 +10,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,6 +150,47 @@ func buildVicish(t *testing.T) string {
 		t.Fatalf("go build ../cmd/vicish: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// process is a vicish process whose output a test reads line by line.
+type process struct {
+	cmd       *exec.Cmd
+	out, errs *lineReader // standard output and standard error
+	w         []*io.PipeWriter
+}
+
+// startVicish starts bin with args (and env added to the environment);
+// the process is killed at the end of t if still running.
+func startVicish(t *testing.T, ctx context.Context, bin string, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdoutR, stdoutW := io.Pipe()
+	stderrR, stderrW := io.Pipe()
+	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return &process{cmd: cmd, out: newLineReader(stdoutR), errs: newLineReader(stderrR), w: []*io.PipeWriter{stdoutW, stderrW}}
+}
+
+// stop sends sig, waits for the process and returns its exit code (-1
+// when a signal ended it).
+func (p *process) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	err := p.cmd.Wait()
+	for _, w := range p.w {
+		w.Close()
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // lineReader hands out the lines a process writes, one at a time.

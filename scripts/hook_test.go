@@ -2,10 +2,7 @@ package scripts_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -16,8 +13,10 @@ import (
 	"github.com/vicish/vicish/vici"
 )
 
-// hookLine is one JSON line of hooks/ike-updown.star.
+// hookLine is one JSON line of hooks/ike-updown.star or (with Gateway)
+// hooks/fleet-updown.star.
 type hookLine struct {
+	Gateway    string `json:"gateway"`
 	Time       string `json:"time"`
 	Event      string `json:"event"`
 	Connection string `json:"connection"`
@@ -43,15 +42,8 @@ func TestIkeUpdownHook(t *testing.T) {
 	a := l.Gateway("a")
 	bin := buildVicish(t)
 
-	cmd := exec.CommandContext(ctx, bin, "--uri", a.URI, "hooks/ike-updown.star")
-	stdoutR, stdoutW := io.Pipe()
-	stderrR, stderrW := io.Pipe()
-	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	out, errs := newLineReader(stdoutR), newLineReader(stderrR)
+	p := startVicish(t, ctx, bin, nil, "--uri", a.URI, "hooks/ike-updown.star")
+	out, errs := p.out, p.errs
 	alerts := labtest.AtLeast(t, a, "6.0.3")
 	note := errs.next(t, "the startup note")
 	if !strings.Contains(note, "ike-updown hook listening") || !strings.Contains(note, a.URI) {
@@ -134,15 +126,8 @@ func TestIkeUpdownHook(t *testing.T) {
 		call(t, ctx, a.URI, "terminate", vici.NewMessage().Set("ike", "silent").Set("force", "yes").Set("timeout", "-1"))
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	stdoutW.Close()
-	stderrW.Close()
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 143 {
-		t.Fatalf("after SIGTERM: %v, want exit code 143", err)
+	if code := p.stop(t, syscall.SIGTERM); code != 143 {
+		t.Fatalf("after SIGTERM: exit %d, want 143", code)
 	}
 	var lines []string
 	for _, l := range out.rest() {
