@@ -619,6 +619,25 @@ func TestFleetOverSSH(t *testing.T) {
 		}
 		terminate(t, ctx, a.URI, "backup")
 		outLines.next(t, "c's backup down")
+		if sig == syscall.SIGTERM {
+			// c's daemon restarts: its session redials through a new ssh.
+			if err := c.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			raw := outLines.next(t, "c's reconnect line")
+			if json.Unmarshal([]byte(raw), &f) != nil || f.Event != "reconnected" || f.Gateway != sc.URI(c.Socket) {
+				t.Errorf("after c's restart over ssh: %q", raw)
+			}
+			initiate(t, ctx, a.URI, "backup", "net")
+			if raw := outLines.next(t, "c's backup up after the restart"); json.Unmarshal([]byte(raw), &f) != nil || f.State != "up" {
+				t.Errorf("after c's restart over ssh: %q", raw)
+			}
+			terminate(t, ctx, a.URI, "backup")
+			outLines.next(t, "c's backup down after the restart")
+		}
 		p.stop(t, sig)
 		waitNoSSH(t, needle, "after "+sig.String())
 	}
