@@ -98,5 +98,19 @@ restart_gateway("c")
 assert.eq(vici.listen(count=1, timeout=60), 1)
 assert.eq(notes, [("c", 0)])   # the callback's command worked at once
 g.close()
+
+# without reconnect=True a lost gateway ends a plain listen, but a merged
+# listen with keep_going=True reports it and goes on with the others
+pa = vici.connect(lab.a.uri, name="pa")
+pc = vici.connect(lab.c.uri, name="pc")
+seen.clear()
+pa.on("ike-updown", updown)
+pc.on("ike-updown", updown)
+kill_gateway("c")
+pa.initiate(child="net", ike="primary")
+assert.eq(vici.listen(count=1, timeout=60, keep_going=True), 1)
+assert.eq(seen, [("pa", "primary", "yes")])
+assert.true("lost the event connection to " + lab.c.uri in stderr_text(), stderr_text())
+restart_gateway("c")
 `)
 }
