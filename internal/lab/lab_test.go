@@ -915,3 +915,21 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestDaemonEnvChoosesTheDaemon checks that $VICISH_LAB_DAEMON decides the
+// daemon of a labtest lab that does not choose one, and that a lab's own
+// choice wins.
+func TestDaemonEnvChoosesTheDaemon(t *testing.T) {
+	t.Setenv(lab.DaemonEnv, "newest")
+	if g := labtest.Start(t, lab.OneGateway).Gateway("a"); g.Daemon != lab.NewestDaemon {
+		t.Errorf("%s=newest: gateway a runs %s %s", lab.DaemonEnv, g.Daemon, g.Version())
+	}
+	l := labtest.StartConfig(t, lab.Config{Topology: lab.OneGateway, Daemon: lab.SystemDaemon})
+	if g := l.Gateway("a"); g.Daemon != lab.SystemDaemon {
+		t.Errorf("a lab that chose system runs %s %s", g.Daemon, g.Version())
+	}
+	t.Setenv(lab.DaemonEnv, "system")
+	if g := labtest.Start(t, lab.OneGateway).Gateway("a"); g.Daemon != lab.SystemDaemon {
+		t.Errorf("%s=system: gateway a runs %s %s", lab.DaemonEnv, g.Daemon, g.Version())
+	}
+}
