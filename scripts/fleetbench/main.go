@@ -26,7 +26,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -41,14 +43,15 @@ func main() {
 	spokes := flag.Int("spokes", 20, "spokes of the star lab (gateways to ask)")
 	rounds := flag.Int("rounds", 7, "rounds of each fleet-status variant")
 	cycles := flag.Int("cycles", 25, "up/down cycles per spoke for the merged listener (2 events each)")
+	delay := flag.Duration("delay", 10*time.Millisecond, "one-way delay of the WAN-like run (0: skip it)")
 	flag.Parse()
-	if err := run(*spokes, *rounds, *cycles); err != nil {
+	if err := run(*spokes, *rounds, *cycles, *delay); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(spokes, rounds, cycles int) (err error) {
+func run(spokes, rounds, cycles int, delay time.Duration) (err error) {
 	if err := lab.Check(); err != nil {
 		return err
 	}
@@ -81,8 +84,35 @@ func run(spokes, rounds, cycles int) (err error) {
 	}
 	fmt.Printf("%d tunnels up in %v\n", spokes, time.Since(start).Round(time.Millisecond))
 
+	fmt.Printf("\nlocal sockets: %d daemons and vicish share this machine's cores (CPU-bound)\n", spokes)
 	if err := statusRounds(ctx, uris, rounds); err != nil {
 		return err
+	}
+	if delay > 0 {
+		// Each gateway behind a proxy that delays every chunk by delay in
+		// each direction: a round trip of 2*delay, as to a remote gateway.
+		dir, err := os.MkdirTemp("", "fleetbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		var far []string
+		for i, uri := range uris {
+			_, path, err := vici.ParseURI(uri)
+			if err != nil {
+				return err
+			}
+			p, err := startDelayProxy(filepath.Join(dir, lab.SpokeName(i+1)+".vici"), path, delay)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			far = append(far, "unix://"+p.path)
+		}
+		fmt.Printf("\nWAN-like: each gateway behind a proxy adding %v each way (round trip %v)\n", delay, 2*delay)
+		if err := statusRounds(ctx, far, rounds); err != nil {
+			return err
+		}
 	}
 	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, false) }); err != nil {
 		return err
@@ -372,6 +402,76 @@ print(json.encode({"handled": handled, "counts": counts}))
 		return fmt.Errorf("merged listener lost events: %v", got.Counts)
 	}
 	return nil
+}
+
+// delayProxy forwards connections on a unix socket to another one, each
+// chunk delivered delay after it was read, in order: a link with that
+// one-way latency and no bandwidth limit.
+type delayProxy struct {
+	path  string
+	ln    net.Listener
+	delay time.Duration
+}
+
+func startDelayProxy(path, target string, delay time.Duration) (*delayProxy, error) {
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	p := &delayProxy{path: path, ln: ln, delay: delay}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go p.pipe(up, c)
+			go p.pipe(c, up)
+		}
+	}()
+	return p, nil
+}
+
+// Close stops accepting; open connections end with their peers.
+func (p *delayProxy) Close() error { return p.ln.Close() }
+
+// pipe copies src to dst with the delay, then closes dst's writing side.
+func (p *delayProxy) pipe(dst, src net.Conn) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	ch := make(chan chunk, 4096)
+	go func() {
+		defer func() {
+			if uc, ok := dst.(*net.UnixConn); ok {
+				uc.CloseWrite()
+			}
+		}()
+		for c := range ch {
+			time.Sleep(time.Until(c.at))
+			if _, err := dst.Write(c.b); err != nil {
+				dst.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			ch <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(p.delay)}
+		}
+		if err != nil {
+			close(ch)
+			return
+		}
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
