@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -267,16 +268,28 @@ func (g *Group) each(fn func(s *Session) error) (starlark.Value, error) {
 }
 
 // on implements g.on(event, fn): vici.on on every member. It returns
-// {name: None}, or {"error": ...} for a member that could not register.
+// {name: None}, or {"error": ...} for a member that could not register. A
+// member of a reconnect=True group that cannot be reached now gets its
+// error too, but is watched: its events flow from when its daemon comes
+// up, after a reconnect event.
 func (g *Group) on(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var fn starlark.Callable
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn", &fn); err != nil {
 		return nil, err
 	}
+	pos := starlark.Tuple{starlark.String(name), fn}
 	return g.each(func(s *Session) error {
-		_, err := s.on(thread, b, starlark.Tuple{starlark.String(name), fn}, nil)
-		return err
+		_, err := s.on(thread, b, pos, nil)
+		var dialErr *vici.DialError
+		if err == nil || !s.reconnect || !errors.As(err, &dialErr) || s.watchEvents() != nil {
+			return err
+		}
+		// A member that is down now is watched from when it comes up.
+		if _, err2 := s.on(thread, b, pos, nil); err2 != nil {
+			return err
+		}
+		return fmt.Errorf("%w; watching it from when it comes up (reconnect=True), a reconnect event will say so", err)
 	})
 }
 

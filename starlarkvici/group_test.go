@@ -112,5 +112,25 @@ assert.eq(vici.listen(count=1, timeout=60, keep_going=True), 1)
 assert.eq(seen, [("pa", "primary", "yes")])
 assert.true("lost the event connection to " + lab.c.uri in stderr_text(), stderr_text())
 restart_gateway("c")
+pa.close()
+pc.close()
+
+# a reconnect=True group watches a member that is down at the start: g.on
+# says so, and its events flow from when it comes up, after a reconnect
+kill_gateway("c")
+late = vici.group({"a": lab.a.uri, "c": lab.c.uri}, reconnect=True)
+seen.clear()
+r = late.on("ike-updown", updown)
+assert.eq(r["a"], None)
+assert.true("watching it from when it comes up" in r["c"]["error"], r["c"])
+notes.clear()
+late.on("reconnect", lambda name, data, session: notes.append((session.name, len(session.list_conns()))))
+restart_gateway("c")
+assert.eq(late.listen(count=1, timeout=60), 1)
+assert.eq(notes, [("c", 1)])               # up, and its commands work
+late["a"].initiate(child="net", ike="backup")
+assert.eq(late.listen(count=2, timeout=60), 2)
+assert.eq(sorted(seen), [("a", "backup", "yes"), ("c", "backup", "yes")])
+late.close()
 `)
 }

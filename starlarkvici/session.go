@@ -177,6 +177,28 @@ func (s *Session) eventClient(ctx context.Context) (*vici.Client, error) {
 	return s.client(ctx, &s.ev, 0)
 }
 
+// watchEvents gives a reconnect=True session whose daemon cannot be
+// reached an event connection that connects in the background
+// (vici.Connecting), so events registered now flow from when the daemon
+// comes up, after a reconnect notice.
+func (s *Session) watchEvents() error {
+	uri := s.resolvedURI()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return fmt.Errorf("the session to %s is closed", uri)
+	case s.ev != nil:
+		return nil
+	}
+	c, err := vici.Connecting(uri, vici.Options{MaxQueued: maxQueued})
+	if err != nil {
+		return err
+	}
+	s.ev = c
+	return nil
+}
+
 // auxClient returns the connection other modules use, whose every
 // operation the session's deadline bounds.
 func (s *Session) auxClient(ctx context.Context) (*vici.Client, error) {

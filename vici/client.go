@@ -128,11 +128,50 @@ func Dial(ctx context.Context, uri string) (*Client, error) {
 // DialOptions connects to the daemon at uri ("" means DefaultURI). A
 // failure is a *DialError whose message says what to check.
 func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error) {
+	uri, opts, err := prepare(uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := dialConn(ctx, uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(nc, uri, opts), nil
+}
+
+// Connecting returns a client for uri ("" means DefaultURI) that is not
+// connected yet: it dials in the background, at once and then with the
+// backoff of Options.Reconnect (which it implies), until it succeeds or
+// Close is called; a daemon that is down now is watched from when it comes
+// up. Meanwhile commands fail at once with an error wrapping ErrClosed that
+// says the client is reconnecting, Ready waits for the connection, and
+// Subscribe succeeds, the events being registered once connected. The
+// first connection counts as a redial: subscriptions get an Event with
+// Reconnected set. Only a malformed uri is an error.
+func Connecting(uri string, opts Options) (*Client, error) {
+	opts.Reconnect = true
+	uri, opts, err := prepare(uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := bareClient(uri, opts)
+	c.up, c.isUp = make(chan struct{}), false
+	c.downErr = errNotYet
+	c.nudge <- struct{}{} // the first attempt goes at once
+	c.wg.Add(1)
+	go c.reconnect()
+	return c, nil
+}
+
+var errNotYet = errors.New("not connected yet")
+
+// prepare checks uri and fills in the defaults of opts.
+func prepare(uri string, opts Options) (string, Options, error) {
 	if uri == "" {
 		uri = DefaultURI
 	}
 	if _, _, err := ParseURI(uri); err != nil {
-		return nil, &DialError{URI: uri, Err: err}
+		return "", opts, &DialError{URI: uri, Err: err}
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = defaultEventBuffer
@@ -143,19 +182,21 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Client, error)
 	case opts.MaxQueued < 0:
 		opts.MaxQueued = 0 // no limit
 	}
-	nc, err := dialConn(ctx, uri, opts)
-	if err != nil {
-		return nil, err
-	}
-	return newClient(nc, uri, opts), nil
+	return uri, opts, nil
 }
 
-// newClient starts a client on a connected nc.
-func newClient(nc net.Conn, uri string, opts Options) *Client {
+// bareClient makes a client without a connection.
+func bareClient(uri string, opts Options) *Client {
 	c := &Client{uri: uri, opts: opts, subs: map[string][]*Subscription{},
 		up: make(chan struct{}), isUp: true, nudge: make(chan struct{}, 1)}
 	close(c.up)
 	c.ctx, c.stop = context.WithCancel(context.Background())
+	return c
+}
+
+// newClient starts a client on a connected nc.
+func newClient(nc net.Conn, uri string, opts Options) *Client {
+	c := bareClient(uri, opts)
 	c.cn = c.newConn(nc)
 	c.startReader(c.cn)
 	return c
@@ -522,7 +563,9 @@ func (e *connError) Error() string {
 		return fmt.Sprintf("vici: client for %s is closed", e.uri)
 	case stateReconnecting:
 		msg := fmt.Sprintf("vici: not connected to %s; reconnecting", e.uri)
-		if e.cause != nil {
+		if errors.Is(e.cause, errNotYet) {
+			msg = fmt.Sprintf("vici: not connected to %s yet; connecting", e.uri)
+		} else if e.cause != nil {
 			msg += " (connection lost: " + describeCause(e.cause) + ")"
 		}
 		if e.redial != nil {

@@ -712,3 +712,44 @@ func TestOptionsTimeout(t *testing.T) {
 		t.Fatalf("Subscribe while the late reply is due: %v", err)
 	}
 }
+
+// Connecting watches a daemon that is down at the start: subscriptions
+// made meanwhile are registered once it comes up, with a Reconnected
+// notice first.
+func TestConnectingToADaemonThatIsDown(t *testing.T) {
+	srv := vicitest.NewServer(t)
+	srv.Stop()
+	ctx := t.Context()
+	c, err := vici.Connecting(srv.URI(), vici.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call(ctx, "version", nil); !errors.Is(err, vici.ErrClosed) || !strings.Contains(err.Error(), "not connected to "+srv.URI()+" yet") {
+		t.Fatalf("command before the first connection: %v", err)
+	}
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatalf("Subscribe before the first connection: %v", err)
+	}
+	srv.Listen()
+	conn := srv.Accept()
+	d := versionDaemon()
+	serve(t, d, conn)
+	if ev := <-sub.Events(); !ev.Reconnected {
+		t.Fatalf("first event: %+v", ev)
+	}
+	if err := c.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d.Registered("log") != 1 {
+		t.Fatalf("log registered %d times", d.Registered("log"))
+	}
+	conn.Event("log", vici.NewMessage().Set("msg", "hello"))
+	if ev := <-sub.Events(); ev.Message.Get("msg") != "hello" {
+		t.Fatalf("event: %+v", ev)
+	}
+	if _, err := vici.Connecting("bogus://x", vici.Options{}); err == nil {
+		t.Error("Connecting accepted a malformed URI")
+	}
+}

@@ -120,7 +120,10 @@
 // client redials with backoff (100 ms doubling to 5 s) until it succeeds
 // or Close is called. Meanwhile commands fail at once with an error
 // wrapping ErrClosed that says the client is reconnecting; Client.Ready
-// waits for the connection instead (and cuts the backoff short). Once connected,
+// waits for the connection instead (and cuts the backoff short), and
+// Subscribe succeeds, its events being registered with the others once
+// the client is back. Connecting makes such a client before its first
+// connection, for a daemon that is down now. Once connected,
 // every subscription receives an Event with Reconnected set, before any
 // event of the new connection, and its events are registered again;
 // events raised while disconnected are lost, so a subscriber should resync

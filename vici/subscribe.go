@@ -100,8 +100,17 @@ func (s *Subscription) add(ctx context.Context, names []string) error {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	cn, err := c.acquire(ctx, "subscribe")
-	if err != nil {
-		return err
+	for err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		switch queued, retry := s.addWhileDown(names); {
+		case queued:
+			return nil
+		case !retry:
+			return err
+		}
+		cn, err = c.acquire(ctx, "subscribe")
 	}
 	defer cn.release()
 	// Join the routing table before registering, so no event that
@@ -143,6 +152,29 @@ func (s *Subscription) add(ctx context.Context, names []string) error {
 		}
 	}
 	return nil
+}
+
+// addWhileDown joins the routing table for names while a reconnecting
+// client has no connection: the redial registers them with the rest. It
+// reports queued when it did, and retry when a connection has appeared
+// meanwhile (take it and register as usual).
+func (s *Subscription) addWhileDown(names []string) (queued, retry bool) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !c.opts.Reconnect {
+		return false, false
+	}
+	if c.cn != nil {
+		return false, true
+	}
+	for _, name := range names {
+		if !slices.Contains(s.names, name) {
+			s.names = append(s.names, name)
+			c.subs[name] = append(slices.Clip(c.subs[name]), s)
+		}
+	}
+	return true, false
 }
 
 // Remove stops routing the named events to s. Events of these names that
