@@ -256,11 +256,34 @@ var settingSecret = regexp.MustCompile(`(?i)\b(secrets?|psk|password|passphrase|
 // not parse; the value is the second group.
 var givenSecret = regexp.MustCompile(`(?i)\b(?:secrets?|psk|password|passphrase|pin|private_key|privkey)["']?\s*[=:]\s*["']([^"'\n]+)["']`)
 
+// givenData matches a quoted value given to a data key; the value is the
+// second group.
+var givenData = regexp.MustCompile(`(?i)\bdata["']?\s*[=:]\s*[bru]*["']([^"'\n]+)["']`)
+
+// givenType matches a quoted value given to a type key; the value is the
+// second group.
+var givenType = regexp.MustCompile(`(?i)\btype["']?\s*[=:]\s*["']([^"'\n]*)["']`)
+
+// loadsKeyText matches the name of a command that loads a shared or
+// private key, as a builtin or as a wire name.
+var loadsKeyText = regexp.MustCompile(`(?i)\bload[-_](shared|key|token)\b`)
+
 // LearnText records the values that text, which need not parse (a line
-// with a syntax error), seems to give to secret keys: psk = "..." .
+// with a syntax error), seems to give to secret keys: psk = "...", and the
+// data of a key-loading command or of a type that is not a certificate's,
+// as ScanSource would had the text parsed.
 func (s *Secrets) LearnText(text string) {
 	for _, m := range givenSecret.FindAllStringSubmatch(text, -1) {
 		s.Add(m[1])
+	}
+	dataIsSecret := loadsKeyText.MatchString(text)
+	for _, m := range givenType.FindAllStringSubmatch(text, -1) {
+		dataIsSecret = dataIsSecret || !publicDataTypes[strings.ToLower(m[1])]
+	}
+	if dataIsSecret {
+		for _, m := range givenData.FindAllStringSubmatch(text, -1) {
+			s.Add(m[1])
+		}
 	}
 }
 
