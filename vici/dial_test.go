@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vicish/vicish/vici"
 )
@@ -164,4 +165,44 @@ func TestDialPermissionHint(t *testing.T) {
 func uidOf(fi os.FileInfo) string {
 	st := fi.Sys().(*syscall.Stat_t)
 	return strconv.Itoa(int(st.Uid))
+}
+
+func TestDialSSHTimeoutEndsTheClient(t *testing.T) {
+	// A stand-in for ssh that never forwards, with a child of its own
+	// (as ssh has a ProxyCommand): the dial gives up with the context,
+	// and both end.
+	marker := "31." + strconv.Itoa(os.Getpid())
+	command := []string{"sh", "-c", "sleep " + marker + " & wait", "ssh"}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := vici.DialOptions(ctx, "ssh://gw1/run/charon.vici", vici.Options{SSHCommand: command})
+	var de *vici.DialError
+	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out while ssh was connecting to gw1") {
+		t.Fatalf("dial against a silent ssh: %v", err)
+	}
+	// The group was signalled before Dial returned; the child dies at once.
+	for i := 0; ; i++ {
+		if !processRunning(t, "sleep\x00"+marker) {
+			break
+		}
+		if i == 500 {
+			t.Fatal("the stand-in's child still runs 10s after the dial failed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// processRunning reports whether a process's command line contains needle.
+func processRunning(t *testing.T, needle string) bool {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), needle) {
+			return true
+		}
+	}
+	return false
 }

@@ -249,10 +249,18 @@ func (tun *sshTunnel) connect(ctx context.Context, local string) (net.Conn, erro
 // command. ctx bounds it; nc has no deadline afterwards.
 func probe(ctx context.Context, nc net.Conn) error {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer func() {
-		stop()
-		nc.SetDeadline(time.Time{})
-	}()
+	err := exchangeVersion(nc)
+	if !stop() {
+		// ctx ended and has (or will have) put the deadline in the
+		// past: the connection is not usable.
+		return ctx.Err()
+	}
+	nc.SetDeadline(time.Time{})
+	return err
+}
+
+// exchangeVersion writes a "version" request and reads one answer.
+func exchangeVersion(nc net.Conn) error {
 	pkt, err := encodePacket(pktCmdRequest, "version", nil)
 	if err != nil {
 		return err
@@ -278,16 +286,21 @@ func probe(ctx context.Context, nc net.Conn) error {
 	return nil
 }
 
-// close ends ssh (SIGTERM, then SIGKILL if it lingers), reaps it and
-// removes the private directory. Safe to call more than once.
+// close ends ssh and what it started (SIGTERM, then SIGKILL if it
+// lingers), reaps it and removes the private directory. Safe to call more
+// than once.
 func (tun *sshTunnel) close() {
 	tun.stop.Do(func() {
-		tun.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-tun.done:
-		case <-time.After(2 * time.Second):
-			tun.cmd.Process.Kill()
-			<-tun.done
+		case <-tun.done: // gone and reaped: its pid may belong to another
+		default:
+			signalGroup(tun.cmd.Process, syscall.SIGTERM)
+			select {
+			case <-tun.done:
+			case <-time.After(2 * time.Second):
+				signalGroup(tun.cmd.Process, syscall.SIGKILL)
+				<-tun.done
+			}
 		}
 		os.RemoveAll(tun.dir)
 	})
