@@ -197,6 +197,13 @@ func TestFleetArguments(t *testing.T) {
 			t.Errorf("%s --help: exit %d, stdout %q", name, r.code, r.stdout)
 		}
 	}
+	r := runScript(t, ctx, "", "hooks/fleet-updown.star", "--retry", "0", "unix:///run/a.vici")
+	if r.code != 1 || !strings.Contains(r.stderr, "--retry wants a positive number of seconds") {
+		t.Errorf("fleet-updown --retry 0: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runScript(t, ctx, "", "fleet-status.star", "--retry", "1", "unix:///run/a.vici"); r.code != 1 || !strings.Contains(r.stderr, `unknown option "--retry"`) {
+		t.Errorf("fleet-status --retry: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // promSample is one sample line of the exposition: metric name, labels, value.
@@ -367,12 +374,18 @@ func TestFleetUpdownHook(t *testing.T) {
 	a, c := l.Gateway("a"), l.Gateway("c")
 	bin := buildVicish(t)
 	gone := "unix://" + filepath.Join(t.TempDir(), "gone.vici")
-	p := startVicish(t, ctx, bin, nil, "hooks/fleet-updown.star", "--inventory", inventory(t, l), gone)
-	out, errs := p.out, p.errs
-	if e := errs.next(t, "the unreachable gateway's note"); !strings.Contains(e, "gateway not watched") || !strings.Contains(e, gone) {
-		t.Fatalf("first stderr line: %q", e)
+	// c is down when the hook starts: it is tried again every second.
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
 	}
-	if e := errs.next(t, "the startup note"); !strings.Contains(e, "fleet-updown hook listening gateways=3") {
+	p := startVicish(t, ctx, bin, nil, "hooks/fleet-updown.star", "--retry", "1", "--inventory", inventory(t, l), gone)
+	out, errs := p.out, p.errs
+	for _, name := range []string{"c", gone} {
+		if e := errs.next(t, "the unreachable gateway's note"); !strings.Contains(e, "gateway not watched yet gateway="+name+" retry=1") {
+			t.Fatalf("note on %s: %q", name, e)
+		}
+	}
+	if e := errs.next(t, "the startup note"); !strings.Contains(e, "fleet-updown hook listening gateways=2") {
 		t.Fatalf("startup note: %q", e)
 	}
 	// read returns the next n lines, ordered by gateway: the two ends of a
@@ -414,6 +427,12 @@ func TestFleetUpdownHook(t *testing.T) {
 	}
 	initiate(t, ctx, a.URI, "primary", "net")
 	expect("primary up", read("primary up", 2), "primary", "up", "b")
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := errs.next(t, "c watched"); !strings.Contains(e, "gateway watched gateway=c") {
+		t.Fatalf("after c started: %q", e)
+	}
 	initiate(t, ctx, a.URI, "backup", "net")
 	expect("backup up", read("backup up", 2), "backup", "up", "c")
 
