@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -219,7 +221,15 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 			if sig == syscall.SIGSTOP {
 				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
 			}
-			return starlark.None, syscall.Kill(pid, sig)
+			if err := syscall.Kill(pid, sig); err != nil {
+				return nil, err
+			}
+			if sig == syscall.SIGSTOP {
+				// kill returns before the daemon's threads have stopped; a
+				// request sent meanwhile could still be answered.
+				return starlark.None, waitStopped(pid)
+			}
+			return starlark.None, nil
 		})
 	}
 	predeclared["stop_gateway"] = signal("stop_gateway", syscall.SIGSTOP) // SIGSTOP: the daemon hangs
@@ -278,5 +288,37 @@ func TestScripts(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped (state T
+// in /proc/PID/task/TID/stat), for at most 10 seconds.
+func waitStopped(pid int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil {
+			return err
+		}
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err != nil {
+				continue // the thread ended
+			}
+			// The state follows the command name in parentheses.
+			i := bytes.LastIndexByte(b, ')')
+			if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d did not stop within 10s", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
