@@ -9,7 +9,9 @@
 package time
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	libtime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
@@ -34,10 +36,18 @@ func NewModule() *starlarkstruct.Module {
 	return &starlarkstruct.Module{Name: "time", Members: members}
 }
 
-// qualify wraps a lib/time builtin under the name "time.<name>".
+// qualify wraps a lib/time builtin under the name "time.<name>". Its errors
+// lose the "<name>: " lib/time puts first: Starlark names the builtin
+// already ("Error in time.time: ...").
 func qualify(inner *starlark.Builtin) *starlark.Builtin {
 	return starlark.NewBuiltin("time."+inner.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		return inner.CallInternal(thread, args, kwargs)
+		v, err := inner.CallInternal(thread, args, kwargs)
+		if err != nil {
+			if msg, ok := strings.CutPrefix(err.Error(), inner.Name()+": "); ok {
+				return nil, errors.New(msg)
+			}
+		}
+		return v, err
 	})
 }
 
