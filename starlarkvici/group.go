@@ -40,11 +40,15 @@ var (
 
 // group implements vici.group(members, deadline=None, reconnect=False).
 func (m *Module) group(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var members starlark.IterableMapping
+	var arg starlark.Value
 	var deadline starctx.Duration
 	var reconnect bool
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "members", &members, "deadline??", &deadline, "reconnect?", &reconnect); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "members", &arg, "deadline??", &deadline, "reconnect?", &reconnect); err != nil {
 		return nil, err
+	}
+	members, ok := arg.(starlark.IterableMapping)
+	if !ok {
+		return nil, fmt.Errorf("%s: got %s, want a dict {name: URI or session}", b.Name(), arg.Type())
 	}
 	g := &Group{mod: m}
 	var opened []*Session

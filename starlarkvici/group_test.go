@@ -43,6 +43,7 @@ assert.eq(g.get_conns(deadline=10)["b"], {"conns": ["primary"]})
 # a request error is the same for all and fails the call
 assert.fails(lambda: g.list_sas(bogus=1), "vici.group.list_sas: unexpected keyword argument \"bogus\"")
 assert.fails(lambda: g.list_sas(each=print), "takes no each= or log= callback")
+assert.fails(lambda: vici.group([lab.a.uri]), "vici.group: got list, want a dict {name: URI or session}")
 # check=False: the failed reply per member
 r = g.initiate(child="nope", ike="nope", check=False, timeout=1000)
 assert.eq(r["b"]["success"], "no")

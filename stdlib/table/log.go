@@ -10,9 +10,13 @@ import (
 
 // logLine is table.log(event).
 func logLine(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var ev starlark.Mapping
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &ev); err != nil {
+	var arg starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &arg); err != nil {
 		return nil, err
+	}
+	ev, ok := arg.(starlark.Mapping)
+	if !ok {
+		return nil, fmt.Errorf("%s: got %s, want a dict (a log or control-log event)", b.Name(), arg.Type())
 	}
 	return starlark.String(LogText(ev)), nil
 }

@@ -172,6 +172,9 @@ func writeCounters(w *strings.Builder, data starlark.Value, r *listRun) error {
 	if err != nil {
 		return err
 	}
+	if _, found, _ := lookup(root, "success"); !found {
+		return fmt.Errorf("got a dict without \"success\", want what vici.get_counters returns")
+	}
 	if find(root, "no", "success") != "yes" {
 		return fmt.Errorf("get-counters failed: %s", find(root, "", "errmsg"))
 	}

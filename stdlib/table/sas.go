@@ -37,12 +37,56 @@ func eachNamed(r *listRun, w *strings.Builder, data starlark.Value, source, what
 			if !ok {
 				return fmt.Errorf("%s %s is %s, want a dict", what, name, kv[1].Type())
 			}
+			if err := wrongListing(entry, source); err != nil {
+				return fmt.Errorf("%s %s %w, want what %s returns", what, name, err, source)
+			}
 			if err := write(w, name, entry); err != nil {
 				return fmt.Errorf("%s %s: %w", what, name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// marks are keys that charon sends in every entry of one named listing and
+// in no entry of the others, by the vici call that returns it.
+var marks = []struct {
+	source string
+	keys   []string
+}{
+	{"vici.list_sas", []string{"child-sas", "initiator-spi", "state"}},
+	{"vici.list_conns", []string{"local_addrs", "remote_addrs", "children"}},
+	{"vici.list_policies", []string{"child"}},
+	{"vici.list_authorities", []string{"cacert", "crl_uris", "ocsp_uris", "cert_uri_base"}},
+}
+
+// wrongListing reports an entry that has a mark of another listing than
+// source's and none of source's own: table.sas(vici.list_conns()) fails
+// instead of printing "(null)" everywhere. Partial entries a script builds
+// still render as swanctl would.
+func wrongListing(entry starlark.Mapping, source string) error {
+	has := func(keys []string) string {
+		for _, k := range keys {
+			if _, found, _ := entry.Get(starlark.String(k)); found {
+				return k
+			}
+		}
+		return ""
+	}
+	var other, key string
+	for _, m := range marks {
+		k := has(m.keys)
+		if m.source == source && k != "" {
+			return nil
+		}
+		if m.source != source && k != "" && other == "" {
+			other, key = m.source, k
+		}
+	}
+	if other == "" {
+		return nil
+	}
+	return fmt.Errorf("looks like an entry of %s (it has %q)", other, key)
 }
 
 // fields reads the string values of one IKE_SA or CHILD_SA section.
