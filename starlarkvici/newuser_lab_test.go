@@ -2,6 +2,7 @@ package starlarkvici
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,9 +37,40 @@ func firstTryValue(k Key) starlark.Value {
 	return starlark.String("nope")
 }
 
+// otherFirstTry is a first try at a keyword of a builtin that is not a
+// command (connect, listen, wait, ...).
+func otherFirstTry(param string) starlark.Value {
+	switch param {
+	case "uri":
+		return starlark.String("unix:///nonexistent/charon.vici")
+	case "deadline", "timeout":
+		return starlark.Float(0.1)
+	case "count":
+		return starlark.MakeInt(1)
+	case "reconnect", "keep_going", "check":
+		return starlark.True
+	case "event":
+		return starlark.String("ike-updown")
+	case "members":
+		return starlark.NewList(nil)
+	}
+	return starlark.NewBuiltin("print", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		return starlark.None, nil
+	}) // fn, each, match
+}
+
+// kwString renders keyword arguments as a call shows them.
+func kwString(kw []starlark.Tuple) string {
+	parts := make([]string, len(kw))
+	for i, p := range kw {
+		parts[i] = string(p[0].(starlark.String)) + "=" + p[1].String()
+	}
+	return strings.Join(parts, ", ")
+}
+
 // goish matches what must never reach a user in an error message: Go's
 // own formatting of values, nil pointers, panics, raw wire names.
-var goish = regexp.MustCompile(`&\{|0x[0-9a-f]{6,}|%!|<nil>|map\[|\[\]byte|struct \{|goroutine |panic|runtime error|malformed|\*vici\.`)
+var goish = regexp.MustCompile(`&\{|0x[0-9a-f]{6,}|%!|<nil>|map\[|\[\]byte|struct \{|goroutine |panic|runtime error|malformed|\*vici\.|starlark\.[A-Z]`)
 
 // TestEveryBuiltinAsNewUser calls every builtin of the vici module the way
 // a new user first does: with no argument at all, then each command once
@@ -119,6 +151,19 @@ func TestEveryBuiltinAsNewUser(t *testing.T) {
 			try(t, name, "vici."+name+"()", nil, nil)
 			c, ok := byName[name]
 			if !ok {
+				for _, d := range otherBuiltins() {
+					if d.name != name {
+						continue
+					}
+					for _, p := range d.params {
+						kw := []starlark.Tuple{{starlark.String(p), otherFirstTry(p)}}
+						if name == "wait" && p == "event" {
+							// wait() blocks until the event comes, by design
+							kw = append(kw, starlark.Tuple{starlark.String("timeout"), starlark.Float(0.1)})
+						}
+						try(t, name, fmt.Sprintf("vici.%s(%s)", name, kwString(kw)), nil, kw)
+					}
+				}
 				return
 			}
 			for _, k := range c.Keys {
