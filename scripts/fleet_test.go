@@ -29,7 +29,7 @@ func inventory(t *testing.T, l *lab.Lab, extra ...string) string {
 	t.Helper()
 	text := "# the lab's gateways\n\n"
 	for _, g := range l.Gateways {
-		text += g.Name + "  " + g.URI + "\n"
+		text += g.Name + "  " + g.URI + "   # gateway " + g.Name + "\n"
 	}
 	text += strings.Join(extra, "\n") + "\n"
 	p := filepath.Join(t.TempDir(), "fleet")
