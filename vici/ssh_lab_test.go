@@ -75,8 +75,9 @@ func (s *sshLab) keygen(t *testing.T, name string) string {
 	return p
 }
 
-// sshProcesses lists the ssh clients whose command line mentions needle.
-func sshProcesses(t *testing.T, needle string) []string {
+// processes lists the processes running program (the base name of
+// their argv[0]) whose command line mentions needle, as "pid: argv".
+func processes(t *testing.T, program, needle string) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -89,12 +90,15 @@ func sshProcesses(t *testing.T, needle string) []string {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) > 0 && filepath.Base(args[0]) == "ssh" && strings.Contains(string(b), needle) {
+		if filepath.Base(args[0]) == program && strings.Contains(string(b), needle) {
 			found = append(found, e.Name()+": "+strings.Join(args, " "))
 		}
 	}
 	return found
 }
+
+// sshProcesses lists the ssh clients whose command line mentions needle.
+func sshProcesses(t *testing.T, needle string) []string { return processes(t, "ssh", needle) }
 
 func TestSSHCommandsAndCleanup(t *testing.T) {
 	s := startSSHLab(t)
