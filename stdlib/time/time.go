@@ -37,14 +37,15 @@ func NewModule() *starlarkstruct.Module {
 }
 
 // qualify wraps a lib/time builtin under the name "time.<name>". Its errors
-// lose the "<name>: " lib/time puts first: Starlark names the builtin
-// already ("Error in time.time: ...").
+// start with that name, as every vicish builtin's do, in place of the
+// "<name>: " lib/time puts first (they read "time.time: time: ..." before).
 func qualify(inner *starlark.Builtin) *starlark.Builtin {
-	return starlark.NewBuiltin("time."+inner.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	name := "time." + inner.Name()
+	return starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		v, err := inner.CallInternal(thread, args, kwargs)
 		if err != nil {
 			if msg, ok := strings.CutPrefix(err.Error(), inner.Name()+": "); ok {
-				return nil, errors.New(msg)
+				return nil, errors.New(name + ": " + msg)
 			}
 		}
 		return v, err

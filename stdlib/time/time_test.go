@@ -89,25 +89,21 @@ func TestSleepCancelled(t *testing.T) {
 	}
 }
 
-// TestErrorsNameTheBuiltinOnce: a lib/time builtin's error says
-// "time.NAME: ..." once, not "time.NAME: NAME: ..." (found by the red team:
-// "Error in time.time: time: for parameter year: got NoneType, want int").
+// TestErrorsNameTheBuiltinOnce: a lib/time builtin's error starts with
+// "time.NAME: " once, as every vicish builtin's error does (found by the red
+// team: "Error in time.time: time: for parameter year: ...").
 func TestErrorsNameTheBuiltinOnce(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{`time.time(year=None)`, "got NoneType, want int"},
-		{`time.parse_time(1)`, "for parameter x: got int, want string"},
-		{`time.parse_duration()`, "got 0 arguments, want 1"},
-		{`time.from_timestamp("x")`, "got string, want int"},
-		{`time.is_valid_timezone(None)`, "got NoneType, want string"},
+		{`time.time(year=None)`, `time.time: for parameter "year": got NoneType, want int`},
+		{`time.parse_time(1)`, "time.parse_time: for parameter x: got int, want string"},
+		{`time.parse_duration()`, "time.parse_duration: got 0 arguments, want 1"},
+		{`time.from_timestamp("x")`, "time.from_timestamp: for parameter 1: got string, want int"},
+		{`time.is_valid_timezone(None)`, "time.is_valid_timezone: for parameter 1: got NoneType, want string"},
 	} {
 		err := exec(t, &starlark.Thread{Name: "test"}, tc.src)
 		var eval *starlark.EvalError
-		if !errors.As(err, &eval) {
-			t.Fatalf("%s: got %v, want an evaluation error", tc.src, err)
-		}
-		name := strings.TrimPrefix(strings.SplitN(tc.src, "(", 2)[0], "time.")
-		if msg := eval.Msg; !strings.Contains(msg, tc.want) || strings.Contains(msg, name+": ") {
-			t.Errorf("%s: error %q, want %q without repeating %q", tc.src, msg, tc.want, name)
+		if !errors.As(err, &eval) || eval.Msg != tc.want {
+			t.Errorf("%s: got %v, want %q", tc.src, err, tc.want)
 		}
 	}
 }
