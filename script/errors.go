@@ -115,13 +115,40 @@ func IsUnreachable(err error) bool {
 // FormatError renders err for a person: a Starlark backtrace (one
 // "file:line:col: in function" line per frame, most recent last) followed by
 // the message; every resolver error with its position; any secret the
-// runtime knows of replaced by <redacted>. The text has no trailing newline.
+// runtime knows of replaced by <redacted>; a line longer than
+// MaxErrorLine bytes (a builtin quoting a 100 MB argument) cut in the
+// middle. The text has no trailing newline.
 func (r *Runtime) FormatError(err error) string {
-	return r.secrets.Redact(FormatError(err))
+	return shortenLines(r.secrets.Redact(formatError(err)))
 }
 
 // FormatError is Runtime.FormatError without redaction.
-func FormatError(err error) string {
+func FormatError(err error) string { return shortenLines(formatError(err)) }
+
+// MaxErrorLine is the longest line of an error FormatError shows whole.
+const MaxErrorLine = 4096
+
+// shortenLines cuts each line of text longer than MaxErrorLine to its
+// first and last bytes, saying how many it left out.
+func shortenLines(text string) string {
+	if len(text) <= MaxErrorLine {
+		return text
+	}
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if len(line) <= MaxErrorLine {
+			continue
+		}
+		head, tail := line[:MaxErrorLine/2], line[len(line)-MaxErrorLine/4:]
+		head = strings.ToValidUTF8(head, "")
+		tail = strings.ToValidUTF8(tail, "")
+		lines[i] = fmt.Sprintf("%s ... (%d bytes left out) ... %s", head, len(line)-len(head)-len(tail), tail)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// formatError is FormatError without shortening.
+func formatError(err error) string {
 	if err == nil {
 		return ""
 	}
