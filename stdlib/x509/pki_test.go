@@ -391,3 +391,34 @@ func pemAgainstOpenSSL(t *testing.T, p *pkiSet) {
 		t.Errorf("parse(PEM) %s\n!= parse(DER) %s", got, want)
 	}
 }
+
+// TestPrivateKeyIsNotAPublicKey: x509.parse and x509.pem refuse a private
+// key. Found by the red team: an RSA private key from pki --gen (PKCS#1
+// DER) was taken for a PKCS#1 public key (its version 0 as the modulus)
+// and x509.pem printed the private key inside "BEGIN PUBLIC KEY".
+func TestPrivateKeyIsNotAPublicKey(t *testing.T) {
+	need(t, "pki")
+	dir := t.TempDir()
+	for _, typ := range []string{"rsa", "ecdsa", "ed25519"} {
+		key := run(t, dir, nil, "pki", "--gen", "--type", typ)
+		for _, fn := range []string{"parse", "pem"} {
+			_, err := starlark.Call(&starlark.Thread{}, x509.NewModule().Members[fn], starlark.Tuple{starlark.Bytes(key)}, nil)
+			if err == nil || !strings.Contains(err.Error(), "not a certificate, CRL or public key") {
+				t.Errorf("x509.%s(pki --gen --type %s) = %v, want an error saying it is none of them", fn, typ, err)
+			}
+		}
+	}
+}
+
+// TestPEMAfterText: PEM with text before the block, as openssl x509 -text
+// writes it, is read like openssl reads it (it was taken for DER).
+func TestPEMAfterText(t *testing.T) {
+	p := makePKI(t)
+	text := run(t, p.dir, p.srv, "openssl", "x509", "-inform", "der", "-text")
+	if bytes.HasPrefix(text, []byte("-----BEGIN")) {
+		t.Fatalf("openssl x509 -text wrote no text before the PEM block:\n%s", text)
+	}
+	if got := str(t, parse(t, text), "sha256"); got != str(t, parse(t, p.srv), "sha256") {
+		t.Errorf("PEM after text: fingerprint %s, want the certificate's", got)
+	}
+}

@@ -146,10 +146,17 @@ func Parse(data []byte) (Object, error) {
 }
 
 // Decode returns the DER inside data: the first PEM block's bytes and its
-// label when data is PEM, data itself and "" otherwise. Text that starts
-// like PEM but has no complete block is an error.
+// label when data is PEM (text before the block is skipped, as openssl
+// does: openssl x509 -text writes the decoded certificate first), data
+// itself and "" otherwise. Text that starts like PEM but has no complete
+// block is an error.
 func Decode(data []byte) (der []byte, label string, err error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] != 0x30 { // not a DER SEQUENCE
+		if i := bytes.Index(trimmed, []byte("\n-----BEGIN")); i >= 0 {
+			trimmed = trimmed[i+1:]
+		}
+	}
 	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
 		if len(data) == 0 {
 			return nil, "", errors.New("no data")
@@ -297,8 +304,12 @@ func ParsePublicKey(der []byte) (*PublicKey, error) {
 	rest, err := asn1.Unmarshal(der, &spki)
 	if err != nil || len(rest) > 0 {
 		var rsa rsaKey
-		if r, err2 := asn1.Unmarshal(der, &rsa); err2 == nil && len(r) == 0 && rsa.N != nil {
-			return ParsePublicKey(wrapPKCS1(der))
+		// exactly two positive integers: a PKCS#1 private key starts
+		// with the same (its version 0, then the modulus)
+		if r, err2 := asn1.Unmarshal(der, &rsa); err2 == nil && len(r) == 0 && rsa.N != nil && rsa.N.Sign() > 0 && rsa.E.Sign() > 0 {
+			if again, err := asn1.Marshal(rsa); err == nil && bytes.Equal(again, der) {
+				return ParsePublicKey(wrapPKCS1(der))
+			}
 		}
 		if err == nil {
 			err = errors.New("trailing data after the key")
@@ -310,7 +321,7 @@ func ParsePublicKey(der []byte) (*PublicKey, error) {
 	switch alg := spki.Algorithm.Algorithm.String(); alg {
 	case oidRSA, oidRSAPSS:
 		var rsa rsaKey
-		if _, err := asn1.Unmarshal(bits, &rsa); err != nil || rsa.N == nil {
+		if _, err := asn1.Unmarshal(bits, &rsa); err != nil || rsa.N == nil || rsa.N.Sign() <= 0 {
 			return nil, fmt.Errorf("RSA key: bad modulus: %v", err)
 		}
 		k.Type, k.Bits = "RSA", rsa.N.BitLen()
