@@ -638,37 +638,76 @@ type waitArgs struct {
 	name    string
 	match   starlark.Callable
 	timeout starctx.Duration
+	session bool // return (session, data)
 }
 
 func unpackWait(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (waitArgs, error) {
 	var a waitArgs
-	err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &a.name, "match??", &a.match, "timeout??", &a.timeout)
+	err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &a.name, "match??", &a.match, "timeout??", &a.timeout, "session?", &a.session)
 	return a, err
 }
 
-// wait implements vici.wait(event, match=None, timeout=None).
+// wait implements s.wait(event, match=None, timeout=None, session=False):
+// the events of s only.
 func (s *Session) wait(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	a, err := unpackWait(b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	_, data, err := waitOn(thread, b.Name(), []*Session{s}, a)
-	if data == nil {
-		data = starlark.None
+	from, data, err := waitOn(thread, b.Name(), []*Session{s}, a)
+	return waitResult(from, data, a), err
+}
+
+// waitAll implements the module's vici.wait: the events of every session
+// vici.listen serves (waitSessions), the earliest match first.
+func (m *Module) waitAll(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	a, err := unpackWait(b, args, kwargs)
+	if err != nil {
+		return nil, err
 	}
-	return data, err
+	from, data, err := waitOn(thread, b.Name(), m.waitSessions(), a)
+	return waitResult(from, data, a), err
+}
+
+// waitResult is what wait returns: the event's data, or (session, data)
+// with session=True; None after the timeout or on an error.
+func waitResult(from *Session, data starlark.Value, a waitArgs) starlark.Value {
+	switch {
+	case from == nil || data == nil:
+		return starlark.None
+	case a.session:
+		return starlark.Tuple{from, data}
+	}
+	return data
+}
+
+// registration is one session's registration for a wait, running
+// concurrently with the others'.
+type registration struct {
+	s     *Session
+	done  chan struct{} // closed when err and note are set
+	err   error
+	note  error // a reconnect=True session that is down and watched
+	taken bool  // the wait has looked at the outcome
 }
 
 // waitOn registers a.name on every session and returns the first event
 // of that name, from any of them, for which match is true, with the
 // session it came from; (nil, nil, nil) after the timeout. Other events
-// taken meanwhile stay queued for on() callbacks.
+// taken meanwhile stay queued for on() callbacks. The sessions register
+// concurrently and events are taken as soon as any is registered, so a
+// daemon that is slow to answer holds up only its own events. Over
+// several sessions, one that cannot register or whose event connection is
+// lost is reported on stderr and left out (its error is returned only
+// when no session is left), and a reconnect=True session whose daemon is
+// down is watched from when it comes up, as g.on does.
 func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitArgs) (*Session, starlark.Value, error) {
 	ctx := starctx.From(thread)
 	var deadline time.Time
 	if a.timeout.Set {
 		deadline = time.Now().Add(a.timeout.D)
 	}
+	several := len(sessions) > 1
 	for _, s := range sessions {
 		st := &s.events
 		st.mu.Lock()
@@ -683,18 +722,41 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 			st.mu.Unlock()
 			_ = s.resubscribe(ctx, ctx, fname, "") // only drops names: never waits
 		}()
-		if err := s.registerFor(ctx, fname, deadline); err != nil {
-			if errors.Is(err, errTimeout) {
-				return nil, nil, nil
-			}
-			return nil, nil, err
-		}
+	}
+	// Registrations still running when the wait returns are cancelled and
+	// awaited before the deferred clean-ups above drop their names.
+	regCtx, cancelRegs := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancelRegs()
+		wg.Wait()
+	}()
+	regs := make([]*registration, len(sessions))
+	for i, s := range sessions {
+		r := &registration{s: s, done: make(chan struct{})}
+		regs[i] = r
+		wg.Go(func() {
+			defer close(r.done)
+			r.err, r.note = s.registerWait(regCtx, fname, deadline, several)
+		})
 	}
 	var timer <-chan time.Time
 	if a.timeout.Set {
 		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		timer = t.C
+	}
+	live := slices.Clone(sessions)
+	stderr := sessions[0].mod.cfg.Stderr
+	// leaveOut drops a failed session from the wait; it returns err when
+	// the wait cannot go on without it.
+	leaveOut := func(s *Session, err error) error {
+		live = slices.DeleteFunc(live, func(x *Session) bool { return x == s })
+		if !several || len(live) == 0 || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "%v (waiting goes on with the other sessions)\n", err)
+		return nil
 	}
 	matches := func(ev vici.Event) (bool, starlark.Value, error) {
 		data := FromMessage(ev.Message)
@@ -708,25 +770,48 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 		return bool(ok.Truth()), FromMessage(ev.Message), nil
 	}
 	for {
-		// events already taken that no wait has looked at yet, earliest
-		// first; a reconnect notice only once its gate is open
+		// registrations that ended: the failed ones leave the wait
+		var gates []chan struct{}
+		for _, r := range regs {
+			if r.taken {
+				continue
+			}
+			select {
+			case <-r.done:
+				r.taken = true
+				switch {
+				case errors.Is(r.err, errTimeout):
+					return nil, nil, nil // the wait's own timeout passed
+				case r.err != nil:
+					if err := leaveOut(r.s, r.err); err != nil {
+						return nil, nil, err
+					}
+				case r.note != nil:
+					fmt.Fprintf(stderr, "%v\n", r.note)
+				}
+			default:
+				gates = append(gates, r.done)
+			}
+		}
+		// each session's first event of the name that no wait has looked
+		// at yet, taking what its subscription already holds until there
+		// is one, so the earliest of all sessions is chosen; a reconnect
+		// notice only once its gate is open
 		var from *Session
 		var ev vici.Event
-		var gates []chan struct{}
-		for _, s := range sessions {
-			st := &s.events
-			st.mu.Lock()
-			for i := range st.pending {
-				p := &st.pending[i]
-				if !p.ready() {
-					gates = append(gates, p.gate)
-					break // later events of the session wait behind it
+		for _, s := range slices.Clone(live) {
+			first, gate, lost := s.firstUnwaited(a.name)
+			switch {
+			case lost != nil:
+				if err := leaveOut(s, s.lostEvents(fname, lost)); err != nil {
+					return nil, nil, err
 				}
-				if p.ev.Name == a.name && !p.waited && (from == nil || p.ev.Received.Before(ev.Received)) {
-					from, ev = s, p.ev
-				}
+			case gate != nil:
+				gates = append(gates, gate)
 			}
-			st.mu.Unlock()
+			if first != nil && (from == nil || first.Received.Before(ev.Received)) {
+				from, ev = s, *first
+			}
 		}
 		if from != nil {
 			st := &from.events
@@ -748,7 +833,7 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 			continue
 		}
 		var subs []*Session
-		for _, s := range sessions {
+		for _, s := range live {
 			if s.subscription() != nil {
 				subs = append(subs, s)
 			}
@@ -761,15 +846,69 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 			return nil, nil, err
 		}
 		if s == nil {
-			continue // a gate opened
+			continue // a gate opened or a registration ended
 		}
 		if !ok {
-			return nil, nil, s.lostEvents(fname, s.subscription())
+			if err := leaveOut(s, s.lostEvents(fname, s.subscription())); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
 		s.events.mu.Lock()
 		s.admitLocked(got, false)
 		s.events.mu.Unlock()
 	}
+}
+
+// firstUnwaited returns the session's first event named name that no
+// wait has looked at yet, taking events off the subscription (without
+// blocking) while none is queued. gate is set when a reconnect notice
+// that is not ready holds back the rest; lost is the subscription when
+// its channel closed.
+func (s *Session) firstUnwaited(name string) (first *vici.Event, gate chan struct{}, lost *vici.Subscription) {
+	st := &s.events
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for i := 0; ; i++ {
+		if i == len(st.pending) {
+			if st.sub == nil {
+				return nil, nil, nil
+			}
+			select {
+			case got, ok := <-st.sub.Events():
+				if !ok {
+					return nil, nil, st.sub
+				}
+				s.admitLocked(got, false)
+			default:
+				return nil, nil, nil
+			}
+		}
+		p := &st.pending[i]
+		if !p.ready() {
+			return nil, p.gate, nil // later events of the session wait behind it
+		}
+		if p.ev.Name == name && !p.waited {
+			ev := p.ev
+			return &ev, nil, nil
+		}
+	}
+}
+
+// registerWait registers the names waits want now on s (registerFor).
+// With watch, a reconnect=True session whose daemon cannot be reached is
+// watched instead (vici.Connecting): note then says so, and its events
+// flow from when the daemon comes up, after a reconnect notice.
+func (s *Session) registerWait(ctx context.Context, fname string, deadline time.Time, watch bool) (err, note error) {
+	err = s.registerFor(ctx, fname, deadline)
+	var dialErr *vici.DialError
+	if err == nil || !watch || !s.reconnect || !errors.As(err, &dialErr) || s.watchEvents() != nil {
+		return err, nil
+	}
+	if s.registerFor(ctx, fname, deadline) != nil {
+		return err, nil
+	}
+	return nil, fmt.Errorf("%w; watching it from when it comes up (reconnect=True)", err)
 }
 
 // registerFor registers the names waits want now on s, within the

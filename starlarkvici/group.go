@@ -340,6 +340,9 @@ func (g *Group) wait(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if err != nil {
 		return nil, err
 	}
+	if a.session {
+		return nil, fmt.Errorf("%s: a group's wait returns (name, data) already; g[name] is that member's session", b.Name())
+	}
 	s, data, err := waitOn(thread, b.Name(), g.open(), a)
 	if err != nil || s == nil {
 		return starlark.None, err

@@ -32,8 +32,8 @@ func otherBuiltins() []builtinDoc {
 			"Remove fn, or every callback, for an event; with none left the daemon stops sending it."},
 		{"listen", []string{"timeout", "count", "keep_going"}, "listen(timeout=None, count=None, keep_going=False)",
 			"Run event callbacks on this thread, in arrival order (vici.listen: of every session the script opened; s.listen: of s only), until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
-		{"wait", []string{"event", "match", "timeout"}, "wait(event, match=None, timeout=None)",
-			"Return the data of the first event for which match(data) is true, or None after timeout seconds. Events meanwhile still reach on() callbacks later."},
+		{"wait", []string{"event", "match", "timeout", "session"}, "wait(event, match=None, timeout=None, session=False)",
+			"Return the data of the first event for which match(data) is true, or None after timeout seconds (vici.wait: the earliest of every session the script opened; s.wait: of s only). session=True returns (session, data) instead, to tell gateways apart. Events meanwhile still reach on() callbacks later."},
 		{"stop", nil, "stop()", "From inside a callback: make listen() return after the current event."},
 		{"close", nil, "close()", "Close a session made by connect()."},
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sort"
 	"sync"
@@ -88,10 +89,13 @@ func NewModule(cfg Config) *Module {
 	}
 	m := &Module{cfg: cfg}
 	m.def = newSession(m, cfg.URI, cfg.Deadline, cfg.Reconnect, true)
-	m.members = m.def.members
+	// The module's own map: its listen and wait serve every session, the
+	// default session's (a callback's session= argument) only itself.
+	m.members = maps.Clone(m.def.members)
 	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
 	m.members["group"] = starlark.NewBuiltin("vici.group", m.group).BindReceiver(m)
 	m.members["listen"] = starlark.NewBuiltin("vici.listen", m.listenAll).BindReceiver(m)
+	m.members["wait"] = starlark.NewBuiltin("vici.wait", m.waitAll).BindReceiver(m)
 	return m
 }
 
@@ -210,6 +214,18 @@ func (m *Module) allSessions() []*Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]*Session{m.def}, m.sessions...)
+}
+
+// waitSessions returns the sessions vici.wait waits on: those of
+// allSessions, but without the default session while the script has
+// others and never used it, so a script that talks only to vici.connect()
+// sessions needs no daemon at the default socket.
+func (m *Module) waitSessions() []*Session {
+	all := m.allSessions()
+	if len(all) > 1 && !all[0].used() {
+		return all[1:]
+	}
+	return all
 }
 
 // forget drops a closed session from the module's list.

@@ -102,9 +102,9 @@ func (s *Session) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: vic
 // Attr implements starlark.HasAttrs.
 func (s *Session) Attr(name string) (starlark.Value, error) {
 	switch {
-	case name == "uri" && !s.isDefault:
+	case name == "uri":
 		return starlark.String(s.resolvedURI()), nil
-	case name == "name" && !s.isDefault:
+	case name == "name":
 		return starlark.String(s.label()), nil
 	}
 	return s.members[name], nil
@@ -112,11 +112,8 @@ func (s *Session) Attr(name string) (starlark.Value, error) {
 
 // AttrNames implements starlark.HasAttrs.
 func (s *Session) AttrNames() []string {
-	names := sortedNames(s.members)
-	if !s.isDefault {
-		names = append(names, "name", "uri")
-		sort.Strings(names)
-	}
+	names := append(sortedNames(s.members), "name", "uri")
+	sort.Strings(names)
 	return names
 }
 
@@ -157,6 +154,13 @@ func (s *Session) dial(ctx context.Context, timeout time.Duration) (*vici.Client
 		return nil, fmt.Errorf("%w; fix the file, or name the socket with --uri or $VICI_URI", err)
 	}
 	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect, MaxQueued: maxQueued, Timeout: timeout})
+}
+
+// used reports whether the session has connected to its daemon.
+func (s *Session) used() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil || s.ev != nil || s.aux != nil
 }
 
 // isClosed reports whether the session was closed for good.

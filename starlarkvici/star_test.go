@@ -104,9 +104,10 @@ func labValue(l *lab.Lab) *starlarkstruct.Struct {
 
 // runScript runs one .star file against gateway "a" of l with the vici
 // module, assert.star, the lab description and test fixtures.
-// when_registered(event, uri, command, msg) runs a command on another
-// daemon once the script has registered for event: it causes an event
-// that can only arrive after a wait() has started.
+// when_registered(event, uri, command, msg, session=default) runs a
+// command on another daemon once the script has registered for event on
+// the session: it causes an event that can only arrive after a wait() has
+// started.
 func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error {
 	t.Helper()
 	stderr := &syncBuffer{}
@@ -178,8 +179,13 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	predeclared["when_registered"] = starlark.NewBuiltin("when_registered", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
 		var event, uri, command string
 		var msg starlark.Value = starlark.NewDict(0)
-		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 3, &event, &uri, &command, &msg); err != nil {
+		var on starlark.Value = starlark.None
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 3, &event, &uri, &command, &msg, &on); err != nil {
 			return nil, err
+		}
+		watched := mod.def // the session whose registration counts
+		if s, ok := on.(*Session); ok {
+			watched = s
 		}
 		req, err := ToMessage(msg)
 		if err != nil {
@@ -188,7 +194,7 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !registered(ctx, mod.def, event) {
+			if !registered(ctx, watched, event) {
 				t.Errorf("when_registered: %s was never registered", event)
 				return
 			}
