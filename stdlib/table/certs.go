@@ -239,7 +239,7 @@ func writeDetails(w *strings.Builder, c *x509.Certificate, st certStyle) {
 	if st.v6 && c.IsCA && len(c.KeyUsage) == 0 {
 		flags = append([]string{"CA", "CRLSign"}, flags[1:]...)
 	}
-	if len(flags) > 0 {
+	if len(flags) > 0 || c.IKECompliant {
 		w.WriteString("  flags:     ")
 		for _, f := range flags {
 			w.WriteString(f)

@@ -204,6 +204,10 @@ func makeCerts(t *testing.T, ctx context.Context, dir string) {
 		"--dn", "C=CH, L=Zürich, O=vicish lab, CN=peer@example.org", "--san", "peer@example.org", "--flag", "clientAuth",
 		"--outform", "pem")
 	pki("pubkey/peer.pub", "--pub", "--in", peerKey, "--outform", "pem")
+	// no key usage and no flags: strongSwan still sets its hidden
+	// X509_IKE_COMPLIANT flag, so swanctl prints an empty "flags:" line
+	pki("x509/plain.pem", "--issue", "--cacert", ca, "--cakey", caKey, "--type", "priv", "--in", peerKey,
+		"--dn", "C=CH, O=vicish lab, CN=plain.example.org", "--outform", "pem")
 	revoked := filepath.Join(tmp, "revoked.pem")
 	pki(revoked, "--issue", "--cacert", ca, "--cakey", caKey, "--type", "priv", "--in", peerKey,
 		"--dn", "C=CH, O=vicish lab, CN=revoked.example.org", "--outform", "pem")

@@ -61,8 +61,13 @@ type Certificate struct {
 	// Flags are the words of swanctl's "flags:" line, in its order: CA,
 	// CRLSign, ocspSigning, serverAuth, clientAuth, ikeIntermediate,
 	// msSmartcardLogon, self-signed.
-	Flags          []string
-	SelfSigned     bool   // issuer equals subject and the certificate's own key verifies its signature
+	Flags      []string
+	SelfSigned bool // issuer equals subject and the certificate's own key verifies its signature
+	// IKECompliant is strongSwan's X509_IKE_COMPLIANT (RFC 4945): no key
+	// usage extension, or one with digitalSignature or nonRepudiation.
+	// swanctl prints no word for it, but its "flags:" line appears (empty
+	// when no other flag is set).
+	IKECompliant   bool
 	SubjectKeyID   []byte // the extension's, or like strongSwan the key's SHA-1 (Key.SubjKey) when absent
 	AuthorityKeyID []byte // nil when the extension is absent
 	CRLURIs        []string
@@ -254,8 +259,20 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	out.SelfSigned = bytes.Equal(c.RawIssuer, c.RawSubject) &&
 		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 	out.Flags = flags(out, c.KeyUsage)
+	out.IKECompliant = !hasExtension(c, oidKeyUsage) ||
+		c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) != 0
 	out.SHA1, out.SHA256 = fingerprints(c.Raw)
 	return out, nil
+}
+
+// hasExtension reports whether c carries the extension with that dotted OID.
+func hasExtension(c *x509.Certificate, oid string) bool {
+	for _, e := range c.Extensions {
+		if e.Id.String() == oid {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseCRL decodes one DER certificate revocation list.
@@ -379,6 +396,7 @@ func wrapPKCS1(der []byte) []byte {
 const (
 	oidSubjectAltName    = "2.5.29.17"
 	oidExtKeyUsage       = "2.5.29.37"
+	oidKeyUsage          = "2.5.29.15"
 	oidCRLNumber         = "2.5.29.20"
 	oidDeltaCRLIndicator = "2.5.29.27"
 	oidRSA               = "1.2.840.113549.1.1.1"
