@@ -31,7 +31,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"http":    http.NewModule(o.AllowNet),
 		"file":    file.NewModule(o.AllowWrite),
 		"table":   table.NewModule(r.vici),
-		"swanctl": swanctl.NewModule(r.vici.Client, r.stdout),
+		"swanctl": r.learning(swanctl.NewModule(r.vici.Client, r.stdout)),
 		"x509":    x509.NewModule(),
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":    starlark.NewBuiltin("help", r.help),
@@ -50,14 +50,20 @@ func moduleDocs() []doc.Module {
 }
 
 // learning returns module m with each builtin wrapped so that the runtime
-// learns the secrets among its arguments first (log.warn("x", psk=k)).
+// learns the secrets among its arguments first (log.warn("x", psk=k)), and
+// those in its result (the swanctl.secret values of swanctl.load_conf, so
+// that what their reveal() returns never shows).
 func (r *Runtime) learning(m *starlarkstruct.Module) *starlarkstruct.Module {
 	members := make(starlark.StringDict, len(m.Members))
 	for name, v := range m.Members {
 		if b, ok := v.(*starlark.Builtin); ok {
 			v = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 				r.secrets.LearnArgs(b.Name(), args, kwargs)
-				return b.CallInternal(thread, args, kwargs)
+				v, err := b.CallInternal(thread, args, kwargs)
+				if err == nil {
+					r.secrets.Learn(v)
+				}
+				return v, err
 			})
 		}
 		members[name] = v

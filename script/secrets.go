@@ -1,6 +1,7 @@
 package script
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/stdlib/swanctl"
 )
 
 // Redaction is done in one place: a Runtime's Secrets. What counts as a
@@ -94,6 +97,8 @@ func shownForms(s string) []string {
 	if j, err := json.Marshal(s); err == nil {
 		forms = append(forms, unquote(string(j)))
 	}
+	// json.encode and --json write bytes in base64
+	forms = append(forms, base64.StdEncoding.EncodeToString([]byte(s)))
 	var out []string
 	for _, f := range forms {
 		if len(f) >= minSecret && !slices.Contains(out, f) {
@@ -103,21 +108,39 @@ func shownForms(s string) []string {
 	return out
 }
 
-// AddValue records v as secret: a string or bytes, or every string inside a
-// list, tuple or dict value (a list of PSKs).
+// AddValue records v as secret: a string, bytes or swanctl.secret, or
+// every one inside a list, tuple or dict value (a list of PSKs).
 func (s *Secrets) AddValue(v starlark.Value) {
 	walkValues(v, func(x starlark.Value) {
-		if str, ok := starlark.AsString(x); ok {
+		if str, ok := secretText(x); ok {
 			s.Add(str)
 		}
 	})
 }
 
+// secretText returns the text a value holds when it can be a secret: a
+// string, bytes (load_shared(data=b"...")) or a swanctl.secret.
+func secretText(v starlark.Value) (string, bool) {
+	switch v := v.(type) {
+	case starlark.String:
+		return string(v), true
+	case starlark.Bytes:
+		return string(v), true
+	case *swanctl.Secret:
+		return string(v.Bytes()), true
+	}
+	return "", false
+}
+
 // Learn records the secrets inside v: the values of secret keys (see the
-// rules above) in every dict it contains, however deep. It is bounded and
-// safe on values that contain themselves.
+// rules above) in every dict it contains, however deep, and the data of
+// every swanctl.secret (read from a swanctl.conf or key file). It is
+// bounded and safe on values that contain themselves.
 func (s *Secrets) Learn(v starlark.Value) {
 	walkValues(v, func(x starlark.Value) {
+		if sec, ok := x.(*swanctl.Secret); ok {
+			s.Add(string(sec.Bytes()))
+		}
 		if items := entries(x); items != nil {
 			s.learnPairs(items, false)
 		}

@@ -3,6 +3,9 @@ package script_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,6 +54,51 @@ fail("cannot use %s" % k["data"])
 			}
 		}
 		for _, want := range []string{"data is <redacted>", `"data": <redacted>`, "built: <redacted>", "cannot use <redacted>", "error in the boom callback"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("json=%v: output lacks %q:\n%s", jsonLog, want, all)
+			}
+		}
+	}
+}
+
+// TestRevealedConfSecretsNeverShown: a shared secret read from a
+// swanctl.conf prints as <secret>; once a script reveals it (to compare it,
+// or to give it to load_shared) its bytes are a known secret in every sink:
+// print, log in text and JSON, fail's traceback, and in base64 as
+// json.encode writes bytes. Found by the red team: secret.reveal() printed
+// in clear everywhere.
+func TestRevealedConfSecretsNeverShown(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	dir := t.TempDir()
+	conf := "secrets {\n  ike-x {\n    id = x@lab\n    secret = \"hunter12-conf\"\n  }\n" +
+		"  eap-bob {\n    id = bob\n    secret = 0saHVudGVyMTMtYmFzZTY0\n  }\n}\n" // base64 of hunter13-base64
+	if err := os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+c = swanctl.load_conf(` + strconv.Quote(dir) + `)
+ike = c["secrets"]["ike-x"]["data"].reveal()
+eap = c["secrets"]["eap-bob"]["data"].reveal()
+vici.load_shared(type="IKE", data=ike, owners=["x@lab"])
+print("ike", ike, str(ike))
+print("eap", eap, json.encode(eap), json.encode({"k": eap}))
+log.info("loaded", ike=ike, eap=eap)
+fail("bad %s %s" % (ike, eap))
+`
+	for _, jsonLog := range []bool{false, true} {
+		var out, errOut bytes.Buffer
+		rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &errOut, LogJSON: jsonLog,
+			Getenv: func(string) string { return "" }})
+		_, err := rt.ExecFile(context.Background(), "reveal.star", src)
+		msg := rt.FormatError(err)
+		rt.Close()
+		all := out.String() + errOut.String() + msg
+		for _, secret := range []string{"hunter12-conf", "hunter13-base64", "aHVudGVyMTItY29uZg", "aHVudGVyMTMtYmFzZTY0"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("json=%v: %q shown:\n%s", jsonLog, secret, all)
+			}
+		}
+		for _, want := range []string{"ike <redacted>", `bad b"<redacted>" b"<redacted>"`} {
 			if !strings.Contains(all, want) {
 				t.Errorf("json=%v: output lacks %q:\n%s", jsonLog, want, all)
 			}
