@@ -702,6 +702,9 @@ type registration struct {
 // when no session is left), and a reconnect=True session whose daemon is
 // down is watched from when it comes up, as g.on does.
 func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitArgs) (*Session, starlark.Value, error) {
+	if len(sessions) == 0 {
+		return nil, nil, fmt.Errorf("%s: every session is closed, so no event can come", fname)
+	}
 	ctx := starctx.From(thread)
 	var deadline time.Time
 	if a.timeout.Set {

@@ -113,24 +113,33 @@ seen.clear()
 
 # a group's wait gives names, not sessions
 assert.fails(lambda: vici.group({"b": pb}).wait("ike-updown", session=True), "returns \\(name, data\\) already")
+closed = vici.group({"b": lab.b.uri})
+closed.close()
+assert.fails(lambda: closed.wait("ike-updown", timeout=1), "vici.group.wait: every session is closed")
 
 # a gateway that is gone does not stall the others: c's event connection
-# is lost (no reconnect=True), the wait says so on stderr and goes on
+# is lost (pc has no reconnect=True); pr, made with reconnect=True, is
+# down when the wait registers, so it is watched. when_registered starts
+# the IKE_SA only once pr is watched.
 pr = vici.connect(lab.c.uri, reconnect=True, name="r")
 kill_gateway("c")
-when_registered("ike-updown", lab.a.uri, "initiate", {"child": "net", "ike": "primary"})
+when_registered("ike-updown", lab.a.uri, "initiate", {"child": "net", "ike": "primary"}, pr)
 d = vici.wait("ike-updown", match=lambda d: d.get("up") == "yes", timeout=60)
 assert.true("primary" in d, d)
-assert.true("lost the event connection to " + lab.c.uri in stderr_text(), stderr_text())
-assert.true("waiting goes on with the other sessions" in stderr_text(), stderr_text())
-# the reconnect=True session, down since, is watched; the others still flow
+assert.true("watching it from when it comes up (reconnect=True)" in stderr_text(), stderr_text())
 assert.eq(vici.listen(count=1, timeout=30), 1)   # b's up, still there for its callback
 assert.eq(seen, [("b", "primary", "yes")])
 vici.terminate(ike="primary")
 assert.eq(vici.wait("ike-updown", match=lambda d: "up" not in d, timeout=60)["primary"]["state"], "DELETING")
-assert.true("watching it from when it comes up (reconnect=True)" in stderr_text(), stderr_text())
+assert.true("lost the event connection to " + lab.c.uri in stderr_text(), stderr_text())
+assert.true("waiting goes on with the other sessions" in stderr_text(), stderr_text())
 # alone, a session whose daemon is gone fails the wait, as before
 assert.fails(lambda: pc.wait("ike-updown", timeout=5), lab.c.uri)
+# the watched session says when c is back (a reconnect notice goes to a
+# session that has a registration)
+pr.on("ike-updown", note)
 restart_gateway("c")
+s, d = vici.wait("reconnect", session=True, timeout=60)
+assert.eq((s, d), (pr, {"uri": lab.c.uri}))
 `)
 }
