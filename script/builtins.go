@@ -36,11 +36,36 @@ func (r *Runtime) help(thread *starlark.Thread, b *starlark.Builtin, args starla
 	return starlark.None, nil
 }
 
+// lookupName returns the value a dotted name of a global stands for
+// ("vici.initiate", "print").
+func (r *Runtime) lookupName(name string) (starlark.Value, bool) {
+	parts := strings.Split(name, ".")
+	v, ok := r.predeclared[parts[0]]
+	for _, attr := range parts[1:] {
+		if !ok {
+			break
+		}
+		h, isAttrs := v.(starlark.HasAttrs)
+		if !isAttrs {
+			return nil, false
+		}
+		var err error
+		v, err = h.Attr(attr)
+		ok = err == nil && v != nil
+	}
+	return v, ok
+}
+
 // HelpText returns what help(x) prints; x == nil gives the overview: the
 // globals and every vici command with one line each.
 func (r *Runtime) HelpText(x starlark.Value) string {
 	if x == nil {
 		return r.overview()
+	}
+	if name, ok := x.(starlark.String); ok {
+		if v, ok := r.lookupName(string(name)); ok {
+			return r.HelpText(v) // help("vici.initiate"), as Python's help("topic")
+		}
 	}
 	if text, ok := starlarkvici.Help(x); ok {
 		return strings.TrimRight(text, "\n")
@@ -85,7 +110,7 @@ func moduleMembers(x starlark.HasAttrs) string {
 
 // builtinDocs documents the runtime's own builtins.
 var builtinDocs = map[string]string{
-	"help":   "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, explain it (arguments and reply shape).",
+	"help":   "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, or its name (help(\"vici.initiate\")), explain it (arguments and reply shape).",
 	"exit":   "exit(code=0): end the program with the given exit code (0..255).",
 	"quit":   "quit(code=0): the same as exit.",
 	"pp":     "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",

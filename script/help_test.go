@@ -92,3 +92,36 @@ func TestHelpOverview(t *testing.T) {
 		t.Errorf("help(vici.list_policies) does not give the default: %q", text)
 	}
 }
+
+// TestHelpOfAName: help("vici.initiate") explains what the name stands
+// for, as Python's help("topic") does, instead of listing the methods of
+// the string (found by the red team); a string that names nothing is still
+// explained as a string.
+func TestHelpOfAName(t *testing.T) {
+	rt, _ := newRuntime(t)
+	pre := rt.Predeclared()
+	vici := pre["vici"].(starlark.HasAttrs)
+	initiate, _ := vici.Attr("initiate")
+	for name, want := range map[string]string{
+		"vici.initiate": rt.HelpText(initiate),
+		"vici":          rt.HelpText(pre["vici"]),
+		"x509.parse":    rt.HelpText(mustAttr(t, pre["x509"], "parse")),
+		"print":         rt.HelpText(pre["print"]),
+	} {
+		if got := rt.HelpText(starlark.String(name)); got != want {
+			t.Errorf("help(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := rt.HelpText(starlark.String("vici.nope")); !strings.Contains(got, "(string)") {
+		t.Errorf(`help("vici.nope") = %q, want the help of a string`, got)
+	}
+}
+
+func mustAttr(t *testing.T, v starlark.Value, name string) starlark.Value {
+	t.Helper()
+	x, err := v.(starlark.HasAttrs).Attr(name)
+	if err != nil || x == nil {
+		t.Fatalf("%s has no %s", v, name)
+	}
+	return x
+}
