@@ -103,7 +103,12 @@ step "8. failover: move CHILD_SA net from primary (b) to backup (c)"
 show vicish scripts/failover.star primary backup
 
 step "9. real traffic: a UDP packet from 10.1.0.1 (a) to 10.2.0.1 (c) through the backup tunnel"
-netns_a=$(awk '$1 == "gateway" && $2 == "a" && $5 == "netns" {print $6; exit}' "$work/lab-up.txt")
+# The banner's gateway line has "netns NAME" among its fields.
+netns_a=$(awk '$1 == "gateway" && $2 == "a" {for (i = 3; i < NF; i++) if ($i == "netns") {print $(i + 1); exit}}' "$work/lab-up.txt")
+if [ -z "$netns_a" ]; then
+	echo "demo.sh: gateway a's network namespace is not in the lab's banner ($work/lab-up.txt)" >&2
+	exit 1
+fi
 show ip netns exec "$netns_a" bash -c 'echo vicish-demo >/dev/udp/10.2.0.1/9'
 sleep 0.2
 
