@@ -236,6 +236,10 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lab status: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
 	reg, err := openRegistry()
 	if err != nil {
 		fmt.Fprintf(stderr, "lab status: %v\n", err)
