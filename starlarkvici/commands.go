@@ -141,6 +141,20 @@ func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command,
 	return r, nil
 }
 
+// plainWireName reports whether a command name can be shown as written:
+// at most 255 bytes of printable ASCII, as the protocol allows.
+func plainWireName(name string) bool {
+	if len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x20 || name[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // generic builds the request of vici.call and vici.stream: the command's
 // table entry (if it has one) still decides presence keys and list keys;
 // other keywords are sent as request keys with "_" written as "-".
@@ -160,6 +174,9 @@ func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args
 	}
 	r := request{name: name, prefix: name + ": " + wire, wire: wire, msg: msg,
 		opts: cmdOpts{deadline: s.deadline, check: true}}
+	if !plainWireName(wire) {
+		r.prefix = name // the engine refuses it, naming it quoted and cut
+	}
 	for _, kw := range kwargs {
 		ok, err := commonOption(name, kw, &r.opts, allowEach, false)
 		if err != nil {
