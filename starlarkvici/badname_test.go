@@ -22,6 +22,7 @@ assert.fails(lambda: vici.call(long), r'^vici.call: vici: "x{40}"\.\.\.: .*excee
 assert.fails(lambda: vici.call("\x00"), r'^vici.call: vici: "\\x00": .*non-printable byte 0x00')
 assert.fails(lambda: vici.stream(long, "list-sa"), r'^vici.stream: vici: "x{40}"\.\.\.: .*exceeds the 255 byte limit$')
 assert.fails(lambda: vici.stream("list-sas", long), '^vici.stream: .*exceeds the 255 byte limit$')
+assert.fails(lambda: vici.call(""), '^vici.call: command must be a non-empty str, got ""$')
 assert.fails(lambda: vici.call("nonexistent"), '^vici.call: nonexistent: the daemon at .* does not know the command "nonexistent"')
 `)
 }

@@ -209,8 +209,11 @@ func (s *Session) callRequest(thread *starlark.Thread, name string, args starlar
 		return request{}, fmt.Errorf("%s: want call(command, msg=None, **keys), got %d positional arguments", name, len(args))
 	}
 	cmd, ok := starlark.AsString(args[0])
-	if !ok || cmd == "" {
+	if !ok {
 		return request{}, fmt.Errorf("%s: command must be a non-empty str, got %s", name, args[0].Type())
+	}
+	if cmd == "" {
+		return request{}, fmt.Errorf("%s: command must be a non-empty str, got \"\"", name)
 	}
 	return s.generic(thread, name, cmd, args[1:], kwargs, false)
 }
