@@ -13,16 +13,18 @@
 //
 //	{"time":"2026-11-22T17:00:00Z","level":"info","msg":"moving CHILD_SA","fields":{"conn":"primary","peer":"gw b"}}
 //
-// Fields keep the order they were given in. The clock is the thread's
+// Fields keep the order they were given in; in JSON each value is written
+// as json.encode writes it (dicts in their key order, bytes in base64), or
+// as its text when json.encode refuses it (a function, a cycle). The clock is the thread's
 // time.now clock (go.starlark.net/lib/time.SetNow), so tests can fix it.
 package log
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +34,9 @@ import (
 	libtime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/vicish/vicish/starctx"
+	vjson "github.com/vicish/vicish/stdlib/json"
 )
 
 // NewModule returns a "log" module writing to w (os.Stderr in vicish), as
@@ -68,7 +73,7 @@ func (l *logger) builtin(level string) func(*starlark.Thread, *starlark.Builtin,
 		}
 		var line []byte
 		if l.jsonLines {
-			line, err = jsonLine(now, level, msg, kwargs)
+			line, err = jsonLine(starctx.From(thread), now, level, msg, kwargs)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", b.Name(), err)
 			}
@@ -126,7 +131,7 @@ func textValue(v starlark.Value) string {
 	return s
 }
 
-func jsonLine(now time.Time, level, msg string, fields []starlark.Tuple) ([]byte, error) {
+func jsonLine(ctx context.Context, now time.Time, level, msg string, fields []starlark.Tuple) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"time":`)
 	writeJSON(&b, now.Format(time.RFC3339Nano))
@@ -143,11 +148,17 @@ func jsonLine(now time.Time, level, msg string, fields []starlark.Tuple) ([]byte
 			name := string(kv[0].(starlark.String))
 			writeJSON(&b, name)
 			b.WriteByte(':')
-			v, err := toGo(kv[1], 0)
+			// as json.encode writes it; what it refuses (a function, a
+			// dict that contains itself), as the text lines show it
+			enc, err := vjson.Encode(ctx, kv[1])
 			if err != nil {
-				return nil, fmt.Errorf("field %s: %w", name, err)
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				writeJSON(&b, kv[1].String())
+				continue
 			}
-			writeJSON(&b, v)
+			b.Write(enc)
 		}
 		b.WriteByte('}')
 	}
@@ -155,8 +166,8 @@ func jsonLine(now time.Time, level, msg string, fields []starlark.Tuple) ([]byte
 	return b.Bytes(), nil
 }
 
-// writeJSON appends the JSON encoding of v (a value toGo produced, so
-// always encodable) to b, without the newline json.Encoder adds.
+// writeJSON appends the JSON encoding of v (a string) to b, without the
+// newline json.Encoder adds.
 func writeJSON(b *bytes.Buffer, v any) {
 	var tmp bytes.Buffer
 	enc := json.NewEncoder(&tmp)
@@ -166,67 +177,4 @@ func writeJSON(b *bytes.Buffer, v any) {
 		return
 	}
 	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
-}
-
-// maxDepth bounds the nesting toGo follows, which also stops cycles.
-const maxDepth = 32
-
-// toGo converts a field value to something encoding/json writes naturally:
-// numbers, strings, bools, null, arrays and objects. Times and durations
-// become strings; other values their Starlark string form.
-func toGo(v starlark.Value, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("value nested more than %d levels deep (a cycle?)", maxDepth)
-	}
-	switch v := v.(type) {
-	case starlark.NoneType:
-		return nil, nil
-	case starlark.Bool:
-		return bool(v), nil
-	case starlark.String:
-		return string(v), nil
-	case starlark.Bytes:
-		return string(v), nil
-	case starlark.Int:
-		return json.Number(v.String()), nil
-	case starlark.Float:
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return v.String(), nil // NaN and infinities have no JSON number
-		}
-		return f, nil
-	case libtime.Time:
-		return time.Time(v).Format(time.RFC3339Nano), nil
-	case libtime.Duration:
-		return v.String(), nil
-	case starlark.IterableMapping:
-		obj := make(map[string]any)
-		for _, kv := range v.Items() {
-			k, ok := starlark.AsString(kv[0])
-			if !ok {
-				k = kv[0].String()
-			}
-			x, err := toGo(kv[1], depth+1)
-			if err != nil {
-				return nil, err
-			}
-			obj[k] = x
-		}
-		return obj, nil
-	case starlark.Iterable:
-		arr := []any{}
-		it := v.Iterate()
-		defer it.Done()
-		var x starlark.Value
-		for it.Next(&x) {
-			g, err := toGo(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, g)
-		}
-		return arr, nil
-	default:
-		return v.String(), nil
-	}
 }
