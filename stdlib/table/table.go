@@ -23,6 +23,9 @@ func render(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "rows", &rowsV, "columns??", &colsV); err != nil {
 		return nil, err
 	}
+	if _, ok := rowsV.(starlark.Mapping); ok {
+		return nil, fmt.Errorf("%s: got a dict, want a list of rows: table.render([d]) for one row, table.render(d.items()) for one row per key", b.Name())
+	}
 	rows := collect(rowsV)
 	var cols []column
 	if colsV != nil {

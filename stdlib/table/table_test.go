@@ -71,6 +71,7 @@ func TestRender(t *testing.T) {
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct{ expr, want string }{
 		{`table.render(1)`, "table.render: for parameter rows: got int, want iterable"},
+		{`table.render({"a": 1})`, "table.render: got a dict, want a list of rows: table.render([d]) for one row, table.render(d.items()) for one row per key"},
 		{`table.render([{"a": 1}, ["b"]])`, "table.render: row 1 is list, but row 0 is a dict"},
 		{`table.render([["a"], "b"])`, "table.render: row 1 is string, want a dict, list or tuple"},
 		{`table.render([], columns=[1])`, "table.render: columns[0]: got int, want a key (string) or a (key, header) pair"},
