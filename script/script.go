@@ -249,7 +249,10 @@ func (r *Runtime) Show(ctx context.Context, v starlark.Value, width int, asJSON 
 	if asJSON {
 		b, err := json.Encode(ctx, v)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("--json: the value has no JSON form: %w", err)
 		}
 		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
 		return err

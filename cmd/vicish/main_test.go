@@ -63,6 +63,8 @@ func TestUsage(t *testing.T) {
 		{"syntax error with load_shared data", []string{"-e", `vici.load_shared(type="IKE", data="hunter9-syntax", owners=["z"] +)`}, 2, "", `data="<redacted>"`},
 		{"syntax error with a key dict", []string{"-c", `k = {"type": "IKE", "data": "hunter10-syntax" +}`}, 2, "", `"data": "<redacted>"`},
 		{"syntax error with vici.call data", []string{"-c", `vici.call("load-key", type="rsa", data=b"hunter11-syntax" +)`}, 2, "", `data=b"<redacted>"`},
+		{"--json of a function", []string{"--json", "-e", "len"}, 1, "", "--json: the value has no JSON form: cannot encode builtin_function_or_method\n"},
+		{"--json of a cycle", []string{"--json", "-e", "(lambda l: l.append(l) or l)([])"}, 1, "", "--json: the value has no JSON form: at [0]: list contains itself\n"},
 		{"--json without -e", []string{"--json", "-c", "1"}, 2, "", "--json goes with -e EXPR"},
 		{"-e syntax error", []string{"-e", "1 +"}, 2, "", "want primary expression"},
 		{"-e value", []string{"-e", "[x * 2 for x in range(3)]"}, 0, "[0, 2, 4]\n", ""},
