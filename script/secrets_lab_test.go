@@ -40,25 +40,8 @@ vici.load_shared(k)
 vici.listen(timeout=10, keep_going=True, count=1)
 fail("cannot use %s" % k["data"])
 `
-	for _, jsonLog := range []bool{false, true} {
-		var out, errOut bytes.Buffer
-		rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &errOut, LogJSON: jsonLog,
-			Getenv: func(string) string { return "" }})
-		_, err := rt.ExecFile(context.Background(), "leak.star", src)
-		msg := rt.FormatError(err)
-		rt.Close()
-		all := out.String() + errOut.String() + msg
-		for _, secret := range []string{"hunter2-from-file", "hunter5-concat"} {
-			if strings.Contains(all, secret) {
-				t.Errorf("json=%v: %q shown:\n%s", jsonLog, secret, all)
-			}
-		}
-		for _, want := range []string{"data is <redacted>", `"data": <redacted>`, "built: <redacted>", "cannot use <redacted>", "error in the boom callback"} {
-			if !strings.Contains(all, want) {
-				t.Errorf("json=%v: output lacks %q:\n%s", jsonLog, want, all)
-			}
-		}
-	}
+	checkSinks(t, l, src, []string{"hunter2-from-file", "hunter5-concat"},
+		[]string{"data is <redacted>", `"data": <redacted>`, "built: <redacted>", "cannot use <redacted>", "error in the boom callback"})
 }
 
 // TestRevealedConfSecretsNeverShown: a shared secret read from a
@@ -85,20 +68,29 @@ print("eap", eap, json.encode(eap), json.encode({"k": eap}))
 log.info("loaded", ike=ike, eap=eap)
 fail("bad %s %s" % (ike, eap))
 `
+	checkSinks(t, l, src, []string{"hunter12-conf", "hunter13-base64", "aHVudGVyMTItY29uZg", "aHVudGVyMTMtYmFzZTY0"},
+		[]string{"ike <redacted>", `bad b"<redacted>" b"<redacted>"`})
+}
+
+// checkSinks runs src against gateway a of l, with text and with JSON log
+// lines, and checks that everything it wrote (output, log, the error that
+// ended it) shows none of secrets and each of wants.
+func checkSinks(t *testing.T, l *lab.Lab, src string, secrets, wants []string) {
+	t.Helper()
 	for _, jsonLog := range []bool{false, true} {
 		var out, errOut bytes.Buffer
 		rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &errOut, LogJSON: jsonLog,
 			Getenv: func(string) string { return "" }})
-		_, err := rt.ExecFile(context.Background(), "reveal.star", src)
+		_, err := rt.ExecFile(context.Background(), "leak.star", src)
 		msg := rt.FormatError(err)
 		rt.Close()
 		all := out.String() + errOut.String() + msg
-		for _, secret := range []string{"hunter12-conf", "hunter13-base64", "aHVudGVyMTItY29uZg", "aHVudGVyMTMtYmFzZTY0"} {
+		for _, secret := range secrets {
 			if strings.Contains(all, secret) {
 				t.Errorf("json=%v: %q shown:\n%s", jsonLog, secret, all)
 			}
 		}
-		for _, want := range []string{"ike <redacted>", `bad b"<redacted>" b"<redacted>"`} {
+		for _, want := range wants {
 			if !strings.Contains(all, want) {
 				t.Errorf("json=%v: output lacks %q:\n%s", jsonLog, want, all)
 			}
