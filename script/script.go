@@ -66,6 +66,9 @@ type Options struct {
 	LogJSON bool
 	// Predeclared adds (or replaces) globals after the built-in ones.
 	Predeclared starlark.StringDict
+	// Collecting is passed to the vici module (starlarkvici.Config):
+	// called while a streamed listing is collected into a list.
+	Collecting func() (done func())
 }
 
 // Runtime is an assembled vicish Starlark environment. Its globals are
@@ -113,6 +116,7 @@ func New(opts Options) *Runtime {
 		Getenv:     opts.Getenv,
 		BeforeCall: r.learnCall,
 		CheckURI:   r.checkURI,
+		Collecting: opts.Collecting,
 	})
 	r.predeclared = r.assemble()
 	for name, v := range opts.Predeclared {

@@ -303,6 +303,9 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 		entries []starlark.Value
 		conv    fromConverter // one for the whole command: see fromConverter
 	)
+	if r.stream && callback == nil && s.mod.cfg.Collecting != nil {
+		defer s.mod.cfg.Collecting()()
+	}
 	reply, err := s.send(parent, r, event, func(m *vici.Message) error {
 		data := conv.dict(m)
 		if callback == nil {

@@ -57,6 +57,11 @@ type Config struct {
 	// script gave; an error refuses it (vicish refuses remote transports
 	// without --allow-net unless the user gave that URI).
 	CheckURI func(uri string) error
+	// Collecting, if set, is called when a streamed command starts
+	// collecting its entries into a list (no each= callback), and the
+	// function it returns once the list is complete. The vicish binary
+	// paces the garbage collector with it (README, "Performance").
+	Collecting func() (done func())
 }
 
 // Module is the "vici" module value. Its functions use a default session

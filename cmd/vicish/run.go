@@ -97,6 +97,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		AllowWrite: opts.allowWrite,
 		LogJSON:    opts.logJSON,
 	}
+	if p := newGCPacer(os.Getenv); p != nil {
+		ropts.Collecting = p.collecting
+	}
 	var name string
 	var src any
 	switch {
