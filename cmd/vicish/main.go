@@ -11,5 +11,5 @@ package main
 import "os"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runPaced(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, newGCPacer(os.Getenv)))
 }

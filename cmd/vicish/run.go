@@ -80,6 +80,13 @@ type options struct {
 // run is the program: it parses args, picks the mode (lab, REPL, file, -c,
 // standard input) and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runPaced(args, stdin, stdout, stderr, nil)
+}
+
+// runPaced is run with the process's garbage-collector pacer (nil for
+// none): the collector's target is process-wide, so only main, which runs
+// once per process, passes one.
+func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *gcPacer) int {
 	if len(args) > 0 && args[0] == "lab" {
 		return lab.Command(args[1:], stdout, stderr)
 	}
@@ -97,8 +104,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		AllowWrite: opts.allowWrite,
 		LogJSON:    opts.logJSON,
 	}
-	if p := newGCPacer(os.Getenv); p != nil {
-		ropts.Collecting = p.collecting
+	if pacer != nil {
+		ropts.Collecting = pacer.collecting
 	}
 	var name string
 	var src any
