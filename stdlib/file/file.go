@@ -103,7 +103,12 @@ func WriteAtomic(path string, data []byte) error {
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return err
+		// name the file asked for, not the temporary one
+		var perr *os.PathError
+		if errors.As(err, &perr) {
+			err = perr.Err
+		}
+		return &os.PathError{Op: "write", Path: path, Err: fmt.Errorf("cannot create a file in %s: %w", dir, err)}
 	}
 	done := false
 	defer func() {

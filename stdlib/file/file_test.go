@@ -83,7 +83,7 @@ func TestErrors(t *testing.T) {
 		{`file.write(` + q(filepath.Join(dir, "x")) + `)`, "missing argument for data"},
 		{`file.write(` + q(filepath.Join(dir, "x")) + `, 1)`, "data must be str or bytes, got int"},
 		{`file.write(` + q(dir) + `, "x")`, "not a regular file"},
-		{`file.write(` + q(filepath.Join(dir, "no", "such", "x")) + `, "x")`, "no such file"},
+		{`file.write(` + q(filepath.Join(dir, "no", "such", "x")) + `, "x")`, "write " + filepath.Join(dir, "no", "such", "x") + ": cannot create a file in " + filepath.Join(dir, "no", "such") + "/: no such file or directory"},
 		{`file.write("", "x")`, "empty file name"},
 	}
 	for _, tc := range cases {
