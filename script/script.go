@@ -33,6 +33,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/readfile"
+	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/json"
@@ -244,7 +245,8 @@ func (r *Runtime) Eval(ctx context.Context, filename, expr string) (starlark.Val
 }
 
 // Show writes v to the runtime's (redacting) Stdout as the REPL echoes it:
-// through the Printer at the given width (0 means 80), nothing for None;
+// through the Printer at the given width (0 means 80), nothing for None
+// or an empty rendered table (as swanctl prints nothing for no SAs);
 // or, with asJSON, as one line of JSON from stdlib/json's encoder (dicts in
 // the daemon's order, bytes as base64; None is null). ctx ends a long
 // rendering.
@@ -261,7 +263,7 @@ func (r *Runtime) Show(ctx context.Context, v starlark.Value, width int, asJSON 
 		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
 		return err
 	}
-	if v == starlark.None {
+	if v == starlark.None || v == display.Text("") {
 		return nil
 	}
 	p := &Printer{Width: width, Secrets: r.secrets, Context: ctx}

@@ -236,3 +236,15 @@ func TestHugeArgumentInError(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyTablePrintsNothing: vicish -e of a table with no rows prints
+// nothing, as swanctl --list-sas prints nothing without SAs (it printed an
+// empty line, so `vicish -e 'table.sas()' | wc -l` differed from swanctl).
+func TestEmptyTablePrintsNothing(t *testing.T) {
+	if r := runVicish("", "-e", "table.render([])"); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("vicish -e 'table.render([])' = %d, stdout %q, stderr %q; want 0 and nothing", r.code, r.stdout, r.stderr)
+	}
+	if r := runVicish("", "-e", "table.render([[1]])"); r.code != 0 || r.stdout != "1\n" {
+		t.Errorf("vicish -e 'table.render([[1]])' = %d, stdout %q, stderr %q; want 0 and \"1\\n\"", r.code, r.stdout, r.stderr)
+	}
+}
