@@ -37,6 +37,7 @@ import (
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/json"
+	"github.com/vicish/vicish/vici"
 )
 
 // Options configure a Runtime. The zero value is usable: default URI
@@ -157,6 +158,14 @@ func (r *Runtime) checkURI(uri string) error {
 		return nil
 	}
 	return fmt.Errorf("%s is a remote transport, which needs --allow-net (AllowNet) unless given with --uri or $VICI_URI", uri)
+}
+
+// CheckURI reports whether uri is a VICI socket URI vicish can dial
+// (unix://, tcp://, ssh:// or a bare path); the error says what is wrong.
+// It does not dial.
+func CheckURI(uri string) error {
+	_, _, err := vici.ParseURI(uri)
+	return err
 }
 
 // IsLocalURI reports whether uri names a transport on this machine: a

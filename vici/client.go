@@ -171,7 +171,7 @@ func prepare(uri string, opts Options) (string, Options, error) {
 		uri = DefaultURI
 	}
 	if _, _, err := ParseURI(uri); err != nil {
-		return "", opts, &DialError{URI: uri, Err: err}
+		return "", opts, err // says the URI is malformed; nothing was dialled
 	}
 	if opts.EventBuffer <= 0 {
 		opts.EventBuffer = defaultEventBuffer

@@ -270,7 +270,14 @@ func signalContext(parent context.Context) (context.Context, func()) {
 func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int, done bool) {
 	fs := flag.NewFlagSet("vicish", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&opts.uri, "uri", "", "")
+	fs.Func("uri", "", func(s string) error {
+		// A malformed URI is a usage error (exit 2), not an unreachable daemon.
+		if err := script.CheckURI(s); err != nil {
+			return err
+		}
+		opts.uri = s
+		return nil
+	})
 	fs.Func("deadline", "", func(s string) (err error) {
 		opts.deadline, err = script.ParseDuration(s)
 		return err
