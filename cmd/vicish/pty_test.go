@@ -160,6 +160,48 @@ func (term *terminal) expect(want string) {
 	}
 }
 
+// prompt waits for a fresh "vici> " prompt: one at the start of a line.
+// readline redraws the prompt with every key typed, so a bare "vici> " may
+// match the redraw of the line just entered, and keys typed then reach a
+// terminal the REPL is not reading yet.
+func (term *terminal) prompt() {
+	term.t.Helper()
+	term.expectLine("vici> ")
+}
+
+// expectLine is expect for a want that starts a line.
+func (term *terminal) expectLine(want string) {
+	term.t.Helper()
+	giveUp := time.AfterFunc(time.Minute, func() {
+		term.mu.Lock()
+		term.eof = true
+		term.cond.Broadcast()
+		term.mu.Unlock()
+	})
+	defer giveUp.Stop()
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	for {
+		done := len(stripEscapes(string(term.out[:term.seen])))
+		all := stripEscapes(string(term.out))
+		for i := done; i <= len(all)-len(want); i++ {
+			if all[i:i+len(want)] == want && (i == 0 || all[i-1] == '\n') {
+				for n := term.seen; n <= len(term.out); n++ {
+					if len(stripEscapes(string(term.out[:n]))) >= i+len(want) {
+						term.seen = n
+						break
+					}
+				}
+				return
+			}
+		}
+		if term.eof {
+			term.t.Fatalf("never saw %q at the start of a line; output since the last match:\n%s", want, all[done:])
+		}
+		term.cond.Wait()
+	}
+}
+
 // wait waits for the program to end and returns its exit code.
 func (term *terminal) wait() int {
 	term.t.Helper()

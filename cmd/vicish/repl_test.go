@@ -23,55 +23,55 @@ func TestREPLOnTerminal(t *testing.T) {
 
 	term := startTerminal(t, env)
 	term.expect("vicish: connected to charon")
-	term.expect("vici> ")
+	term.prompt()
 
 	// an expression's value is printed; _ keeps it
 	term.typeKeys("1 + 2\r")
 	term.expect("\n3\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("_ * 10\r")
 	term.expect("\n30\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// None is not printed
 	term.typeKeys("None\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("'after none'\r")
 	term.expect("\"after none\"\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// TAB completes a member of the module
 	term.typeKeys("vici.vers\t")
 	term.expect("vici.version")
 	term.typeKeys("()[\"daemon\"]\r")
 	term.expect("\"charon\"\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// TAB completes a keyword argument from the command table
 	term.typeKeys("len(vici.list_conns(i\t\"ab\"))\r")
 	term.expect(`len(vici.list_conns(ike="ab"))`)
 	term.expect("\n1\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// a rendered table shows as its lines, not as a quoted string (issue 11)
 	term.typeKeys("table.conns()\r")
 	term.expect("\nab: IKEv2, ")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("table.conns()[:3]\r")
 	term.expect("\n\"ab:\"\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// a multi-line def ends with a blank line; its parameters complete too
 	term.typeKeys("def sub(alpha, beta):\r")
-	term.expect("... ")
+	term.expectLine("... ")
 	term.typeKeys("    return alpha - beta\r")
-	term.expect("... ")
+	term.expectLine("... ")
 	term.typeKeys("\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("sub(beta=1, al\t5)\r")
 	term.expect("sub(beta=1, alpha=5)")
 	term.expect("\n4\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// a big value is pretty-printed over several lines
 	term.typeKeys("{\"conns\": list(range(80)), \"name\": \"x\" * 70}\r")
@@ -81,49 +81,49 @@ func TestREPLOnTerminal(t *testing.T) {
 	// Ctrl-C on an empty line and on a half-typed one
 	term.typeKeys("\x03")
 	term.expect("(Ctrl-D or exit() to leave)")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("this is not run\x03")
 	term.typeKeys("6 * 7\r")
 	term.expect("\n42\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// Ctrl-C during vici.listen() returns to a prompt whose session works
 	term.typeKeys("vici.on(\"ike-updown\", lambda name, data: None)\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("print(\"listening\"); vici.listen()\r")
 	term.expect("listening\n")
 	term.typeKeys("\x03")
 	term.expect("interrupted")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("vici.version()[\"daemon\"]\r")
 	term.expect("\"charon\"\n")
-	term.expect("vici> ")
+	term.prompt()
 
 	// Ctrl-C stops a busy loop too
 	term.typeKeys("def spin():\r    print(\"spinning\")\r    while True:\r        pass\r\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("spin()\r")
 	term.expect("spinning\n")
 	term.typeKeys("\x03")
 	term.expect("interrupted")
-	term.expect("vici> ")
+	term.prompt()
 
 	// secrets are redacted when printed and kept out of the history
 	term.typeKeys("key = {\"type\": \"IKE\", \"data\": \"sekrit-psk-value\", \"owners\": [\"a\"]}\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("key\r")
 	term.expect(`{"type": "IKE", "data": <redacted>, "owners": ["a"]}`)
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("print(\"psk:\", key[\"data\"])\r")
 	term.expect("psk: <redacted>\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("key[\"data\"] + 1\r")
 	term.expect("unknown binary op")
-	term.expect("vici> ")
+	term.prompt()
 
 	term.typeKeys("'hist' + 'ory'\r")
 	term.expect("\"history\"\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("\x04")
 	if code := term.wait(); code != 0 {
 		t.Fatalf("exit code after Ctrl-D: %d", code)
@@ -144,12 +144,12 @@ func TestREPLOnTerminal(t *testing.T) {
 
 	// a new session reads the history back: Up recalls the last line
 	term = startTerminal(t, env)
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("\x1b[A")
 	term.expect("'hist' + 'ory'")
 	term.typeKeys("\r")
 	term.expect("\"history\"\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.leave()
 }
 
@@ -159,13 +159,13 @@ func TestREPLWithoutDaemon(t *testing.T) {
 	term := startTerminal(t, []string{"VICI_URI=" + missing})
 	term.expect("vicish: no daemon: ")
 	term.expect(missing)
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("help\r")
 	term.expect("vici commands (help(vici.NAME)")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("help(vici.initiate)\r")
 	term.expect("vici.initiate(")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("exit(\"no daemon here\")\r")
 	term.expect("no daemon here\n")
 	if code := term.wait(); code != 1 {
@@ -180,39 +180,39 @@ func TestREPLWithoutDaemon(t *testing.T) {
 // indented block the same.
 func TestREPLInputNeverDropped(t *testing.T) {
 	term := startWithoutDaemon(t, "XDG_STATE_HOME="+t.TempDir())
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("for i in range(2): print('loop', i)\r")
-	term.expect("... ")
+	term.expectLine("... ")
 	term.typeKeys("x = 41\r")
 	term.expect("x = 41")
 	term.expect("invalid syntax")
 	term.expect("x = 41") // the line shown under the caret
 	term.expect("^")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("def g(): return 1\r")
-	term.expect("... ")
+	term.expectLine("... ")
 	term.typeKeys("\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("g() + 1\r")
 	term.expect("\n2\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("for i in range(2): print('loop', i)\r")
-	term.expect("... ")
+	term.expectLine("... ")
 	term.typeKeys("\r")
 	term.expect("loop 1\n")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("x\r") // the rejected input did not run
 	term.expect("undefined: x")
-	term.expect("vici> ")
+	term.prompt()
 	// issue 9: the echo of a dict inside itself overflowed the stack
 	term.typeKeys("d = {\"n\": 1}; d[\"self\"] = d\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("d\r")
 	term.expect(`{"n": 1, "self": {...}}`)
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("pp(d)\r")
 	term.expect(`{"n": 1, "self": {...}}`)
-	term.expect("vici> ")
+	term.prompt()
 	term.leave()
 }
 
@@ -221,16 +221,16 @@ func TestREPLInputNeverDropped(t *testing.T) {
 func TestREPLSecrets(t *testing.T) {
 	state := t.TempDir()
 	term := startWithoutDaemon(t, "XDG_STATE_HOME="+state)
-	term.expect("vici> ")
+	term.prompt()
 	// no literal the source scan could see: the key arrives as JSON text
 	term.typeKeys(`k = json.decode('{"type": "IKE", "data": "hunter2-' + 'echo"}')` + "\r")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("k[\"data\"]\r")
 	term.expect("<redacted>")
-	term.expect("vici> ")
+	term.prompt()
 	term.typeKeys("[k]\r")
 	term.expect(`[{"type": "IKE", "data": <redacted>}]`)
-	term.expect("vici> ")
+	term.prompt()
 	for _, line := range []string{
 		`psk = "hunter3-syntax" )`,                                  // a PSK and a syntax error
 		`psk = "hunter3-assign"`,                                    // a plain assignment
@@ -239,7 +239,7 @@ func TestREPLSecrets(t *testing.T) {
 		`1 + 1`,                                                     // an ordinary line, kept
 	} {
 		term.typeKeys(line + "\r")
-		term.expect("vici> ")
+		term.prompt()
 	}
 	term.leave()
 	noSecretShown(t, term, "hunter")
