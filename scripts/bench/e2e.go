@@ -100,6 +100,8 @@ func endToEnd(ctx context.Context, vicish []string, uri, socket string, conns, r
 	}
 	procs := []proc{{"raw frame counter", func() *exec.Cmd {
 		return exec.CommandContext(ctx, self, "-"+rawChildFlag, socket)
+	}}, {"native floor", func() *exec.Cmd {
+		return exec.CommandContext(ctx, self, "-"+floorChildFlag, socket)
 	}}}
 	for _, bin := range vicish {
 		name := "vicish -c"
@@ -156,7 +158,11 @@ func endToEnd(ctx context.Context, vicish []string, uri, socket string, conns, r
 			wallR[k] = float64(vs.wall) / float64(max(raw.wall, 1))
 			peak = max(peak, vs.maxRSS)
 		}
-		fmt.Printf("  %s\n", p.name)
+		if i == 0 { // procs[1] is the native floor
+			fmt.Printf("  %s (no client returning native dicts and lists can spend less)\n", p.name)
+		} else {
+			fmt.Printf("  %s\n", p.name)
+		}
 		fmt.Printf("    CPU  %.2f× (%.2f-%.2f)  goal ≤ %.1f×: %s\n", medianF(cpuR), slices.Min(cpuR), slices.Max(cpuR),
 			e2eCPUGoal, verdict(medianF(cpuR) <= e2eCPUGoal))
 		fmt.Printf("    wall %.2f× (%.2f-%.2f)\n", medianF(wallR), slices.Min(wallR), slices.Max(wallR))

@@ -22,9 +22,12 @@
 // End to end, it then runs `vicish -c 'print(len(vici.list_conns()))'`
 // (built from ./cmd/vicish unless -vicish names a binary) and a child
 // process running the raw frame counter, one listing per process, in
-// alternating rounds. From each child's rusage it prints CPU (user +
-// system), wall time and peak RSS, and the per-round ratios of vicish to
-// the raw counter against the goal (CPU ≤ 2×, peak RSS ≤ 60 MiB).
+// alternating rounds, and a third child that reads like the frame counter
+// and builds the native Starlark result as cheaply as it can be built: the
+// floor under any client returning native dicts and lists. From each
+// child's rusage it prints CPU (user + system), wall time and peak RSS,
+// and the per-round ratios of vicish and of the floor to the raw counter
+// against the goal (CPU ≤ 2×, peak RSS ≤ 60 MiB).
 package main
 
 import (
@@ -54,9 +57,16 @@ func main() {
 	e2e := flag.Bool("e2e", true, "measure the vicish binary end to end")
 	vicish := flag.String("vicish", "", "the vicish binaries to measure, comma-separated (default: build ./cmd/vicish)")
 	rawChild := flag.String(rawChildFlag, "", "internal: run one raw listing against this socket and print the count")
+	floorChild := flag.String(floorChildFlag, "", "internal: run one listing against this socket, build the native result and print its length")
 	flag.Parse()
-	if *rawChild != "" {
-		if err := runRawChild(*rawChild); err != nil {
+	if *rawChild != "" || *floorChild != "" {
+		var err error
+		if *rawChild != "" {
+			err = runRawChild(*rawChild)
+		} else {
+			err = runFloorChild(*floorChild)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
