@@ -77,12 +77,14 @@ func TestREPLOnTerminal(t *testing.T) {
 	term.typeKeys("{\"conns\": list(range(80)), \"name\": \"x\" * 70}\r")
 	term.expect("{\n  \"conns\": [\n    0, 1, 2,")
 	term.expect("49,\n    ... 30 more (80 items)\n  ],\n  \"name\": \"xxxx")
+	term.prompt()
 
 	// Ctrl-C on an empty line and on a half-typed one
 	term.typeKeys("\x03")
 	term.expect("(Ctrl-D or exit() to leave)")
 	term.prompt()
 	term.typeKeys("this is not run\x03")
+	term.prompt()
 	term.typeKeys("6 * 7\r")
 	term.expect("\n42\n")
 	term.prompt()
