@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,6 +91,19 @@ func TestSAsMatchSwanctl(t *testing.T) {
 		}
 		swanctl(ctx, t, a, "--initiate", "--ike", "pq", "--child", "pq", "--timeout", "30")
 		swanctl(ctx, t, a, "--rekey", "--child", "pq")
+		// --rekey only starts the rekeying: the daemon answers at once. The
+		// listings below want the new CHILD_SA installed on both ends.
+		rekeyed := regexp.MustCompile(`(?m)\bINSTALLED, .*ESP:AES_GCM_16-256/CURVE_25519/KE1_ML_KEM_768$`)
+		for _, g := range []*lab.Gateway{a, b} {
+			for !rekeyed.MatchString(swanctl(ctx, t, g, "--list-sas", "--ike", "pq")) {
+				select {
+				case <-ctx.Done():
+					t.Fatalf("gateway %s: the rekeyed CHILD_SA pq is not installed: %v\n%s", g.Name, ctx.Err(),
+						swanctl(context.Background(), t, g, "--list-sas", "--ike", "pq"))
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}
 	} else {
 		t.Log("strongSwan 5.x: no additional key exchanges or per-CPU SAs to list (6.0 added them)")
 	}
