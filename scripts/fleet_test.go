@@ -261,6 +261,25 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// SendUDP returns once the kernel has the datagrams; the daemons count
+	// them as they carry them through the tunnel, a moment later. The
+	// metrics and the list-sas they are compared with must both come after.
+	for _, end := range []struct {
+		g       *lab.Gateway
+		counter string
+	}{{a, "packets-out"}, {b, "packets-in"}} {
+		for {
+			sas := childSAs(t, end.g.URI)
+			if len(sas) == 1 && sas[0].Get(end.counter) == strconv.Itoa(packets) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("gateway %s: the CHILD_SAs never counted %d packets (%s): %v", end.g.Name, packets, end.counter, sas)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "strongswan.prom")
 	inv := inventory(t, l, "gone unix://"+filepath.Join(dir, "gone.vici"))
