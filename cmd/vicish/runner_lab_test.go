@@ -62,12 +62,15 @@ func TestRunnerAgainstLab(t *testing.T) {
 	})
 
 	t.Run("--deadline bounds each command", func(t *testing.T) {
-		// a peer that never answers: initiate would wait for minutes
-		code := `vici.load_conn({"silent": {"remote_addrs": ["192.0.2.99"], "local": {"auth": "psk", "id": "a"},
-    "remote": {"auth": "psk"}, "children": {"c": {"local_ts": ["10.1.0.0/24"]}}}})
-vici.initiate(child = "c", ike = "silent")
-`
-		r := runVicish("", "--uri", uri, "--deadline", "0.5", "-c", code)
+		// a peer that never answers: initiate would wait for minutes. The
+		// connection is loaded by a run of its own, so that the only
+		// command the deadline can cut short is the initiate.
+		load := `vici.load_conn({"silent": {"remote_addrs": ["192.0.2.99"], "local": {"auth": "psk", "id": "a"},
+    "remote": {"auth": "psk"}, "children": {"c": {"local_ts": ["10.1.0.0/24"]}}}})`
+		if r := runVicish("", "--uri", uri, "-c", load); r.code != 0 {
+			t.Fatalf("loading the silent connection: code %d, stderr %q", r.code, r.stderr)
+		}
+		r := runVicish("", "--uri", uri, "--deadline", "0.5", "-c", `vici.initiate(child = "c", ike = "silent")`)
 		if r.code != 1 || !strings.Contains(r.stderr, "deadline") || !strings.Contains(r.stderr, "Error in vici.initiate") {
 			t.Errorf("code %d, stderr %q; want 1 and a deadline error from vici.initiate", r.code, r.stderr)
 		}
