@@ -100,15 +100,16 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-// timeoutKillsChild runs script with a timeout of 0.2 s and checks that
+// timeoutKillsChild runs script with a timeout of 1 s (time enough for sh
+// to start the child and write its pid on a loaded machine) and checks that
 // run reports the timeout and that the background child whose pid script
 // writes to PIDFILE is gone.
 func timeoutKillsChild(t *testing.T, script string) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "pid")
-	src := `exec.run(["sh", "-c", "` + strings.ReplaceAll(script, "PIDFILE", pidfile) + `"], timeout=0.2)`
+	src := `exec.run(["sh", "-c", "` + strings.ReplaceAll(script, "PIDFILE", pidfile) + `"], timeout=1)`
 	err := run(t, context.Background(), true, src)
-	if err == nil || !strings.Contains(err.Error(), "exec.run: sh: timed out after 200ms; the program was killed") {
+	if err == nil || !strings.Contains(err.Error(), "exec.run: sh: timed out after 1s; the program was killed") {
 		t.Fatalf("got %v, want a timeout error", err)
 	}
 	b, err := os.ReadFile(pidfile)
@@ -136,11 +137,18 @@ func timeoutKillsChild(t *testing.T, script string) {
 func TestCancelled(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		cancel func(context.CancelCauseFunc)
+		cancel func(context.CancelCauseFunc, string)
 	}{
-		{"during", func(cancel context.CancelCauseFunc) {
+		// once the program runs: cancelled before exec.run is called,
+		// the interpreter itself would stop the script
+		{"during", func(cancel context.CancelCauseFunc, ready string) {
 			go func() {
-				time.Sleep(50 * time.Millisecond)
+				for {
+					if _, err := os.Stat(ready); err == nil {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
 				cancel(errors.New("SIGTERM"))
 			}()
 		}},
@@ -148,12 +156,13 @@ func TestCancelled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
-			tc.cancel(cancel)
-			err := run(t, ctx, true, `exec.run(["sleep", "3600"])`)
+			ready := filepath.Join(t.TempDir(), "ready")
+			tc.cancel(cancel, ready)
+			err := run(t, ctx, true, `exec.run(["sh", "-c", "touch `+ready+`; exec sleep 3600"])`)
 			if !errors.Is(err, starctx.ErrInterrupted) {
 				t.Fatalf("got %v, want an error wrapping ErrInterrupted", err)
 			}
-			if !strings.Contains(err.Error(), "exec.run: sleep: interrupted: SIGTERM") {
+			if !strings.Contains(err.Error(), "exec.run: sh: interrupted: SIGTERM") {
 				t.Errorf("error %q does not say what was interrupted and why", err)
 			}
 		})

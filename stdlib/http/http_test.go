@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
@@ -127,10 +126,14 @@ assert.fails(lambda: http.post(url + "/big"), "http.post: .*/big: response body 
 	}
 }
 
-// hang returns a server that never answers until the test ends.
-func hang(t *testing.T) *httptest.Server {
+// hang returns a server that never answers until the test ends. It sends
+// on requested (if not nil) when a request arrives.
+func hang(t *testing.T, requested chan<- struct{}) *httptest.Server {
 	done := make(chan struct{})
 	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if requested != nil {
+			requested <- struct{}{}
+		}
 		select {
 		case <-r.Context().Done():
 		case <-done:
@@ -141,7 +144,7 @@ func hang(t *testing.T) *httptest.Server {
 }
 
 func TestTimeout(t *testing.T) {
-	srv := hang(t)
+	srv := hang(t, nil)
 	err := run(t, context.Background(), true, srv.URL, `http.post(url + "/slow", timeout=0.1)`)
 	if err == nil || !strings.Contains(err.Error(), "http.post: "+srv.URL+"/slow: no response within 100ms") {
 		t.Fatalf("got %v, want a timeout error", err)
@@ -149,11 +152,12 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	srv := hang(t)
+	requested := make(chan struct{}, 1)
+	srv := hang(t, requested)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		<-requested // http.post is waiting for the answer
 		cancel(errors.New("SIGTERM"))
 	}()
 	err := run(t, ctx, true, srv.URL, `http.post(url, timeout=3600)`)

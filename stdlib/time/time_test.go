@@ -24,7 +24,13 @@ func exec(t *testing.T, thread *starlark.Thread, src string) error {
 		t.Fatal(err)
 	}
 	starlarktest.SetReporter(thread, t)
-	predeclared := starlark.StringDict{"time": stdtime.NewModule(), "assert": assert["assert"]}
+	predeclared := starlark.StringDict{"time": stdtime.NewModule(), "assert": assert["assert"],
+		// ready() closes the channel in the thread's local "ready"
+		"ready": starlark.NewBuiltin("ready", func(thread *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+			close(thread.Local("ready").(chan struct{}))
+			return starlark.None, nil
+		}),
+	}
 	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "test.star", src, predeclared)
 	return err
 }
@@ -62,10 +68,13 @@ assert.fails(lambda: time.sleep(9223372036.9), "time.sleep: .*too long")
 func TestSleepCancelled(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		cancel func(context.CancelCauseFunc)
+		cancel func(context.CancelCauseFunc, <-chan struct{})
 	}{
-		{"during", func(cancel context.CancelCauseFunc) {
+		// after the script reached the statement before the sleep
+		// (cancelled earlier, the interpreter itself would stop it)
+		{"during", func(cancel context.CancelCauseFunc, ready <-chan struct{}) {
 			go func() {
+				<-ready
 				time.Sleep(20 * time.Millisecond)
 				cancel(errors.New("operator pressed Ctrl-C"))
 			}()
@@ -76,9 +85,12 @@ func TestSleepCancelled(t *testing.T) {
 			defer cancel(nil)
 			thread := &starlark.Thread{Name: "test"}
 			defer starctx.Attach(thread, ctx)()
-			tc.cancel(cancel)
+			ready := make(chan struct{})
+			tc.cancel(cancel, ready)
+			thread.SetLocal("ready", ready)
 			// An hour: the test only finishes if the cancellation ends the sleep.
-			err := exec(t, thread, `time.sleep(3600)`)
+			err := exec(t, thread, `ready()
+time.sleep(3600)`)
 			if !errors.Is(err, starctx.ErrInterrupted) {
 				t.Fatalf("got %v, want an error wrapping ErrInterrupted", err)
 			}
