@@ -131,33 +131,13 @@ func (term *terminal) typeKeys(keys string) {
 // minute (a hang, not a slow machine) or when the program ends.
 func (term *terminal) expect(want string) {
 	term.t.Helper()
-	giveUp := time.AfterFunc(time.Minute, func() {
-		term.mu.Lock()
-		term.eof = true
-		term.cond.Broadcast()
-		term.mu.Unlock()
-	})
-	defer giveUp.Stop()
-	term.mu.Lock()
-	defer term.mu.Unlock()
-	for {
-		rest := stripEscapes(string(term.out[term.seen:]))
-		if i := strings.Index(rest, want); i >= 0 {
-			// consume raw output up to the match: find the shortest raw
-			// prefix whose stripped form contains want
-			for n := term.seen; n <= len(term.out); n++ {
-				if strings.Contains(stripEscapes(string(term.out[term.seen:n])), want) {
-					term.seen = n
-					break
-				}
-			}
-			return
-		}
-		if term.eof {
-			term.t.Fatalf("never saw %q; output since the last match:\n%s", want, rest)
-		}
-		term.cond.Wait()
-	}
+	term.await(want, false)
+}
+
+// expectLine is expect for a want that starts a line.
+func (term *terminal) expectLine(want string) {
+	term.t.Helper()
+	term.await(want, true)
 }
 
 // prompt waits for a fresh "vici> " prompt: one at the start of a line.
@@ -169,8 +149,8 @@ func (term *terminal) prompt() {
 	term.expectLine("vici> ")
 }
 
-// expectLine is expect for a want that starts a line.
-func (term *terminal) expectLine(want string) {
+// await is expect, and expectLine when lineStart is set.
+func (term *terminal) await(want string, lineStart bool) {
 	term.t.Helper()
 	giveUp := time.AfterFunc(time.Minute, func() {
 		term.mu.Lock()
@@ -181,22 +161,37 @@ func (term *terminal) expectLine(want string) {
 	defer giveUp.Stop()
 	term.mu.Lock()
 	defer term.mu.Unlock()
+	consumed := stripEscapes(string(term.out[:term.seen]))
+	atLineStart := func(rest string, i int) bool {
+		if !lineStart {
+			return true
+		}
+		if i > 0 {
+			return rest[i-1] == '\n'
+		}
+		return consumed == "" || strings.HasSuffix(consumed, "\n")
+	}
 	for {
-		done := len(stripEscapes(string(term.out[:term.seen])))
-		all := stripEscapes(string(term.out))
-		for i := done; i <= len(all)-len(want); i++ {
-			if all[i:i+len(want)] == want && (i == 0 || all[i-1] == '\n') {
-				for n := term.seen; n <= len(term.out); n++ {
-					if len(stripEscapes(string(term.out[:n]))) >= i+len(want) {
-						term.seen = n
-						break
-					}
-				}
-				return
+		rest := stripEscapes(string(term.out[term.seen:]))
+		for i := 0; i <= len(rest)-len(want); i++ {
+			if rest[i:i+len(want)] != want || !atLineStart(rest, i) {
+				continue
 			}
+			// consume the raw output up to the match's last byte
+			for n := term.seen; n <= len(term.out); n++ {
+				if s := stripEscapes(string(term.out[term.seen:n])); len(s) == i+len(want) && strings.HasSuffix(s, want) {
+					term.seen = n
+					break
+				}
+			}
+			return
 		}
 		if term.eof {
-			term.t.Fatalf("never saw %q at the start of a line; output since the last match:\n%s", want, all[done:])
+			where := ""
+			if lineStart {
+				where = " at the start of a line"
+			}
+			term.t.Fatalf("never saw %q%s; output since the last match:\n%s", want, where, rest)
 		}
 		term.cond.Wait()
 	}
