@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -454,5 +455,63 @@ print(creds.password)`
 	}
 	if got := out.String(); strings.Contains(got, "hunter6") || !strings.Contains(got, `password = "<redacted>"`) {
 		t.Errorf("output %q", got)
+	}
+}
+
+// TestConfSecretsKeepIdentitiesShown: swanctl.load_conf returns its shared
+// secrets under "secrets", each {id, type, data, owners}. Only the data is
+// key material: the owners (the identities the secret belongs to, which
+// the connections name too), the section's id and the type must not become
+// secrets, or every later listing of those connections shows <redacted>
+// for their identities. A plain string or a list under a secret key stays
+// secret, and so does a dict of such strings.
+func TestConfSecretsKeepIdentitiesShown(t *testing.T) {
+	dir := t.TempDir()
+	conf := `connections {
+  branch {
+    remote {
+      auth = psk
+      id = branch.example.net
+    }
+  }
+}
+secrets {
+  ike-branch {
+    id-hq = hq.example.net
+    id-branch = branch.example.net
+    secret = "hunter14-conf"
+  }
+  ntlm-x {
+    id = domain-user
+    secret = "hunter15-ntlm"
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt, out := newRuntime(t)
+	src := `c = swanctl.load_conf(` + strconv.Quote(dir) + `)
+print("remote id:", c["connections"]["branch"]["branch"]["remote"]["id"])
+pp(c["secrets"])
+print("psk:", c["secrets"]["ike-branch"]["data"].reveal())
+m = {"psk": {"gw1": json.decode('"hunter16-dict"')}, "secrets": [json.decode('"hunter17-list"')]}
+pp(m)
+print("plain:", m["psk"]["gw1"], m["secrets"][0])
+`
+	if _, err := rt.ExecFile(context.Background(), "c.star", src); err != nil {
+		t.Fatal(rt.FormatError(err))
+	}
+	got := out.String()
+	for _, want := range []string{"remote id: branch.example.net", `"ike-branch"`, `"hq.example.net"`,
+		`"domain-user"`, `"ntlm"`, "psk: <redacted>", "plain: <redacted> <redacted>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, secret := range []string{"hunter14", "hunter15", "hunter16", "hunter17"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%s shown:\n%s", secret, got)
+		}
 	}
 }

@@ -21,7 +21,8 @@ import (
 // secret:
 //
 //   - the value of a dict key, struct field or keyword argument named secret, secrets,
-//     psk, password, passphrase, pin, private_key or privkey (any case);
+//     psk, password, passphrase, pin, private_key or privkey (any case),
+//     but not what a dict inside it holds under id, type and owners;
 //   - the "data" of a dict or call that also has a "type" other than a
 //     certificate's or public key's (a shared key, a private key), and the
 //     data given to load_shared, load_key and load_token, or to
@@ -109,13 +110,31 @@ func shownForms(s string) []string {
 }
 
 // AddValue records v as secret: a string, bytes or swanctl.secret, or
-// every one inside a list, tuple or dict value (a list of PSKs).
+// every one inside a list, tuple or dict value (a list of PSKs), except
+// what a dict inside it holds under "id", "type" or "owners": those name a
+// secret and whom it belongs to (the shape of load_shared's request, and of
+// the "secrets" swanctl.load_conf returns), and the identities are the ones
+// the connections show too.
 func (s *Secrets) AddValue(v starlark.Value) {
-	walkValues(v, func(x starlark.Value) {
+	walk(v, publicInSecret, func(x starlark.Value) {
 		if str, ok := secretText(x); ok {
 			s.Add(str)
 		}
 	})
+}
+
+// publicInSecret reports whether the entry key of a dict inside a secret
+// value names rather than holds key material (see AddValue).
+func publicInSecret(key starlark.Value) bool {
+	k, ok := starlark.AsString(key)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(k) {
+	case "id", "type", "owners":
+		return true
+	}
+	return false
 }
 
 // secretText returns the text a value holds when it can be a secret: a
@@ -219,11 +238,15 @@ const (
 
 // walkValues calls fn for v and every value inside it, depth first, at
 // most maxWalk values and maxWalkDepth levels, each container once.
-func walkValues(v starlark.Value, fn func(starlark.Value)) {
+func walkValues(v starlark.Value, fn func(starlark.Value)) { walk(v, nil, fn) }
+
+// walk is walkValues that leaves out the entries of dicts and structs
+// whose key skip reports (skip may be nil).
+func walk(v starlark.Value, skip func(key starlark.Value) bool, fn func(starlark.Value)) {
 	seen := map[starlark.Value]bool{}
 	n := 0
-	var walk func(v starlark.Value, depth int)
-	walk = func(v starlark.Value, depth int) {
+	var visit func(v starlark.Value, depth int)
+	visit = func(v starlark.Value, depth int) {
 		if n++; n > maxWalk || depth > maxWalkDepth {
 			return
 		}
@@ -238,7 +261,9 @@ func walkValues(v starlark.Value, fn func(starlark.Value)) {
 		switch x := v.(type) {
 		case starlark.IterableMapping, *starlarkstruct.Struct:
 			for _, kv := range entries(x) {
-				walk(kv[1], depth+1)
+				if skip == nil || !skip(kv[0]) {
+					visit(kv[1], depth+1)
+				}
 			}
 		case starlark.Indexable:
 			if _, ok := x.(starlark.String); ok {
@@ -248,11 +273,11 @@ func walkValues(v starlark.Value, fn func(starlark.Value)) {
 				return
 			}
 			for i := range x.Len() {
-				walk(x.Index(i), depth+1)
+				visit(x.Index(i), depth+1)
 			}
 		}
 	}
-	walk(v, 0)
+	visit(v, 0)
 }
 
 // Redact returns text with every known secret replaced by <redacted>.
