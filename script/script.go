@@ -152,8 +152,12 @@ func (r *Runtime) Stderr() io.Writer { return r.stderr }
 // transport (unix://, or a path) is allowed; so is the URI the user gave
 // (Options.URI, $VICI_URI); any other (tcp://, ssh://, whatever transport
 // the engine learns) needs Options.AllowNet, since a script could otherwise
-// send bytes to any host.
+// send bytes to any host. A URI no transport can dial is refused for
+// what it is, so that the message does not send the user to --allow-net.
 func (r *Runtime) checkURI(uri string) error {
+	if _, _, err := vici.ParseURI(uri); err != nil {
+		return err
+	}
 	if r.opts.AllowNet || IsLocalURI(uri) || uri == r.opts.URI || uri == r.opts.Getenv("VICI_URI") {
 		return nil
 	}

@@ -400,6 +400,20 @@ func TestConnectNeedsAllowNet(t *testing.T) {
 	}
 }
 
+// TestConnectMalformedURIWithoutAllowNet: a URI no transport can dial is
+// reported as malformed, not as needing --allow-net (which would not help:
+// with the flag the user only learns then that the scheme is unsupported).
+func TestConnectMalformedURIWithoutAllowNet(t *testing.T) {
+	for _, src := range []string{`vici.connect("ftp://y")`, `vici.group({"x": "tcp://no-port"})`} {
+		rt, _ := newRuntime(t)
+		_, err := rt.ExecFile(context.Background(), "c.star", src)
+		if err == nil || strings.Contains(err.Error(), "allow-net") ||
+			!(strings.Contains(err.Error(), "unsupported scheme") || strings.Contains(err.Error(), "needs host:port")) {
+			t.Errorf("%s: error %v; want the URI's own fault", src, err)
+		}
+	}
+}
+
 // TestSecretsConcurrent: secrets are learnt on one thread while another
 // writes (a listen callback's error, a log line); run with -race.
 func TestSecretsConcurrent(t *testing.T) {
