@@ -55,6 +55,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0, "vicish [FLAGS] FILE [ARGS...]", ""},
 		{"long help", []string{"--help"}, 0, "Examples:", ""},
+		{"help names ssh://", []string{"-h"}, 0, "ssh://[user@]host[:port]/path", ""},
+		{"help's failover example takes PRIMARY BACKUP", []string{"-h"}, 0, "failover.star primary backup", ""},
 		{"version", []string{"--version"}, 0, "vicish ", ""},
 		{"unknown flag", []string{"--bogus"}, 2, "", "unknown flag -bogus"},
 		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a duration`},

@@ -34,8 +34,9 @@ const usageText = `Usage:
                                       kill, restart, root (see vicish lab help)
 
 Flags (before FILE, -c or -e; what follows belongs to the script):
-  --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port or a
-                     path (default: $VICI_URI, else strongswan.conf, else
+  --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port,
+                     ssh://[user@]host[:port]/path or a path (default:
+                     $VICI_URI, else strongswan.conf, else
                      unix:///var/run/charon.vici)
   --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
                      (default: none)
@@ -52,12 +53,12 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
 
 Exit codes:
   0 success · 1 script error (backtrace on stderr) · 2 usage or syntax error
-  3 daemon unreachable · n after exit(n) · 130 after Ctrl-C
+  3 daemon unreachable · n after exit(n) · 130 after Ctrl-C · 143 after SIGTERM
 
 Examples:
   vicish                                  explore the daemon: vici.list_sas()
   vicish -c 'print(vici.version()["version"])'
-  vicish --uri unix:///run/gw1.vici failover.star --peer gw2
+  vicish --uri unix:///run/gw1.vici scripts/failover.star primary backup
   vicish --deadline 5 -c 'vici.initiate(child="net", ike="ab")'
   echo 'pp(vici.list_conns())' | vicish
   vicish --json -e 'vici.list_sas()' | jq
