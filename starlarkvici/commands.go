@@ -113,6 +113,17 @@ func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command,
 		// is missing instead of reporting success.
 		return request{}, fmt.Errorf("%s: missing the dict to load, e.g. %s({name: {settings}}) (help(%s) lists the settings)", name, name, name)
 	}
+	if len(args) == 1 && len(c.Keys) > 0 {
+		if _, isStr := args[0].(starlark.String); isStr {
+			// vici.initiate("net"): say which keywords name things
+			kws := make([]string, 0, len(c.Keys))
+			for _, k := range c.Keys {
+				kws = append(kws, k.Keyword()+"=")
+			}
+			return request{}, fmt.Errorf("%s: the positional argument is the request message and must be a dict, got string; name it with a keyword: %s",
+				name, strings.Join(kws, ", "))
+		}
+	}
 	conv := newConverter(starctx.From(thread))
 	msg, err := body(conv, name, args, c.top, c.presence)
 	if err != nil {

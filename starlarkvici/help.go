@@ -244,7 +244,11 @@ func Reference() string {
 	b.WriteString("\nEvery command also takes `deadline=` (seconds, client-side) and `check=` (False returns the reply dict when it says `success=no`).\n\n")
 	b.WriteString("| function | what it does |\n| --- | --- |\n")
 	for _, d := range otherBuiltins() {
-		fmt.Fprintf(&b, "| `vici.%s` | %s |\n", d.sig, d.doc)
+		owner := "vici" // close is a session's only: s = vici.connect(...)
+		if d.name == "close" {
+			owner = "s"
+		}
+		fmt.Fprintf(&b, "| `%s.%s` | %s |\n", owner, d.sig, d.doc)
 	}
 	b.WriteString("\n| event | raised when |\n| --- | --- |\n")
 	for _, e := range Events() {
