@@ -15,15 +15,10 @@ import (
 // print function like print() (standard error when the host set none).
 func logPrinter() starlark.Callable {
 	return starlark.NewBuiltin("log", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var arg starlark.Value
-		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &arg); err != nil {
+		line, err := table.LogArg(b.Name(), args, kwargs)
+		if err != nil {
 			return nil, err
 		}
-		ev, ok := arg.(starlark.Mapping)
-		if !ok {
-			return nil, fmt.Errorf("%s: got %s, want a dict (a log or control-log event)", b.Name(), arg.Type())
-		}
-		line := table.LogText(ev)
 		if thread.Print != nil {
 			thread.Print(thread, line)
 		} else {

@@ -169,7 +169,8 @@ func TestParseDaemons(t *testing.T) {
 }
 
 // skipOffCI skips the test on a developer machine and fails it with CI=true,
-// where everything the lab needs must be present.
+// where everything the lab needs must be present. It is labtest.SkipOffCI,
+// which lab's own tests cannot import (labtest imports lab).
 func skipOffCI(t *testing.T, reason string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {

@@ -10,15 +10,26 @@ import (
 
 // logLine is table.log(event).
 func logLine(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var arg starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &arg); err != nil {
+	line, err := LogArg(b.Name(), args, kwargs)
+	if err != nil {
 		return nil, err
+	}
+	return starlark.String(line), nil
+}
+
+// LogArg is LogText for the arguments of a builtin named name that takes
+// one event: table.log, and the printer behind log=True on initiate and
+// terminate.
+func LogArg(name string, args starlark.Tuple, kwargs []starlark.Tuple) (string, error) {
+	var arg starlark.Value
+	if err := starlark.UnpackPositionalArgs(name, args, kwargs, 1, &arg); err != nil {
+		return "", err
 	}
 	ev, ok := arg.(starlark.Mapping)
 	if !ok {
-		return nil, fmt.Errorf("%s: got %s, want a dict (a log or control-log event)", b.Name(), arg.Type())
+		return "", fmt.Errorf("%s: got %s, want a dict (a log or control-log event)", name, arg.Type())
 	}
-	return starlark.String(LogText(ev)), nil
+	return LogText(ev), nil
 }
 
 // LogText formats one log event the way swanctl shows it, without a
