@@ -39,15 +39,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 step "1. strongSwan"
-packages="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki iproute2"
-if [ ! -x /usr/lib/ipsec/charon ] || ! command -v swanctl >/dev/null \
-   || [ ! -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || ! command -v ip >/dev/null; then
-	echo "installing: $packages"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	# shellcheck disable=SC2086
-	apt-get install -y -q $packages </dev/null
-fi
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+vicish_deps_install demo.sh demo || exit 1
 echo "strongSwan $(dpkg-query -W -f='${Version}' strongswan-charon 2>/dev/null || /usr/lib/ipsec/charon --version 2>&1 | head -1)"
 
 step "2. build vicish"

@@ -2,8 +2,9 @@
 # The project's test command: bash scripts/test.sh
 #
 # Tests run against real strongSwan charon daemons started by internal/lab
-# (each in its own network namespace), so this needs root. If charon or
-# swanctl is missing and we are root, strongSwan is installed with apt-get.
+# (each in its own network namespace), so this needs root. As root it first
+# installs every Debian package any test needs (scripts/deps.sh) and builds
+# the newest strongSwan's root, before any test runs.
 # The protocol engine (vici/) runs with the race detector.
 #
 # Two passes: every package against the system's strongSwan, then the
@@ -13,18 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki iproute2"
-if [ ! -x /usr/lib/ipsec/charon ] || ! command -v swanctl >/dev/null \
-   || [ ! -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || ! command -v ip >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		echo "test.sh: installing strongSwan ($packages)"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -q
-		# shellcheck disable=SC2086
-		apt-get install -y -q $packages
-	else
-		echo "test.sh: strongSwan is missing; as root run: apt-get install -y $packages" >&2
-	fi
+# Everything any test needs, installed before any test runs: strongSwan for
+# the lab, debootstrap for the newest strongSwan's root, OpenSSH for ssh://,
+# Prometheus for promtool, systemd for systemd-analyze, jq and openssl for
+# the pipelines README shows. scripts/deps.sh holds the one list.
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+if ! vicish_deps_install test.sh && [ "$(id -u)" = 0 ]; then
+	exit 1
 fi
 if ! command -v go >/dev/null; then
 	echo "test.sh: the Go toolchain is missing (see go.mod for the version); install it from https://go.dev/dl/" >&2
@@ -60,6 +57,18 @@ daemon_version() { # $1 = system|newest
 	fi
 }
 
+# The newest strongSwan's root (Debian testing's, built once per machine with
+# debootstrap, a few minutes; later runs only check it). Both passes need it:
+# the first has tests that mix system and newest daemons.
+newest_root=ok
+if ! go run ./cmd/vicish lab root; then
+	newest_root=failed
+	echo "test.sh: could not build the newest strongSwan's root; tests that use it will fail" >&2
+	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+		status=1
+	fi
+fi
+
 for daemon in $daemons; do
 	export VICISH_LAB_DAEMON=$daemon
 	begin=$SECONDS
@@ -82,17 +91,8 @@ for daemon in $daemons; do
 		;;
 	newest)
 		echo "test.sh: ==== pass: packages that use the lab, lab daemons = newest strongSwan (VICISH_LAB_DAEMON=newest)"
-		if [ ! -e /var/cache/vicish-lab/testing/.vicish-lab-root ] && ! command -v debootstrap >/dev/null \
-		   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-			echo "test.sh: installing debootstrap (it builds the newest strongSwan's root)"
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
-		fi
-		# Builds the root once per machine (a few minutes), later checks it.
-		if ! go run ./cmd/vicish lab root; then
+		if [ "$newest_root" != ok ]; then
 			echo "test.sh: the newest strongSwan's root is not available (see above)" >&2
-			if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
-				status=1
-			fi
 			continue
 		fi
 		echo "test.sh: newest strongSwan $(daemon_version newest)"
