@@ -14,7 +14,7 @@ import (
 	"github.com/vicish/vicish/script"
 )
 
-// TestSecretsNeverShown: README promises that secrets are never shown. A
+// TestSecretsNeverShown: docs/security.md promises that secrets are never shown. A
 // shared key read at run time (json.decode: no literal the source scan
 // could see) and one built by concatenation go through every sink of a
 // script — print, pp, log in text and JSON, an error in a listen(keep_going

@@ -12,7 +12,7 @@ vicish_demo_packages="strongswan-charon strongswan-swanctl libcharon-extra-plugi
 
 # The tests: the lab's, plus debootstrap (the newest strongSwan's root),
 # OpenSSH client and server (ssh:// URIs), prometheus (promtool), systemd
-# (systemd-analyze verify of the units), jq and openssl (README's pipelines,
+# (systemd-analyze verify of the units), jq and openssl (the docs' pipelines,
 # certificate cross-checks), util-linux (unshare, mount).
 vicish_test_packages="$vicish_demo_packages debootstrap openssh-client openssh-server prometheus systemd jq openssl util-linux"
 

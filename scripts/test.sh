@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 # Everything any test needs, installed before any test runs: strongSwan for
 # the lab, debootstrap for the newest strongSwan's root, OpenSSH for ssh://,
 # Prometheus for promtool, systemd for systemd-analyze, jq and openssl for
-# the pipelines README shows. scripts/deps.sh holds the one list.
+# the pipelines docs/ shows. scripts/deps.sh holds the one list.
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 if ! vicish_deps_install test.sh && [ "$(id -u)" = 0 ]; then

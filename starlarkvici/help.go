@@ -209,7 +209,7 @@ func KeywordNames(builtinName string) []string {
 }
 
 // Reference renders the Markdown reference of every vici function and
-// event, generated from the command table, for README.md.
+// event, generated from the command table, for docs/reference.md.
 func Reference() string {
 	var b strings.Builder
 	b.WriteString("| function | VICI command | keywords | returns |\n| --- | --- | --- | --- |\n")

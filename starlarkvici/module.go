@@ -60,7 +60,7 @@ type Config struct {
 	// Collecting, if set, is called when a streamed command starts
 	// collecting its entries into a list (no each= callback), and the
 	// function it returns once the list is complete. The vicish binary
-	// paces the garbage collector with it (README, "Performance").
+	// paces the garbage collector with it (docs/performance.md).
 	Collecting func() (done func())
 }
 

@@ -8,7 +8,7 @@ import (
 
 // Command describes one VICI command as the module exposes it. A single
 // table of these drives the builtins, help(), REPL completion and the
-// README reference.
+// reference in docs/reference.md.
 type Command struct {
 	Name  string // Starlark name, e.g. "list_sas"
 	Wire  string // VICI command name, e.g. "list-sas"

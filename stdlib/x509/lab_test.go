@@ -97,7 +97,7 @@ assert.eq((pk["key_type"], pk["key_size"], pk["key_curve"]), ("ECDSA", 384, "sec
 assert.eq(pk["subjkey"], x509.parse(srv)["subjkey"])
 assert.true(x509.pem(k).startswith("-----BEGIN PUBLIC KEY-----\n"))
 
-# README's example
+# docs/modules.md's example
 for c in vici.list_certs():
     x = x509.parse(c)
     if x["type"] == "X509":
