@@ -4,8 +4,8 @@
 // On a terminal it starts a REPL; `vicish FILE [ARGS...]` runs a script,
 // `vicish -c CODE [ARGS...]` runs CODE, and a program on standard input that
 // is not a terminal is run as a script. `vicish lab up|down|status|kill|
-// restart|root` manages a lab of real charon daemons. Run `vicish -h` for
-// the details.
+// restart|swanctl|root` manages a lab of real charon daemons. Run `vicish -h`
+// for the details.
 package main
 
 import "os"

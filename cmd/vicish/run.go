@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -17,7 +18,6 @@ import (
 	"github.com/mattn/go-isatty"
 	"go.starlark.net/syntax"
 
-	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/script"
 )
@@ -31,7 +31,7 @@ const usageText = `Usage:
                                       (as a file: a bare expression's value is
                                       not printed; use print() or -e)
   vicish lab COMMAND [...]            a lab of real charon daemons: up, down, status,
-                                      kill, restart, root (see vicish lab help)
+                                      kill, restart, swanctl, root (see vicish lab help)
 
 Flags (before FILE, -c or -e; what follows belongs to the script):
   --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port,
@@ -89,7 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // once per process, passes one.
 func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *gcPacer) int {
 	if len(args) > 0 && args[0] == "lab" {
-		return lab.Command(args[1:], stdout, stderr)
+		return labCommand(args[1:], stdin, stdout, stderr)
 	}
 	opts, code, done := parseFlags(args, stdout, stderr)
 	if done {
@@ -309,7 +309,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintf(stderr, "vicish: %v\nRun 'vicish -h' for help.\n", flagError(err))
+		fmt.Fprintf(stderr, "vicish: %v\nRun 'vicish -h' for help.\n", flagError(err, args))
 		return opts, script.ExitUsage, true
 	case *help:
 		fmt.Fprint(stdout, usageText)
@@ -338,13 +338,35 @@ func indexOfCode(args []string) int {
 	return -1
 }
 
-func flagError(err error) error {
+func flagError(err error, args []string) error {
 	msg := err.Error()
-	if strings.HasPrefix(msg, "flag provided but not defined: ") {
-		return fmt.Errorf("unknown flag %s", strings.TrimPrefix(msg, "flag provided but not defined: "))
+	m := flagInMessage.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return err
 	}
-	return err
+	name := msg[m[2]:m[3]]
+	typed := "-" + name
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") && strings.Split(strings.TrimLeft(a, "-"), "=")[0] == name {
+			typed = strings.Split(a, "=")[0]
+			break
+		}
+	}
+	msg = msg[:m[2]-1] + typed + msg[m[3]:]
+	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		msg = "unknown flag " + rest
+	}
+	return errors.New(msg)
 }
+
+// flagInMessage finds the flag's name (after its one dash) in the errors of
+// package flag: "flag provided but not defined: -x", "invalid value "v" for
+// flag -x: ...", "invalid boolean value "v" for -x: ...", "flag needs an
+// argument: -x".
+var flagInMessage = regexp.MustCompile(`(?:defined: |for flag |for |argument: )-([^\s:=]+)`)
 
 func versionText() string {
 	v, starlarkVersion := "(devel)", "?"

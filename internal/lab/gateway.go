@@ -138,6 +138,16 @@ func (g *Gateway) exited() bool {
 	}
 }
 
+// Running reports whether the gateway's daemon runs (it may still be
+// starting, or no longer answer).
+func (g *Gateway) Running() bool { return !g.exited() }
+
+// AskVersion asks the daemon for its strongSwan version now, over the vici
+// socket ("version" command).
+func (g *Gateway) AskVersion(ctx context.Context) (string, error) {
+	return daemonVersion(ctx, g.Socket)
+}
+
 // waitReady polls until the vici socket answers a real "version" request.
 func (g *Gateway) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -187,23 +197,30 @@ func (g *Gateway) Version() string {
 	return g.version
 }
 
-// Swanctl runs swanctl against this gateway (its STRONGSWAN_CONF, socket
-// and SWANCTL_DIR) and returns its combined output. It is the swanctl of the
-// gateway's own strongSwan: for a newest gateway the root's, run in a
-// private mount namespace with the root's /usr, so file arguments name the
-// same paths as for the system's.
+// Swanctl runs swanctl against this gateway (see SwanctlCommand) and
+// returns its combined output.
 func (g *Gateway) Swanctl(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := g.SwanctlCommand(ctx, args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("swanctl %s (gateway %s): %w", strings.Join(args, " "), g.Name, err)
+	}
+	return out, nil
+}
+
+// SwanctlCommand returns the command that runs swanctl against this
+// gateway (its STRONGSWAN_CONF, socket and SWANCTL_DIR), for the caller to
+// give its input and output. It is the swanctl of the gateway's own
+// strongSwan: for a newest gateway the root's, run in a private mount
+// namespace with the root's /usr, so file arguments name the same paths as
+// for the system's.
+func (g *Gateway) SwanctlCommand(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "swanctl", args...)
 	if g.root != "" {
 		cmd = exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c",
 			`mount --bind "$0/etc/ld.so.cache" /etc/ld.so.cache && mount --bind "$0/usr" /usr && exec /usr/sbin/swanctl "$@"`, g.root}, args...)...)
 	}
 	cmd.Env = g.env()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("swanctl %s (gateway %s): %w", strings.Join(args, " "), g.Name, err)
-	}
-	return out, nil
+	return cmd
 }
 
 // Exec runs a command inside the gateway's network namespace and returns its

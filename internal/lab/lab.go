@@ -12,8 +12,9 @@
 // A gateway runs the host's strongSwan or the newest one (Debian testing's,
 // see NewestRoot), chosen per gateway (Config.Daemon, Config.Daemons). The
 // topologies go from one gateway to a star of a hub and up to MaxSpokes
-// spokes; StartSSHD adds a real OpenSSH server to a gateway. Command is
-// `vicish lab`; package labtest starts labs from Go tests.
+// spokes; StartSSHD adds a real OpenSSH server to a gateway. Running finds
+// the labs of this machine again from another process. Package labtest
+// starts labs from Go tests; `vicish lab` (cmd/vicish) is the command line.
 package lab
 
 import (
@@ -23,17 +24,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config describes a lab to start with Up.
 type Config struct {
 	// Dir is where the gateways' files live (sockets, logs, configs). Empty
-	// means a fresh temporary directory that Down removes again. The path
-	// must be short enough for unix socket names and must not be under /run.
+	// means a fresh temporary directory. Down removes a directory Up created
+	// and, from a directory that existed, every entry that was not there
+	// before Up. The path must be short enough for unix socket names and
+	// must not be under /run.
 	Dir string
 	// Topology selects the gateways; zero means OneGateway.
 	Topology Topology
@@ -67,8 +73,13 @@ type Lab struct {
 	Spokes int
 	// Gateways lists the gateways in name order.
 	Gateways []*Gateway
+	// Persistent is Config.Persistent: the lab outlives its starter.
+	Persistent bool
+	// Created is when the lab was started.
+	Created time.Time
 
-	ownDir bool
+	ownDir bool     // Up created Dir: Down removes it
+	kept   []string // entries of a user's Dir before Up (nil: remove none)
 	links  []link
 
 	mu    sync.Mutex // guards sshds and the registry record's updates
@@ -111,10 +122,7 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if err := Check(); err != nil {
 		return nil, err
 	}
-	if err := cfg.checkTopology(); err != nil {
-		return nil, err
-	}
-	if err := cfg.checkDaemons(cfg.gatewayNames()); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	newestRoot := ""
@@ -132,27 +140,9 @@ func Up(ctx context.Context, cfg Config) (l *Lab, err error) {
 	}
 	reg.clearStale()
 
-	l = &Lab{ID: newID(), Topology: cfg.Topology, Spokes: cfg.Spokes, links: cfg.links(), reg: reg}
-	if cfg.Dir == "" {
-		if l.Dir, err = shortTempDir(); err != nil {
-			return nil, fmt.Errorf("create lab dir: %w", err)
-		}
-		l.ownDir = true
-	} else {
-		if l.Dir, err = filepath.Abs(cfg.Dir); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create lab dir: %w", err)
-		}
-	}
-	if underRun(l.Dir) {
-		l.cleanupDir()
-		return nil, fmt.Errorf("lab dir %s is under /run, which each gateway replaces with its own; choose a directory elsewhere (e.g. under /tmp)", l.Dir)
-	}
-	if sock := filepath.Join(l.Dir, "a", "charon.vici"); len(sock) > maxSocketPath {
-		l.cleanupDir()
-		return nil, fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
+	l = &Lab{ID: newID(), Topology: cfg.Topology, Spokes: cfg.Spokes, Persistent: cfg.Persistent, Created: time.Now(), links: cfg.links(), reg: reg}
+	if err := l.makeDir(cfg); err != nil {
+		return nil, err
 	}
 	l.Gateways = newGateways(l, &cfg)
 	binaries := map[Daemon]string{}
@@ -258,9 +248,72 @@ func (l *Lab) Down() error {
 	return errors.Join(errs...)
 }
 
+// makeDir sets up the lab's directory: a new temporary one, or cfg.Dir,
+// created if missing. In a directory that exists it notes the entries
+// already there, which Down keeps, and refuses one that already holds a
+// gateway's directory (an earlier lab's, or the user's own files, which
+// the gateway's configuration would overwrite).
+func (l *Lab) makeDir(cfg Config) error {
+	if cfg.Dir == "" {
+		dir, err := shortTempDir()
+		if err != nil {
+			return fmt.Errorf("create lab dir: %w", err)
+		}
+		l.Dir, l.ownDir = dir, true
+		return nil
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	if underRun(dir) {
+		return fmt.Errorf("lab dir %s is under /run, which each gateway replaces with its own; choose a directory elsewhere (e.g. under /tmp)", dir)
+	}
+	if sock := filepath.Join(dir, "a", "charon.vici"); len(sock) > maxSocketPath {
+		return fmt.Errorf("%w: %s is %d bytes, unix sockets allow %d; choose a shorter --dir (e.g. /tmp/lab)", ErrSocketPath, sock, len(sock), maxSocketPath)
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create lab dir: %w", err)
+		}
+		l.Dir, l.ownDir = dir, true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lab dir: %w", err)
+	}
+	kept := []string{}
+	for _, e := range entries {
+		kept = append(kept, e.Name())
+	}
+	for _, name := range append(cfg.gatewayNames(), "charon", "charon-newest") {
+		if slices.Contains(kept, name) {
+			return fmt.Errorf("lab dir %s already holds %s (an earlier lab's? lab down removes what lab up created): remove it or choose another directory", dir, name)
+		}
+	}
+	l.Dir, l.kept = dir, kept
+	return nil
+}
+
+// cleanupDir removes what Up created in the lab's directory: all of it if
+// Up created the directory, else every entry that was not there before.
 func (l *Lab) cleanupDir() {
-	if l.ownDir && l.Dir != "" {
+	if l.Dir == "" || l.Dir == "/" || underRun(l.Dir) {
+		return
+	}
+	if l.ownDir {
 		os.RemoveAll(l.Dir)
+		return
+	}
+	if l.kept == nil { // a lab recorded before the entries were
+		return
+	}
+	entries, _ := os.ReadDir(l.Dir)
+	for _, e := range entries {
+		if !slices.Contains(l.kept, e.Name()) {
+			os.RemoveAll(filepath.Join(l.Dir, e.Name()))
+		}
 	}
 }
 

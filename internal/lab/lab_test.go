@@ -400,55 +400,6 @@ func TestUpRejectsBadDirs(t *testing.T) {
 	}
 }
 
-func TestCommandUpStatusDown(t *testing.T) {
-	if err := lab.Check(); err != nil {
-		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
-	}
-	dir := filepath.Join(t.TempDir(), "lab")
-	var out, errb strings.Builder
-	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2", "--daemon", "a=newest"}, &out, &errb); code != 0 {
-		t.Fatalf("lab up: exit %d: %s", code, errb.String())
-	}
-	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
-	sock := "unix://" + filepath.Join(dir, "a", "charon.vici")
-	newest, err := lab.RootVersion(lab.NewestRoot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	newest, _, _ = strings.Cut(newest, "-") // the package's 6.1.0-2 is charon's 6.1.0
-	for _, want := range []string{"gateway a  strongSwan " + newest + " (newest)", "gateway b  strongSwan 5.", "vicish --uri " + sock, "export VICI_URI=" + sock, filepath.Join(dir, "b", "charon.vici")} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
-		}
-	}
-	if err := lab.ViciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err != nil {
-		t.Fatalf("gateway a of `lab up` does not answer: %v", err)
-	}
-	out.Reset()
-	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") ||
-		!strings.Contains(out.String(), "gateway a  strongSwan "+newest+" (newest)") || !strings.Contains(out.String(), "(system)") {
-		t.Fatalf("lab status: exit %d:\n%s", code, out.String())
-	}
-	out.Reset()
-	if code := lab.Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
-		t.Fatalf("lab down: exit %d: %s", code, errb.String())
-	}
-	if err := lab.ViciVersion(testCtx(t, time.Minute), filepath.Join(dir, "a", "charon.vici")); err == nil {
-		t.Fatal("gateway a still answers after lab down")
-	}
-	if code := lab.Command([]string{"down", "--dir", dir}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "no lab runs in") {
-		t.Fatalf("second lab down: exit %d: %s", code, errb.String())
-	}
-	for _, args := range [][]string{{}, {"frobnicate"}, {"up", "--topology", "9"}, {"up", "extra"},
-		{"up", "--daemon", "oldest"}, {"up", "--topology", "1", "--daemon", "b=newest"},
-		{"up", "--topology", "star", "--gateways", "0"}, {"up", "--topology", "star", "--gateways", "201"},
-		{"up", "--topology", "2", "--gateways", "5"}, {"up", "--topology", "star", "--gateways", "x"}} {
-		if code := lab.Command(args, io.Discard, io.Discard); code != 2 {
-			t.Errorf("lab %q: exit %d, want 2 (usage)", args, code)
-		}
-	}
-}
-
 func TestLabRunsACopyOfCharon(t *testing.T) {
 	if err := lab.Check(); err != nil {
 		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
@@ -519,17 +470,27 @@ func TestStartWithoutRootFailsInCI(t *testing.T) {
 	}
 }
 
-// TestBinaryDoesNotLinkTesting checks that `vicish lab` (package lab) keeps
-// package testing out of the vicish binary: only labtest imports it.
+// TestBinaryDoesNotLinkTesting checks that `vicish lab` keeps package
+// testing out of the vicish binary (only labtest imports it), and that
+// package lab is a library: the command line (package flag) is
+// cmd/vicish's.
 func TestBinaryDoesNotLinkTesting(t *testing.T) {
-	for _, pkg := range []string{"github.com/vicish/vicish/internal/lab", "github.com/vicish/vicish/cmd/vicish"} {
-		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+	for _, c := range []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"github.com/vicish/vicish/internal/lab", []string{"testing", "flag"}},
+		{"github.com/vicish/vicish/cmd/vicish", []string{"testing"}},
+	} {
+		out, err := exec.Command("go", "list", "-deps", c.pkg).CombinedOutput()
 		if err != nil {
-			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+			t.Fatalf("go list -deps %s: %v\n%s", c.pkg, err, out)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			if dep == "testing" {
-				t.Errorf("%s depends on package testing", pkg)
+			for _, f := range c.forbidden {
+				if dep == f {
+					t.Errorf("%s depends on package %s", c.pkg, f)
+				}
 			}
 		}
 	}
@@ -560,13 +521,12 @@ func TestNewestDaemon(t *testing.T) {
 	}
 	t.Logf("newest gateway: %s", strings.TrimSpace(string(out)))
 	// The root a gateway runs from is not rebuilt under it.
-	var errb strings.Builder
-	if code := lab.Command([]string{"root", "--rebuild"}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "in use by lab "+l.ID) {
-		t.Fatalf("lab root --rebuild while lab %s runs: exit %d: %s", l.ID, code, errb.String())
+	if _, err := lab.RebuildNewestRoot(ctx, io.Discard); err == nil || !strings.Contains(err.Error(), "in use by lab "+l.ID) {
+		t.Fatalf("RebuildNewestRoot while lab %s runs: %v, want an error naming the lab", l.ID, err)
 	}
-	var stdout strings.Builder
-	if code := lab.Command([]string{"root"}, &stdout, &errb); code != 0 || !strings.Contains(stdout.String(), "strongSwan "+a.Version()) {
-		t.Fatalf("lab root: exit %d: %s%s", code, stdout.String(), errb.String())
+	root, err := lab.EnsureNewestRoot(ctx, io.Discard)
+	if err != nil || root != lab.NewestRoot() {
+		t.Fatalf("EnsureNewestRoot = %q, %v; want %s", root, err, lab.NewestRoot())
 	}
 }
 
@@ -592,123 +552,6 @@ func TestMixedLab(t *testing.T) {
 			}
 			t.Logf("a: strongSwan %s (%s), b: strongSwan %s (%s): tunnel up, packet counted", a.Version(), a.Daemon, b.Version(), b.Daemon)
 		})
-	}
-}
-
-// TestCommandKillRestart is the CLI round trip of `lab kill` and
-// `lab restart` on a lab started by `lab up`, as a user runs them.
-func TestCommandKillRestart(t *testing.T) {
-	if err := lab.Check(); err != nil {
-		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
-	}
-	dir := filepath.Join(t.TempDir(), "lab")
-	var out, errb strings.Builder
-	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "2"}, &out, &errb); code != 0 {
-		t.Fatalf("lab up: exit %d: %s", code, errb.String())
-	}
-	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
-	sockB := filepath.Join(dir, "b", "charon.vici")
-	ctx := testCtx(t, 2*time.Minute)
-	cmd := func(args ...string) (int, string, string) {
-		var out, errb strings.Builder
-		code := lab.Command(args, &out, &errb)
-		return code, out.String(), errb.String()
-	}
-	code, stdout, stderr := cmd("kill", "b", "--dir", dir)
-	if code != 0 || !strings.Contains(stdout, "gateway b of lab") || !strings.Contains(stdout, "lab restart b --dir "+dir) {
-		t.Fatalf("lab kill b: exit %d\n%s%s", code, stdout, stderr)
-	}
-	if err := lab.ViciVersion(ctx, sockB); err == nil {
-		t.Fatal("b still answers after lab kill")
-	}
-	if _, err := os.Stat(sockB); err != nil {
-		t.Errorf("the killed daemon's socket file is gone: %v", err)
-	}
-	if _, stdout, _ := cmd("status"); !strings.Contains(stdout, "not running") {
-		t.Errorf("status after kill:\n%s", stdout)
-	}
-	if code, _, stderr := cmd("kill", "--dir", dir, "b"); code != 1 || !strings.Contains(stderr, "not running") {
-		t.Errorf("second kill: exit %d: %s", code, stderr)
-	}
-	code, stdout, stderr = cmd("restart", "--dir", dir, "b")
-	if code != 0 || !strings.Contains(stdout, "gateway b of lab") || !strings.Contains(stdout, "strongSwan 5.") {
-		t.Fatalf("lab restart b: exit %d\n%s%s", code, stdout, stderr)
-	}
-	if err := lab.ViciVersion(ctx, sockB); err != nil {
-		t.Fatalf("b does not answer after lab restart: %v", err)
-	}
-	// Restart of a running daemon replaces it; its configuration is back.
-	code, stdout2, stderr := cmd("restart", "b", "--dir", dir)
-	if code != 0 || stdout2 == stdout {
-		t.Fatalf("restart of a running b: exit %d\n%s%s", code, stdout2, stderr)
-	}
-	swanctl := exec.CommandContext(ctx, "swanctl", "--initiate", "--ike", "ab", "--child", "net", "--timeout", "30")
-	swanctl.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "a", "strongswan.conf"), "SWANCTL_DIR="+filepath.Join(dir, "a"))
-	if out, err := swanctl.CombinedOutput(); err != nil {
-		t.Fatalf("a cannot bring up ab with the restarted b: %v\n%s", err, out)
-	}
-	for _, c := range []struct {
-		args []string
-		code int
-		msg  string
-	}{
-		{[]string{"kill"}, 2, "want one gateway name"},
-		{[]string{"kill", "a", "b", "--dir", dir}, 2, "got 2 arguments"},
-		{[]string{"kill", "z", "--dir", dir}, 1, `no gateway "z" (it has a, b)`},
-		{[]string{"restart", "a", "--dir", dir + "-none"}, 1, "no lab runs in"},
-		{[]string{"kill", "a", "--bogus"}, 2, "flag provided but not defined"},
-	} {
-		if code, _, stderr := cmd(c.args...); code != c.code || !strings.Contains(stderr, c.msg) {
-			t.Errorf("lab %q: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.msg, stderr)
-		}
-	}
-}
-
-// TestCommandStar starts a small star from the command line, kills and
-// restarts a spoke, and stops it.
-func TestCommandStar(t *testing.T) {
-	if err := lab.Check(); err != nil {
-		labtest.Start(t, lab.OneGateway) // fails or skips with the reason
-	}
-	dir := filepath.Join(t.TempDir(), "star")
-	var out, errb strings.Builder
-	if code := lab.Command([]string{"up", "--dir", dir, "--topology", "star", "--gateways", "3", "--daemon", "s2=newest"}, &out, &errb); code != 0 {
-		t.Fatalf("lab up: exit %d: %s", code, errb.String())
-	}
-	t.Cleanup(func() { lab.Command([]string{"down", "--dir", dir}, io.Discard, io.Discard) })
-	for _, want := range []string{"(star of 3 spokes,", "gateway hub  strongSwan 5.", "gateway s2  strongSwan 6.", "gateway s3 ",
-		"Point vicish at gateway hub:", "export VICI_URI=unix://" + filepath.Join(dir, "hub", "charon.vici")} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("lab up output lacks %q:\n%s", want, out.String())
-		}
-	}
-	for _, args := range [][]string{{"kill", "s2", "--dir", dir}, {"restart", "s2", "--dir", dir}} {
-		out.Reset()
-		if code := lab.Command(args, &out, &errb); code != 0 {
-			t.Fatalf("lab %q: exit %d: %s", args, code, errb.String())
-		}
-	}
-	if !strings.Contains(out.String(), "strongSwan 6.") || !strings.Contains(out.String(), "(newest)") {
-		t.Errorf("the restarted spoke does not run the newest daemon again:\n%s", out.String())
-	}
-	out.Reset()
-	if code := lab.Command([]string{"status"}, &out, &errb); code != 0 {
-		t.Fatalf("lab status: exit %d: %s", code, errb.String())
-	}
-	for _, gw := range []string{"hub", "s1", "s2", "s3"} {
-		sock := filepath.Join(dir, gw, "charon.vici")
-		found := false
-		for _, line := range strings.Split(out.String(), "\n") {
-			if strings.Contains(line, sock+"  ") {
-				found = strings.HasSuffix(line, "  answers")
-			}
-		}
-		if !found {
-			t.Errorf("lab status does not show %s answering:\n%s", gw, out.String())
-		}
-	}
-	if code := lab.Command([]string{"down", "--dir", dir}, &out, &errb); code != 0 {
-		t.Fatalf("lab down: exit %d: %s", code, errb.String())
 	}
 }
 

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +22,7 @@ type labState struct {
 	ID         string         `json:"id"`
 	Dir        string         `json:"dir"`
 	OwnDir     bool           `json:"own_dir"`
+	Before     []string       `json:"before"` // a user's dir's entries before up (null: remove none)
 	Topology   Topology       `json:"topology"`
 	Spokes     int            `json:"spokes,omitempty"`
 	Persistent bool           `json:"persistent"`
@@ -116,30 +116,32 @@ func (r *registry) clearStale() {
 		if st.Persistent || processAlive(st.OwnerPID, st.OwnerStart) {
 			continue
 		}
-		st.teardown(r)
+		labFromState(r, st).Down()
 	}
 }
 
-// teardown stops what a recorded lab started, verifying each pid first.
-func (st *labState) teardown(r *registry) error {
-	var procs []markedProc
-	for _, g := range st.Gateways {
-		procs = append(procs, markedProc{pid: g.PID, gw: g.Name})
+// Running returns the labs recorded on this machine, newest first: those
+// "lab up" started and those of running (or crashed) test processes. Each
+// is a handle that can stop the lab (Down) or a gateway (Kill, Restart).
+func Running() ([]*Lab, error) {
+	reg, err := openRegistry()
+	if err != nil {
+		return nil, err
 	}
-	errs := stopMarked(st.ID, procs)
-	// A daemon started just before its owner crashed may not be recorded
-	// yet: find any process carrying this lab's marker.
-	errs = append(errs, stopMarked(st.ID, markedProcesses(st.ID))...)
-	for _, ns := range st.Netns {
-		if err := deleteNetns(ns); err != nil {
-			errs = append(errs, err)
-		}
+	var labs []*Lab
+	for _, st := range reg.list() {
+		labs = append(labs, labFromState(reg, st))
 	}
-	if st.OwnDir && st.Dir != "" && !underRun(st.Dir) && st.Dir != "/" {
-		os.RemoveAll(st.Dir)
+	return labs, nil
+}
+
+// Owner returns the process that started a lab that is not Persistent
+// (a test) and whether it still runs; 0 for a persistent lab.
+func (l *Lab) Owner() (pid int, alive bool) {
+	if l.st == nil || l.Persistent {
+		return 0, false
 	}
-	r.remove(st.ID)
-	return errors.Join(errs...)
+	return l.st.OwnerPID, processAlive(l.st.OwnerPID, l.st.OwnerStart)
 }
 
 func (l *Lab) state(persistent bool) *labState {
@@ -147,10 +149,11 @@ func (l *Lab) state(persistent bool) *labState {
 		ID:         l.ID,
 		Dir:        l.Dir,
 		OwnDir:     l.ownDir,
+		Before:     l.kept,
 		Topology:   l.Topology,
 		Spokes:     l.Spokes,
 		Persistent: persistent,
-		Created:    time.Now(),
+		Created:    l.Created,
 		Netns:      l.netnsNames(),
 		Gateways:   l.gatewayStates(),
 	}
@@ -161,10 +164,11 @@ func (l *Lab) state(persistent bool) *labState {
 	return st
 }
 
-// labFromState rebuilds a handle on a recorded lab, for `lab kill` and
-// `lab restart` in a process other than the one that started it.
+// labFromState rebuilds a handle on a recorded lab, for stopping it or one of
+// its gateways in a process other than the one that started it.
 func labFromState(r *registry, st *labState) *Lab {
-	l := &Lab{ID: st.ID, Dir: st.Dir, Topology: st.Topology, Spokes: st.Spokes, reg: r, st: st}
+	l := &Lab{ID: st.ID, Dir: st.Dir, Topology: st.Topology, Spokes: st.Spokes, Persistent: st.Persistent, Created: st.Created,
+		ownDir: st.OwnDir, kept: st.Before, reg: r, st: st}
 	for _, gs := range st.Gateways {
 		dir := filepath.Join(st.Dir, gs.Name)
 		daemon := gs.Daemon

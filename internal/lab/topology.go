@@ -73,8 +73,8 @@ func (t Topology) String() string {
 	return fmt.Sprintf("topology(%d)", int(t))
 }
 
-// describe names the topology, with the spoke count of a star.
-func (l *Lab) describe() string {
+// Describe names the lab's topology, with the spoke count of a star.
+func (l *Lab) Describe() string {
 	if l.Topology == Star {
 		return fmt.Sprintf("star of %d spokes", l.Spokes)
 	}
@@ -95,6 +95,15 @@ func ParseTopology(s string) (Topology, error) {
 		return Star, nil
 	}
 	return 0, fmt.Errorf("unknown topology %q: use 1 (one gateway), 2 (two gateways), 3 (failover) or star", s)
+}
+
+// Validate checks cfg's topology, spoke count and daemon choices, filling
+// in the default topology, as Up does before it starts anything.
+func (cfg *Config) Validate() error {
+	if err := cfg.checkTopology(); err != nil {
+		return err
+	}
+	return cfg.checkDaemons(cfg.gatewayNames())
 }
 
 // checkTopology validates cfg's topology and spoke count, filling defaults.
