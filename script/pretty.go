@@ -9,6 +9,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script/display"
 )
 
@@ -29,7 +30,7 @@ type Printer struct {
 	Width    int             // line width; 0 means 80
 	MaxItems int             // items of a list shown before folding; 0 means 50, < 0 no limit
 	MaxDepth int             // nesting shown; 0 means 64
-	Secrets  *Secrets        // where redacted values are recorded; may be nil
+	Secrets  *redact.Secrets // where redacted values are recorded; may be nil
 	Context  context.Context // ends a long rendering; nil means none
 
 	path  map[any]bool // containers being written: a repeat is a cycle
@@ -144,8 +145,9 @@ func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
 	switch v := v.(type) {
 	case *starlark.Dict:
 		b.WriteString("{\n")
-		typ, hasType := dictType(v)
-		for _, item := range v.Items() {
+		items := v.Items()
+		keys := redact.KeysOf(items)
+		for _, item := range items {
 			if p.stop() {
 				return
 			}
@@ -153,8 +155,8 @@ func (p *Printer) write(b *strings.Builder, v starlark.Value, depth, col int) {
 			key := p.scalar(item[0])
 			b.WriteString(key)
 			b.WriteString(": ")
-			if p.secret(item[0], item[1], typ, hasType) {
-				b.WriteString(Redacted)
+			if p.secret(keys, item[0], item[1]) {
+				b.WriteString(redact.Mark)
 			} else {
 				p.write(b, item[1], depth+1, len(pad)+len(key)+2)
 			}
@@ -244,22 +246,10 @@ func isContainer(v starlark.Value) bool {
 	return false
 }
 
-// dictType returns the dict's "type" entry, which decides whether its
-// "data" is secret.
-func dictType(d *starlark.Dict) (string, bool) {
-	v, found, _ := d.Get(starlark.String("type"))
-	if !found {
-		return "", false
-	}
-	s, _ := starlark.AsString(v)
-	return s, true
-}
-
-// secret reports whether the entry key: v of a dict with the given type is
-// secret, and if so records v.
-func (p *Printer) secret(key, v starlark.Value, typ string, hasType bool) bool {
-	k, ok := starlark.AsString(key)
-	if !ok || !isSecretKey(k, typ, hasType) {
+// secret reports whether the entry key: v of a dict whose Keys are keys
+// is secret, and if so records v.
+func (p *Printer) secret(keys redact.Keys, key, v starlark.Value) bool {
+	if !keys.Secret(key) {
 		return false
 	}
 	if p.Secrets != nil {
@@ -295,9 +285,10 @@ func (p *Printer) flat(b *strings.Builder, v starlark.Value, depth, budget int) 
 		defer p.leave(v)
 		switch v := v.(type) {
 		case *starlark.Dict:
-			typ, hasType := dictType(v)
+			items := v.Items()
+			keys := redact.KeysOf(items)
 			b.WriteString("{")
-			for i, item := range v.Items() {
+			for i, item := range items {
 				if i > 0 {
 					b.WriteString(", ")
 				}
@@ -305,8 +296,8 @@ func (p *Printer) flat(b *strings.Builder, v starlark.Value, depth, budget int) 
 					return false
 				}
 				b.WriteString(": ")
-				if p.secret(item[0], item[1], typ, hasType) {
-					b.WriteString(Redacted)
+				if p.secret(keys, item[0], item[1]) {
+					b.WriteString(redact.Mark)
 				} else if !walk(item[1], depth+1) {
 					return false
 				}

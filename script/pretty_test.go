@@ -9,6 +9,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/script/display"
 )
@@ -70,7 +71,7 @@ func TestPrinter(t *testing.T) {
 // TestPrinterRecordsSecrets: a redacted value is remembered, so the same
 // string is hidden in later error messages too.
 func TestPrinterRecordsSecrets(t *testing.T) {
-	secrets := script.NewSecrets()
+	secrets := redact.New()
 	p := &script.Printer{Secrets: secrets}
 	if _, err := p.Format(eval(t, `[{"type": "EAP", "data": "eap-password"}]`)); err != nil {
 		t.Fatal(err)

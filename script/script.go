@@ -33,6 +33,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/readfile"
+	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
@@ -80,7 +81,7 @@ type Runtime struct {
 	opts        Options
 	vici        *starlarkvici.Module
 	predeclared starlark.StringDict
-	secrets     *Secrets
+	secrets     *redact.Secrets
 	stdout      io.Writer // opts.Stdout through the redaction
 	stderr      io.Writer // opts.Stderr through the redaction
 
@@ -109,7 +110,7 @@ func New(opts Options) *Runtime {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	r := &Runtime{opts: opts, secrets: NewSecrets(), cache: map[string]*loadEntry{}}
+	r := &Runtime{opts: opts, secrets: redact.New(), cache: map[string]*loadEntry{}}
 	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
 		URI:        opts.URI,
@@ -136,7 +137,7 @@ func (r *Runtime) Vici() *starlarkvici.Module { return r.vici }
 
 // Secrets returns the runtime's set of secret strings, which every output of
 // the runtime keeps out (see Secrets).
-func (r *Runtime) Secrets() *Secrets { return r.secrets }
+func (r *Runtime) Secrets() *redact.Secrets { return r.secrets }
 
 // Stdout returns the runtime's standard output (Options.Stdout) with known
 // secrets redacted: print, pp and module output go there, and a host

@@ -300,35 +300,6 @@ func TestKeywordNames(t *testing.T) {
 	}
 }
 
-func TestSecretsScanSource(t *testing.T) {
-	for _, tc := range []struct {
-		src    string
-		secret string // "" means none
-	}{
-		{`vici.load_shared(type = "IKE", data = "hunter2-psk", owners = ["a"])`, "hunter2-psk"},
-		{`vici.load_shared({"type": "EAP", "data": "eap-pass-1"})`, "eap-pass-1"},
-		{`conf = {"psk": "lab-psk-42"}`, "lab-psk-42"},
-		{`vici.load_key(type = "rsa", data = "-----BEGIN KEY-----")`, "-----BEGIN KEY-----"},
-		{`vici.load_cert(type = "X509", data = "public-cert-data")`, ""},
-		{`print("hello there")`, ""},
-	} {
-		f, err := (&syntax.FileOptions{}).Parse("s.star", tc.src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := script.NewSecrets()
-		found := s.ScanSource(f)
-		if found != (tc.secret != "") {
-			t.Errorf("%s: found = %v", tc.src, found)
-		}
-		if tc.secret != "" {
-			if got := s.Redact("x " + tc.secret + " y"); got != "x <redacted> y" {
-				t.Errorf("%s: Redact = %q", tc.src, got)
-			}
-		}
-	}
-}
-
 // TestRunnerRedactsSecretsOfItsSource: a secret written in the program is
 // kept out of its error messages.
 func TestRunnerRedactsSecretsOfItsSource(t *testing.T) {
@@ -410,30 +381,6 @@ func TestConnectMalformedURIWithoutAllowNet(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "allow-net") ||
 			!(strings.Contains(err.Error(), "unsupported scheme") || strings.Contains(err.Error(), "needs host:port")) {
 			t.Errorf("%s: error %v; want the URI's own fault", src, err)
-		}
-	}
-}
-
-// TestSecretsConcurrent: secrets are learnt on one thread while another
-// writes (a listen callback's error, a log line); run with -race.
-func TestSecretsConcurrent(t *testing.T) {
-	s := script.NewSecrets()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range 500 {
-			s.Add(fmt.Sprintf("secret-%04d", i))
-		}
-	}()
-	for i := 0; ; i++ {
-		select {
-		case <-done:
-			if got := s.Redact("x secret-0499 y"); got != "x <redacted> y" {
-				t.Fatalf("Redact = %q", got)
-			}
-			return
-		default:
-			_ = s.Redact(fmt.Sprintf("line %d secret-%04d", i, i%500))
 		}
 	}
 }

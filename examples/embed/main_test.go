@@ -20,6 +20,7 @@ func TestEmbedAgainstLab(t *testing.T) {
 	}
 	// The first line names the version the daemon reports.
 	want := regexp.MustCompile(`^charon ` + regexp.QuoteMeta(l.Gateway("a").Version()) + ` on embed-example: 0 IKE_SAs\n` +
+		`inventory token: <redacted>\n` +
 		`report\(\) = \{"daemon": "charon", "ike_sas": 0, "extra": "from Go"\}\n$`)
 	if !want.MatchString(out.String()) {
 		t.Errorf("output:\n%s\nwant it to match %s", out.String(), want)

@@ -306,8 +306,9 @@ type Secret struct {
 
 var _ starlark.HasAttrs = (*Secret)(nil)
 
-// Bytes returns the secret data.
-func (s *Secret) Bytes() []byte { return s.data }
+// SecretBytes returns the secret data. A host's redaction learns it
+// through this method (package redact's Secret interface).
+func (s *Secret) SecretBytes() []byte { return s.data }
 
 // MarshalBinary returns the secret data.
 func (s *Secret) MarshalBinary() ([]byte, error) { return s.data, nil }

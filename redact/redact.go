@@ -1,0 +1,156 @@
+// Package redact keeps secrets out of what a vicish runtime writes. A
+// runtime holds one Secrets, learns into it the secrets its scripts handle,
+// and sends every byte it writes through it.
+//
+// What counts as a secret:
+//
+//   - the value of a dict key, struct field or keyword argument named
+//     secret, secrets, psk, password, passphrase, pin, private_key or
+//     privkey (any case), every string in it, but not what a dict inside
+//     it holds under id, type and owners;
+//   - the "data" of a dict or call that also has a "type" other than a
+//     certificate's or public key's (a shared key, a private key), and the
+//     data given to load_shared, load_key and load_token, or to
+//     vici.call("load-shared"/"load-key"/"load-token", ...);
+//   - a string assigned to a variable with one of those names
+//     (psk = "..."), and a string built from literals by + where those
+//     rules apply ("hunter5-" + "concat");
+//   - the bytes of every value that implements Secret (swanctl.secret);
+//   - any string the host adds (Secrets.Add).
+//
+// The runtime learns them with ScanSource (programs before they run),
+// LearnText (input that does not parse), LearnArgs (a builtin's arguments)
+// and Learn (values). From then on Redact, and every Writer, replace each
+// known secret by <redacted> in its raw form and as Starlark, Go and JSON
+// quote it, and in base64.
+//
+// Limits: a secret is matched whole, so a part of it (k[:4]) or a
+// transformation (upper(), reversed) is shown; strings shorter than 4
+// bytes are not treated as secrets (they would blank out ordinary words);
+// a secret the runtime has not seen yet is shown; a secret split across two
+// Writes is not matched.
+package redact
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+)
+
+// Mark replaces a secret in printed values and messages.
+const Mark = "<redacted>"
+
+// minSecret is the shortest string treated as a secret; shorter ones
+// would blank out ordinary words.
+const minSecret = 4
+
+// Secret is implemented by values that hold secret bytes but do not show
+// them (swanctl.secret): whoever learns such a value learns its bytes.
+type Secret interface {
+	SecretBytes() []byte
+}
+
+// Secrets is a set of strings that must not be shown: pre-shared keys,
+// passwords, PINs and private key material. It is safe for concurrent use.
+type Secrets struct {
+	mu       sync.Mutex
+	set      map[string]struct{}
+	forms    []string          // every secret's shown forms
+	replacer *strings.Replacer // forms → Mark; nil until needed after a change
+}
+
+// New returns an empty set.
+func New() *Secrets { return &Secrets{set: map[string]struct{}{}} }
+
+// Add records secret. Strings shorter than 4 bytes are ignored.
+func (s *Secrets) Add(secret string) {
+	if len(secret) < minSecret {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.set[secret]; ok {
+		return
+	}
+	s.set[secret] = struct{}{}
+	for _, f := range shownForms(secret) {
+		if !slices.Contains(s.forms, f) {
+			s.forms = append(s.forms, f)
+			s.replacer = nil
+		}
+	}
+}
+
+// shownForms returns s as it appears in output: raw, and between the
+// quotes of a Starlark string literal, a Go quoted string and a JSON
+// string, and in base64 (json.encode and --json write bytes so).
+func shownForms(s string) []string {
+	unquote := func(q string) string { return q[1 : len(q)-1] }
+	forms := []string{s, unquote(starlark.String(s).String()), unquote(strconv.Quote(s))}
+	if j, err := json.Marshal(s); err == nil {
+		forms = append(forms, unquote(string(j)))
+	}
+	forms = append(forms, base64.StdEncoding.EncodeToString([]byte(s)))
+	var out []string
+	for _, f := range forms {
+		if len(f) >= minSecret && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// current returns the replacer of every known form, building it after a
+// change; nil when no secret is known.
+func (s *Secrets) current() *strings.Replacer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replacer == nil && len(s.forms) > 0 {
+		// longest first: at a position where several forms match, the
+		// replacer takes the first given, so a secret containing another
+		// is replaced whole
+		forms := slices.Clone(s.forms)
+		slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+		pairs := make([]string, 0, 2*len(forms))
+		for _, f := range forms {
+			pairs = append(pairs, f, Mark)
+		}
+		s.replacer = strings.NewReplacer(pairs...)
+	}
+	return s.replacer
+}
+
+// Redact returns text with every known secret replaced by <redacted>.
+func (s *Secrets) Redact(text string) string {
+	if r := s.current(); r != nil {
+		return r.Replace(text)
+	}
+	return text
+}
+
+// contains reports whether text holds a known secret.
+func (s *Secrets) contains(text string) bool { return s.Redact(text) != text }
+
+// writer redacts every Write before passing it on.
+type writer struct {
+	w       io.Writer
+	secrets *Secrets
+}
+
+// Writer returns w with every known secret redacted from what is written
+// through it. Each Write is redacted as a whole: a secret split across two
+// writes is not matched (vicish's own sinks write whole lines).
+func (s *Secrets) Writer(w io.Writer) io.Writer { return &writer{w: w, secrets: s} }
+
+func (w *writer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(w.w, w.secrets.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

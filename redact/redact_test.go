@@ -1,0 +1,173 @@
+package redact_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/redact"
+	"github.com/vicish/vicish/stdlib/swanctl"
+)
+
+// swanctl's secret values are learnt through the Secret interface.
+var _ redact.Secret = (*swanctl.Secret)(nil)
+
+func TestSecretsScanSource(t *testing.T) {
+	for _, tc := range []struct {
+		src    string
+		secret string // "" means none
+	}{
+		{`vici.load_shared(type = "IKE", data = "hunter2-psk", owners = ["a"])`, "hunter2-psk"},
+		{`vici.load_shared({"type": "EAP", "data": "eap-pass-1"})`, "eap-pass-1"},
+		{`conf = {"psk": "lab-psk-42"}`, "lab-psk-42"},
+		{`vici.load_key(type = "rsa", data = "-----BEGIN KEY-----")`, "-----BEGIN KEY-----"},
+		{`vici.load_cert(type = "X509", data = "public-cert-data")`, ""},
+		{`print("hello there")`, ""},
+	} {
+		f, err := (&syntax.FileOptions{}).Parse("s.star", tc.src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := redact.New()
+		found := s.ScanSource(f)
+		if found != (tc.secret != "") {
+			t.Errorf("%s: found = %v", tc.src, found)
+		}
+		if tc.secret != "" {
+			if got := s.Redact("x " + tc.secret + " y"); got != "x <redacted> y" {
+				t.Errorf("%s: Redact = %q", tc.src, got)
+			}
+		}
+	}
+}
+
+// TestSecretsConcurrent: secrets are learnt on one thread while another
+// writes (a listen callback's error, a log line); run with -race.
+func TestSecretsConcurrent(t *testing.T) {
+	s := redact.New()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 500 {
+			s.Add(fmt.Sprintf("secret-%04d", i))
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if got := s.Redact("x secret-0499 y"); got != "x <redacted> y" {
+				t.Fatalf("Redact = %q", got)
+			}
+			return
+		default:
+			_ = s.Redact(fmt.Sprintf("line %d secret-%04d", i, i%500))
+		}
+	}
+}
+
+// TestKeys: the "data next to type" rule and the secret names, as the
+// Printer, Learn and LearnArgs apply them.
+func TestKeys(t *testing.T) {
+	for _, tc := range []struct {
+		dict   string
+		secret []string // the keys whose value is secret
+	}{
+		{`{"type": "IKE", "data": "x", "owners": []}`, []string{"data"}},
+		{`{"type": "X509", "data": "x"}`, nil},
+		{`{"type": "pubkey", "data": "x"}`, nil},
+		{`{"type": None, "data": "x"}`, []string{"data"}},
+		{`{"data": "x"}`, nil},
+		{`{"PSK": 1, "Password": 2, "pin": 3, "private_key": 4, "privkey": 5, "passphrase": 6, "secret": 7, "secrets": 8, "user": 9}`,
+			[]string{"PSK", "Password", "pin", "private_key", "privkey", "passphrase", "secret", "secrets"}},
+	} {
+		v, err := starlark.EvalOptions(&syntax.FileOptions{}, &starlark.Thread{}, "d", tc.dict, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := v.(*starlark.Dict).Items()
+		keys := redact.KeysOf(items)
+		var got []string
+		for _, kv := range items {
+			if keys.Secret(kv[0]) {
+				got = append(got, string(kv[0].(starlark.String)))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.secret) {
+			t.Errorf("%s: secret keys %v, want %v", tc.dict, got, tc.secret)
+		}
+	}
+}
+
+// secretValue is a value that holds secret bytes, as swanctl.secret does.
+type secretValue struct{ starlark.NoneType }
+
+func (secretValue) SecretBytes() []byte { return []byte("held-xyz") }
+
+// TestLearn: Learn finds the secret keys of nested dicts and structs and
+// the bytes of a Secret; LearnArgs also a key-loading command's data.
+func TestLearn(t *testing.T) {
+	s := redact.New()
+	v, err := starlark.EvalOptions(&syntax.FileOptions{}, &starlark.Thread{}, "v", `[{"x": {"psk": ["psk-one", {"id": "id-kept", "data": "psk-two"}]}}, ("a", {"type": "EAP", "data": "eap-three"})]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Learn(v)
+	s.Learn(starlark.NewList([]starlark.Value{secretValue{}}))
+	s.LearnArgs("vici.call", starlark.Tuple{starlark.String("load-shared")}, nil)
+	s.LearnArgs("load-token", nil, []starlark.Tuple{{starlark.String("data"), starlark.Bytes("token-pin-4")}})
+	got := s.Redact("psk-one psk-two eap-three held-xyz") + " " + s.Redact("token-pin-4 id-kept")
+	if want := "<redacted> <redacted> <redacted> <redacted> <redacted> id-kept"; got != want {
+		t.Errorf("Redact = %q, want %q", got, want)
+	}
+}
+
+// TestLearnText: text that does not parse still teaches the values it
+// seems to give to secrets; Private keeps such lines out of a history.
+func TestLearnText(t *testing.T) {
+	s := redact.New()
+	s.LearnText(`vici.load_shared(type="IKE", data="text-data-1", owners=["a"]`)
+	s.LearnText(`x = {"type": "X509", "data": "cert-data-2"`)
+	s.LearnText(`psk = b'text-psk-3`)
+	s.LearnText(`password: "text-pass-4"`)
+	got := s.Redact("text-data-1 cert-data-2 text-psk-3 text-pass-4")
+	if want := "<redacted> cert-data-2 text-psk-3 <redacted>"; got != want {
+		t.Errorf("Redact = %q, want %q", got, want)
+	}
+	for line, private := range map[string]bool{
+		`print(text-data-1)`:       true,
+		`pin = "12`:                true,
+		`vici.load_key(k)`:         true,
+		`print("hello", 1)`:        false,
+		`d = {"type": "x509"}`:     false,
+		`d = {"data": '0123abcd'}`: true,
+	} {
+		if s.Private(line) != private {
+			t.Errorf("Private(%q) = %v", line, !private)
+		}
+	}
+}
+
+// TestWriter: what goes through a Writer is redacted whole, and the count
+// returned is what the caller gave.
+func TestWriter(t *testing.T) {
+	s := redact.New()
+	s.Add("abc") // too short to be a secret
+	s.Add("hunter2-x")
+	s.Add("hunter2-xy") // longer, holds the other: replaced whole
+	var out bytes.Buffer
+	w := s.Writer(&out)
+	line := "abc hunter2-xy hunter2-x\n"
+	if n, err := w.Write([]byte(line)); n != len(line) || err != nil {
+		t.Errorf("Write = %d, %v", n, err)
+	}
+	if got := out.String(); got != "abc <redacted> <redacted>\n" {
+		t.Errorf("wrote %q", got)
+	}
+	if got := strings.Count(s.Redact("hunter2-xyhunter2-xy"), "<redacted>"); got != 2 {
+		t.Errorf("%d marks", got)
+	}
+}
