@@ -9,8 +9,8 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/redact"
-	"github.com/vicish/vicish/script/display"
 )
 
 // Printer renders values for people: a value that fits the width on one line

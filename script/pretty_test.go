@@ -9,9 +9,9 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script"
-	"github.com/vicish/vicish/script/display"
 )
 
 // eval evaluates a Starlark expression for the printer tests.

@@ -32,9 +32,9 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/redact"
-	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/json"

@@ -6,7 +6,7 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/vicish/vicish/stdlib/table"
+	"github.com/vicish/vicish/display"
 )
 
 // logPrinter returns the callback of log=True on initiate and terminate:
@@ -15,7 +15,7 @@ import (
 // print function like print() (standard error when the host set none).
 func logPrinter() starlark.Callable {
 	return starlark.NewBuiltin("log", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		line, err := table.LogArg(b.Name(), args, kwargs)
+		line, err := display.LogArg(b.Name(), args, kwargs)
 		if err != nil {
 			return nil, err
 		}

@@ -16,7 +16,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
-	"github.com/vicish/vicish/script/display"
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/starctx"
 )
 

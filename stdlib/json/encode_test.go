@@ -15,7 +15,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
-	"github.com/vicish/vicish/script/display"
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/json"
 )

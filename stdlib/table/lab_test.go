@@ -14,9 +14,9 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
-	"github.com/vicish/vicish/script/display"
 	"github.com/vicish/vicish/stdlib/table"
 )
 

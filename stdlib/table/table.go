@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/vicish/vicish/script/display"
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/starctx"
 	"go.starlark.net/starlark"
 )

@@ -10,7 +10,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
-	"github.com/vicish/vicish/script/display"
+	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/table"
 )

@@ -3,11 +3,11 @@ package display_test
 import (
 	"testing"
 
-	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
-	"github.com/vicish/vicish/script/display"
+	"github.com/vicish/vicish/display"
+	"github.com/vicish/vicish/stdlib/json"
 )
 
 // TestTextBehavesLikeAString runs the documented operations on a Text.

@@ -10,8 +10,6 @@
 package display
 
 import (
-	"encoding/json"
-
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -25,7 +23,6 @@ var (
 	_ starlark.HasBinary  = Text("")
 	_ starlark.Comparable = Text("")
 	_ starlark.Sliceable  = Text("")
-	_ json.Marshaler      = Text("")
 )
 
 // String returns the text itself, so print(t) and "%s" % t show it as is.
@@ -86,6 +83,3 @@ func (t Text) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (sta
 	}
 	return x + other, nil
 }
-
-// MarshalJSON encodes the text as a JSON string.
-func (t Text) MarshalJSON() ([]byte, error) { return json.Marshal(string(t)) }
