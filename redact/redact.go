@@ -32,15 +32,12 @@
 package redact
 
 import (
-	"encoding/base64"
-	"encoding/json"
+	"cmp"
 	"io"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-
-	"go.starlark.net/starlark"
 )
 
 // Mark replaces a secret in printed values and messages.
@@ -60,13 +57,15 @@ type Secret interface {
 // passwords, PINs and private key material. It is safe for concurrent use.
 type Secrets struct {
 	mu       sync.Mutex
-	set      map[string]struct{}
-	forms    []string          // every secret's shown forms
-	replacer *strings.Replacer // forms → Mark; nil until needed after a change
+	set      map[string]struct{} // the secrets
+	forms    map[string]struct{} // every secret's shown forms
+	replacer *strings.Replacer   // forms → Mark; nil until needed after a change
 }
 
 // New returns an empty set.
-func New() *Secrets { return &Secrets{set: map[string]struct{}{}} }
+func New() *Secrets {
+	return &Secrets{set: map[string]struct{}{}, forms: map[string]struct{}{}}
+}
 
 // Add records secret. Strings shorter than 4 bytes are ignored.
 func (s *Secrets) Add(secret string) {
@@ -80,30 +79,11 @@ func (s *Secrets) Add(secret string) {
 	}
 	s.set[secret] = struct{}{}
 	for _, f := range shownForms(secret) {
-		if !slices.Contains(s.forms, f) {
-			s.forms = append(s.forms, f)
+		if _, ok := s.forms[f]; !ok {
+			s.forms[f] = struct{}{}
 			s.replacer = nil
 		}
 	}
-}
-
-// shownForms returns s as it appears in output: raw, and between the
-// quotes of a Starlark string literal, a Go quoted string and a JSON
-// string, and in base64 (json.encode and --json write bytes so).
-func shownForms(s string) []string {
-	unquote := func(q string) string { return q[1 : len(q)-1] }
-	forms := []string{s, unquote(starlark.String(s).String()), unquote(strconv.Quote(s))}
-	if j, err := json.Marshal(s); err == nil {
-		forms = append(forms, unquote(string(j)))
-	}
-	forms = append(forms, base64.StdEncoding.EncodeToString([]byte(s)))
-	var out []string
-	for _, f := range forms {
-		if len(f) >= minSecret && !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // current returns the replacer of every known form, building it after a
@@ -115,8 +95,10 @@ func (s *Secrets) current() *strings.Replacer {
 		// longest first: at a position where several forms match, the
 		// replacer takes the first given, so a secret containing another
 		// is replaced whole
-		forms := slices.Clone(s.forms)
-		slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+		forms := slices.Collect(maps.Keys(s.forms))
+		slices.SortFunc(forms, func(a, b string) int {
+			return cmp.Or(len(b)-len(a), strings.Compare(a, b))
+		})
 		pairs := make([]string, 0, 2*len(forms))
 		for _, f := range forms {
 			pairs = append(pairs, f, Mark)

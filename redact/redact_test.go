@@ -2,7 +2,10 @@ package redact_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/redact"
+	vjson "github.com/vicish/vicish/stdlib/json"
 	"github.com/vicish/vicish/stdlib/swanctl"
 )
 
@@ -170,4 +174,79 @@ func TestWriter(t *testing.T) {
 	if got := strings.Count(s.Redact("hunter2-xyhunter2-xy"), "<redacted>"); got != 2 {
 		t.Errorf("%d marks", got)
 	}
+}
+
+// TestEveryEncoding: issue 16, a secret holding '<' or a control byte
+// printed through json.encode and --log-json, whose JSON escapes differ
+// from encoding/json's. A secret with each byte some encoder escapes is
+// redacted in what every encoder the runtime (or a Go host) uses writes,
+// and in what one writes of another's output (a log line quoting a dict's
+// text, json.encode of str(d)).
+func TestEveryEncoding(t *testing.T) {
+	ctx := context.Background()
+	dict := func(s string) *starlark.Dict {
+		d := starlark.NewDict(1)
+		_ = d.SetKey(starlark.String("k"), starlark.String(s))
+		return d
+	}
+	vjsonOf := func(v starlark.Value) string {
+		b, err := vjson.Encode(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	goJSONOf := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	encoders := map[string]func(s string) string{
+		"raw":                    func(s string) string { return "x " + s },
+		"repr":                   func(s string) string { return dict(s).String() },
+		"bytes repr":             func(s string) string { return starlark.Bytes(s).String() },
+		"%q of repr (log text)":  func(s string) string { return strconv.Quote(dict(s).String()) },
+		"json.encode":            func(s string) string { return vjsonOf(dict(s)) },
+		"json.encode of str(d)":  func(s string) string { return vjsonOf(starlark.String(dict(s).String())) },
+		"--json of json.encode":  func(s string) string { return vjsonOf(starlark.String(vjsonOf(dict(s)))) },
+		"pp of json.encode":      func(s string) string { return starlark.String(vjsonOf(dict(s))).String() },
+		"%q of json.encode":      func(s string) string { return strconv.Quote(vjsonOf(dict(s))) },
+		"json.encode of bytes":   func(s string) string { return vjsonOf(starlark.Bytes(s)) },
+		"encoding/json":          func(s string) string { return goJSONOf(map[string]string{"k": s}) },
+		"encoding/json twice":    func(s string) string { return goJSONOf(goJSONOf(map[string]string{"k": s})) },
+		"encoding/json of repr":  func(s string) string { return goJSONOf(dict(s).String()) },
+		"encoding/json, no HTML": func(s string) string { return goJSONNoHTML(t, s) },
+	}
+	var all strings.Builder
+	for _, c := range []string{"<", ">", "&", `"`, `\`, "'", "\x00", "\x01", "\b", "\f", "\n", "\r", "\t",
+		"\x7f", "\u2028", "é", "\xff", "ab<cd\x01efgh"} {
+		all.WriteString(c)
+		check(t, encoders, "Q7zz"+c+"Z9yy")
+	}
+	check(t, encoders, "Q7zz"+all.String()+"Z9yy")
+}
+
+func check(t *testing.T, encoders map[string]func(string) string, secret string) {
+	t.Helper()
+	s := redact.New()
+	s.Add(secret)
+	for name, encode := range encoders {
+		out := encode(secret)
+		if got := s.Redact(out); strings.Contains(got, "Q7zz") || !strings.Contains(got, "<redacted>") {
+			t.Errorf("%q through %s: %s redacts to %s", secret, name, out, got)
+		}
+	}
+}
+
+// goJSONNoHTML returns s as encoding/json writes it without HTML escaping.
+func goJSONNoHTML(t *testing.T, s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -44,6 +44,47 @@ fail("cannot use %s" % k["data"])
 		[]string{"data is <redacted>", `"data": <redacted>`, "built: <redacted>", "cannot use <redacted>", "error in the boom callback"})
 }
 
+// TestEncodedSecretsNeverShown: issue 16, a shared key whose data holds '<'
+// and a control byte (ab<cd\x01efgh) showed through json.encode, --log-json
+// and --json, whose JSON escapes are not encoding/json's. Loaded into a
+// real charon, it goes through every encoder and formatter of the runtime,
+// also one inside another (a log line quoting a dict's text, json.encode
+// of str(k), pp of a JSON string), and through -e's --json.
+func TestEncodedSecretsNeverShown(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	const key = `json.decode('{"type": "IKE", "data": "ab<cd\\u0001efgh", "owners": ["enc@lab"]}')`
+	src := `
+k = ` + key + `
+vici.load_shared(k)
+print("json", json.encode(k))
+print(json.encode_indent(k, indent="  "))
+print("twice", json.encode(json.encode(k)))
+print("str", json.encode(str(k)))
+pp(json.encode(k))
+log.info("loaded", key=k, text=str(k), encoded=json.encode(k))
+fail("cannot use %r" % k["data"])
+`
+	checkSinks(t, l, src, []string{"ab<cd", "efgh"},
+		[]string{`"data":"<redacted>"`, `cannot use "<redacted>"`})
+
+	// vicish --json -e: the value shown is learnt before it is encoded
+	var out bytes.Buffer
+	rt := script.New(script.Options{URI: l.Gateway("a").URI, Stdout: &out, Stderr: &out,
+		Getenv: func(string) string { return "" }})
+	defer rt.Close()
+	ctx := context.Background()
+	v, err := rt.Eval(ctx, "<-e>", `[{"reply": vici.load_shared(k), "key": k} for k in [`+key+`]]`)
+	if err == nil {
+		err = rt.Show(ctx, v, 0, true)
+	}
+	if err != nil {
+		t.Fatal(rt.FormatError(err))
+	}
+	if got := out.String(); strings.Contains(got, "ab<cd") || !strings.Contains(got, `"data":"<redacted>"`) {
+		t.Errorf("--json -e wrote %s", got)
+	}
+}
+
 // TestRevealedConfSecretsNeverShown: a shared secret read from a
 // swanctl.conf prints as <secret>; once a script reveals it (to compare it,
 // or to give it to load_shared) its bytes are a known secret in every sink:

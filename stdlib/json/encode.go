@@ -227,49 +227,55 @@ func (e *encoder) array(it starlark.Iterable) error {
 	return nil
 }
 
-// str writes s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 as U+FFFD; <, > and & stay as they
-// are.
-func (e *encoder) str(s string) {
+// str writes s as a JSON string (see Quote).
+func (e *encoder) str(s string) { e.buf.Write(appendString(e.buf.AvailableBuffer(), s)) }
+
+// Quote returns s as a JSON string, as json.encode and the log module's
+// JSON lines write it: quotes, backslashes and control characters escaped
+// (\n, \r and \t by name, the others as \u00XX), invalid UTF-8 as \ufffd,
+// U+2028 and U+2029 as \u2028 and \u2029; <, > and & stay as they are.
+func Quote(s string) string { return string(appendString(nil, s)) }
+
+// appendString appends s as a JSON string to b (see Quote).
+func appendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	e.buf.WriteByte('"')
+	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			e.buf.WriteByte(c)
+			b = append(b, c)
 			i++
 			continue
 		}
 		if c < utf8.RuneSelf {
 			switch c {
 			case '"', '\\':
-				e.buf.WriteByte('\\')
-				e.buf.WriteByte(c)
+				b = append(b, '\\', c)
 			case '\n':
-				e.buf.WriteString(`\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				e.buf.WriteString(`\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				e.buf.WriteString(`\t`)
+				b = append(b, `\t`...)
 			default:
-				e.buf.WriteString(`\u00`)
-				e.buf.WriteByte(hex[c>>4])
-				e.buf.WriteByte(hex[c&0xf])
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4], hex[c&0xf])
 			}
 			i++
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			e.buf.WriteString(`\ufffd`)
-		} else if r == '\u2028' || r == '\u2029' {
-			fmt.Fprintf(&e.buf, `\u%04x`, r)
-		} else {
-			e.buf.WriteString(s[i : i+n])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = fmt.Appendf(b, `\u%04x`, r)
+		default:
+			b = append(b, s[i:i+n]...)
 		}
 		i += n
 	}
-	e.buf.WriteByte('"')
+	return append(b, '"')
 }
 
 // encode implements json.encode(x).

@@ -22,7 +22,6 @@ package log
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -134,11 +133,11 @@ func textValue(v starlark.Value) string {
 func jsonLine(ctx context.Context, now time.Time, level, msg string, fields []starlark.Tuple) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"time":`)
-	writeJSON(&b, now.Format(time.RFC3339Nano))
+	b.WriteString(vjson.Quote(now.Format(time.RFC3339Nano)))
 	b.WriteString(`,"level":`)
-	writeJSON(&b, level)
+	b.WriteString(vjson.Quote(level))
 	b.WriteString(`,"msg":`)
-	writeJSON(&b, msg)
+	b.WriteString(vjson.Quote(msg))
 	if len(fields) > 0 {
 		b.WriteString(`,"fields":{`)
 		for i, kv := range fields {
@@ -146,7 +145,7 @@ func jsonLine(ctx context.Context, now time.Time, level, msg string, fields []st
 				b.WriteByte(',')
 			}
 			name := string(kv[0].(starlark.String))
-			writeJSON(&b, name)
+			b.WriteString(vjson.Quote(name))
 			b.WriteByte(':')
 			// as json.encode writes it; what it refuses (a function, a
 			// dict that contains itself), as the text lines show it
@@ -155,7 +154,7 @@ func jsonLine(ctx context.Context, now time.Time, level, msg string, fields []st
 				if ctx.Err() != nil {
 					return nil, err
 				}
-				writeJSON(&b, kv[1].String())
+				b.WriteString(vjson.Quote(kv[1].String()))
 				continue
 			}
 			b.Write(enc)
@@ -164,17 +163,4 @@ func jsonLine(ctx context.Context, now time.Time, level, msg string, fields []st
 	}
 	b.WriteString("}\n")
 	return b.Bytes(), nil
-}
-
-// writeJSON appends the JSON encoding of v (a string) to b, without the
-// newline json.Encoder adds.
-func writeJSON(b *bytes.Buffer, v any) {
-	var tmp bytes.Buffer
-	enc := json.NewEncoder(&tmp)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		b.WriteString("null")
-		return
-	}
-	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
 }
