@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -62,6 +63,7 @@ func TestUsage(t *testing.T) {
 		{"unknown flag with one dash", []string{"-bogus=1"}, 2, "", "unknown flag -bogus\n"},
 		{"bad flag value names the flag as typed", []string{"--uri", "http://x", "-c", "1"}, 2, "", `invalid value "http://x" for flag --uri: `},
 		{"missing flag value names the flag as typed", []string{"--deadline"}, 2, "", "flag needs an argument: --deadline\n"},
+		{"version names Go and go.starlark.net", []string{"--version"}, 0, " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ", go.starlark.net v", ""},
 		{"bad deadline", []string{"--deadline", "soon", "-c", "1"}, 2, "", `"soon" is not a duration`},
 		{"exit message redacted", []string{"-c", `psk = "hunter7-" + "exit"` + "\n" + `exit("bad " + psk)`}, 1, "", "bad <redacted>"},
 		{"syntax error with a psk", []string{"-c", `psk = "hunter8-syntax" )`}, 2, "", `psk = "<redacted>" )`},

@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/internal/version"
 	"github.com/vicish/vicish/script"
 )
 
@@ -180,8 +181,10 @@ func newREPL(rt *script.Runtime, cfg *readline.Config, stdout, stderr io.Writer)
 	return r, nil
 }
 
-// banner prints one line naming the daemon, or why none is reachable.
+// banner prints vicish's version, a line naming the daemon, or why none is
+// reachable, and how to get help.
 func (r *repl) banner() {
+	fmt.Fprintln(r.screen, version.Current().Short())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if daemon, err := r.rt.Daemon(ctx); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/internal/version"
 )
 
 // TestREPLOnTerminal drives the REPL through a pseudo-terminal against a
@@ -22,6 +23,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	env := []string{"VICI_URI=" + l.Gateway("a").URI, "XDG_STATE_HOME=" + state}
 
 	term := startTerminal(t, env)
+	term.expect(version.Current().Short() + "\n")
 	term.expect("vicish: connected to charon")
 	term.prompt()
 

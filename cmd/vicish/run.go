@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/internal/readfile"
+	"github.com/vicish/vicish/internal/version"
 	"github.com/vicish/vicish/script"
 )
 
@@ -287,7 +287,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	fs.BoolVar(&opts.allowNet, "allow-net", false, "")
 	fs.BoolVar(&opts.allowWrite, "allow-write", false, "")
 	fs.BoolVar(&opts.logJSON, "log-json", false, "")
-	version := fs.Bool("version", false, "")
+	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	fs.Func("c", "", func(s string) error { opts.code = &s; return flag.ErrHelp })
@@ -314,8 +314,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	case *help:
 		fmt.Fprint(stdout, usageText)
 		return opts, script.ExitOK, true
-	case *version:
-		fmt.Fprintln(stdout, versionText())
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Current())
 		return opts, script.ExitOK, true
 	}
 	return opts, 0, false
@@ -367,21 +367,6 @@ func flagError(err error, args []string) error {
 // flag -x: ...", "invalid boolean value "v" for -x: ...", "flag needs an
 // argument: -x".
 var flagInMessage = regexp.MustCompile(`(?:defined: |for flag |for |argument: )-([^\s:=]+)`)
-
-func versionText() string {
-	v, starlarkVersion := "(devel)", "?"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		if info.Main.Version != "" {
-			v = info.Main.Version
-		}
-		for _, dep := range info.Deps {
-			if dep.Path == "go.starlark.net" {
-				starlarkVersion = dep.Version
-			}
-		}
-	}
-	return fmt.Sprintf("vicish %s (go.starlark.net %s)", v, starlarkVersion)
-}
 
 // isTerminal reports whether r is a terminal.
 func isTerminal(r any) bool {
