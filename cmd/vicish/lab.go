@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/version"
 )
 
 const labUsage = `usage: vicish lab up [--dir D] [--topology 1|2|3|star [--gateways N]]
@@ -37,8 +38,8 @@ up      starts real charon daemons that keep running after this command:
         point vicish at it.
 down    stops the lab and deletes what up created: the directory if up made
         it, else everything in it that was not there before.
-status  lists the labs on this machine, each gateway's strongSwan and whether
-        its daemon answers.
+status  prints vicish's version, then lists the labs on this machine, each
+        gateway's strongSwan and whether its daemon answers.
 kill    SIGKILLs gateway GW's charon, as a crash would; its socket file and
         configuration stay (to test a hook or script against a dying daemon).
 restart starts gateway GW's charon again (stopping it first if it runs),
@@ -288,6 +289,7 @@ func labStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lab status: %v\n", err)
 		return 1
 	}
+	fmt.Fprintln(stdout, version.Current())
 	if len(labs) == 0 {
 		fmt.Fprintln(stdout, "no labs running (start one with `vicish lab up`)")
 		return 0

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/internal/version"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -84,7 +85,8 @@ func TestLabUpStatusDown(t *testing.T) {
 		t.Fatalf("gateway a of `lab up` does not answer: %v", err)
 	}
 	out.Reset()
-	if code := labRun([]string{"status"}, &out, &errb); code != 0 || !strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") ||
+	if code := labRun([]string{"status"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), version.Current().String()+"\n") ||
+		!strings.Contains(out.String(), dir) || !strings.Contains(out.String(), "answers") ||
 		!strings.Contains(out.String(), "gateway a  strongSwan "+newest+" (newest)") || !strings.Contains(out.String(), "(system)") {
 		t.Fatalf("lab status: exit %d:\n%s", code, out.String())
 	}
