@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,58 +16,40 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// eventState is a session's event machinery. One subscription on the
-// session's event connection covers every event name that has a callback
-// or a wait() in progress, so events keep the order the daemon sent them
-// in; it grows and shrinks in place (vici.Subscription Add and Remove).
-// The engine queues events (never dropping any, and never making its
-// reader wait) until listen or wait takes them, always on the script's own
-// thread. pending holds events taken off the subscription that on()
-// callbacks have yet to see.
+// Events flow one way. Each session has one subscription on its event
+// connection, covering every event name that has a callback or a wait()
+// in progress, so its events keep the daemon's order; it grows and shrinks
+// in place (vici.Subscription Add and Remove). A feed goroutine per
+// subscription moves the events into the module's inbox, which keeps the
+// events of every session in order of arrival (inbox.go). listen and wait
+// take them with inbox.next, always on the script's own thread.
+
+// eventState is a session's event registrations.
 type eventState struct {
 	resubMu  sync.Mutex // held while the subscription changes
 	mu       sync.Mutex
 	handlers map[string][]starlark.Callable
 	waiting  map[string]int // wait() calls in progress per event name
 	sub      *vici.Subscription
+	feed     *feed    // moves sub's events to the inbox
 	names    []string // the names sub covers, sorted
-	pending  []pendingEvent
-}
-
-type pendingEvent struct {
-	ev     vici.Event
-	waited bool // a wait for this event name has already looked at it
-	// gate is set for a reconnect notice: it is closed once the session's
-	// commands work again, and holds back the notice and every later
-	// event of the session until then.
-	gate chan struct{}
-}
-
-// ready reports whether p may be handed to a callback or a wait.
-func (p *pendingEvent) ready() bool {
-	if p.gate == nil {
-		return true
-	}
-	select {
-	case <-p.gate:
-		return true
-	default:
-		return false
-	}
 }
 
 func (st *eventState) init() {
 	st.handlers = map[string][]starlark.Callable{}
 	st.waiting = map[string]int{}
-	st.sub, st.names, st.pending = nil, nil, nil
+	st.sub, st.feed, st.names = nil, nil, nil
 }
 
-// reset forgets every handler, subscription and queued event.
-func (st *eventState) reset() {
+// resetEvents forgets every handler, the subscription and the events
+// queued in the inbox.
+func (s *Session) resetEvents() {
+	st := &s.events
 	st.mu.Lock()
-	sub := st.sub
+	sub, f := st.sub, st.feed
 	st.init()
 	st.mu.Unlock()
+	s.mod.inbox.forget(s, f)
 	if sub != nil {
 		_ = sub.Close()
 	}
@@ -90,30 +71,25 @@ func (st *eventState) subscribed(name string) bool {
 // unreachable are lost, so a script should resync then.
 const ReconnectEvent = "reconnect"
 
-// reconnectProbeLimit bounds how long a reconnect notice waits for the
-// session's command connection before it is delivered anyway.
-const reconnectProbeLimit = 30 * time.Second
-
 // wantedLocked returns the sorted event names that have callbacks or
 // waits, plus extra, to register with the daemon (so without
 // ReconnectEvent). Call with st.mu held.
 func (st *eventState) wantedLocked(extra string) []string {
 	var names []string
 	for n, hs := range st.handlers {
-		if len(hs) > 0 && n != ReconnectEvent {
+		if len(hs) > 0 {
 			names = append(names, n)
 		}
 	}
 	for n, c := range st.waiting {
-		if c > 0 && n != ReconnectEvent && !slices.Contains(names, n) {
+		if c > 0 {
 			names = append(names, n)
 		}
 	}
-	if extra != "" && extra != ReconnectEvent && !slices.Contains(names, extra) {
-		names = append(names, extra)
-	}
+	names = append(names, extra)
 	sort.Strings(names)
-	return names
+	names = slices.Compact(names)
+	return slices.DeleteFunc(names, func(n string) bool { return n == "" || n == ReconnectEvent })
 }
 
 // resubscribe makes the session's subscription cover exactly the names
@@ -144,6 +120,7 @@ func (s *Session) resubscribe(parent, ctx context.Context, fname, extra string) 
 			drop = append(drop, n)
 		}
 	}
+	var f *feed
 	if len(add) > 0 {
 		var err error
 		if sub == nil {
@@ -151,7 +128,9 @@ func (s *Session) resubscribe(parent, ctx context.Context, fname, extra string) 
 			if client, err = s.eventClient(ctx); err != nil {
 				return s.explain(fname, "", parent, s.deadline, err)
 			}
-			sub, err = client.Subscribe(ctx, add...)
+			if sub, err = client.Subscribe(ctx, add...); err == nil {
+				f = s.startFeed(sub)
+			}
 		} else {
 			err = sub.Add(ctx, add...)
 		}
@@ -164,10 +143,12 @@ func (s *Session) resubscribe(parent, ctx context.Context, fname, extra string) 
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.sub = sub
+	if f != nil {
+		st.sub, st.feed = sub, f
+	}
 	st.names = nil
-	if sub != nil {
-		st.names = sub.Names()
+	if st.sub != nil {
+		st.names = st.sub.Names()
 		sort.Strings(st.names)
 	}
 	return nil
@@ -193,59 +174,17 @@ func (s *Session) subscribeError(ctx context.Context, fname string, names []stri
 	return fmt.Errorf("%s: the daemon at %s does not know the event %q; %s%w", fname, s.resolvedURI(), name, hint, quiet{err})
 }
 
-// dropPendingLocked forgets queued events nobody has a callback for.
-func (st *eventState) dropPendingLocked() {
-	kept := st.pending[:0]
-	for _, p := range st.pending {
-		if len(st.handlers[p.ev.Name]) > 0 || !p.ready() {
-			kept = append(kept, p)
-		}
+// orWatch runs register. When it fails because the daemon of a
+// reconnect=True session cannot be reached, the session's events are
+// watched instead (watchEvents: they flow from when the daemon comes up,
+// after a reconnect event) and register runs again; note then says so.
+func (s *Session) orWatch(register func() error) (err, note error) {
+	err = register()
+	var dialErr *vici.DialError
+	if err == nil || !s.reconnect || !errors.As(err, &dialErr) || s.watchEvents() != nil || register() != nil {
+		return err, nil
 	}
-	clear(st.pending[len(kept):])
-	st.pending = kept
-}
-
-// admitLocked appends an event taken off the subscription to pending. A
-// reconnect notice becomes ReconnectEvent, held back until the session's
-// commands work again. Call with st.mu held.
-func (s *Session) admitLocked(ev vici.Event, waited bool) *pendingEvent {
-	st := &s.events
-	p := pendingEvent{ev: ev, waited: waited}
-	if ev.Reconnected {
-		p.ev = vici.Event{Name: ReconnectEvent, Message: vici.NewMessage().Set("uri", s.resolvedURI()), Received: ev.Received}
-		p.gate = make(chan struct{})
-		go s.awaitCommands(p.gate)
-	}
-	st.pending = append(st.pending, p)
-	return &st.pending[len(st.pending)-1]
-}
-
-// awaitCommands closes gate once a command on the session works again
-// after its event connection was redialled: the command connection may
-// still be waiting out its backoff, or not have noticed the restart yet.
-// It gives up after reconnectProbeLimit, or when the session is closed.
-func (s *Session) awaitCommands(gate chan struct{}) {
-	defer close(gate)
-	ctx, cancel := context.WithTimeout(context.Background(), reconnectProbeLimit)
-	defer cancel()
-	for !s.isClosed() {
-		c, err := s.commandClient(ctx)
-		if err == nil {
-			if err = c.Ready(ctx); err == nil {
-				_, err = c.Call(ctx, "version", nil)
-			}
-			if err == nil {
-				return
-			}
-		}
-		t := time.NewTimer(50 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	return nil, fmt.Errorf("%w; watching it from when it comes up (reconnect=True)", err)
 }
 
 // on implements vici.on(event, fn).
@@ -266,12 +205,9 @@ func (s *Session) on(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	st := &s.events
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for _, h := range st.handlers[name] {
-		if h == fn {
-			return starlark.None, nil
-		}
+	if !slices.Contains(st.handlers[name], fn) {
+		st.handlers[name] = append(st.handlers[name], fn)
 	}
-	st.handlers[name] = append(st.handlers[name], fn)
 	return starlark.None, nil
 }
 
@@ -282,36 +218,21 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn??", &fn); err != nil {
 		return nil, err
 	}
-	s.removeHandler(name, fn)
-	// Only drops registrations: never waits for the daemon.
-	if err := s.resubscribe(starctx.From(thread), starctx.From(thread), b.Name(), ""); err != nil {
-		return nil, err
-	}
-	return starlark.None, nil
+	return starlark.None, s.removeHandler(starctx.From(thread), b.Name(), name, fn)
 }
 
-// removeHandler removes fn (every callback when nil) from event name.
-func (s *Session) removeHandler(name string, fn starlark.Callable) {
+// removeHandler removes fn (every callback when nil) from event name and
+// drops the registrations nobody needs (never waiting for the daemon).
+// Events already queued stay: a callback registered again gets them.
+func (s *Session) removeHandler(ctx context.Context, fname, name string, fn starlark.Callable) error {
 	st := &s.events
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if fn == nil {
+	st.handlers[name] = slices.DeleteFunc(st.handlers[name], func(h starlark.Callable) bool { return fn == nil || h == fn })
+	if len(st.handlers[name]) == 0 {
 		delete(st.handlers, name)
-	} else {
-		hs := st.handlers[name]
-		kept := make([]starlark.Callable, 0, len(hs))
-		for _, h := range hs {
-			if h != fn {
-				kept = append(kept, h)
-			}
-		}
-		if len(kept) == 0 {
-			delete(st.handlers, name)
-		} else {
-			st.handlers[name] = kept
-		}
 	}
-	st.dropPendingLocked()
+	st.mu.Unlock()
+	return s.resubscribe(ctx, ctx, fname, "")
 }
 
 // listenState is the module's one listen at a time: callbacks run inside
@@ -362,6 +283,14 @@ func unpackListen(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tu
 	return a, nil
 }
 
+// deadline is when a call with timeout t must return; zero for never.
+func deadline(t starctx.Duration) time.Time {
+	if !t.Set {
+		return time.Time{}
+	}
+	return time.Now().Add(t.D)
+}
+
 // listen implements s.listen(timeout=None, count=None, keep_going=False):
 // the callbacks of this session only.
 func (s *Session) listen(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -391,7 +320,7 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 		m.ls.mu.Unlock()
 		return nil, fmt.Errorf("%s: already listening; a callback cannot call listen() again (use vici.stop() to end the outer listen)", fname)
 	}
-	if !a.timeout.Set && !anyCallbacks(served()) {
+	if !a.timeout.Set && !m.inbox.anyCallbacks(served()) {
 		m.ls.mu.Unlock()
 		return nil, fmt.Errorf("%s: no events registered, so listening would never end; call vici.on(event, fn) first", fname)
 	}
@@ -403,9 +332,7 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 		m.ls.mu.Unlock()
 	}()
 	ctx := starctx.From(thread)
-	timer, stopTimer := timerFor(a.timeout)
-	defer stopTimer()
-
+	until := deadline(a.timeout)
 	handled := 0
 	for a.count < 0 || handled < a.count {
 		m.ls.mu.Lock()
@@ -415,18 +342,27 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 			break
 		}
 		sessions := served()
-		s, ev, err := nextEvent(ctx, fname, sessions, timer)
+		idle := func() error {
+			if until.IsZero() && !m.inbox.anyCallbacks(sessions) {
+				return errIdle
+			}
+			return nil
+		}
+		it, err := m.inbox.next(ctx, fname, until, idle, func(it *item) bool { return slices.Contains(sessions, it.f.s) }, true)
 		if errors.Is(err, errTimeout) || errors.Is(err, errIdle) {
 			break
 		}
-		if err != nil {
+		if err == nil && it.end != nil {
+			err = it.f.s.lostEvents(fname, it.end)
 			if len(sessions) > 1 && a.keepGoing && ctx.Err() == nil {
 				fmt.Fprintf(m.cfg.Stderr, "%v (keep_going=True, listening goes on with the other sessions)\n", err)
 				continue
 			}
+		}
+		if err != nil {
 			return nil, err
 		}
-		ran, err := s.dispatch(thread, fname, ev, a.keepGoing)
+		ran, err := it.f.s.dispatch(thread, fname, it.ev, a.keepGoing)
 		if err != nil {
 			return nil, err
 		}
@@ -437,156 +373,23 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 	return starlark.MakeInt(handled), nil
 }
 
-// anyCallbacks reports whether any of sessions has a callback or an event
-// queued for one.
-func anyCallbacks(sessions []*Session) bool {
-	for _, s := range sessions {
-		st := &s.events
-		st.mu.Lock()
-		n := len(st.names) + len(st.pending)
-		st.mu.Unlock()
-		if n > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// nextEvent takes the next event for callbacks among sessions: of the
-// events each session has ready, the one that arrived first. It waits
-// while there is none, until timer fires (errTimeout) or ctx ends; with no
-// callbacks left and no timer it returns errIdle. A session whose event
-// connection is lost is reset and reported as an error.
-func nextEvent(ctx context.Context, fname string, sessions []*Session, timer <-chan time.Time) (*Session, vici.Event, error) {
-	for {
-		var best *Session
-		var bestAt time.Time
-		var waitOn []*Session
-		var gates []chan struct{}
-		callbacks := false
-		for _, s := range sessions {
-			st := &s.events
-			st.mu.Lock()
-			if len(st.names) > 0 || len(st.pending) > 0 {
-				callbacks = true
-			}
-			if len(st.pending) == 0 && st.sub != nil {
-				select {
-				case ev, ok := <-st.sub.Events():
-					if !ok {
-						sub := st.sub
-						st.mu.Unlock()
-						return nil, vici.Event{}, s.lostEvents(fname, sub)
-					}
-					s.admitLocked(ev, false)
-				default:
-				}
-			}
-			switch {
-			case len(st.pending) > 0 && !st.pending[0].ready():
-				gates = append(gates, st.pending[0].gate)
-			case len(st.pending) > 0:
-				if at := st.pending[0].ev.Received; best == nil || at.Before(bestAt) {
-					best, bestAt = s, at
-				}
-			case st.sub != nil:
-				waitOn = append(waitOn, s)
-			}
-			st.mu.Unlock()
-		}
-		if best != nil {
-			st := &best.events
-			st.mu.Lock()
-			ev := st.pending[0].ev
-			st.pending[0] = pendingEvent{}
-			st.pending = st.pending[1:]
-			st.mu.Unlock()
-			return best, ev, nil
-		}
-		if !callbacks && timer == nil {
-			return nil, vici.Event{}, errIdle
-		}
-		s, ev, ok, err := waitAny(ctx, fname, waitOn, gates, timer)
-		if err != nil {
-			return nil, vici.Event{}, err
-		}
-		if s != nil {
-			if !ok {
-				return nil, vici.Event{}, s.lostEvents(fname, s.subscription())
-			}
-			s.events.mu.Lock()
-			s.admitLocked(ev, false)
-			s.events.mu.Unlock()
-		}
-	}
-}
-
-func (s *Session) subscription() *vici.Subscription {
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
-	return s.events.sub
-}
-
-// waitAny waits until one of the sessions' subscriptions delivers (it
-// returns that session and the event; ok is false if the channel closed),
-// a gate opens (nil session), timer fires (errTimeout) or ctx ends.
-func waitAny(ctx context.Context, fname string, sessions []*Session, gates []chan struct{}, timer <-chan time.Time) (*Session, vici.Event, bool, error) {
-	cases := make([]reflect.SelectCase, 0, len(sessions)+len(gates)+2)
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)})
-	for _, s := range sessions {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.subscription().Events())})
-	}
-	for _, g := range gates {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(g)})
-	}
-	i, v, ok := reflect.Select(cases)
-	switch {
-	case i == 0:
-		return nil, vici.Event{}, false, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
-	case i == 1:
-		return nil, vici.Event{}, false, errTimeout
-	case i < 2+len(sessions):
-		var ev vici.Event
-		if ok {
-			ev = v.Interface().(vici.Event)
-		}
-		return sessions[i-2], ev, ok, nil
-	}
-	return nil, vici.Event{}, true, nil // a reconnect notice's gate opened
-}
-
-// lostEvents handles a subscription whose channel closed: the event
-// connection is gone (or its consumer fell too far behind). Event state is
-// reset so a later on() redials.
-func (s *Session) lostEvents(fname string, sub *vici.Subscription) error {
-	var cause error = vici.ErrClosed
-	if sub != nil && sub.Err() != nil {
-		cause = sub.Err()
-	}
+// lostEvents handles the end of a session's events: its event connection
+// is gone, or its callbacks fell too far behind. Event state is reset so a
+// later on() redials.
+func (s *Session) lostEvents(fname string, cause error) error {
 	s.mu.Lock()
 	ev := s.ev
 	s.ev = nil
 	s.mu.Unlock()
-	s.events.reset()
+	s.resetEvents()
 	if ev != nil {
 		_ = ev.Close()
 	}
 	if errors.Is(cause, vici.ErrOverflow) {
-		return fmt.Errorf("%s: events from %s arrived faster than the callbacks took them; more than %d were queued, so the session's callbacks were dropped: %w",
-			fname, s.resolvedURI(), maxQueued, cause)
+		return fmt.Errorf("%s: events from %s arrived faster than the callbacks took them; %v, so the session's callbacks were dropped", fname, s.resolvedURI(), cause)
 	}
 	return fmt.Errorf("%s: lost the event connection to %s (did charon stop? vici.connect(reconnect=True) redials and re-registers), callbacks were dropped: %w",
 		fname, s.resolvedURI(), cause)
-}
-
-func timerFor(t starctx.Duration) (<-chan time.Time, func()) {
-	if !t.Set {
-		return nil, func() {}
-	}
-	tm := time.NewTimer(t.D)
-	return tm.C, func() { tm.Stop() }
 }
 
 // dispatch calls every handler of ev on thread. It reports whether there
@@ -595,7 +398,7 @@ func timerFor(t starctx.Duration) (<-chan time.Time, func()) {
 func (s *Session) dispatch(thread *starlark.Thread, fname string, ev vici.Event, keepGoing bool) (bool, error) {
 	st := &s.events
 	st.mu.Lock()
-	hs := append([]starlark.Callable(nil), st.handlers[ev.Name]...)
+	hs := slices.Clone(st.handlers[ev.Name])
 	st.mu.Unlock()
 	for _, fn := range hs {
 		var kwargs []starlark.Tuple
@@ -681,36 +484,31 @@ func waitResult(from *Session, data starlark.Value, a waitArgs) starlark.Value {
 	return data
 }
 
-// registration is one session's registration for a wait, running
-// concurrently with the others'.
+// registration is how a session's registration for a wait ended.
 type registration struct {
-	s     *Session
-	done  chan struct{} // closed when err and note are set
-	err   error
-	note  error // a reconnect=True session that is down and watched
-	taken bool  // the wait has looked at the outcome
+	s    *Session
+	err  error
+	note error // a reconnect=True session that is down and watched
 }
 
 // waitOn registers a.name on every session and returns the first event
 // of that name, from any of them, for which match is true, with the
-// session it came from; (nil, nil, nil) after the timeout. Other events
-// taken meanwhile stay queued for on() callbacks. The sessions register
+// session it came from; (nil, nil, nil) after the timeout. Events it
+// looks at stay queued for on() callbacks. The sessions register
 // concurrently and events are taken as soon as any is registered, so a
 // daemon that is slow to answer holds up only its own events. Over
 // several sessions, one that cannot register or whose event connection is
 // lost is reported on stderr and left out (its error is returned only
 // when no session is left), and a reconnect=True session whose daemon is
-// down is watched from when it comes up, as g.on does.
+// down is watched from when it comes up (orWatch).
 func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitArgs) (*Session, starlark.Value, error) {
 	if len(sessions) == 0 {
 		return nil, nil, fmt.Errorf("%s: every session is closed, so no event can come", fname)
 	}
 	ctx := starctx.From(thread)
-	var deadline time.Time
-	if a.timeout.Set {
-		deadline = time.Now().Add(a.timeout.D)
-	}
+	until := deadline(a.timeout)
 	several := len(sessions) > 1
+	in := &sessions[0].mod.inbox
 	for _, s := range sessions {
 		st := &s.events
 		st.mu.Lock()
@@ -721,8 +519,8 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 			if st.waiting[a.name]--; st.waiting[a.name] <= 0 {
 				delete(st.waiting, a.name)
 			}
-			st.dropPendingLocked() // events only a wait wanted are of no use now
 			st.mu.Unlock()
+			in.dropUnwanted(s)                     // events only a wait wanted are of no use now
 			_ = s.resubscribe(ctx, ctx, fname, "") // only drops names: never waits
 		}()
 	}
@@ -734,20 +532,19 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 		cancelRegs()
 		wg.Wait()
 	}()
-	regs := make([]*registration, len(sessions))
-	for i, s := range sessions {
-		r := &registration{s: s, done: make(chan struct{})}
-		regs[i] = r
+	ended := make(chan registration, len(sessions))
+	for _, s := range sessions {
 		wg.Go(func() {
-			defer close(r.done)
-			r.err, r.note = s.registerWait(regCtx, fname, deadline, several)
+			r := registration{s: s}
+			register := func() error { return s.registerFor(regCtx, fname, until) }
+			if several {
+				r.err, r.note = s.orWatch(register)
+			} else {
+				r.err = register()
+			}
+			ended <- r
+			in.poke()
 		})
-	}
-	var timer <-chan time.Time
-	if a.timeout.Set {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		timer = t.C
 	}
 	live := slices.Clone(sessions)
 	stderr := sessions[0].mod.cfg.Stderr
@@ -761,168 +558,68 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 		fmt.Fprintf(stderr, "%v (waiting goes on with the other sessions)\n", err)
 		return nil
 	}
-	matches := func(ev vici.Event) (bool, starlark.Value, error) {
-		data := FromMessage(ev.Message)
-		if a.match == nil {
-			return true, data, nil
+	// registered takes the outcome of the registrations that ended: the
+	// failed ones leave the wait.
+	registered := func() error {
+		for {
+			var r registration
+			select {
+			case r = <-ended:
+			default:
+				return nil
+			}
+			switch {
+			case errors.Is(r.err, errTimeout):
+				return errTimeout // the wait's own timeout passed
+			case r.err != nil:
+				if err := leaveOut(r.s, r.err); err != nil {
+					return err
+				}
+			case r.note != nil:
+				fmt.Fprintf(stderr, "%v\n", r.note)
+			}
 		}
-		ok, err := starlark.Call(thread, a.match, starlark.Tuple{data}, nil)
-		if err != nil {
-			return false, nil, err
-		}
-		return bool(ok.Truth()), FromMessage(ev.Message), nil
+	}
+	unseen := func(it *item) bool {
+		return slices.Contains(live, it.f.s) && (it.end != nil || it.ev.Name == a.name && !it.waited)
 	}
 	for {
-		// registrations that ended: the failed ones leave the wait
-		var gates []chan struct{}
-		for _, r := range regs {
-			if r.taken {
-				continue
+		it, err := in.next(ctx, fname, until, registered, unseen, false)
+		switch {
+		case errors.Is(err, errTimeout):
+			return nil, nil, nil
+		case err != nil:
+			return nil, nil, err
+		case it.end != nil:
+			if err := leaveOut(it.f.s, it.f.s.lostEvents(fname, it.end)); err != nil {
+				return nil, nil, err
 			}
-			select {
-			case <-r.done:
-				r.taken = true
-				switch {
-				case errors.Is(r.err, errTimeout):
-					return nil, nil, nil // the wait's own timeout passed
-				case r.err != nil:
-					if err := leaveOut(r.s, r.err); err != nil {
-						return nil, nil, err
-					}
-				case r.note != nil:
-					fmt.Fprintf(stderr, "%v\n", r.note)
-				}
-			default:
-				gates = append(gates, r.done)
-			}
+			continue
 		}
-		// each session's first event of the name that no wait has looked
-		// at yet, taking what its subscription already holds until there
-		// is one, so the earliest of all sessions is chosen; a reconnect
-		// notice only once its gate is open
-		var from *Session
-		var ev vici.Event
-		for _, s := range slices.Clone(live) {
-			first, gate, lost := s.firstUnwaited(a.name)
-			switch {
-			case lost != nil:
-				if err := leaveOut(s, s.lostEvents(fname, lost)); err != nil {
-					return nil, nil, err
-				}
-			case gate != nil:
-				gates = append(gates, gate)
-			}
-			if first != nil && (from == nil || first.Received.Before(ev.Received)) {
-				from, ev = s, *first
-			}
-		}
-		if from != nil {
-			st := &from.events
-			st.mu.Lock()
-			for i := range st.pending {
-				if st.pending[i].ev.Message == ev.Message && st.pending[i].ev.Name == ev.Name {
-					st.pending[i].waited = true
-					break
-				}
-			}
-			st.mu.Unlock()
-			ok, data, err := matches(ev)
+		data := FromMessage(it.ev.Message)
+		if a.match != nil {
+			ok, err := starlark.Call(thread, a.match, starlark.Tuple{data}, nil)
 			if err != nil {
 				return nil, nil, err
 			}
-			if ok {
-				return from, data, nil
+			if !ok.Truth() {
+				continue
 			}
-			continue
+			data = FromMessage(it.ev.Message) // a fresh copy: match may have changed its own
 		}
-		var subs []*Session
-		for _, s := range live {
-			if s.subscription() != nil {
-				subs = append(subs, s)
-			}
-		}
-		s, got, ok, err := waitAny(ctx, fname, subs, gates, timer)
-		if errors.Is(err, errTimeout) {
-			return nil, nil, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if s == nil {
-			continue // a gate opened or a registration ended
-		}
-		if !ok {
-			if err := leaveOut(s, s.lostEvents(fname, s.subscription())); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		s.events.mu.Lock()
-		s.admitLocked(got, false)
-		s.events.mu.Unlock()
+		return it.f.s, data, nil
 	}
-}
-
-// firstUnwaited returns the session's first event named name that no
-// wait has looked at yet, taking events off the subscription (without
-// blocking) while none is queued. gate is set when a reconnect notice
-// that is not ready holds back the rest; lost is the subscription when
-// its channel closed.
-func (s *Session) firstUnwaited(name string) (first *vici.Event, gate chan struct{}, lost *vici.Subscription) {
-	st := &s.events
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for i := 0; ; i++ {
-		if i == len(st.pending) {
-			if st.sub == nil {
-				return nil, nil, nil
-			}
-			select {
-			case got, ok := <-st.sub.Events():
-				if !ok {
-					return nil, nil, st.sub
-				}
-				s.admitLocked(got, false)
-			default:
-				return nil, nil, nil
-			}
-		}
-		p := &st.pending[i]
-		if !p.ready() {
-			return nil, p.gate, nil // later events of the session wait behind it
-		}
-		if p.ev.Name == name && !p.waited {
-			ev := p.ev
-			return &ev, nil, nil
-		}
-	}
-}
-
-// registerWait registers the names waits want now on s (registerFor).
-// With watch, a reconnect=True session whose daemon cannot be reached is
-// watched instead (vici.Connecting): note then says so, and its events
-// flow from when the daemon comes up, after a reconnect notice.
-func (s *Session) registerWait(ctx context.Context, fname string, deadline time.Time, watch bool) (err, note error) {
-	err = s.registerFor(ctx, fname, deadline)
-	var dialErr *vici.DialError
-	if err == nil || !watch || !s.reconnect || !errors.As(err, &dialErr) || s.watchEvents() != nil {
-		return err, nil
-	}
-	if s.registerFor(ctx, fname, deadline) != nil {
-		return err, nil
-	}
-	return nil, fmt.Errorf("%w; watching it from when it comes up (reconnect=True)", err)
 }
 
 // registerFor registers the names waits want now on s, within the
 // session's deadline and the wait's own (errTimeout when that passes
 // first; zero for none).
-func (s *Session) registerFor(parent context.Context, fname string, deadline time.Time) error {
+func (s *Session) registerFor(parent context.Context, fname string, until time.Time) error {
 	ctx, cancel := ctxWithin(parent, s.deadline)
 	defer cancel()
-	if !deadline.IsZero() {
+	if !until.IsZero() {
 		var c2 context.CancelFunc
-		ctx, c2 = context.WithDeadlineCause(ctx, deadline, errTimeout)
+		ctx, c2 = context.WithDeadlineCause(ctx, until, errTimeout)
 		defer c2()
 	}
 	err := s.resubscribe(parent, ctx, fname, "")

@@ -1,7 +1,6 @@
 package starlarkvici
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -284,16 +283,14 @@ func (g *Group) on(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	}
 	pos := starlark.Tuple{starlark.String(name), fn}
 	return g.each(func(s *Session) error {
-		_, err := s.on(thread, b, pos, nil)
-		var dialErr *vici.DialError
-		if err == nil || !s.reconnect || !errors.As(err, &dialErr) || s.watchEvents() != nil {
+		err, note := s.orWatch(func() error {
+			_, err := s.on(thread, b, pos, nil)
 			return err
+		})
+		if note != nil {
+			return fmt.Errorf("%w, a reconnect event will say so", note)
 		}
-		// A member that is down now is watched from when it comes up.
-		if _, err2 := s.on(thread, b, pos, nil); err2 != nil {
-			return err
-		}
-		return fmt.Errorf("%w; watching it from when it comes up (reconnect=True), a reconnect event will say so", err)
+		return err
 	})
 }
 
@@ -305,8 +302,7 @@ func (g *Group) off(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, err
 	}
 	for _, s := range g.sessions {
-		s.removeHandler(name, fn)
-		if err := s.resubscribe(starctx.From(thread), starctx.From(thread), b.Name(), ""); err != nil {
+		if err := s.removeHandler(starctx.From(thread), b.Name(), name, fn); err != nil {
 			return nil, err
 		}
 	}

@@ -76,7 +76,8 @@ type Module struct {
 	sessions []*Session // sessions opened by connect or group, closed by Close
 	closed   bool
 
-	ls listenState // the one listen() running, if any
+	ls    listenState // the one listen() running, if any
+	inbox inbox       // every session's events for listen and wait
 }
 
 var (

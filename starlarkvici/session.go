@@ -137,10 +137,6 @@ func (s *Session) resolvedURI() string {
 	return s.uri
 }
 
-// maxQueued is how many events a session's subscription holds for
-// callbacks that do not take them before it is ended (vici.Options.MaxQueued).
-const maxQueued = 65536
-
 // dial connects to the session's daemon; timeout bounds each operation
 // (vici.Options.Timeout). When discovery found an invalid strongswan.conf,
 // it fails with that error instead of trying the default socket, as
@@ -266,7 +262,7 @@ func (s *Session) close() error {
 		s.mod.mu.Unlock()
 	}
 	s.mu.Unlock()
-	s.events.reset()
+	s.resetEvents()
 	var err error
 	for _, c := range []*vici.Client{cmd, ev, aux} {
 		if c != nil {

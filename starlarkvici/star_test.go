@@ -241,11 +241,17 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	predeclared["stop_gateway"] = signal("stop_gateway", syscall.SIGSTOP) // SIGSTOP: the daemon hangs
 	predeclared["cont_gateway"] = signal("cont_gateway", syscall.SIGCONT)
 	predeclared["queued"] = starlark.NewBuiltin("queued", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
-		sub := mod.def.subscription()
+		// in the module's inbox, held back, and still in the subscription
+		st := &mod.def.events
+		st.mu.Lock()
+		sub, f := st.sub, st.feed
+		st.mu.Unlock()
 		if sub == nil {
 			return starlark.MakeInt(0), nil
 		}
-		return starlark.MakeInt(sub.Queued()), nil
+		mod.inbox.mu.Lock()
+		defer mod.inbox.mu.Unlock()
+		return starlark.MakeInt(f.count + sub.Queued()), nil
 	})
 	predeclared["restart_gateway"] = starlark.NewBuiltin("restart_gateway", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
 		var name string
