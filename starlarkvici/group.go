@@ -99,6 +99,7 @@ func (m *Module) group(thread *starlark.Thread, b *starlark.Builtin, args starla
 		"listen": g.listen,
 		"wait":   g.wait,
 		"close":  g.close,
+		"batch":  g.batch,
 	} {
 		g.members[name] = starlark.NewBuiltin("vici.group."+name, fn).BindReceiver(g)
 	}
@@ -248,10 +249,12 @@ func (g *Group) run(thread *starlark.Thread, fname, cmdName string, build reques
 	return out, nil
 }
 
-// errorValue is a failed member's entry in a group's result.
-func errorValue(err error) starlark.Value {
-	d := starlark.NewDict(1)
+// errorValue is a failed member's entry in a group's result: the message
+// and its class ("reason", see Reason).
+func errorValue(err error) *starlark.Dict {
+	d := starlark.NewDict(2)
 	_ = d.SetKey(starlark.String("error"), starlark.String(err.Error()))
+	_ = d.SetKey(starlark.String("reason"), starlark.String(Reason(err)))
 	return d
 }
 

@@ -25,7 +25,7 @@ func otherBuiltins() []builtinDoc {
 		{"connect", []string{"uri", "deadline", "reconnect", "name"}, "connect(uri=None, deadline=None, reconnect=False, name=None)",
 			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .name, .uri and .close(). reconnect=True redials after the daemon restarts."},
 		{"group", []string{"members", "deadline", "reconnect"}, "group(members, deadline=None, reconnect=False)",
-			"A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message} for a member that failed. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
+			"A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol or refused). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
 		{"on", []string{"event", "fn"}, "on(event, fn)",
 			"Register fn(name, data) for an event; a fn with a parameter named session also gets the session the event came from. Events queue from now on and reach fn inside listen()."},
 		{"off", []string{"event", "fn"}, "off(event, fn=None)",
@@ -152,7 +152,8 @@ func groupHelp(g *Group) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vici.group of %s.\n\n", strings.Join(g.names, ", "))
 	b.WriteString("Every command of the vici module runs on all members at once and returns {name: reply};\n" +
-		"a member that failed has {\"error\": message} instead (test with \"error\" in reply).\n" +
+		"a member that failed has {\"error\": message, \"reason\": why} instead (test with \"error\" in reply;\n" +
+		"why is unreachable, timeout, protocol or refused).\n" +
 		"Group commands take no each= or log= callback. g[name] is a member's session, g.names the names.\n\n" +
 		"Other functions:\n" +
 		"  on(event, fn)         vici.on on every member; returns {name: None or {\"error\": ...}}\n" +
@@ -161,6 +162,10 @@ func groupHelp(g *Group) string {
 		"                        run the members' callbacks, merged in arrival order\n" +
 		"  wait(event, match=None, timeout=None)\n" +
 		"                        (name, data) of the first matching event of any member, or None\n" +
+		"  batch(commands)       each member runs the commands (names, or (name, {keyword: value})\n" +
+		"                        pairs) one after another, the members at once, stopping at its first\n" +
+		"                        failure: {name: {command: reply, ..., \"seconds\": s}}, or {name: {\"error\",\n" +
+		"                        \"reason\", \"command\", \"seconds\"}} for a member that failed\n" +
 		"  close()               close every member\n")
 	return b.String()
 }
