@@ -1,11 +1,13 @@
 // Package file provides the Starlark "file" module, which reads and writes
 // whole files:
 //
-//	file.read(path)            → str
+//	file.read(path, default=?) → str
 //	file.write(path, data)     → None
 //
 // read returns a regular file's contents (never a fifo, device or
-// directory, and at most readfile.DefaultLimit bytes). write replaces the
+// directory, and at most readfile.DefaultLimit bytes); when default is
+// given and nothing exists at path, it returns default instead of failing
+// (a state file on a program's first run). write replaces the
 // file at path with data (str or bytes) atomically: it writes a temporary
 // file in the same directory, syncs it and renames it over path, so a
 // reader (node_exporter's textfile collector, say) sees the old contents
@@ -69,10 +71,14 @@ func NewModule(allowWrite bool) *starlarkstruct.Module {
 
 func read(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+	var def starlark.Value // nil: not given
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "default?", &def); err != nil {
 		return nil, err
 	}
 	data, err := readfile.Read(path, readfile.DefaultLimit)
+	if err != nil && def != nil && errors.Is(err, os.ErrNotExist) {
+		return def, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -52,6 +52,20 @@ r = file.read(`+starlark.String(p).String()+`)`)
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
 	}
+	// default= stands in for a file that does not exist, and only then.
+	missing := starlark.String(filepath.Join(dir, "state.json")).String()
+	for src, want := range map[string]starlark.Value{
+		`r = file.read(` + missing + `, default="{}")`:                  starlark.String("{}"),
+		`r = file.read(` + missing + `, default=None)`:                  starlark.None,
+		`r = file.read(` + starlark.String(p).String() + `, default=1)`: starlark.String("\x00\xff"),
+	} {
+		if r, err := run(t, false, src); err != nil || r != want {
+			t.Errorf("%s: %v %v, want %v", src, r, err, want)
+		}
+	}
+	if _, err := run(t, false, `file.read(`+starlark.String(dir).String()+`, default="")`); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("default= hid that a directory is not a file: %v", err)
+	}
 }
 
 func TestWriteDisabled(t *testing.T) {
