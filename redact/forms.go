@@ -9,6 +9,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/vicish/vicish/internal/settings"
 	vjson "github.com/vicish/vicish/stdlib/json"
 )
 
@@ -27,6 +28,8 @@ var quoters = []func(string) string{
 	// encoding/json, as a host writes JSON: with and without HTML escaping
 	func(s string) string { return inner(goJSON(s, true), 1) },
 	func(s string) string { return inner(goJSON(s, false), 1) },
+	// a quoted value in swanctl.conf or strongswan.conf (file.read of one)
+	func(s string) string { return inner(settings.Quote(s), 1) },
 }
 
 // quoteDepth is how many times over a secret's quoted forms are matched:
@@ -48,7 +51,9 @@ func goJSON(s string, escapeHTML bool) string {
 
 // shownForms returns the forms in which secret can appear in output: raw,
 // quoted by each of quoters up to quoteDepth times over, and in base64
-// (json.encode and --json write bytes so), with and without padding.
+// (json.encode and --json write bytes so; swanctl.conf's 0s values), with
+// and without padding. Hex is matched apart (see redactHex), as it may be
+// written in either case and with ':' between digits.
 func shownForms(secret string) []string {
 	forms := []string{secret}
 	level := forms

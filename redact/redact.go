@@ -59,6 +59,7 @@ type Secrets struct {
 	mu       sync.Mutex
 	set      map[string]struct{} // the secrets
 	forms    map[string]struct{} // every secret's shown forms
+	hexes    []string            // every secret's hexForm; only appended to
 	replacer *strings.Replacer   // forms → Mark; nil until needed after a change
 }
 
@@ -78,6 +79,7 @@ func (s *Secrets) Add(secret string) {
 		return
 	}
 	s.set[secret] = struct{}{}
+	s.hexes = append(s.hexes, hexForm(secret))
 	for _, f := range shownForms(secret) {
 		if _, ok := s.forms[f]; !ok {
 			s.forms[f] = struct{}{}
@@ -87,8 +89,8 @@ func (s *Secrets) Add(secret string) {
 }
 
 // current returns the replacer of every known form, building it after a
-// change; nil when no secret is known.
-func (s *Secrets) current() *strings.Replacer {
+// change, and the secrets' hex forms; nil when no secret is known.
+func (s *Secrets) current() (*strings.Replacer, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.replacer == nil && len(s.forms) > 0 {
@@ -105,15 +107,16 @@ func (s *Secrets) current() *strings.Replacer {
 		}
 		s.replacer = strings.NewReplacer(pairs...)
 	}
-	return s.replacer
+	return s.replacer, s.hexes
 }
 
 // Redact returns text with every known secret replaced by <redacted>.
 func (s *Secrets) Redact(text string) string {
-	if r := s.current(); r != nil {
-		return r.Replace(text)
+	r, hexes := s.current()
+	if r == nil {
+		return text
 	}
-	return text
+	return redactHex(r.Replace(text), hexes)
 }
 
 // contains reports whether text holds a known secret.

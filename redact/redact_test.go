@@ -250,3 +250,35 @@ func goJSONNoHTML(t *testing.T, s string) string {
 	}
 	return b.String()
 }
+
+// TestSwanctlConfForms: issue 16, a PSK written in hex in swanctl.conf
+// printed in clear (file.read of the file) while its base64 form was
+// hidden. Every way swanctl.conf can give a secret is redacted once the
+// secret is known: hex in either case, with ':' between digits or not,
+// base64 with or without padding, a quoted string with escapes.
+func TestSwanctlConfForms(t *testing.T) {
+	s := redact.New()
+	for _, secret := range []string{"hunter20-hex", "hunter21-b64", "hunter23-padd", `hunter22 "q"\` + "\t"} {
+		s.Add(secret)
+	}
+	conf := `secrets {
+  ike-1 { secret = 0x68756e74657232302d686578 }
+  ike-2 { secret = 0X68756E74657232302D686578 }
+  ike-3 { secret = 0x68:75:6e:74:65:72:32:30:2D:68:65:78 }
+  ike-4 { secret = 0x6:875:6E7465723230:2d686578 }
+  ike-6 { secret = 0saHVudGVyMjEtYjY0 }
+  ike-7 { secret = 0saHVudGVyMjMtcGFkZA== }
+  ike-10 { secret = 0saHVudGVyMjMtcGFkZA }
+  ike-8 { secret = "hunter22 \"q\"\\\t" }
+  ike-9 { id = 0x0123456789abcdef0123 }
+}`
+	got := s.Redact(conf)
+	for _, leak := range []string{"6865", "6E74", "6e74", "aHVud", "hunter"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q shown:\n%s", leak, got)
+		}
+	}
+	if n := strings.Count(got, "<redacted>"); n != 8 || !strings.Contains(got, "0x0123456789abcdef0123") {
+		t.Errorf("%d secrets redacted, want 8, and the id kept:\n%s", n, got)
+	}
+}

@@ -31,7 +31,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"http":    http.NewModule(o.AllowNet),
 		"file":    file.NewModule(o.AllowWrite),
 		"table":   table.NewModule(r.vici),
-		"swanctl": r.learning(swanctl.NewModule(r.vici.Client, r.stdout)),
+		"swanctl": swanctl.NewModule(r.vici.Client, r.stdout, r.secrets.Add),
 		"x509":    x509.NewModule(),
 		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":    starlark.NewBuiltin("help", r.help),
@@ -51,8 +51,7 @@ func moduleDocs() []doc.Module {
 
 // learning returns module m with each builtin wrapped so that the runtime
 // learns the secrets among its arguments first (log.warn("x", psk=k)), and
-// those in its result (the swanctl.secret values of swanctl.load_conf, so
-// that what their reveal() returns never shows).
+// those in its result.
 func (r *Runtime) learning(m *starlarkstruct.Module) *starlarkstruct.Module {
 	members := make(starlark.StringDict, len(m.Members))
 	for name, v := range m.Members {

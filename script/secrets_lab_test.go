@@ -113,6 +113,54 @@ fail("bad %s %s" % (ike, eap))
 		[]string{"ike <redacted>", `bad b"<redacted>" b"<redacted>"`})
 }
 
+// TestConfSecretFormsNeverShown: issue 16, a PSK written in hex in
+// swanctl.conf printed in clear through file.read of that file after
+// swanctl.load_conf, while its 0s base64 form was hidden. Each form
+// swanctl.conf gives a secret in (hex in either case and with ':', base64,
+// a quoted string with escapes, a bare word, a key file's passphrase) is
+// redacted once the runtime has read the file, by load_conf or by apply,
+// which loads the secrets into a real charon without the script ever
+// holding them.
+func TestConfSecretFormsNeverShown(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	dir := t.TempDir()
+	conf := `secrets {
+  ike-hex { id = hex@lab
+            secret = 0x68756e74657233302d686578 }
+  ike-colons { id = colons@lab
+               secret = 0x68:75:6E:74:65:72:33:31:2D:48:45:58 }
+  ike-b64 { id = b64@lab
+            secret = 0saHVudGVyMzItYjY0 }
+  ike-quoted { id = quoted@lab
+               secret = "hunter33 \"q\"\\x" }
+  ike-bare { id = bare@lab
+             secret = hunter34-bare }
+  private-unused { file = none.pem
+                   secret = hunter35-pass }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leaks := []string{"68756e74", "68:75:6E", "6E:74", "aHVudGVy", "hunter3"}
+	wants := []string{"hex@lab", "colons@lab", "b64@lab", "quoted@lab", "bare@lab", "file = none.pem"}
+	read := `
+text = file.read(` + strconv.Quote(filepath.Join(dir, "swanctl.conf")) + `)
+print(text)
+log.info("conf", text=text)
+print(json.encode(text))
+pp(text)
+`
+	t.Run("apply", func(t *testing.T) {
+		src := `r = swanctl.apply(` + strconv.Quote(dir) + `)
+print("loaded", sorted(vici.get_shared()["keys"]))` + read
+		checkSinks(t, l, src, leaks, append(wants, `loaded ["ike-b64", "ike-bare", "ike-colons", "ike-hex", "ike-quoted"]`))
+	})
+	t.Run("load_conf", func(t *testing.T) {
+		checkSinks(t, l, `c = swanctl.load_conf(`+strconv.Quote(dir)+`)`+read, leaks, wants)
+	})
+}
+
 // checkSinks runs src against gateway a of l, with text and with JSON log
 // lines, and checks that everything it wrote (output, log, the error that
 // ended it) shows none of secrets and each of wants.

@@ -134,7 +134,7 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	defer release()
 	predeclared := starlark.StringDict{
 		"vici":     mod,
-		"swanctl":  swanctl.NewModule(mod.Client, io.Discard),
+		"swanctl":  swanctl.NewModule(mod.Client, io.Discard, nil),
 		"lab":      labValue(l),
 		"fixtures": fixtures(t),
 		"struct":   starlark.NewBuiltin("struct", starlarkstruct.Make),

@@ -499,3 +499,29 @@ func (lx *lexer) lexValue(b *buffer) (token, bool, error) {
 	}
 	return token{kind: tName, text: string(b.data[start:b.pos]), pos: pos}, true, nil
 }
+
+// Quote returns s as a quoted value that reads back as s: '"' and '\'
+// escaped with a backslash, newline, carriage return and tab as \n, \r
+// and \t, every other byte as it is.
+func Quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

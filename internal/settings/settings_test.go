@@ -267,3 +267,18 @@ func TestDepth(t *testing.T) {
 		t.Errorf("1,000,000 levels: got %v, want %q", err, want)
 	}
 }
+
+// TestQuote: a quoted value reads back as the string it quotes, whatever
+// bytes it holds.
+func TestQuote(t *testing.T) {
+	var all strings.Builder
+	for c := range 256 {
+		all.WriteByte(byte(c))
+	}
+	for _, v := range []string{"", "plain", `q"t\b` + "\t\n\r", "# } { = ,", "é\u2028", all.String()} {
+		s := mustParse(t, "a = "+Quote(v)+"\n")
+		if got, _ := s.Get("a"); got != v {
+			t.Errorf("Quote(%q) = %s reads back as %q", v, Quote(v), got)
+		}
+	}
+}

@@ -52,6 +52,12 @@ type Conf struct {
 	Path  string // the swanctl.conf that was read
 	Dir   string // the swanctl directory: Path's directory
 	Items []Item // in load order: certs, keys, tokens, secrets, authorities, pools, conns
+
+	// Secrets are the secret values the file gives, as written and, for
+	// 0x/0s values, decoded: shared secrets, key file passphrases and
+	// token PINs (every secret* and pin setting under secrets). A host
+	// that redacts secrets learns them here.
+	Secrets []string
 }
 
 // ByKind returns the items of one kind, in order.
@@ -94,6 +100,7 @@ func Load(ctx context.Context, path string) (*Conf, error) {
 	c.addCerts()
 	c.addKeys(s)
 	c.addSecrets(s)
+	c.addSecretValues(s)
 	c.addAuthorities(s)
 	c.addPools(s)
 	if err := c.addConns(ctx, s); err != nil {
@@ -287,6 +294,22 @@ func (c *Conf) addSecrets(s *settings.Settings) {
 		it.Body = vici.NewMessage().Set("id", name).Set("type", typ).
 			SetBytes("data", data).SetList("owners", owners...)
 		c.Items = append(c.Items, it)
+	}
+}
+
+// addSecretValues records the values of the secret* and pin settings of
+// every secrets section in c.Secrets.
+func (c *Conf) addSecretValues(s *settings.Settings) {
+	for _, name := range s.SectionNames("secrets") {
+		for _, e := range s.KeyValues("secrets." + name) {
+			if !strings.HasPrefix(e.Key, "secret") && e.Key != "pin" {
+				continue
+			}
+			c.Secrets = append(c.Secrets, e.Value)
+			if data, err := decodeBlob(e.Value); err == nil && string(data) != e.Value {
+				c.Secrets = append(c.Secrets, string(data))
+			}
+		}
 	}
 }
 

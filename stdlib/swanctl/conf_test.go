@@ -287,6 +287,36 @@ func TestEncryptedKeys(t *testing.T) {
 	}
 }
 
+// TestConfSecrets: Conf.Secrets holds every secret the file gives, as
+// written and decoded (a host redacts them, also in the file's own text):
+// shared secrets in each form, key file passphrases and token PINs; not
+// the ids and files that name them.
+func TestConfSecrets(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "swanctl.conf"), `secrets {
+		ike-hex { id = hex@lab
+		          secret = 0x68:75:6E:74 }
+		eap-b64 { id = carol
+		          secret = 0saHVudGVyMg== }
+		xauth-q { id = dave
+		          secret = "with \"quotes\"" }
+		private-k { file = k.pem
+		            secret = pass-one
+		            secret_2 = pass-two }
+		token-t { handle = 0a0b
+		          pin = 123456 }
+	}`)
+	c, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0x68:75:6E:74", "hunt", "0saHVudGVyMg==", "hunter2", `with "quotes"`,
+		"pass-one", "pass-two", "123456"}
+	if !reflect.DeepEqual(c.Secrets, want) {
+		t.Errorf("Secrets = %q, want %q", c.Secrets, want)
+	}
+}
+
 func TestSplitList(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -62,9 +62,11 @@ import (
 
 // NewModule returns the "swanctl" module. client gives the VICI client
 // apply talks to (e.g. the vici module's default session); apply prints its
-// report to stdout.
-func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer) *starlarkstruct.Module {
-	m := &module{client: client, stdout: stdout}
+// report to stdout. seen, if not nil, is given each secret of every
+// configuration load_conf or apply reads (Conf.Secrets) before either
+// returns or loads anything: a host that redacts secrets learns them there.
+func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer, seen func(secret string)) *starlarkstruct.Module {
+	m := &module{client: client, stdout: stdout, seen: seen}
 	return &starlarkstruct.Module{Name: "swanctl", Members: starlark.StringDict{
 		"load_conf": starlark.NewBuiltin("swanctl.load_conf", m.loadConf),
 		"apply":     starlark.NewBuiltin("swanctl.apply", m.apply),
@@ -74,6 +76,19 @@ func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io
 type module struct {
 	client func(ctx context.Context) (*vici.Client, error)
 	stdout io.Writer
+	seen   func(secret string)
+}
+
+// load reads the configuration at path (see Load) and tells m.seen its
+// secrets.
+func (m *module) load(ctx context.Context, path string) (*Conf, error) {
+	conf, err := Load(ctx, path)
+	if err == nil && m.seen != nil {
+		for _, secret := range conf.Secrets {
+			m.seen(secret)
+		}
+	}
+	return conf, err
 }
 
 func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -81,7 +96,7 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path); err != nil {
 		return nil, err
 	}
-	conf, err := Load(starctx.From(thread), path)
+	conf, err := m.load(starctx.From(thread), path)
 	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", b.Name(), path, err)
 	}
@@ -144,7 +159,7 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path, "dry_run?", &dryRun); err != nil {
 		return nil, err
 	}
-	conf, err := Load(starctx.From(thread), path)
+	conf, err := m.load(starctx.From(thread), path)
 	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", b.Name(), path, err)
 	}
