@@ -52,6 +52,11 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	if word == "" && strings.TrimSpace(text) == "" {
 		return [][]rune{[]rune("    ")}, 0 // TAB at the start of a line indents
 	}
+	if callee := openCall(text, open); callee != "" && word == "" {
+		if starts := c.valueStarts(callee, text); starts != nil {
+			return suffixes(starts, 0), 0
+		}
+	}
 	if callee := openCall(text, open); callee != "" {
 		if fn := c.resolve(callee); fn != nil {
 			for _, k := range withPrefix(KeywordNames(fn), word) {
@@ -98,6 +103,38 @@ func (c *completer) resolve(dotted string) starlark.Value {
 		v = next
 	}
 	return v
+}
+
+// valueStarts offers how the value of a vici command's keyword starts when
+// text ends with "keyword=" inside a call of callee, so TAB shows the type
+// charon reads: True or False for a flag, a quote for a str, a list's
+// opening for a list; nil for numbers, durations and anything else.
+func (c *completer) valueStarts(callee, text string) []string {
+	before, ok := strings.CutSuffix(strings.TrimRight(text, " "), "=")
+	if !ok || strings.HasSuffix(before, "=") || strings.HasSuffix(before, "!") || strings.HasSuffix(before, "<") || strings.HasSuffix(before, ">") {
+		return nil
+	}
+	kw := trailingWord(strings.TrimRight(before, " "))
+	fn, ok := c.resolve(callee).(*starlark.Builtin)
+	if !ok || kw == "" || strings.Contains(kw, ".") {
+		return nil
+	}
+	if _, ok := starlarkvici.Help(fn); !ok { // a vici function, not a look-alike
+		return nil
+	}
+	t, ok := starlarkvici.KeywordType(fn.Name(), kw)
+	if !ok {
+		return nil
+	}
+	switch t {
+	case starlarkvici.Flag, starlarkvici.Bool:
+		return []string{"False", "True"}
+	case starlarkvici.Str, starlarkvici.Bytes:
+		return []string{`"`}
+	case starlarkvici.List:
+		return []string{`["`}
+	}
+	return nil
 }
 
 // genericKeywords are the options every vici command takes; a command's

@@ -63,6 +63,12 @@ func TestCompleter(t *testing.T) {
 		{"vici.on(\"ike-updown\", f); print(\"ike-upd", nil},
 		{"nosuch.x", nil},          // unknown base
 		{"    ", []string{"    "}}, // TAB on an empty line inserts 4 spaces
+		// after a keyword of a command, TAB shows the type charon reads
+		{"vici.list_sas(ike=", []string{`"`}},
+		{"s.list_sas(noblock = ", []string{"False", "True"}},
+		{"vici.terminate(force=", []string{"False", "True"}},
+		{"vici.load_shared(owners=", []string{`["`}},
+		{"vici.load_cert(data=", []string{`"`}},
 	} {
 		got := completions(c, tc.line)
 		if !slices.Equal(got, tc.want) {

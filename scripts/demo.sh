@@ -85,7 +85,7 @@ echo "started scripts/hooks/ike-updown.star (pid $hook_pid)"
 for _ in $(seq 50); do grep -q listening "$work/hook.err" 2>/dev/null && break; sleep 0.1; done
 
 step "5. bring up the primary tunnel (a <-> b)"
-show vicish -c 'r = vici.initiate(ike="primary", child="net", timeout=10000); print("initiate primary/net:", r["success"])'
+show vicish -c 'r = vici.initiate(ike="primary", child="net", timeout=10); print("initiate primary/net:", r["success"])'
 
 step "6. status of gateway a"
 show vicish scripts/status.star

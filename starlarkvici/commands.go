@@ -32,7 +32,7 @@ type request struct {
 }
 
 // body converts the optional positional message of a command with c.
-func body(c *converter, name string, args starlark.Tuple, sc *schema, presence map[string]bool) (*vici.Message, error) {
+func body(c *converter, name string, args starlark.Tuple, sc *schema) (*vici.Message, error) {
 	if len(args) == 0 || args[0] == starlark.None {
 		return vici.NewMessage(), nil
 	}
@@ -40,7 +40,7 @@ func body(c *converter, name string, args starlark.Tuple, sc *schema, presence m
 	if !ok {
 		return nil, fmt.Errorf("%s: the positional argument is the request message and must be a dict, got %s", name, args[0].Type())
 	}
-	msg, err := c.section("", m, sc, presence)
+	msg, err := c.section("", m, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -125,7 +125,7 @@ func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command,
 		}
 	}
 	conv := newConverter(starctx.From(thread))
-	msg, err := body(conv, name, args, c.top, c.presence)
+	msg, err := body(conv, name, args, c.top)
 	if err != nil {
 		return request{}, err
 	}
@@ -144,7 +144,7 @@ func (s *Session) tableRequest(thread *starlark.Thread, name string, c *Command,
 		if !found {
 			return request{}, fmt.Errorf("%s: unexpected keyword argument %q; valid keywords: %s", name, kwName, strings.Join(c.kwNames, ", "))
 		}
-		if err := conv.set(msg, kwName, key.Name, kw[1], c.top, key.Presence); err != nil {
+		if err := conv.set(msg, kwName, key.Name, kw[1], c.top); err != nil {
 			return request{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -167,19 +167,20 @@ func plainWireName(name string) bool {
 }
 
 // generic builds the request of vici.call and vici.stream: the command's
-// table entry (if it has one) still decides presence keys and list keys;
-// other keywords are sent as request keys with "_" written as "-".
+// table entry (if it has one) still types its keys (see KeyType) and names
+// them (pass_ is "pass"); other keywords are sent as request keys with "_"
+// written as "-".
 func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args starlark.Tuple, kwargs []starlark.Tuple, allowEach bool) (request, error) {
 	wire := cmd
 	var (
 		sc       *schema
-		presence map[string]bool
+		keywords map[string]Key
 	)
 	if c, known := commands().lookup(cmd); known {
-		wire, sc, presence = c.Wire, c.top, c.presence
+		wire, sc, keywords = c.Wire, c.top, c.keywords
 	}
 	conv := newConverter(starctx.From(thread))
-	msg, err := body(conv, name, args, sc, presence)
+	msg, err := body(conv, name, args, sc)
 	if err != nil {
 		return request{}, err
 	}
@@ -198,7 +199,10 @@ func (s *Session) generic(thread *starlark.Thread, name string, cmd string, args
 		}
 		kwName := string(kw[0].(starlark.String))
 		wireKey := strings.ReplaceAll(kwName, "_", "-")
-		if err := conv.set(msg, kwName, wireKey, kw[1], sc, presence[wireKey]); err != nil {
+		if k, ok := keywords[kwName]; ok { // pass_ is "pass"
+			wireKey = k.Name
+		}
+		if err := conv.set(msg, kwName, wireKey, kw[1], sc); err != nil {
 			return request{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,7 +166,7 @@ func TestPresenceFlags(t *testing.T) {
 		{`{"drop": True, "pass": False, "trap": None, "child": "net"}`, `drop=yes child=net`},
 		{`{"drop": False}`, ``},
 	} {
-		m, err := body(newConverter(context.Background()), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, c.top, c.presence)
+		m, err := body(newConverter(context.Background()), "vici.list_policies", starlark.Tuple{eval(t, tc.in)}, c.top)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +176,7 @@ func TestPresenceFlags(t *testing.T) {
 	}
 	// not a presence key: False is sent as "no"
 	c, _ = commands().lookup("rekey")
-	m, _ := body(newConverter(context.Background()), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, c.top, c.presence)
+	m, _ := body(newConverter(context.Background()), "vici.rekey", starlark.Tuple{eval(t, `{"reauth": False}`)}, c.top)
 	if got := wire(m); got != "reauth=no" {
 		t.Errorf("reauth=False: got %q, want reauth=no", got)
 	}
@@ -190,9 +191,13 @@ func TestLoadSchemas(t *testing.T) {
 		in   string
 		want string // wire form, or "!" + error substring
 	}{
-		{conn, `{"gw": {"remote_addrs": "192.0.2.2", "version": 2, "local": {"auth": "psk", "certs": "a.pem"}, "children": {"net": {"esp_proposals": "aes128-sha256", "mode": "tunnel"}}}}`,
-			`gw{remote_addrs=[192.0.2.2] version=2 local{auth=psk certs=[a.pem]} children{net{esp_proposals=[aes128-sha256] mode=tunnel}}}`},
+		{conn, `{"gw": {"remote_addrs": "192.0.2.2", "version": 2, "local": {"auth": "psk", "certs": "-----BEGIN CERTIFICATE-----"}, "children": {"net": {"esp_proposals": "aes128-sha256", "mode": "tunnel"}}}}`,
+			`gw{remote_addrs=[192.0.2.2] version=2 local{auth=psk certs=[-----BEGIN CERTIFICATE-----]} children{net{esp_proposals=[aes128-sha256] mode=tunnel}}}`},
 		{conn, `{"gw": {"local-1": {"cert-a": {"file": "x.pem"}}}}`, `gw{local-1{cert-a{file=x.pem}}}`},
+		{conn, `{"gw": {"local": {"certs": ["gw.pem"]}}}`, `!gw.local.certs[0]: "gw.pem" looks like a file name; VICI wants the certificate or key itself`},
+		{conn, `{"gw": {"remote": {"cacerts": "/etc/swanctl/x509ca/ca.crt"}}}`, `!gw.remote.cacerts: "/etc/swanctl/x509ca/ca.crt" looks like a file name`},
+		{auth, `{"ca": {"cacert": "ca.pem"}}`, `!ca.cacert: "ca.pem" looks like a file name; VICI wants the certificate or key itself (PEM or DER) where swanctl.conf names a file: give file.read("ca.pem"), or load the whole swanctl.conf with swanctl.load_conf`},
+		{auth, `{"ca": {"file": "/etc/swanctl/x509ca/ca.pem"}}`, `ca{file=/etc/swanctl/x509ca/ca.pem}`},
 		{conn, `{"gw": {"Local_Addrs": "%any"}}`, `gw{Local_Addrs=[%any]}`},
 		{conn, `{"gw": {"future_option": ["a"]}}`, `gw{future_option=[a]}`},
 		{conn, `{"gw": {"version": [2]}}`, `!gw.version: the daemon wants a single value`},
@@ -207,7 +212,7 @@ func TestLoadSchemas(t *testing.T) {
 		{auth, `{"ca": {"cacert": b"\x30", "crl_uris": "http://x/crl"}}`, "ca{cacert=\x30 crl_uris=[http://x/crl]}"},
 		{auth, `{"ca": {"cert_uri_base": ["x"]}}`, `!ca.cert_uri_base: the daemon wants a single value`},
 	} {
-		m, err := body(newConverter(context.Background()), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, tc.c.top, nil)
+		m, err := body(newConverter(context.Background()), "vici."+tc.c.Name, starlark.Tuple{eval(t, tc.in)}, tc.c.top)
 		if strings.HasPrefix(tc.want, "!") {
 			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) {
 				t.Errorf("%s %s: got error %v, want %q", tc.c.Name, tc.in, err, tc.want[1:])
@@ -377,5 +382,71 @@ func BenchmarkToMessageFlat(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeyTypes: every request key is sent as charon reads it, and a value
+// of another type is refused naming the key, the type wanted and the type
+// given. timeout= is a duration sent as milliseconds.
+func TestKeyTypes(t *testing.T) {
+	for _, tc := range []struct {
+		cmd, in string
+		want    string // wire form, or "!" + the whole error
+	}{
+		{"list_sas", `{"ike": "gw", "ike-id": 5, "child-id": "7", "noblock": True}`, `ike=gw ike-id=5 child-id=7 noblock=yes`},
+		{"list_sas", `{"ike": ["gw"]}`, `!vici.list_sas: ike: want str, got list (charon reads one value here and would ignore a list, as if the key were not given)`},
+		{"list_sas", `{"ike": b"gw"}`, `!vici.list_sas: ike: want str, got bytes`},
+		{"list_sas", `{"ike-id": "x1"}`, `!vici.list_sas: ike-id: want int (or a str of its digits), got str "x1"`},
+		{"list_sas", `{"ike-id": 4294967296}`, `!vici.list_sas: ike-id: 4294967296 is out of range (charon reads a 32-bit int)`},
+		{"list_sas", `{"ike-id": True}`, `!vici.list_sas: ike-id: want int, got bool`},
+		{"list_sas", `{"noblock": 1}`, `!vici.list_sas: noblock: want bool, got int`},
+		{"list_sas", `{"noblock": False, "ike": None}`, ``},
+		{"list_sas", `{"future-key": ["x"]}`, `future-key=[x]`}, // a newer daemon's key passes
+		{"terminate", `{"force": False, "timeout": 5}`, `force=no timeout=5000`},
+		{"terminate", `{"timeout": "500ms"}`, `timeout=500`},
+		{"terminate", `{"timeout": "1us"}`, `timeout=1`}, // not 0, which waits until done
+		{"terminate", `{"timeout": 0.25}`, `timeout=250`},
+		{"terminate", `{"timeout": 0}`, `timeout=0`},
+		{"terminate", `{"timeout": -1}`, `timeout=-1`},
+		{"terminate", `{"timeout": "2h"}`, `timeout=7200000`},
+		{"terminate", `{"timeout": 3600}`, `timeout=3600000`},
+		{"terminate", `{"timeout": -2}`, `!vici.terminate: timeout: want -1 (return at once), 0 (wait until done) or a duration, got -2`},
+		{"terminate", `{"timeout": 10000}`, `!vici.terminate: timeout: 10000 seconds is more than an hour: timeout= is in seconds (not milliseconds, as charon and earlier vicish read it); write timeout=10 or timeout="10s" for ten seconds, or a longer wait with its unit, e.g. "2h"`},
+		{"terminate", `{"timeout": "10000"}`, `!vici.terminate: timeout: "10000" seconds is more than an hour: timeout= is in seconds (not milliseconds, as charon and earlier vicish read it); write timeout=10 or timeout="10s" for ten seconds, or a longer wait with its unit, e.g. "2h"`},
+		{"terminate", `{"timeout": "1000h"}`, `!vici.terminate: timeout: 1000h0m0s is longer than charon can wait (596h31m23.647s)`},
+		{"terminate", `{"timeout": "soon"}`, `!vici.terminate: timeout: "soon" is not a duration (want seconds such as 10 or 1.5, or a string such as "5s" or "1m30s")`},
+		{"terminate", `{"timeout": [5]}`, `!vici.terminate: timeout: want a duration, got list (charon reads one value here and would ignore a list, as if the key were not given)`},
+		{"load_shared", `{"owners": "a", "data": b"\x00s"}`, "owners=[a] data=\x00s"},
+		{"load_shared", `{"owners": ("a", "b")}`, `owners=[a,b]`},
+		{"load_shared", `{"owners": {"a": 1}}`, `!vici.load_shared: owners: want list of str, got dict`},
+		{"load_cert", `{"data": "ca.pem"}`, `!vici.load_cert: data: "ca.pem" looks like a file name; VICI wants the certificate or key itself (PEM or DER) where swanctl.conf names a file: give file.read("ca.pem"), or load the whole swanctl.conf with swanctl.load_conf`},
+		{"load_key", `{"data": "/etc/swanctl/private/gw.key"}`, `!vici.load_key: data: "/etc/swanctl/private/gw.key" looks like a file name`},
+		{"load_cert", `{"data": b"\x30\x82"}`, "data=\x30\x82"},
+		{"get_pools", `{"leases": "yes"}`, `!vici.get_pools: leases: want bool, got str`},
+	} {
+		c, _ := commands().lookup(tc.cmd)
+		m, err := body(newConverter(context.Background()), "vici."+tc.cmd, starlark.Tuple{eval(t, tc.in)}, c.top)
+		if strings.HasPrefix(tc.want, "!") {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want[1:]) {
+				t.Errorf("%s %s: got error %v, want %q", tc.cmd, tc.in, err, tc.want[1:])
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.cmd, tc.in, err)
+			continue
+		}
+		if got := wire(m); got != tc.want {
+			t.Errorf("%s %s: got %q, want %q", tc.cmd, tc.in, got, tc.want)
+		}
+	}
+	// Every key of the table is typed, and help() shows the type.
+	for _, c := range Commands() {
+		h := commandHelp(&c)
+		for _, k := range c.Keys {
+			if !strings.Contains(h, fmt.Sprintf("  %-12s %-12s %s", k.Keyword(), k.Type, k.Doc)) {
+				t.Errorf("help(vici.%s) does not show %s as %s:\n%s", c.Name, k.Keyword(), k.Type, h)
+			}
+		}
 	}
 }

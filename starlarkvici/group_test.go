@@ -45,7 +45,7 @@ assert.fails(lambda: g.list_sas(bogus=1), "vici.group.list_sas: unexpected keywo
 assert.fails(lambda: g.list_sas(each=print), "takes no each= or log= callback")
 assert.fails(lambda: vici.group([lab.a.uri]), "vici.group: got list, want a dict {name: URI or session}")
 # check=False: the failed reply per member
-r = g.initiate(child="nope", ike="nope", check=False, timeout=1000)
+r = g.initiate(child="nope", ike="nope", check=False, timeout=1)
 assert.eq(r["b"]["success"], "no")
 # a command failure is that member's alone
 r = g.call("unload-conn", name="primary")

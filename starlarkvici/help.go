@@ -19,7 +19,7 @@ type builtinDoc struct {
 func otherBuiltins() []builtinDoc {
 	return []builtinDoc{
 		{"call", []string{"deadline", "check"}, "call(command, msg=None, **keys, deadline=None, check=True)",
-			"Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"."},
+			"Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"; a known command's keys are typed as for its function (timeout= in seconds)."},
 		{"stream", []string{"each", "deadline", "check"}, "stream(command, event, msg=None, **keys, each=None, deadline=None, check=True)",
 			"Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
 		{"connect", []string{"uri", "deadline", "reconnect", "name"}, "connect(uri=None, deadline=None, reconnect=False, name=None)",
@@ -61,6 +61,19 @@ func signature(c *Command) string {
 	return b.String()
 }
 
+// typeNote says what a keyword of type t does beyond its type, for help().
+func typeNote(t KeyType) string {
+	switch t {
+	case Flag:
+		return " (True sends it, False leaves it out: the daemon takes it as on whenever present)"
+	case List:
+		return " (a str is sent as a one-item list)"
+	case Int:
+		return " (or a str of digits)"
+	}
+	return ""
+}
+
 // commandHelp renders help(vici.<command>).
 func commandHelp(c *Command) string {
 	var b strings.Builder
@@ -70,16 +83,9 @@ func commandHelp(c *Command) string {
 	}
 	b.WriteString(".\n")
 	if len(c.Keys) > 0 {
-		b.WriteString("\nKeywords (request keys):\n")
+		b.WriteString("\nKeywords (request keys, typed as charon reads them; another type is refused before sending):\n")
 		for _, k := range c.Keys {
-			extra := ""
-			if k.Presence {
-				extra = " (sent only when true: the daemon treats the key as on whenever present)"
-			}
-			if k.List {
-				extra = " (a str is sent as a one-item list)"
-			}
-			fmt.Fprintf(&b, "  %-12s %s%s\n", k.Keyword(), k.Doc, extra)
+			fmt.Fprintf(&b, "  %-12s %-12s %s%s\n", k.Keyword(), k.Type, k.Doc, typeNote(k.Type))
 		}
 	}
 	if c.schema != nil {
@@ -213,6 +219,18 @@ func KeywordNames(builtinName string) []string {
 	return nil
 }
 
+// KeywordType returns the type of the request key that keyword names in the
+// command builtinName ("vici.list_sas" or "list_sas"), for REPL completion
+// of its value; false if it is not one of the command's request keys.
+func KeywordType(builtinName, keyword string) (KeyType, bool) {
+	c, ok := commands().byName[strings.TrimPrefix(builtinName, "vici.")]
+	if !ok {
+		return 0, false
+	}
+	k, ok := c.keywords[keyword]
+	return k.Type, ok
+}
+
 // Reference renders the Markdown reference of every vici function and
 // event, generated from the command table, for docs/reference.md.
 func Reference() string {
@@ -221,11 +239,7 @@ func Reference() string {
 	for _, c := range commands().list {
 		var kws []string
 		for _, k := range c.Keys {
-			kw := "`" + k.Keyword() + "`"
-			if k.Presence {
-				kw += " (flag)"
-			}
-			kws = append(kws, kw)
+			kws = append(kws, "`"+k.Keyword()+"` "+k.Type.String())
 		}
 		if c.Log {
 			kws = append(kws, "`log=fn` or `log=True`")
@@ -246,7 +260,8 @@ func Reference() string {
 		fmt.Fprintf(&b, "| `vici.%s` | `%s`%s | %s | %s |\n", c.Name, c.Wire, stream, strings.Join(kws, ", "),
 			strings.ReplaceAll(c.Reply, "|", "\\|"))
 	}
-	b.WriteString("\nEvery command also takes `deadline=` (seconds, client-side) and `check=` (False returns the reply dict when it says `success=no`).\n\n")
+	b.WriteString("\nEach keyword is typed as charon reads the key: `str`, `int` (or a str of its digits), `bool`, `flag` (True sends the key, False leaves it out), `list of str` (a str is sent as a one-item list), `str or bytes`, or `duration` (seconds as a number, or a string such as `\"500ms\"` or `\"5s\"`, sent as milliseconds; 0 waits until done, -1 returns at once; a bare number above 3600 is refused, since `timeout=` was milliseconds before). A value of another type is refused before anything is sent, naming the keyword.\n\n")
+	b.WriteString("Every command also takes `deadline=` (seconds, client-side) and `check=` (False returns the reply dict when it says `success=no`).\n\n")
 	b.WriteString("| function | what it does |\n| --- | --- |\n")
 	for _, d := range otherBuiltins() {
 		owner := "vici" // close is a session's only: s = vici.connect(...)

@@ -18,19 +18,20 @@ import (
 // time: a plausible value that names nothing loaded (most keys), or the
 // obvious on/number for flags and amounts.
 func firstTryValue(k Key) starlark.Value {
-	switch {
-	case k.Presence:
+	switch k.Type {
+	case Flag, Bool:
 		return starlark.True
-	case k.List:
+	case List:
 		return starlark.NewList([]starlark.Value{starlark.String("nope")})
+	case Timeout:
+		return starlark.MakeInt(1)
+	case Int:
+		if strings.HasSuffix(k.Name, "-id") {
+			return starlark.String("4242") // as list_sas returns ids
+		}
+		return starlark.MakeInt(1)
 	}
 	switch k.Name {
-	case "timeout", "loglevel", "slot":
-		return starlark.MakeInt(1)
-	case "init-limits", "force", "reauth", "leases", "all":
-		return starlark.True
-	case "ike-id", "child-id":
-		return starlark.String("4242")
 	case "peer-ip", "gateway":
 		return starlark.String("192.0.2.99")
 	}
@@ -182,4 +183,97 @@ func TestEveryBuiltinAsNewUser(t *testing.T) {
 	}
 	// The daemon is still there and answers after all of that.
 	try(t, "version", "vici.version() at the end", nil, nil)
+}
+
+// TestListWhereOneValueBelongs calls every command of the table the way a
+// new user gets it wrong: a list (and a tuple) where charon reads one value,
+// as a keyword, in the request dict and through vici.call, and a dict where
+// it reads a list. Each is refused before sending with an error naming the
+// key, the type wanted and the type given. Against a real daemon (both
+// releases: VICISH_LAB_DAEMON) with an IKE_SA up, it also shows why: with
+// the list, list_sas and terminate would have acted on every SA; and
+// timeout= is seconds, as charon's own reply says in milliseconds.
+func TestListWhereOneValueBelongs(t *testing.T) {
+	l := labtest.Start(t, lab.TwoGateways)
+	mod := NewModule(Config{URI: l.Gateway("a").URI, Stderr: &syncBuffer{}})
+	defer mod.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eval := func(src string) (starlark.Value, error) {
+		thread := &starlark.Thread{Name: src}
+		defer starctx.Attach(thread, ctx)()
+		return starlark.EvalOptions(fileOptions, thread, "test", src, starlark.StringDict{"vici": mod})
+	}
+	refused := func(src, want string) {
+		t.Helper()
+		_, err := eval(src)
+		if err == nil {
+			t.Errorf("%s: no error, want %q", src, want)
+			return
+		}
+		msg := err.Error()
+		if ee, ok := err.(*starlark.EvalError); ok {
+			msg = ee.Msg
+		}
+		if msg != want {
+			t.Errorf("%s:\n got %q\nwant %q", src, msg, want)
+		}
+	}
+	const why = " (charon reads one value here and would ignore a list, as if the key were not given)"
+	n := 0
+	for _, c := range Commands() {
+		for _, k := range c.Keys {
+			kw := k.Keyword()
+			if k.Type == List {
+				refused(fmt.Sprintf(`vici.%s(%s={"a": 1})`, c.Name, kw), fmt.Sprintf("vici.%s: %s: want list of str, got dict", c.Name, kw))
+				continue
+			}
+			want := k.Type.wanted()
+			refused(fmt.Sprintf(`vici.%s(%s=["nope"])`, c.Name, kw), fmt.Sprintf("vici.%s: %s: want %s, got list%s", c.Name, kw, want, why))
+			refused(fmt.Sprintf(`vici.%s(%s=("nope",))`, c.Name, kw), fmt.Sprintf("vici.%s: %s: want %s, got tuple%s", c.Name, kw, want, why))
+			refused(fmt.Sprintf(`vici.%s({%q: ["nope"]})`, c.Name, k.Name), fmt.Sprintf("vici.%s: %s: want %s, got list%s", c.Name, k.Name, want, why))
+			refused(fmt.Sprintf(`vici.call(%q, %s=["nope"])`, c.Wire, kw), fmt.Sprintf("vici.call: %s: want %s, got list%s", kw, want, why))
+			n++
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d one-value keys in the command table", n)
+	}
+
+	if _, err := eval(`vici.initiate(child="net", ike="ab", timeout="30s")`); err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]string{
+		`len(vici.list_sas(ike="nope"))`:                                     "0",
+		`len(vici.list_sas(ike_id="99999"))`:                                 "0",
+		`len(vici.list_sas(ike="ab"))`:                                       "1",
+		`vici.terminate(child="net", ike_id="99999", check=False)["errmsg"]`: `"no matching SAs to terminate found"`,
+	} {
+		if v, err := eval(src); err != nil || v.String() != want {
+			t.Errorf("%s = %v, %v; want %s", src, v, err, want)
+		}
+	}
+	refused(`vici.list_sas(ike=["nope"])`, "vici.list_sas: ike: want str, got list"+why)
+	// charon would ignore the list and close net on every IKE_SA
+	refused(`vici.terminate(child="net", ike_id=["99999"])`, "vici.terminate: ike_id: want int, got list"+why)
+	refused(`vici.list_sas(ike_id="#3")`, `vici.list_sas: ike_id: want int (or a str of its digits), got str "#3"`)
+	if v, err := eval(`len(vici.list_sas(ike="ab")[0]["ab"]["child-sas"])`); err != nil || v.String() != "1" {
+		t.Fatalf("the CHILD_SA net of ab did not survive the refused commands: %v %v", v, err)
+	}
+
+	// timeout= is seconds: charon's reply counts milliseconds.
+	refused(`vici.initiate(child="net", ike="ab", timeout=10000)`,
+		`vici.initiate: timeout: 10000 seconds is more than an hour: timeout= is in seconds (not milliseconds, as charon and earlier vicish read it); write timeout=10 or timeout="10s" for ten seconds, or a longer wait with its unit, e.g. "2h"`)
+	if _, err := eval(`vici.terminate(ike="ab", force=True, timeout=-1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Gateway("b").Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for timeout, ms := range map[string]string{"1": "1000", `"1500ms"`: "1500", "0.25": "250"} {
+		src := `vici.initiate(child="net", ike="ab", timeout=` + timeout + `, check=False)["errmsg"]`
+		if v, err := eval(src); err != nil || v.String() != `"CHILD_SA 'net' not established after `+ms+`ms"` {
+			t.Errorf("%s = %v, %v; want charon's reply naming %s ms", src, v, err, ms)
+		}
+	}
 }

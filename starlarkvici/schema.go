@@ -11,6 +11,12 @@ type schema struct {
 	lists    map[string]bool // keys sent as lists
 	values   map[string]bool // keys sent as single values
 	allLists bool            // every key not in values is a list (pool attributes)
+	// types are the typed keys of a command's request (the table's Keys),
+	// matched by exact name as charon does.
+	types map[string]KeyType
+	// creds names keys whose values are certificates or keys themselves,
+	// not file names.
+	creds map[string]bool
 	// sub returns the schema of subsection name, or nil if name is not a
 	// known subsection.
 	sub func(name string) *schema
@@ -41,6 +47,20 @@ func (s *schema) kind(name string) string {
 	return ""
 }
 
+// typeOf returns the type of a typed request key.
+func (s *schema) typeOf(name string) (KeyType, bool) {
+	if s == nil {
+		return 0, false
+	}
+	t, ok := s.types[name]
+	return t, ok
+}
+
+// credential reports whether key name holds a certificate or key itself.
+func (s *schema) credential(name string) bool {
+	return s != nil && s.creds[strings.ToLower(name)]
+}
+
 // wrapper is the schema of a load-* request's top level: each key names
 // one object whose settings are a section described by inner.
 func wrapper(inner *schema) *schema {
@@ -54,6 +74,7 @@ func loadConnSchema() *schema {
 	auth := &schema{
 		what:   "authentication round",
 		lists:  set("groups", "cert_policy", "certs", "cacerts", "pubkeys"),
+		creds:  set("certs", "cacerts", "pubkeys"),
 		values: set("auth", "id", "ca_id", "aaa_id", "eap_id", "xauth_id", "revocation", "round"),
 		sub: func(n string) *schema {
 			if strings.HasPrefix(n, "cert") || strings.HasPrefix(n, "cacert") {
@@ -109,5 +130,6 @@ func loadAuthoritySchema() *schema {
 		what:   "authority",
 		lists:  set("crl_uris", "ocsp_uris"),
 		values: set("cacert", "file", "handle", "slot", "module", "cert_uri_base"),
+		creds:  set("cacert"),
 	})
 }

@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -25,32 +26,28 @@ type Command struct {
 	schema *schema // load_conn, load_pool, load_authority: list/value keys
 
 	// Derived once, when the table is built (see prepare).
-	top      *schema         // checks the top-level request: schema, or the list keys
-	presence map[string]bool // wire names of the presence keys
-	keywords map[string]Key  // the keys by keyword spelling
-	kwNames  []string        // every keyword argument, in order, for completion
+	top      *schema        // checks the top-level request: schema, or the typed keys
+	keywords map[string]Key // the keys by keyword spelling
+	kwNames  []string       // every keyword argument, in order, for completion
 }
 
 // prepare derives c's indexes from its fields.
 func (c *Command) prepare() {
 	c.top = c.schema
-	var lists []string
 	c.keywords = make(map[string]Key, len(c.Keys))
+	if c.top == nil && len(c.Keys) > 0 {
+		c.top = &schema{what: "request", types: map[string]KeyType{}}
+	}
 	for _, k := range c.Keys {
 		c.keywords[k.Keyword()] = k
 		c.kwNames = append(c.kwNames, k.Keyword())
-		if k.Presence {
-			if c.presence == nil {
-				c.presence = map[string]bool{}
+		c.top.types[k.Name] = k.Type
+		if k.Credential {
+			if c.top.creds == nil {
+				c.top.creds = map[string]bool{}
 			}
-			c.presence[k.Name] = true
+			c.top.creds[k.Name] = true
 		}
-		if k.List {
-			lists = append(lists, k.Name)
-		}
-	}
-	if c.top == nil && lists != nil {
-		c.top = &schema{what: "request", lists: set(lists...)}
 	}
 	if c.Log {
 		c.kwNames = append(c.kwNames, "log")
@@ -102,10 +99,62 @@ func (t *commandIndex) lookup(name string) (*Command, bool) {
 
 // Key is one documented request key of a command.
 type Key struct {
-	Name     string // wire name, e.g. "ike-id" (keyword ike_id)
-	Doc      string // what it does
-	Presence bool   // the daemon treats the key as on whenever present
-	List     bool   // the daemon wants a list; a str is sent as a one-item list
+	Name string  // wire name, e.g. "ike-id" (keyword ike_id)
+	Doc  string  // what it does
+	Type KeyType // how the daemon reads it, so what the keyword takes
+	// Credential marks a key whose value is a certificate or key itself
+	// (PEM or DER), where swanctl.conf would name a file.
+	Credential bool
+}
+
+// KeyType is how charon reads a request key (vici_message.c's get_str,
+// get_value, get_int, get_bool, a presence test, or a list), and so what
+// the keyword takes. A value of another type is refused before anything is
+// sent: charon would read a list where it wants one value as missing, and
+// a filter left out widens a command to every SA.
+type KeyType int
+
+const (
+	// Str is one value read as text: a str.
+	Str KeyType = iota
+	// Bytes is one value read as raw data: a str or bytes.
+	Bytes
+	// Int is one value read as an integer: an int, or a str of its digits
+	// (as list_sas returns unique ids).
+	Int
+	// Bool is one value read as yes or no: a bool.
+	Bool
+	// Flag is on whenever present, whatever its value: True sends it,
+	// False leaves it out.
+	Flag
+	// List is a list of values: a list or tuple of str (a str is sent as a
+	// one-item list).
+	List
+	// Timeout is charon's timeout in milliseconds, given as every vicish
+	// duration is: seconds (int or float), "500ms", "5s", a time.duration;
+	// 0 waits for the result and -1 returns at once, as in VICI.
+	Timeout
+)
+
+// String names the type as help() and the reference show it.
+func (t KeyType) String() string {
+	switch t {
+	case Str:
+		return "str"
+	case Bytes:
+		return "str or bytes"
+	case Int:
+		return "int"
+	case Bool:
+		return "bool"
+	case Flag:
+		return "flag"
+	case List:
+		return "list of str"
+	case Timeout:
+		return "duration"
+	}
+	return fmt.Sprintf("KeyType(%d)", int(t))
 }
 
 // Keyword returns the keyword-argument spelling of the key: "-" becomes
@@ -134,10 +183,11 @@ const (
 var (
 	keyChild   = Key{Name: "child", Doc: "CHILD_SA configuration name"}
 	keyIke     = Key{Name: "ike", Doc: "IKE_SA configuration name"}
-	keyChildID = Key{Name: "child-id", Doc: "unique id of a CHILD_SA"}
-	keyIkeID   = Key{Name: "ike-id", Doc: "unique id of an IKE_SA"}
-	keyLogLvl  = Key{Name: "loglevel", Doc: "highest log level to stream as control-log (default 1)"}
-	keyTimeout = Key{Name: "timeout", Doc: "daemon-side timeout in milliseconds; 0 waits for the result, -1 returns at once"}
+	keyChildID = Key{Name: "child-id", Doc: "unique id of a CHILD_SA", Type: Int}
+	keyIkeID   = Key{Name: "ike-id", Doc: "unique id of an IKE_SA", Type: Int}
+	keyLogLvl  = Key{Name: "loglevel", Doc: "highest log level to stream as control-log (default 1)", Type: Int}
+	keyTimeout = Key{Name: "timeout", Type: Timeout,
+		Doc: "how long the daemon waits for the result, in seconds or as \"500ms\", \"5s\" (sent as milliseconds; at most 3600 as a bare number); 0 waits until done, -1 returns at once"}
 )
 
 // commandList returns the 36 commands of the VICI protocol (strongSwan
@@ -154,17 +204,17 @@ func commandList() []Command {
 			Doc:   "Initiate a CHILD_SA (and its IKE_SA) from a loaded connection.",
 			Reply: replySuccess,
 			Keys: []Key{keyChild, {Name: "ike", Doc: "IKE_SA configuration name to initiate or to find the child under"},
-				keyTimeout, {Name: "init-limits", Doc: "whether IKE_SA initiation limits apply"}, keyLogLvl}},
+				keyTimeout, {Name: "init-limits", Doc: "whether IKE_SA initiation limits apply", Type: Bool}, keyLogLvl}},
 		{Name: "terminate", Wire: "terminate", Event: "control-log", Log: true,
 			Doc:   "Terminate SAs by configuration name or unique id.",
 			Reply: "{success, matches, terminated, errmsg}",
 			Keys: []Key{keyChild, keyIke, keyChildID, keyIkeID,
-				{Name: "force", Doc: "delete the IKE_SA without waiting for the peer's DELETE reply"},
+				{Name: "force", Doc: "delete the IKE_SA without waiting for the peer's DELETE reply", Type: Bool},
 				keyTimeout, keyLogLvl}},
 		{Name: "rekey", Wire: "rekey", Doc: "Rekey SAs by configuration name or unique id.",
 			Reply: "{success, matches, errmsg}",
 			Keys: []Key{keyChild, keyIke, keyChildID, keyIkeID,
-				{Name: "reauth", Doc: "reauthenticate an IKEv2 SA instead of rekeying it"}}},
+				{Name: "reauth", Doc: "reauthenticate an IKEv2 SA instead of rekeying it", Type: Bool}}},
 		{Name: "redirect", Wire: "redirect", Doc: "Redirect a client-initiated IKE_SA to another gateway (IKEv2).",
 			Reply: "{success, matches, errmsg}",
 			Keys: []Key{keyIke, keyIkeID,
@@ -177,18 +227,18 @@ func commandList() []Command {
 			Reply: replySuccess, Keys: []Key{keyChild, {Name: "ike", Doc: "IKE_SA configuration name to find the child under"}}},
 		{Name: "list_sas", Wire: "list-sas", Event: "list-sa", Doc: "List active IKE_SAs and their CHILD_SAs.",
 			Reply: replyStream + ": {<ike>: {uniqueid, state, local-host, ..., child-sas: {...}}}",
-			Keys: []Key{{Name: "noblock", Doc: "do not wait for SAs in use by other threads", Presence: true},
+			Keys: []Key{{Name: "noblock", Doc: "do not wait for SAs in use by other threads", Type: Flag},
 				{Name: "ike", Doc: "only IKE_SAs of this configuration name"},
-				{Name: "ike-id", Doc: "only the IKE_SA with this unique id"},
+				{Name: "ike-id", Doc: "only the IKE_SA with this unique id", Type: Int},
 				{Name: "child", Doc: "only CHILD_SAs of this configuration name"},
-				{Name: "child-id", Doc: "only the CHILD_SA with this unique id"}}},
+				{Name: "child-id", Doc: "only the CHILD_SA with this unique id", Type: Int}}},
 		{Name: "list_policies", Wire: "list-policies", Event: "list-policy",
 			Doc:      "List installed trap, drop and bypass policies (all three unless trap/drop/pass_=True narrows it, as swanctl --list-pols).",
 			Reply:    replyStream + ": {<ike>/<child>: {child, reqid (trap policies, strongSwan 6.0.2+), ike, mode, local-ts[], remote-ts[]}}",
 			AllFlags: []string{"trap", "drop", "pass"},
-			Keys: []Key{{Name: "drop", Doc: "list drop policies", Presence: true},
-				{Name: "pass", Doc: "list bypass policies", Presence: true},
-				{Name: "trap", Doc: "list trap policies", Presence: true},
+			Keys: []Key{{Name: "drop", Doc: "list drop policies", Type: Flag},
+				{Name: "pass", Doc: "list bypass policies", Type: Flag},
+				{Name: "trap", Doc: "list trap policies", Type: Flag},
 				{Name: "child", Doc: "only this CHILD_SA configuration name"},
 				{Name: "ike", Doc: "only this IKE_SA configuration name"}}},
 		{Name: "list_conns", Wire: "list-conns", Event: "list-conn", Doc: "List loaded connections from every backend.",
@@ -214,11 +264,11 @@ func commandList() []Command {
 			Reply: replySuccess,
 			Keys: []Key{{Name: "type", Doc: "X509, X509_AC or X509_CRL"},
 				{Name: "flag", Doc: "NONE, CA, AA or OCSP"},
-				{Name: "data", Doc: "PEM or DER certificate (str or bytes)"}}},
+				{Name: "data", Doc: "PEM or DER certificate (not a file name: read the file with file.read)", Type: Bytes, Credential: true}}},
 		{Name: "load_key", Wire: "load-key", Doc: "Load a private key.",
 			Reply: "{success, errmsg, id}",
 			Keys: []Key{{Name: "type", Doc: "rsa, ecdsa, ed25519, ed448 or any"},
-				{Name: "data", Doc: "PEM or DER key (str or bytes)"}}},
+				{Name: "data", Doc: "PEM or DER key (not a file name: read the file with file.read)", Type: Bytes, Credential: true}}},
 		{Name: "unload_key", Wire: "unload-key", Doc: "Unload a private key by its key identifier.",
 			Reply: replySuccess, Keys: []Key{{Name: "id", Doc: "hex SHA-1 key identifier"}}},
 		{Name: "get_keys", Wire: "get-keys", Doc: "Identifiers of the private keys loaded over vici.",
@@ -226,15 +276,15 @@ func commandList() []Command {
 		{Name: "load_token", Wire: "load-token", Doc: "Load a private key stored on a PKCS#11 token.",
 			Reply: "{success, errmsg, id}",
 			Keys: []Key{{Name: "handle", Doc: "hex CKA_ID of the key on the token"},
-				{Name: "slot", Doc: "slot number"},
+				{Name: "slot", Doc: "slot number", Type: Int},
 				{Name: "module", Doc: "PKCS#11 module"},
 				{Name: "pin", Doc: "PIN to access the key"}}},
 		{Name: "load_shared", Wire: "load-shared", Doc: "Load a shared secret (IKE PSK, EAP, XAuth, NTLM).",
 			Reply: replySuccess,
 			Keys: []Key{{Name: "id", Doc: "unique identifier of this secret"},
 				{Name: "type", Doc: "IKE, EAP, XAUTH, NTLM (or PPK)"},
-				{Name: "data", Doc: "the secret (str or bytes)"},
-				{Name: "owners", Doc: "list of owner identities", List: true}}},
+				{Name: "data", Doc: "the secret", Type: Bytes},
+				{Name: "owners", Doc: "owner identities", Type: List}}},
 		{Name: "unload_shared", Wire: "unload-shared", Doc: "Unload a shared secret by its unique identifier.",
 			Reply: replySuccess, Keys: []Key{{Name: "id", Doc: "unique identifier of the secret"}}},
 		{Name: "get_shared", Wire: "get-shared", Doc: "Identifiers of the shared secrets loaded over vici.",
@@ -254,18 +304,18 @@ func commandList() []Command {
 			Reply: replySuccess, Keys: []Key{{Name: "name", Doc: "pool name"}}},
 		{Name: "get_pools", Wire: "get-pools", Doc: "Loaded pools with their usage and, optionally, leases.",
 			Reply: "{<pool>: {base, size, online, offline, leases{<n>: {address, identity, status}}}}",
-			Keys: []Key{{Name: "leases", Doc: "include the leases"},
+			Keys: []Key{{Name: "leases", Doc: "include the leases", Type: Bool},
 				{Name: "name", Doc: "only the pool of this name"}}},
 		{Name: "get_algorithms", Wire: "get-algorithms", Doc: "Loaded algorithms and the plugins implementing them.",
 			Reply: "{<type>: {<algorithm>: <plugin>}}"},
 		{Name: "get_counters", Wire: "get-counters", Doc: "Global or per-connection IKE event counters.",
 			Reply: "{counters{<name or \"\">: {<counter>: <n>}}, success, errmsg}",
 			Keys: []Key{{Name: "name", Doc: "connection name (omit for the global counters)"},
-				{Name: "all", Doc: "counters of every connection"}}},
+				{Name: "all", Doc: "counters of every connection", Type: Bool}}},
 		{Name: "reset_counters", Wire: "reset-counters", Doc: "Reset global or per-connection IKE event counters.",
 			Reply: replySuccess,
 			Keys: []Key{{Name: "name", Doc: "connection name (omit for the global counters)"},
-				{Name: "all", Doc: "reset the counters of every connection"}}},
+				{Name: "all", Doc: "reset the counters of every connection", Type: Bool}}},
 	}
 }
 

@@ -43,7 +43,7 @@ func toMessage(ctx context.Context, v starlark.Value) (*vici.Message, error) {
 		return nil, fmt.Errorf("want a dict for the message, got %s", v.Type())
 	}
 	c := newConverter(ctx)
-	return c.section("", m, nil, nil)
+	return c.section("", m, nil)
 }
 
 // converter turns Starlark values into message entries. Its work is linear
@@ -127,10 +127,10 @@ func (c *converter) leave(m starlark.IterableMapping) {
 }
 
 // section converts mapping m found at path. sc, when non-nil, says which
-// keys must be lists, values or sections; presence names top-level keys
-// that the daemon treats as on whenever present. Entries are appended in
-// the mapping's order, so the work is linear in its size.
-func (c *converter) section(path string, m starlark.IterableMapping, sc *schema, presence map[string]bool) (*vici.Message, error) {
+// keys must be lists, values or sections, and the types of a command's
+// request keys. Entries are appended in the mapping's order, so the work
+// is linear in its size.
+func (c *converter) section(path string, m starlark.IterableMapping, sc *schema) (*vici.Message, error) {
 	if err := c.enter(path, m); err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (c *converter) section(path string, m starlark.IterableMapping, sc *schema,
 			}
 			seen[key] = true
 		}
-		e, keep, err := c.entry(p, key, v, sc, presence[key])
+		e, keep, err := c.entry(p, key, v, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -187,8 +187,11 @@ func mappingEntries(m starlark.IterableMapping) func(yield func(k, v starlark.Va
 
 // entry converts the value v of key (found at path) to a message entry.
 // keep is false when the key is to be left out: a None value, or False for
-// a presence key.
-func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presence bool) (e vici.Entry, keep bool, err error) {
+// a Flag key.
+func (c *converter) entry(path, key string, v starlark.Value, sc *schema) (e vici.Entry, keep bool, err error) {
+	if t, ok := sc.typeOf(key); ok {
+		return c.typed(path, key, v, t, sc.credential(key))
+	}
 	want := ""
 	if sc != nil {
 		want = sc.kind(key)
@@ -197,13 +200,6 @@ func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presen
 	switch v := v.(type) {
 	case starlark.NoneType:
 		return vici.Entry{}, false, nil
-	case starlark.Bool:
-		if presence {
-			if !v {
-				return vici.Entry{}, false, nil
-			}
-			return vici.Entry{Name: key, Kind: vici.KindValue, Value: []byte("yes")}, true, c.grow(path, head+2+3)
-		}
 	case *starlark.List, starlark.Tuple:
 		if want == "value" || want == "section" {
 			return vici.Entry{}, false, fmt.Errorf("%s: the daemon wants %s here, got %s", path, describeKind(want, sc, key), v.Type())
@@ -214,6 +210,13 @@ func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presen
 		items, err := c.list(path, v.(starlark.Indexable))
 		if err != nil {
 			return vici.Entry{}, false, err
+		}
+		if sc.credential(key) {
+			for i, it := range items {
+				if err := checkCredential(fmt.Sprintf("%s[%d]", path, i), it); err != nil {
+					return vici.Entry{}, false, err
+				}
+			}
 		}
 		return vici.Entry{Name: key, Kind: vici.KindList, List: items}, true, nil
 	case starlark.IterableMapping:
@@ -227,7 +230,7 @@ func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presen
 		if err := c.grow(path, head+1); err != nil {
 			return vici.Entry{}, false, err
 		}
-		s, err := c.section(path, v, sub, nil)
+		s, err := c.section(path, v, sub)
 		if err != nil {
 			return vici.Entry{}, false, err
 		}
@@ -239,6 +242,11 @@ func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presen
 	b, err := convertScalar(path, v)
 	if err != nil {
 		return vici.Entry{}, false, err
+	}
+	if sc.credential(key) {
+		if err := checkCredential(path, b); err != nil {
+			return vici.Entry{}, false, err
+		}
 	}
 	if want == "list" {
 		if _, ok := v.(starlark.String); !ok {
@@ -253,8 +261,8 @@ func (c *converter) entry(path, key string, v starlark.Value, sc *schema, presen
 
 // set converts v and stores it as key of msg, replacing an entry of the same
 // name in place (a keyword argument overrides the request dict's key).
-func (c *converter) set(msg *vici.Message, path, key string, v starlark.Value, sc *schema, presence bool) error {
-	e, keep, err := c.entry(path, key, v, sc, presence)
+func (c *converter) set(msg *vici.Message, path, key string, v starlark.Value, sc *schema) error {
+	e, keep, err := c.entry(path, key, v, sc)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestRunnerAgainstLab(t *testing.T) {
 	t.Run("script error has a backtrace", func(t *testing.T) {
 		file := filepath.Join(dir, "runbook.star")
 		src := "def bring_up(name):\n" +
-			"    vici.initiate(child = name, timeout = 2000)\n" +
+			"    vici.initiate(child = name, timeout = 2)\n" +
 			"\n" +
 			"bring_up(\"no-such-child\")\n"
 		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
