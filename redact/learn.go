@@ -79,7 +79,7 @@ func (k Keys) secretName(name string) bool {
 // "secrets" swanctl.load_conf returns), and the identities are the ones
 // the connections show too.
 func (s *Secrets) AddValue(v starlark.Value) {
-	walk(v, publicInSecret, func(x starlark.Value) {
+	walk(v, publicInSecret, func(x starlark.Value, _ []starlark.Tuple) {
 		if str, ok := secretText(x); ok {
 			s.Add(str)
 		}
@@ -118,11 +118,11 @@ func secretText(v starlark.Value) (string, bool) {
 // dict and struct it contains, however deep, and the bytes of every Secret.
 // It is bounded and safe on values that contain themselves.
 func (s *Secrets) Learn(v starlark.Value) {
-	walk(v, nil, func(x starlark.Value) {
+	walk(v, nil, func(x starlark.Value, items []starlark.Tuple) {
 		if sec, ok := x.(Secret); ok {
 			s.Add(string(sec.SecretBytes()))
 		}
-		if items := entries(x); items != nil {
+		if items != nil {
 			s.learnEntries(items, false)
 		}
 	})
@@ -193,9 +193,9 @@ const (
 // walk calls fn for v and every value inside it, depth first, at most
 // maxWalk values and maxWalkDepth levels, each container once, leaving out
 // the entries of dicts and structs whose key skip reports (skip may be
-// nil).
-func walk(v starlark.Value, skip func(key starlark.Value) bool, fn func(starlark.Value)) {
-	seen := map[starlark.Value]bool{}
+// nil). fn is given the entries of a dict or struct (nil for other values).
+func walk(v starlark.Value, skip func(key starlark.Value) bool, fn func(v starlark.Value, items []starlark.Tuple)) {
+	var seen map[starlark.Value]bool // made at the first container: most values are scalars
 	n := 0
 	var visit func(v starlark.Value, depth int)
 	visit = func(v starlark.Value, depth int) {
@@ -207,12 +207,16 @@ func walk(v starlark.Value, skip func(key starlark.Value) bool, fn func(starlark
 			if seen[x] {
 				return
 			}
+			if seen == nil {
+				seen = map[starlark.Value]bool{}
+			}
 			seen[x] = true
 		}
-		fn(v)
+		items := entries(v)
+		fn(v, items)
 		switch x := v.(type) {
 		case starlark.IterableMapping, *starlarkstruct.Struct:
-			for _, kv := range entries(x) {
+			for _, kv := range items {
 				if skip == nil || !skip(kv[0]) {
 					visit(kv[1], depth+1)
 				}

@@ -24,6 +24,8 @@ var globalDocs = map[string]string{
 	"quit":   "the same as exit",
 	"pp":     "pp(x, limit=50) prints x pretty: indented, long lists folded, secrets hidden",
 	"print":  "print(*args, sep=\" \"): print a line; known secrets show as <redacted>",
+	"str":    "str(x): x as a string, as Starlark's; the secrets in x become known ones",
+	"repr":   "repr(x): x as Starlark writes it; the secrets in x become known ones",
 }
 
 // help implements help() and help(x), printing through the thread.
@@ -116,6 +118,8 @@ var builtinDocs = map[string]string{
 	"pp":     "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",
 	"print":  "print(*args, sep=\" \"): print the arguments, separated by sep; known secrets\nare shown as <redacted>.",
 	"struct": "struct(**kwargs): a new record whose fields are the keyword arguments: s = struct(a=1); s.a.",
+	"str":    "str(x): x as a string (a string stays as it is), as Starlark's str; the values\nof secret keys in x (psk, password, a key's data...) become known secrets.",
+	"repr":   "repr(x): x as Starlark writes it (a string quoted), as Starlark's repr; the\nvalues of secret keys in x become known secrets.",
 }
 
 func (r *Runtime) overview() string {

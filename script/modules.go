@@ -23,7 +23,7 @@ func (r *Runtime) assemble() starlark.StringDict {
 	o := r.opts
 	return starlark.StringDict{
 		"vici":    r.vici,
-		"json":    json.Module,
+		"json":    r.learning(json.Module),
 		"time":    time.NewModule(),
 		"log":     r.learning(log.NewModule(r.stderr, o.LogJSON)),
 		"sys":     sys.NewModule(o.Argv, o.Getenv),
@@ -39,6 +39,8 @@ func (r *Runtime) assemble() starlark.StringDict {
 		"quit":    sys.Exit,
 		"pp":      starlark.NewBuiltin("pp", r.pp),
 		"print":   starlark.NewBuiltin("print", r.print),
+		"str":     r.learningBuiltin(starlark.Universe["str"].(*starlark.Builtin)),
+		"repr":    r.learningBuiltin(starlark.Universe["repr"].(*starlark.Builtin)),
 	}
 }
 
@@ -49,23 +51,29 @@ func moduleDocs() []doc.Module {
 		file.Doc(), table.Doc(), swanctl.Doc(), x509.Doc()}
 }
 
-// learning returns module m with each builtin wrapped so that the runtime
-// learns the secrets among its arguments first (log.warn("x", psk=k)), and
-// those in its result.
+// learning returns module m with each builtin wrapped by learningBuiltin.
 func (r *Runtime) learning(m *starlarkstruct.Module) *starlarkstruct.Module {
 	members := make(starlark.StringDict, len(m.Members))
 	for name, v := range m.Members {
 		if b, ok := v.(*starlark.Builtin); ok {
-			v = starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-				r.secrets.LearnArgs(b.Name(), args, kwargs)
-				v, err := b.CallInternal(thread, args, kwargs)
-				if err == nil {
-					r.secrets.Learn(v)
-				}
-				return v, err
-			})
+			v = r.learningBuiltin(b)
 		}
 		members[name] = v
 	}
 	return &starlarkstruct.Module{Name: m.Name, Members: members}
+}
+
+// learningBuiltin returns b wrapped so that the runtime learns the secrets
+// among its arguments first and those in its result: the builtins that
+// encode or format values (json.encode({"psk": k}), str(d), repr(d),
+// log.warn("x", psk=k)) and json.decode, whose dicts may hold secrets.
+func (r *Runtime) learningBuiltin(b *starlark.Builtin) *starlark.Builtin {
+	return starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		r.secrets.LearnArgs(b.Name(), args, kwargs)
+		v, err := b.CallInternal(thread, args, kwargs)
+		if err == nil {
+			r.secrets.Learn(v)
+		}
+		return v, err
+	})
 }

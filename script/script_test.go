@@ -45,7 +45,7 @@ func TestPredeclaredNames(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	want := []string{"exec", "exit", "file", "help", "http", "json", "log", "pp", "print", "quit", "struct", "swanctl", "sys", "table", "time", "vici", "x509"}
+	want := []string{"exec", "exit", "file", "help", "http", "json", "log", "pp", "print", "quit", "repr", "str", "struct", "swanctl", "sys", "table", "time", "vici", "x509"}
 	if !slices.Equal(names, want) {
 		t.Errorf("predeclared %v, want %v", names, want)
 	}

@@ -85,6 +85,29 @@ fail("cannot use %r" % k["data"])
 	}
 }
 
+// TestSecretKeysNeverShown: issue 16, a value under a secret key went
+// through json.encode and str() as an ordinary string. Values the runtime
+// cannot have seen as secrets (built from what the real daemon answers)
+// become secrets as soon as a dict or struct naming them as such is
+// encoded or formatted, and stay hidden in every sink after that.
+func TestSecretKeysNeverShown(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	src := `
+daemon = vici.version()["daemon"]
+v, w, u = daemon + "-psk-4e", daemon + "-pw-4e", daemon + "-data-4e"
+print("encoded", json.encode({"psk": v}))
+log.info("text", t=str(struct(password = w)))
+print("repr", repr({"type": "IKE", "data": u}))
+vici.load_shared(type = "IKE", data = u, owners = ["keys@lab"])
+print("bare", v, w, u)
+log.warn("bare", v=v, w=w, u=u)
+fail("values %s %s %s" % (v, w, u))
+`
+	checkSinks(t, l, src, []string{"-psk-4e", "-pw-4e", "-data-4e"},
+		[]string{`encoded {"psk":"<redacted>"}`, "bare <redacted> <redacted> <redacted>",
+			"values <redacted> <redacted> <redacted>"})
+}
+
 // TestRevealedConfSecretsNeverShown: a shared secret read from a
 // swanctl.conf prints as <secret>; once a script reveals it (to compare it,
 // or to give it to load_shared) its bytes are a known secret in every sink:
