@@ -3,6 +3,12 @@ package script_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -165,7 +171,23 @@ func TestConfSecretFormsNeverShown(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "swanctl.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	leaks := []string{"68756e74", "68:75:6E", "6E:74", "aHVudGVy", "hunter3"}
+	// a private key, which apply loads and load_conf returns as a secret
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "private"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "private", "k.der"), der, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leaks := []string{"68756e74", "68:75:6E", "6E:74", "aHVudGVy", "hunter3",
+		base64.StdEncoding.EncodeToString(der)[20:40], hex.EncodeToString(der)[20:40]}
 	wants := []string{"hex@lab", "colons@lab", "b64@lab", "quoted@lab", "bare@lab", "file = none.pem"}
 	read := `
 text = file.read(` + strconv.Quote(filepath.Join(dir, "swanctl.conf")) + `)
@@ -180,7 +202,13 @@ print("loaded", sorted(vici.get_shared()["keys"]))` + read
 		checkSinks(t, l, src, leaks, append(wants, `loaded ["ike-b64", "ike-bare", "ike-colons", "ike-hex", "ike-quoted"]`))
 	})
 	t.Run("load_conf", func(t *testing.T) {
-		checkSinks(t, l, `c = swanctl.load_conf(`+strconv.Quote(dir)+`)`+read, leaks, wants)
+		src := `c = swanctl.load_conf(` + strconv.Quote(dir) + `)
+k = c["keys"]["private/k.der"]["data"].reveal()
+print("key", k)
+print("key", json.encode(k), repr(k))
+log.info("key", k=k)
+` + read
+		checkSinks(t, l, src, leaks, append(wants, "key <redacted>\n", `key "<redacted>" b"<redacted>"`))
 	})
 }
 

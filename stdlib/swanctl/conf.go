@@ -53,9 +53,10 @@ type Conf struct {
 	Dir   string // the swanctl directory: Path's directory
 	Items []Item // in load order: certs, keys, tokens, secrets, authorities, pools, conns
 
-	// Secrets are the secret values the file gives, as written and, for
-	// 0x/0s values, decoded: shared secrets, key file passphrases and
-	// token PINs (every secret* and pin setting under secrets). A host
+	// Secrets are the secret values the configuration gives: the private
+	// keys it loads (unencrypted DER or PEM, as sent), and shared secrets,
+	// key file passphrases and token PINs (every secret* and pin setting
+	// under secrets) as written and, for 0x/0s values, decoded. A host
 	// that redacts secrets learns them here.
 	Secrets []string
 }
@@ -205,6 +206,7 @@ func (c *Conf) addKeys(s *settings.Settings) {
 			} else {
 				it.Body = vici.NewMessage().Set("type", d.typ).SetBytes("data", data)
 				it.KeyID = keyID(data)
+				c.Secrets = append(c.Secrets, string(data))
 			}
 			c.Items = append(c.Items, it)
 		}

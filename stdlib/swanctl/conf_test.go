@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +280,11 @@ func TestEncryptedKeys(t *testing.T) {
 	}
 	if it := item(t, c, KindKey, "private/k.pem"); it.KeyID != wantID || !bytes.Equal([]byte(it.Body.Get("data")), der) {
 		t.Fatalf("private/k.pem: id %s", it.KeyID)
+	}
+	for _, secret := range []string{string(der), "des3-pass", "wrong"} {
+		if !slices.Contains(c.Secrets, secret) {
+			t.Errorf("Secrets lack %.20q", secret)
+		}
 	}
 	for _, it := range c.Items {
 		if it.Name == "pkcs8/k.der" && (it.Err == nil || !strings.Contains(it.Err.Error(), "decryption secret for k.der is wrong")) {
