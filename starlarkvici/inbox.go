@@ -296,6 +296,7 @@ func (in *inbox) anyCallbacks(sessions []*Session) bool {
 // waited (an end is always taken). Before each look at the inbox, poll may
 // end the call with its error; then it waits for the inbox to change (or
 // a poke), until ctx ends or until passes (errTimeout; zero for never).
+// Items that arrived before until are taken even when it has passed.
 // pick runs with the inbox locked and must not call back into it.
 func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll func() error, pick func(*item) bool, take bool) (item, error) {
 	var timer <-chan time.Time
@@ -306,12 +307,13 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 	}
 	var seen uint64 // items up to this seq have been looked at
 	for {
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return item{}, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
-		case !until.IsZero() && !time.Now().Before(until):
-			return item{}, errTimeout
 		}
+		// Once until has passed, the items that arrived before it are
+		// still taken (timeout=0 handles what is queued), later ones not,
+		// so a steady stream cannot keep the call from ending.
+		expired := !until.IsZero() && !time.Now().Before(until)
 		if err := poll(); err != nil {
 			return item{}, err
 		}
@@ -323,7 +325,7 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 		i := sort.Search(len(in.items), func(i int) bool { return in.items[i].seq > seen })
 		for ; i < len(in.items); i++ {
 			it := &in.items[i]
-			if !pick(it) {
+			if expired && it.ev.Received.After(until) || !pick(it) {
 				continue
 			}
 			got := *it
@@ -337,6 +339,9 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 		}
 		seen = in.seq
 		in.mu.Unlock()
+		if expired {
+			return item{}, errTimeout
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():

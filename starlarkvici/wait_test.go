@@ -156,3 +156,27 @@ s, d = vici.wait("reconnect", session=True, timeout=60)
 assert.eq((s, d), (pr, {"uri": lab.c.uri}))
 `)
 }
+
+// listen(timeout=0) handles the events already queued and returns at once:
+// a long-running script that also serves requests takes its events that
+// way between two requests. Events arriving after the timeout passed are
+// left for the next listen.
+func TestListenTimeoutZero(t *testing.T) {
+	l := labtest.Start(t, lab.TwoGateways)
+	runGuarded(t, l, Config{}, time.Minute, `
+load("assert.star", "assert")
+seen = []
+vici.on("ike-updown", lambda name, data: seen.append(data.get("up", "no")))
+assert.eq(vici.listen(timeout=0), 0)                  # nothing queued
+s2 = vici.connect()
+s2.initiate(child="net", ike="ab")
+assert.true(vici.wait("ike-updown", timeout=30) != None)  # queued now, still for the callback
+assert.eq(vici.listen(timeout=0), 1)
+assert.eq(seen, ["yes"])
+s2.terminate(ike="ab")
+assert.true(vici.wait("ike-updown", timeout=30) != None)
+assert.eq(vici.wait("ike-updown", timeout=0), None)   # that one was looked at by a wait already
+assert.eq(vici.listen(timeout=0), 1)
+assert.eq(seen, ["yes", "no"])
+`)
+}
