@@ -119,6 +119,14 @@ func (s *Secrets) Redact(text string) string {
 	return redactHex(r.Replace(text), hexes)
 }
 
+// Has reports whether s is a known secret (not merely holds one).
+func (s *Secrets) Has(secret string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.set[secret]
+	return ok
+}
+
 // contains reports whether text holds a known secret.
 func (s *Secrets) contains(text string) bool { return s.Redact(text) != text }
 

@@ -336,6 +336,9 @@ func (p *Printer) flat(b *strings.Builder, v starlark.Value, depth, budget int) 
 func (p *Printer) scalar(v starlark.Value) string {
 	switch v := v.(type) {
 	case starlark.Bytes:
+		if p.Secrets != nil && p.Secrets.Has(string(v)) {
+			return redact.Mark // binary bytes would show as hex, which no redaction matches when cut
+		}
 		return readableBytes(string(v))
 	case display.Text:
 		return starlark.String(v).String()

@@ -81,6 +81,24 @@ func TestPrinterRecordsSecrets(t *testing.T) {
 	}
 }
 
+// TestPrinterHidesBinarySecrets: binary bytes show as their length and
+// first 16 bytes in hex, a form no redaction can match: a known secret
+// (a random PSK, a key's DER) shows as <redacted> instead, alone or inside
+// a value; other binary bytes as before.
+func TestPrinterHidesBinarySecrets(t *testing.T) {
+	secrets := redact.New()
+	secrets.Add("\x01\x02\x03\xfe\xff")
+	p := &script.Printer{Secrets: secrets}
+	for expr, want := range map[string]string{
+		`b"\x01\x02\x03\xfe\xff"`:                "<redacted>",
+		`[b"\x01\x02\x03\xfe\xff", b"\x01\x02"]`: "[<redacted>, <2 bytes: 01 02>]",
+	} {
+		if got, err := p.Format(eval(t, expr)); err != nil || got != want {
+			t.Errorf("Format(%s) = %q, %v; want %q", expr, got, err, want)
+		}
+	}
+}
+
 // exec runs src and returns its globals, for values a single expression
 // cannot build (a dict that contains itself).
 func exec(t *testing.T, src string) starlark.StringDict {
