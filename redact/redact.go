@@ -1,34 +1,15 @@
 // Package redact keeps secrets out of what a vicish runtime writes. A
-// runtime holds one Secrets, learns into it the secrets its scripts handle,
-// and sends every byte it writes through it.
+// runtime holds one Secrets and learns into it the secrets its scripts
+// handle: ScanSource reads a program before it runs, LearnText input that
+// does not parse, LearnArgs a builtin's arguments, Learn values (the
+// values of secret keys in every dict and struct, the bytes of every
+// Secret), Add a string. Redact, and every Writer, then replace each known
+// secret by Mark in each form the runtime writes it in: raw, quoted by
+// Starlark, Go, JSON or strongSwan's settings syntax (once or twice over),
+// in base64 and in hex.
 //
-// What counts as a secret:
-//
-//   - the value of a dict key, struct field or keyword argument named
-//     secret, secrets, psk, password, passphrase, pin, private_key or
-//     privkey (any case), every string in it, but not what a dict inside
-//     it holds under id, type and owners;
-//   - the "data" of a dict or call that also has a "type" other than a
-//     certificate's or public key's (a shared key, a private key), and the
-//     data given to load_shared, load_key and load_token, or to
-//     vici.call("load-shared"/"load-key"/"load-token", ...);
-//   - a string assigned to a variable with one of those names
-//     (psk = "..."), and a string built from literals by + where those
-//     rules apply ("hunter5-" + "concat");
-//   - the bytes of every value that implements Secret (swanctl.secret);
-//   - any string the host adds (Secrets.Add).
-//
-// The runtime learns them with ScanSource (programs before they run),
-// LearnText (input that does not parse), LearnArgs (a builtin's arguments)
-// and Learn (values). From then on Redact, and every Writer, replace each
-// known secret by <redacted> in its raw form and as Starlark, Go and JSON
-// quote it, and in base64.
-//
-// Limits: a secret is matched whole, so a part of it (k[:4]) or a
-// transformation (upper(), reversed) is shown; strings shorter than 4
-// bytes are not treated as secrets (they would blank out ordinary words);
-// a secret the runtime has not seen yet is shown; a secret split across two
-// Writes is not matched.
+// What counts as a secret, and the limits, are written down once, in
+// vicish's docs/security.md ("Secrets").
 package redact
 
 import (
