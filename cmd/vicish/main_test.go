@@ -59,6 +59,8 @@ func TestUsage(t *testing.T) {
 		{"help names ssh://", []string{"-h"}, 0, "ssh://[user@]host[:port]/path", ""},
 		{"help's failover example takes PRIMARY BACKUP", []string{"-h"}, 0, "failover.star primary backup", ""},
 		{"version", []string{"--version"}, 0, "vicish ", ""},
+		{"import names the predeclared modules", []string{"-c", "import json"}, 2, "", "<-c>:1:1: got import, want primary expression; Starlark has no import statement: vicish's modules are predeclared, use them by name (exec, file, http, json, log, "},
+		{"from ... import too", []string{"-c", "x = 1\nfrom time import now"}, 2, "", "<-c>:2:1: got from, want primary expression; Starlark has no import statement"},
 		{"unknown flag as typed", []string{"--bogus"}, 2, "", "unknown flag --bogus\n"},
 		{"unknown flag with one dash", []string{"-bogus=1"}, 2, "", "unknown flag -bogus\n"},
 		{"bad flag value names the flag as typed", []string{"--uri", "http://x", "-c", "1"}, 2, "", `invalid value "http://x" for flag --uri: `},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -283,7 +284,7 @@ func (r *repl) read() (*syntax.File, []string, error) {
 		case errors.Is(err, io.EOF), errors.Is(err, readline.ErrInterrupt):
 			return nil, lines, readline.ErrInterrupt
 		case errors.As(err, &serr):
-			return nil, lines, syntaxError(serr, lines)
+			return nil, lines, syntaxError(serr, lines, moduleNames(r.rt))
 		}
 		return nil, lines, err
 	}
@@ -313,13 +314,19 @@ func unfinished(f *syntax.File, lines []string) error {
 		return syntaxError(syntax.Error{
 			Pos: syntax.MakePosition(&name, int32(i+1), int32(col)),
 			Msg: "invalid syntax: a compound statement ends with an empty line; nothing was run, enter the statements one by one",
-		}, lines)
+		}, lines, nil)
 	}
 	return nil
 }
 
-// syntaxError adds the offending line and a caret under the column.
-func syntaxError(e syntax.Error, lines []string) error {
+// syntaxError adds the offending line and a caret under the column, and
+// for an import statement, which Starlark does not have, the predeclared
+// modules.
+func syntaxError(e syntax.Error, lines []string, modules []string) error {
+	if strings.HasPrefix(e.Msg, "got import,") || strings.HasPrefix(e.Msg, "got from,") {
+		e.Msg += "; Starlark has no import statement: vicish's modules are predeclared, use them by name (" +
+			strings.Join(modules, ", ") + `), and load("file.star", "name") loads a Starlark file`
+	}
 	line, col := int(e.Pos.Line), int(e.Pos.Col)
 	if line < 1 || line > len(lines) || col < 1 {
 		return e
@@ -327,6 +334,18 @@ func syntaxError(e syntax.Error, lines []string) error {
 	src := lines[line-1]
 	caret := strings.Repeat(" ", min(col-1, len(src))) + "^"
 	return fmt.Errorf("%v\n  %s\n  %s", e, src, caret)
+}
+
+// moduleNames lists the predeclared modules of rt (json, time, vici, ...).
+func moduleNames(rt *script.Runtime) []string {
+	var names []string
+	for name, v := range rt.Predeclared() {
+		if v.Type() == "module" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // eval runs one input with a fresh context that Ctrl-C cancels, prints an

@@ -170,6 +170,9 @@ func TestREPLWithoutDaemon(t *testing.T) {
 	term.typeKeys("help(vici.initiate)\r")
 	term.expect("vici.initiate(")
 	term.prompt()
+	term.typeKeys("import json\r")
+	term.expect("vicish's modules are predeclared, use them by name (")
+	term.prompt()
 	term.typeKeys("exit(\"no daemon here\")\r")
 	term.expect("no daemon here\n")
 	if code := term.wait(); code != 1 {

@@ -174,7 +174,7 @@ func reportError(rt *script.Runtime, ctx context.Context, err error, name string
 				lines = sourceLines(file, nil)
 			}
 			rt.Secrets().LearnText(strings.Join(lines, "\n"))
-			fmt.Fprintln(rt.Stderr(), syntaxError(serr, lines).Error())
+			fmt.Fprintln(rt.Stderr(), syntaxError(serr, lines, moduleNames(rt)).Error())
 		case script.IsSyntaxError(err):
 			fmt.Fprintln(stderr, rt.FormatError(err))
 		default:
