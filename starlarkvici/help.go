@@ -24,6 +24,8 @@ func otherBuiltins() []builtinDoc {
 			"Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
 		{"connect", []string{"uri", "deadline", "reconnect", "name"}, "connect(uri=None, deadline=None, reconnect=False, name=None)",
 			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .name, .uri and .close(). reconnect=True redials after the daemon restarts."},
+		{"use", []string{"uri"}, "use(uri)",
+			"Point the default session (the functions called on vici itself) at the daemon at uri, e.g. from a REPL started without one: it connects there, then closes the old connection. Refused while it has on() callbacks; a remote URI needs --allow-net, as for connect."},
 		{"group", []string{"members", "deadline", "reconnect"}, "group(members, deadline=None, reconnect=False)",
 			"A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol or refused). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
 		{"on", []string{"event", "fn"}, "on(event, fn)",
@@ -117,7 +119,7 @@ func moduleHelp(uri string, session bool) string {
 	}
 	b.WriteString("\nOther functions:\n")
 	for _, d := range otherBuiltins() {
-		if ((d.name == "connect" || d.name == "group") && session) || (d.name == "close" && !session) {
+		if ((d.name == "connect" || d.name == "group" || d.name == "use") && session) || (d.name == "close" && !session) {
 			continue
 		}
 		fmt.Fprintf(&b, "  %s\n", d.sig)

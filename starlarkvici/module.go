@@ -23,6 +23,7 @@ import (
 	"maps"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,7 @@ func NewModule(cfg Config) *Module {
 	m.members = maps.Clone(m.def.members)
 	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
 	m.members["group"] = starlark.NewBuiltin("vici.group", m.group).BindReceiver(m)
+	m.members["use"] = starlark.NewBuiltin("vici.use", m.use).BindReceiver(m)
 	m.members["listen"] = starlark.NewBuiltin("vici.listen", m.listenAll).BindReceiver(m)
 	m.members["wait"] = starlark.NewBuiltin("vici.wait", m.waitAll).BindReceiver(m)
 	return m
@@ -185,6 +187,58 @@ func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args star
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	return s, nil
+}
+
+// use implements vici.use(uri).
+func (m *Module) use(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var uri string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "uri", &uri); err != nil {
+		return nil, err
+	}
+	if err := m.Use(starctx.From(thread), uri); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.None, nil
+}
+
+// Use points the module's default session (the functions called on the
+// module itself) at the daemon at uri without restarting the host: it
+// connects there first, and only when that works closes the old
+// connections. Config.CheckURI applies, as for vici.connect. It refuses
+// while the default session has event callbacks or waits, which belong to
+// the daemon they were registered with.
+func (m *Module) Use(ctx context.Context, uri string) error {
+	if uri == "" {
+		return fmt.Errorf("want the daemon's URI, e.g. \"unix:///run/charon.vici\"")
+	}
+	if m.cfg.CheckURI != nil {
+		if err := m.cfg.CheckURI(uri); err != nil {
+			return err
+		}
+	}
+	s := m.def
+	s.events.mu.Lock()
+	events := s.events.wantedLocked("")
+	s.events.mu.Unlock()
+	if len(events) > 0 {
+		return fmt.Errorf("the default session has callbacks for %s, registered with %s; remove them with vici.off first", strings.Join(events, ", "), s.resolvedURI())
+	}
+	next := newSession(m, uri, s.deadline, s.reconnect, false)
+	client, err := next.commandClient(ctx)
+	if err != nil {
+		return err
+	}
+	next.mu.Lock()
+	next.cmd = nil // the default session's from now on
+	next.mu.Unlock()
+	old := s.close()
+	s.mu.Lock()
+	s.uri, s.discoverErr, s.cmd = uri, nil, client
+	s.mu.Unlock()
+	if old != nil {
+		return fmt.Errorf("now using %s; closing the connection to the previous daemon: %w", uri, old)
+	}
+	return nil
 }
 
 // newSession makes a session that is not connected yet, with the

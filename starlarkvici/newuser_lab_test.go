@@ -277,3 +277,58 @@ func TestListWhereOneValueBelongs(t *testing.T) {
 		}
 	}
 }
+
+// TestUse: vici.use points the default session at another daemon, only
+// once that daemon answers, and not while callbacks registered with the
+// first one would be lost.
+func TestUse(t *testing.T) {
+	l := labtest.Start(t, lab.Failover)
+	mod := NewModule(Config{URI: l.Gateway("a").URI, Stderr: &syncBuffer{}})
+	defer mod.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	thread := &starlark.Thread{Name: "use"}
+	defer starctx.Attach(thread, ctx)()
+	run := func(src string) (starlark.Value, error) {
+		return starlark.EvalOptions(fileOptions, thread, "test", src, starlark.StringDict{"vici": mod})
+	}
+	conns := func() string {
+		t.Helper()
+		v, err := run(`sorted(vici.get_conns()["conns"])`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.String()
+	}
+	if got := conns(); got != `["backup", "primary"]` {
+		t.Fatalf("a has %s", got)
+	}
+	b, missing := l.Gateway("b").URI, "unix://"+t.TempDir()+"/none.vici"
+	if _, err := run(`vici.on("ike-updown", lambda name, data: None)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(fmt.Sprintf("vici.use(%q)", b)); err == nil || !strings.Contains(err.Error(), "vici.use: the default session has callbacks for ike-updown, registered with "+l.Gateway("a").URI+"; remove them with vici.off first") {
+		t.Fatalf("vici.use with a callback registered: %v", err)
+	}
+	if _, err := run(`vici.off("ike-updown")`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(fmt.Sprintf("vici.use(%q)", b)); err != nil {
+		t.Fatal(err)
+	}
+	if got := conns(); got != `["primary"]` {
+		t.Fatalf("after vici.use(b), get_conns lists %s, want b's", got)
+	}
+	for src, want := range map[string]string{
+		fmt.Sprintf("vici.use(%q)", missing): "vici.use: vici: cannot connect to " + missing,
+		`vici.use("")`:                       `vici.use: want the daemon's URI, e.g. "unix:///run/charon.vici"`,
+		`vici.use()`:                         "vici.use: missing argument for uri",
+	} {
+		if _, err := run(src); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", src, err, want)
+		}
+	}
+	if got := conns(); got != `["primary"]` {
+		t.Fatalf("a failed vici.use moved the default session: get_conns lists %s", got)
+	}
+}

@@ -59,6 +59,7 @@ func TestUsage(t *testing.T) {
 		{"help names ssh://", []string{"-h"}, 0, "ssh://[user@]host[:port]/path", ""},
 		{"help's failover example takes PRIMARY BACKUP", []string{"-h"}, 0, "failover.star primary backup", ""},
 		{"version", []string{"--version"}, 0, "vicish ", ""},
+		{"vici.use of a remote URI needs --allow-net", []string{"-c", `vici.use("tcp://192.0.2.1:4502")`}, 1, "", "Error in vici.use: tcp://192.0.2.1:4502 is a remote transport, which needs --allow-net"},
 		{"import names the predeclared modules", []string{"-c", "import json"}, 2, "", "<-c>:1:1: got import, want primary expression; Starlark has no import statement: vicish's modules are predeclared, use them by name (exec, file, http, json, log, "},
 		{"from ... import too", []string{"-c", "x = 1\nfrom time import now"}, 2, "", "<-c>:2:1: got from, want primary expression; Starlark has no import statement"},
 		{"unknown flag as typed", []string{"--bogus"}, 2, "", "unknown flag --bogus\n"},

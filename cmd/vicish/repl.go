@@ -189,10 +189,10 @@ func (r *repl) banner() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if daemon, err := r.rt.Daemon(ctx); err == nil {
-		fmt.Fprintf(r.screen, "vicish: connected to %s\n", daemon)
+		fmt.Fprintf(r.screen, "vicish: connected to %s (vici.use(URI) switches to another daemon)\n", daemon)
 	} else {
 		fmt.Fprintf(r.screen, "vicish: no daemon: %s\n", r.rt.Secrets().Redact(err.Error()))
-		fmt.Fprintf(r.screen, "vicish: the REPL works without one; try vici.connect(\"unix:///path/charon.vici\")\n")
+		fmt.Fprintf(r.screen, "vicish: the REPL works without one; point vici at a daemon with vici.use(\"unix:///path/charon.vici\")\n")
 	}
 	fmt.Fprintln(r.screen, `Type help() for the commands, TAB to complete, Ctrl-D or exit() to leave.`)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/vicish/vicish/script"
@@ -25,6 +26,7 @@ func TestREPLOnTerminal(t *testing.T) {
 	term := startTerminal(t, env)
 	term.expect(version.Current().Short() + "\n")
 	term.expect("vicish: connected to charon")
+	term.expect("(vici.use(URI) switches to another daemon)")
 	term.prompt()
 
 	// an expression's value is printed; _ keeps it
@@ -51,6 +53,12 @@ func TestREPLOnTerminal(t *testing.T) {
 
 	// TAB completes a keyword argument from the command table
 	term.typeKeys("len(vici.list_conns(i\t\"ab\"))\r")
+	term.expect(`len(vici.list_conns(ike="ab"))`)
+	term.expect("\n1\n")
+	term.prompt()
+
+	// TAB after a keyword shows its type: a str starts with a quote
+	term.typeKeys("len(vici.list_conns(ike=\tab\"))\r")
 	term.expect(`len(vici.list_conns(ike="ab"))`)
 	term.expect("\n1\n")
 	term.prompt()
@@ -178,6 +186,35 @@ func TestREPLWithoutDaemon(t *testing.T) {
 	if code := term.wait(); code != 1 {
 		t.Errorf("exit(message) in the REPL ended with %d, want 1", code)
 	}
+}
+
+// TestREPLUseAnotherDaemon: started without a daemon, the banner names
+// vici.use, which points the default session at one without restarting;
+// a URI where nothing answers leaves it where it was.
+func TestREPLUseAnotherDaemon(t *testing.T) {
+	l := labtest.Start(t, lab.Failover)
+	missing := "unix://" + filepath.Join(t.TempDir(), "none.vici")
+	term := startTerminal(t, []string{"VICI_URI=" + missing, "XDG_STATE_HOME=" + t.TempDir()})
+	term.expect("vicish: no daemon: ")
+	term.expect(`point vici at a daemon with vici.use("unix:///path/charon.vici")`)
+	term.prompt()
+	term.typeKeys(fmt.Sprintf("vici.use(%q)\r", l.Gateway("b").URI))
+	term.prompt()
+	term.typeKeys("vici.get_conns()\r")
+	term.expect(`{"conns": ["primary"]}`)
+	term.prompt()
+	term.typeKeys(fmt.Sprintf("vici.use(%q)\r", missing))
+	term.expect("vici.use: ")
+	term.prompt()
+	term.typeKeys("vici.get_conns()\r") // still b
+	term.expect(`{"conns": ["primary"]}`)
+	term.prompt()
+	term.typeKeys(fmt.Sprintf("vici.use(%q)\r", l.Gateway("a").URI))
+	term.prompt()
+	term.typeKeys("sorted(vici.get_conns()[\"conns\"])\r")
+	term.expect(`["backup", "primary"]`)
+	term.prompt()
+	term.leave()
 }
 
 // TestREPLInputNeverDropped: issue 9, after a one-line compound statement
