@@ -41,18 +41,28 @@ func redactHex(text string, hexes []string) string {
 // hexSpans returns the byte spans [start, end) of run (hex digits and
 // colons) that hold one of hexes, in order, not overlapping.
 func hexSpans(run string, hexes []string) [][2]int {
-	digits := make([]byte, 0, len(run))
-	at := make([]int, 0, len(run)) // where each digit is in run
-	for k := 0; k < len(run); k++ {
-		if c := run[k]; c != ':' {
-			digits = append(digits, lower(c))
-			at = append(at, k)
+	if len(run)-strings.Count(run, ":") < 2*minSecret {
+		return nil // too short to spell a secret
+	}
+	// ds is run's digits in lower case; at[d] where digit d is in run
+	// (nil when run is all lower-case digits, as an SPI or key id is)
+	ds, at := run, []int(nil)
+	if strings.ContainsFunc(run, func(r rune) bool { return r == ':' || 'A' <= r && r <= 'F' }) {
+		digits := make([]byte, 0, len(run))
+		for k := 0; k < len(run); k++ {
+			if c := run[k]; c != ':' {
+				digits = append(digits, lower(c))
+				at = append(at, k)
+			}
 		}
+		ds = string(digits)
 	}
-	if len(digits) < 2*minSecret {
-		return nil
+	where := func(d int) int {
+		if at == nil {
+			return d
+		}
+		return at[d]
 	}
-	ds := string(digits)
 	var covered []bool
 	for _, h := range hexes {
 		for from := 0; from+len(h) <= len(ds); {
@@ -61,7 +71,7 @@ func hexSpans(run string, hexes []string) [][2]int {
 				break
 			}
 			if covered == nil {
-				covered = make([]bool, len(digits))
+				covered = make([]bool, len(ds))
 			}
 			for d := from + k; d < from+k+len(h); d++ {
 				covered[d] = true
@@ -78,7 +88,7 @@ func hexSpans(run string, hexes []string) [][2]int {
 		for d+1 < len(covered) && covered[d+1] {
 			d++
 		}
-		spans = append(spans, [2]int{at[first], at[d] + 1})
+		spans = append(spans, [2]int{where(first), where(d) + 1})
 	}
 	return spans
 }
