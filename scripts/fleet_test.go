@@ -300,8 +300,21 @@ func TestFleetUpdownHook(t *testing.T) {
 	if err := c.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e := errs.next(t, "c watched"); !strings.Contains(e, "gateway watched gateway=c") {
-		t.Fatalf("after c started: %q", e)
+	// Until c answers, and for gone all along, the hook waits for them;
+	// it says "watched" only of c, once it answered.
+	waitingGone := false
+	for {
+		e := errs.next(t, "c watched")
+		if strings.Contains(e, "gateway watched gateway="+gone) {
+			t.Fatalf("the hook says it watches %s, where nothing answers: %q", gone, e)
+		}
+		waitingGone = waitingGone || strings.Contains(e, "INFO  waiting for gateway gateway="+gone+" retry=1")
+		if strings.Contains(e, "gateway watched gateway=c") {
+			break
+		}
+		if !strings.Contains(e, "waiting for gateway gateway=") {
+			t.Fatalf("before c was watched: %q", e)
+		}
 	}
 	initiate(t, ctx, a.URI, "backup", "net")
 	expect("backup up", read("backup up", 2), "backup", "up", "c")
@@ -327,8 +340,18 @@ func TestFleetUpdownHook(t *testing.T) {
 	initiate(t, ctx, a.URI, "backup", "net")
 	expect("backup up after c's restart", read("backup up again", 2), "backup", "up", "c")
 
+	for !waitingGone {
+		e := errs.next(t, "waiting for "+gone)
+		waitingGone = strings.Contains(e, "INFO  waiting for gateway gateway="+gone+" retry=1")
+	}
 	if code := p.stop(t, syscall.SIGTERM); code != 143 {
 		t.Fatalf("after SIGTERM: exit %d, want 143", code)
+	}
+	for _, e := range errs.rest() {
+		if strings.Contains(e, "gateway watched gateway="+gone) || strings.Count(strings.Join(errs.rest(), "\n"), "waiting for gateway gateway="+gone) != 1 {
+			t.Errorf("the hook's notes on %s (want one \"waiting for gateway\", no \"watched\"): %q", gone, errs.rest())
+			break
+		}
 	}
 	if rest := out.rest(); len(rest) != 10 {
 		t.Errorf("the hook wrote %d lines, want 10: %q", len(rest), rest)
