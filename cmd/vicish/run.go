@@ -42,8 +42,8 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
                      (default: none)
   --allow-exec       let scripts run local programs (the exec module)
   --allow-net        let scripts make HTTP requests (the http module) and
-                     vici.connect() to a remote URI (tcp://, ssh://) not given
-                     with --uri or $VICI_URI
+                     vici.connect(), vici.group() or vici.use() dial a remote
+                     URI (tcp://, ssh://) not given with --uri or $VICI_URI
   --allow-write      let scripts replace files (file.write)
   --log-json         the log module writes JSON lines
   --json             with -e: print the value as one line of JSON (dicts in the
