@@ -8,3 +8,7 @@ require (
 	go.starlark.net v0.0.0-20260908191801-89a6a09411d5
 	golang.org/x/sys v0.42.0
 )
+
+// buildtools is only for a test: it checks vicish fmt's layout against
+// buildifier's.
+require github.com/bazelbuild/buildtools v0.0.0-20260904073137-eaa4d125b423

@@ -32,6 +32,10 @@ const usageText = `Usage:
                                       not printed; use print() or -e)
   vicish lab COMMAND [...]            a lab of real charon daemons: up, down, status,
                                       kill, restart, swanctl, root (see vicish lab help)
+  vicish fmt [-l|-d|-w] PATH...       lay out Starlark files canonically (vicish fmt -h)
+
+A subcommand (lab, fmt) wins over a script file of the same name: run such
+a file as ./fmt.
 
 Flags (before FILE, -c or -e; what follows belongs to the script):
   --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port,
@@ -88,8 +92,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // none): the collector's target is process-wide, so only main, which runs
 // once per process, passes one.
 func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *gcPacer) int {
-	if len(args) > 0 && args[0] == "lab" {
-		return labCommand(args[1:], stdin, stdout, stderr)
+	// A subcommand wins over a script file of the same name (run that as
+	// ./fmt).
+	if len(args) > 0 {
+		switch args[0] {
+		case "lab":
+			return labCommand(args[1:], stdin, stdout, stderr)
+		case "fmt":
+			return fmtCommand(args[1:], stdin, stdout, stderr)
+		}
 	}
 	opts, code, done := parseFlags(args, stdout, stderr)
 	if done {
