@@ -32,6 +32,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/redact"
@@ -43,7 +44,7 @@ import (
 
 // Options configure a Runtime. The zero value is usable: default URI
 // discovery, no deadline, the process's standard streams and environment,
-// exec, http and file.write disabled.
+// no capability granted (exec, http and file.write refuse every call).
 type Options struct {
 	// URI of the daemon's VICI socket; "" means discovery ($VICI_URI, then
 	// strongswan.conf, then vici.DefaultURI).
@@ -58,13 +59,13 @@ type Options struct {
 	Stderr io.Writer
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
-	// AllowExec enables the exec module (running local programs).
-	AllowExec bool
-	// AllowNet enables the http module, and lets vici.connect use a remote
-	// transport (tcp://, ssh://) the user did not give as URI.
-	AllowNet bool
-	// AllowWrite enables file.write (replacing files).
-	AllowWrite bool
+	// Allow lists the capabilities granted to scripts (capability.All
+	// describes them): capability.Exec enables the exec module,
+	// capability.Net the http module and vici.connect to a remote
+	// transport (tcp://, ssh://) the user did not give as URI,
+	// capability.Write file.write. The runtime's refusal of another names
+	// the vicish flag that grants it (Flag).
+	Allow []capability.Capability
 	// LogJSON makes the log module write JSON lines.
 	LogJSON bool
 	// Predeclared adds (or replaces) globals after the built-in ones.
@@ -82,6 +83,7 @@ type Runtime struct {
 	vici        *starlarkvici.Module
 	predeclared starlark.StringDict
 	secrets     *redact.Secrets
+	gate        *capability.Gate // grants opts.Allow; every gated builtin asks it
 	stdout      io.Writer // opts.Stdout through the redaction
 	stderr      io.Writer // opts.Stderr through the redaction
 
@@ -110,7 +112,7 @@ func New(opts Options) *Runtime {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	r := &Runtime{opts: opts, secrets: redact.New(), cache: map[string]*loadEntry{}}
+	r := &Runtime{opts: opts, secrets: redact.New(), gate: capability.NewGate(Flag, opts.Allow...), cache: map[string]*loadEntry{}}
 	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
 		URI:        opts.URI,
@@ -149,21 +151,29 @@ func (r *Runtime) Stdout() io.Writer { return r.stdout }
 // should write error messages there too.
 func (r *Runtime) Stderr() io.Writer { return r.stderr }
 
-// checkURI is the policy for a URI a script gives vici.connect: a local
-// transport (unix://, or a path) is allowed; so is the URI the user gave
-// (Options.URI, $VICI_URI); any other (tcp://, ssh://, whatever transport
-// the engine learns) needs Options.AllowNet, since a script could otherwise
-// send bytes to any host. A URI no transport can dial is refused for
-// what it is, so that the message does not send the user to --allow-net.
+// checkURI is the policy for a URI a script gives vici.connect or
+// vici.group: a local transport (unix://, or a path) is allowed; so is the
+// URI the user gave (Options.URI, $VICI_URI); any other (tcp://, ssh://,
+// whatever transport the engine learns) needs capability.Net, since a
+// script could otherwise send bytes to any host. A URI no transport can
+// dial is refused for what it is, so that the message does not send the
+// user to --allow-net.
 func (r *Runtime) checkURI(uri string) error {
 	if _, _, err := vici.ParseURI(uri); err != nil {
 		return err
 	}
-	if r.opts.AllowNet || IsLocalURI(uri) || uri == r.opts.URI || uri == r.opts.Getenv("VICI_URI") {
+	if isLocalURI(uri) || uri == r.opts.URI || uri == r.opts.Getenv("VICI_URI") {
 		return nil
 	}
-	return fmt.Errorf("%s is a remote transport, which needs --allow-net (AllowNet) unless given with --uri or $VICI_URI", uri)
+	if err := r.gate.Check(capability.Net, uri+" is a remote transport"); err != nil {
+		return fmt.Errorf("%w unless given with --uri or $VICI_URI", err)
+	}
+	return nil
 }
+
+// Flag is the vicish command-line flag that grants capability c:
+// "--allow-exec". The runtime's refusals name it.
+func Flag(c capability.Capability) string { return "--allow-" + string(c) }
 
 // CheckURI reports whether uri is a VICI socket URI vicish can dial
 // (unix://, tcp://, ssh:// or a bare path); the error says what is wrong.
@@ -173,9 +183,9 @@ func CheckURI(uri string) error {
 	return err
 }
 
-// IsLocalURI reports whether uri names a transport on this machine: a
+// isLocalURI reports whether uri names a transport on this machine: a
 // unix:// URI or a plain path. Every other scheme is remote.
-func IsLocalURI(uri string) bool {
+func isLocalURI(uri string) bool {
 	scheme, _, found := strings.Cut(uri, "://")
 	return !found || scheme == "unix"
 }

@@ -16,6 +16,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/sys"
@@ -337,7 +338,7 @@ func TestConnectNeedsAllowNet(t *testing.T) {
 		refused bool
 	}{
 		{"remote refused", script.Options{}, true},
-		{"--allow-net", script.Options{AllowNet: true}, false},
+		{"--allow-net", script.Options{Allow: []capability.Capability{capability.Net}}, false},
 		{"given with --uri", script.Options{URI: remote}, false},
 		{"given as $VICI_URI", script.Options{Getenv: func(k string) string {
 			if k == "VICI_URI" {
@@ -358,9 +359,13 @@ func TestConnectNeedsAllowNet(t *testing.T) {
 			if err == nil {
 				t.Fatal("connect to a closed port succeeded")
 			}
-			refused := strings.Contains(err.Error(), "needs --allow-net")
+			refused := errors.Is(err, capability.ErrDenied)
 			if refused != tc.refused {
 				t.Errorf("error %q; want refused by the policy = %v", err, tc.refused)
+			}
+			const msg = remote + " is a remote transport, which needs --allow-net unless given with --uri or $VICI_URI"
+			if refused && !strings.Contains(err.Error(), msg) {
+				t.Errorf("error %q; want it to say %q", err, msg)
 			}
 		})
 	}

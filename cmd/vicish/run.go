@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,12 +18,15 @@ import (
 	"github.com/mattn/go-isatty"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/internal/version"
 	"github.com/vicish/vicish/script"
 )
 
-const usageText = `Usage:
+// usageHead and usageTail are -h's text around the lines of the
+// capability flags, which usage writes from capability.All.
+const usageHead = `Usage:
   vicish [FLAGS]                      a REPL (standard input is a terminal)
   vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
   vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
@@ -44,12 +48,9 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
                      unix:///var/run/charon.vici)
   --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
                      (default: none)
-  --allow-exec       let scripts run local programs (the exec module)
-  --allow-net        let scripts make HTTP requests (the http module) and
-                     vici.connect(), vici.group() or vici.use() dial a remote
-                     URI (tcp://, ssh://) not given with --uri or $VICI_URI
-  --allow-write      let scripts replace files (file.write)
-  --log-json         the log module writes JSON lines
+`
+
+const usageTail = `  --log-json         the log module writes JSON lines
   --json             with -e: print the value as one line of JSON (dicts in the
                      daemon's order, bytes as base64), for jq
   --version          print the version and exit
@@ -68,18 +69,37 @@ Examples:
   vicish --json -e 'vici.list_sas()' | jq
 `
 
+// usage returns -h's text: one --allow- flag for each capability.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, c := range capability.All() {
+		line := fmt.Sprintf("  %-18s let scripts ", script.Flag(c.Name))
+		for _, word := range strings.Fields(c.Allows) {
+			if len(line)+1+len(word) > 80 {
+				b.WriteString(strings.TrimRight(line, " ") + "\n")
+				line = strings.Repeat(" ", 21)
+			} else if !strings.HasSuffix(line, " ") {
+				line += " "
+			}
+			line += word
+		}
+		b.WriteString(line + "\n")
+	}
+	b.WriteString(usageTail)
+	return b.String()
+}
+
 // options are the parsed command line.
 type options struct {
-	uri        string
-	deadline   time.Duration
-	allowExec  bool
-	allowNet   bool
-	allowWrite bool
-	logJSON    bool
-	code       *string // -c CODE
-	expr       *string // -e EXPR
-	json       bool    // --json: -e prints JSON
-	rest       []string
+	uri      string
+	deadline time.Duration
+	allow    []capability.Capability // --allow-exec, --allow-net, ...
+	logJSON  bool
+	code     *string // -c CODE
+	expr     *string // -e EXPR
+	json     bool    // --json: -e prints JSON
+	rest     []string
 }
 
 // run is the program: it parses args, picks the mode (lab, REPL, file, -c,
@@ -107,14 +127,12 @@ func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *g
 		return code
 	}
 	ropts := script.Options{
-		URI:        opts.uri,
-		Deadline:   opts.deadline,
-		Stdout:     stdout,
-		Stderr:     stderr,
-		AllowExec:  opts.allowExec,
-		AllowNet:   opts.allowNet,
-		AllowWrite: opts.allowWrite,
-		LogJSON:    opts.logJSON,
+		URI:      opts.uri,
+		Deadline: opts.deadline,
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Allow:    opts.allow,
+		LogJSON:  opts.logJSON,
 	}
 	if pacer != nil {
 		ropts.Collecting = pacer.collecting
@@ -294,9 +312,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 		opts.deadline, err = script.ParseDuration(s)
 		return err
 	})
-	fs.BoolVar(&opts.allowExec, "allow-exec", false, "")
-	fs.BoolVar(&opts.allowNet, "allow-net", false, "")
-	fs.BoolVar(&opts.allowWrite, "allow-write", false, "")
+	granted := map[capability.Capability]bool{}
+	for _, c := range capability.All() {
+		fs.BoolFunc(strings.TrimPrefix(script.Flag(c.Name), "--"), "", func(s string) error {
+			on, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			granted[c.Name] = on
+			return nil
+		})
+	}
 	fs.BoolVar(&opts.logJSON, "log-json", false, "")
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
@@ -305,6 +331,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	fs.Func("e", "", func(s string) error { opts.expr = &s; return flag.ErrHelp })
 	fs.BoolVar(&opts.json, "json", false, "")
 	err := fs.Parse(args)
+	for _, c := range capability.All() {
+		if granted[c.Name] {
+			opts.allow = append(opts.allow, c.Name)
+		}
+	}
 	if opts.code != nil || opts.expr != nil {
 		// -c ends the flags: everything after CODE is sys.argv[1:].
 		err = nil
@@ -323,7 +354,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 		fmt.Fprintf(stderr, "vicish: %v\nRun 'vicish -h' for help.\n", flagError(err, args))
 		return opts, script.ExitUsage, true
 	case *help:
-		fmt.Fprint(stdout, usageText)
+		fmt.Fprint(stdout, usage())
 		return opts, script.ExitOK, true
 	case *showVersion:
 		fmt.Fprintln(stdout, version.Current())

@@ -16,8 +16,8 @@
 // A non-zero exit status is not an error: check result.code. A program
 // killed by a signal reports 128 + the signal number, as shells do.
 //
-// Running programs is a privilege the host grants: a module made with
-// allowed=false refuses every call, saying which vicish flag allows it.
+// Running programs is a privilege the host grants (capability.Exec): unless
+// the module's gate grants it, exec.run refuses every call.
 package exec
 
 import (
@@ -32,6 +32,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -43,22 +44,12 @@ const MaxOutput = 16 << 20
 // program has exited or been killed (a background child may hold them).
 const waitDelay = 2 * time.Second
 
-// ErrDisabled is wrapped by the error of every call to a module made with
-// allowed=false.
-var ErrDisabled = errors.New("exec.run is disabled: run vicish with --allow-exec")
-
-// NewModule returns an "exec" module. Unless allowed is true, exec.run fails
-// with an error wrapping ErrDisabled.
-func NewModule(allowed bool) *starlarkstruct.Module {
-	run := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		if !allowed {
-			return nil, ErrDisabled
-		}
-		return runBuiltin(thread, b, args, kwargs)
-	}
+// NewModule returns an "exec" module. Unless gate grants capability.Exec,
+// exec.run fails with a *capability.DeniedError.
+func NewModule(gate *capability.Gate) *starlarkstruct.Module {
 	return &starlarkstruct.Module{
 		Name:    "exec",
-		Members: starlark.StringDict{"run": starlark.NewBuiltin("exec.run", run)},
+		Members: starlark.StringDict{"run": gate.Builtin(capability.Exec, "exec.run", runBuiltin)},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/exec"
 )
@@ -30,7 +31,7 @@ func run(t *testing.T, ctx context.Context, allowed bool, src string) error {
 	starlarktest.SetReporter(thread, t)
 	defer starctx.Attach(thread, ctx)()
 	predeclared := starlark.StringDict{
-		"exec":   exec.NewModule(allowed),
+		"exec":   exec.NewModule(gate(allowed)),
 		"assert": assert["assert"],
 		"tmp":    starlark.String(t.TempDir()),
 	}
@@ -40,10 +41,10 @@ func run(t *testing.T, ctx context.Context, allowed bool, src string) error {
 
 func TestDisabled(t *testing.T) {
 	err := run(t, context.Background(), false, `exec.run(["true"])`)
-	if !errors.Is(err, exec.ErrDisabled) {
-		t.Fatalf("got %v, want ErrDisabled", err)
+	if !errors.Is(err, capability.ErrDenied) {
+		t.Fatalf("got %v, want capability.ErrDenied", err)
 	}
-	if want := "exec.run is disabled: run vicish with --allow-exec"; err.Error() != want {
+	if want := "exec.run runs local programs, which needs the exec capability"; err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}
 }
@@ -167,4 +168,12 @@ func TestCancelled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gate grants capability.Exec when allowed.
+func gate(allowed bool) *capability.Gate {
+	if allowed {
+		return capability.NewGate(nil, capability.Exec)
+	}
+	return capability.NewGate(nil)
 }

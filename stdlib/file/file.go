@@ -14,8 +14,8 @@
 // or the new, never a part. A new file gets mode 0644, a replaced one
 // keeps its mode. Relative paths are relative to the working directory.
 //
-// Writing files is a privilege the host grants: a module made with
-// allowWrite=false refuses write, saying which vicish flag allows it.
+// Replacing files is a privilege the host grants (capability.Write): unless
+// the module's gate grants it, file.write refuses every call.
 package file
 
 import (
@@ -27,46 +27,41 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/internal/readfile"
 )
 
-// ErrDisabled is wrapped by the error of file.write in a module made with
-// allowWrite=false.
-var ErrDisabled = errors.New("file.write is disabled: run vicish with --allow-write")
-
-// NewModule returns a "file" module. Unless allowWrite is true, file.write
-// fails with an error wrapping ErrDisabled.
-func NewModule(allowWrite bool) *starlarkstruct.Module {
-	write := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var path string
-		var data starlark.Value
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "data", &data); err != nil {
-			return nil, err
-		}
-		if !allowWrite {
-			return nil, fmt.Errorf("%s: %w", b.Name(), ErrDisabled)
-		}
-		var content []byte
-		switch d := data.(type) {
-		case starlark.String:
-			content = []byte(d)
-		case starlark.Bytes:
-			content = []byte(d)
-		default:
-			return nil, fmt.Errorf("%s: data must be str or bytes, got %s", b.Name(), data.Type())
-		}
-		if err := WriteAtomic(path, content); err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		return starlark.None, nil
-	}
+// NewModule returns a "file" module. Unless gate grants capability.Write,
+// file.write fails with a *capability.DeniedError.
+func NewModule(gate *capability.Gate) *starlarkstruct.Module {
 	return &starlarkstruct.Module{
 		Name: "file",
 		Members: starlark.StringDict{
 			"read":  starlark.NewBuiltin("file.read", read),
-			"write": starlark.NewBuiltin("file.write", write),
+			"write": gate.Builtin(capability.Write, "file.write", write),
 		},
 	}
+}
+
+func write(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	var data starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "data", &data); err != nil {
+		return nil, err
+	}
+	var content []byte
+	switch d := data.(type) {
+	case starlark.String:
+		content = []byte(d)
+	case starlark.Bytes:
+		content = []byte(d)
+	default:
+		return nil, fmt.Errorf("%s: data must be str or bytes, got %s", b.Name(), data.Type())
+	}
+	if err := WriteAtomic(path, content); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.None, nil
 }
 
 func read(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

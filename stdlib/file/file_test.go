@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/stdlib/file"
 )
 
@@ -17,7 +18,7 @@ import (
 func run(t *testing.T, allowWrite bool, src string) (starlark.Value, error) {
 	t.Helper()
 	thread := &starlark.Thread{Name: "test"}
-	g, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", src, starlark.StringDict{"file": file.NewModule(allowWrite)})
+	g, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", src, starlark.StringDict{"file": file.NewModule(gate(allowWrite))})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ r = file.read(`+starlark.String(p).String()+`)`)
 func TestWriteDisabled(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x")
 	_, err := run(t, false, `file.write(`+starlark.String(p).String()+`, "x")`)
-	if !errors.Is(err, file.ErrDisabled) || !strings.Contains(err.Error(), "--allow-write") {
+	if !errors.Is(err, capability.ErrDenied) || !strings.Contains(err.Error(), "file.write replaces files, which needs the write capability") {
 		t.Errorf("write without permission: %v", err)
 	}
 	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
@@ -110,4 +111,12 @@ func TestErrors(t *testing.T) {
 	if len(entries) != 0 {
 		t.Errorf("files left after failed writes: %v", entries)
 	}
+}
+
+// gate grants capability.Write when allowed.
+func gate(allowed bool) *capability.Gate {
+	if allowed {
+		return capability.NewGate(nil, capability.Write)
+	}
+	return capability.NewGate(nil)
 }

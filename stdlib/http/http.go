@@ -12,8 +12,8 @@
 // an error: check response.status. Proxies are taken from the environment
 // (HTTPS_PROXY, NO_PROXY), as other programs do.
 //
-// Network access is a privilege the host grants: a module made with
-// allowed=false refuses every call, saying which vicish flag allows it.
+// Network access is a privilege the host grants (capability.Net): unless
+// the module's gate grants it, http.post refuses every call.
 package http
 
 import (
@@ -29,6 +29,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/json"
 )
@@ -39,23 +40,16 @@ const MaxResponse = 4 << 20
 // DefaultTimeout bounds a post that gives no timeout.
 const DefaultTimeout = 10 * time.Second
 
-// ErrDisabled is wrapped by the error of every call to a module made with
-// allowed=false.
-var ErrDisabled = errors.New("http.post is disabled: run vicish with --allow-net")
-
-// NewModule returns an "http" module with its own HTTP client. Unless
-// allowed is true, http.post fails with an error wrapping ErrDisabled.
-func NewModule(allowed bool) *starlarkstruct.Module {
+// NewModule returns an "http" module with its own HTTP client. Unless gate
+// grants capability.Net, http.post fails with a *capability.DeniedError.
+func NewModule(gate *capability.Gate) *starlarkstruct.Module {
 	client := &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
 	post := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		if !allowed {
-			return nil, ErrDisabled
-		}
 		return doPost(client, thread, b, args, kwargs)
 	}
 	return &starlarkstruct.Module{
 		Name:    "http",
-		Members: starlark.StringDict{"post": starlark.NewBuiltin("http.post", post)},
+		Members: starlark.StringDict{"post": gate.Builtin(capability.Net, "http.post", post)},
 	}
 }
 

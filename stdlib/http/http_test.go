@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/http"
 )
@@ -30,7 +31,7 @@ func run(t *testing.T, ctx context.Context, allowed bool, url, src string) error
 	starlarktest.SetReporter(thread, t)
 	defer starctx.Attach(thread, ctx)()
 	predeclared := starlark.StringDict{
-		"http":   http.NewModule(allowed),
+		"http":   http.NewModule(gate(allowed)),
 		"assert": assert["assert"],
 		"url":    starlark.String(url),
 	}
@@ -73,8 +74,8 @@ func recorder(t *testing.T) (*httptest.Server, func() []request) {
 func TestDisabled(t *testing.T) {
 	srv, seen := recorder(t)
 	err := run(t, context.Background(), false, srv.URL, `http.post(url, body="x")`)
-	if !errors.Is(err, http.ErrDisabled) || err.Error() != "http.post is disabled: run vicish with --allow-net" {
-		t.Fatalf("got %v, want ErrDisabled", err)
+	if !errors.Is(err, capability.ErrDenied) || err.Error() != "http.post uses the network, which needs the net capability" {
+		t.Fatalf("got %v, want capability.ErrDenied", err)
 	}
 	if n := len(seen()); n != 0 {
 		t.Errorf("server got %d requests from a disabled module", n)
@@ -174,4 +175,12 @@ func TestRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "http.post: "+url+"/hook: dial tcp") || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("got %v, want a connection refused error naming the URL", err)
 	}
+}
+
+// gate grants capability.Net when allowed.
+func gate(allowed bool) *capability.Gate {
+	if allowed {
+		return capability.NewGate(nil, capability.Net)
+	}
+	return capability.NewGate(nil)
 }
