@@ -9,23 +9,33 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
-	"github.com/vicish/vicish/stdlib/doc"
+	"github.com/vicish/vicish/stdlib/sys"
 )
 
-// globalDocs describes the predeclared names that are not standard library
-// modules for help(); the modules describe themselves (moduleDocs).
-var globalDocs = map[string]string{
-	"vici":   "the charon daemon: one function per VICI command, connect(), on()/listen() for events",
-	"struct": "struct(**kwargs): a record with named fields",
-	"help":   "help() lists what there is; help(x) explains x",
-	"exit":   "exit(code=0) ends the program (Ctrl-D too, in the REPL)",
-	"quit":   "the same as exit",
-	"pp":     "pp(x, limit=50) prints x pretty: indented, long lists folded, secrets hidden",
-	"print":  "print(*args, sep=\" \"): print a line; known secrets show as <redacted>",
-	"str":    "str(x): x as a string, as Starlark's; the secrets in x become known ones",
-	"repr":   "repr(x): x as Starlark writes it; the secrets in x become known ones",
+// globals are the runtime's own builtins, one row each.
+func (r *Runtime) globals() []registry.Builtin {
+	p := registry.MustParams
+	return []registry.Builtin{
+		{Name: "help", Params: p("x=None, /"), Fn: r.help,
+			Doc: "List the globals and the vici commands; help(x) explains x.\nx is a function or module, or its name: help(\"vici.initiate\") shows a command's arguments and reply shape."},
+		{Name: "print", Params: p(`*args, sep=" "`), Fn: r.print,
+			Doc: "Print the arguments, separated by sep; known secrets show as <redacted>."},
+		{Name: "pp", Params: p("x, limit=50"), Fn: r.pp,
+			Doc: "Print x pretty: indented, long lists folded, secrets hidden.\nNested dicts and lists are indented, lists longer than limit folded (limit=None: everything),\nbinary bytes abbreviated, secret values shown as <redacted>, a dict or list inside itself as\n{...} or [...]."},
+		{Name: "struct", Params: p("**fields"), Fn: starlarkstruct.Make,
+			Doc: "A new record whose fields are the keyword arguments: s = struct(a=1); s.a."},
+		{Name: "exit", Params: p("code=0"), Fn: sys.Exit,
+			Doc: "End the program with exit code code (0..255); exit(\"message\") prints message and ends with 1.\nThe same as sys.exit; Ctrl-D ends the REPL."},
+		{Name: "quit", Params: p("code=0"), Fn: sys.Exit,
+			Doc: "The same as exit."},
+		{Name: "str", Params: p("x, /"), Fn: r.learned(starlark.Universe["str"].(*starlark.Builtin)),
+			Doc: "x as a string (a string stays as it is), as Starlark's str; the values of secret keys in x\n(psk, password, a key's data...) become known secrets."},
+		{Name: "repr", Params: p("x, /"), Fn: r.learned(starlark.Universe["repr"].(*starlark.Builtin)),
+			Doc: "x as Starlark writes it (a string quoted), as Starlark's repr; the values of secret keys in x\nbecome known secrets."},
+	}
 }
 
 // help implements help() and help(x), printing through the thread.
@@ -74,27 +84,22 @@ func (r *Runtime) HelpText(x starlark.Value) string {
 	}
 	switch x := x.(type) {
 	case *starlark.Function:
-		sig := fmt.Sprintf("%s(%s)", x.Name(), strings.Join(KeywordNames(x), ", "))
+		sig := fmt.Sprintf("%s(%s)", x.Name(), strings.Join(r.KeywordNames(x), ", "))
 		if doc := x.Doc(); doc != "" {
 			return sig + "\n\n" + doc
 		}
 		return sig
 	case *starlark.Builtin:
-		if doc, ok := builtinDocs[x.Name()]; ok {
-			return doc
-		}
-		if m, b, ok := doc.Find(moduleDocs(), x.Name()); ok {
-			return b.Text(m)
+		if module, b, ok := r.reg.Lookup(x.Name()); ok && module != "vici" {
+			return b.Help(module, Flag)
 		}
 		if x.Receiver() != nil {
 			return fmt.Sprintf("%s: a method of %s", x.Name(), x.Receiver().Type())
 		}
 		return fmt.Sprintf("%s: a built-in function", x.Name())
 	case *starlarkstruct.Module:
-		for _, m := range moduleDocs() {
-			if m.Name == x.Name {
-				return m.Text()
-			}
+		if m, ok := r.reg.Module(x.Name); ok {
+			return m.Help(Flag)
 		}
 		return moduleMembers(x)
 	case starlark.HasAttrs:
@@ -110,47 +115,60 @@ func moduleMembers(x starlark.HasAttrs) string {
 	return fmt.Sprintf("%s (%s); members:\n  %s", x.String(), x.Type(), strings.Join(names, ", "))
 }
 
-// builtinDocs documents the runtime's own builtins.
-var builtinDocs = map[string]string{
-	"help":   "help(x=None): with no argument, list the globals and the vici commands;\nwith a function or module, or its name (help(\"vici.initiate\")), explain it (arguments and reply shape).",
-	"exit":   "exit(code=0): end the program with the given exit code (0..255).",
-	"quit":   "quit(code=0): the same as exit.",
-	"pp":     "pp(x, limit=50): print x pretty: nested dicts and lists indented, lists longer\nthan limit folded (limit=None: everything), binary bytes abbreviated, secret\nvalues shown as <redacted>, a dict or list inside itself as {...} or [...].",
-	"print":  "print(*args, sep=\" \"): print the arguments, separated by sep; known secrets\nare shown as <redacted>.",
-	"struct": "struct(**kwargs): a new record whose fields are the keyword arguments: s = struct(a=1); s.a.",
-	"str":    "str(x): x as a string (a string stays as it is), as Starlark's str; the values\nof secret keys in x (psk, password, a key's data...) become known secrets.",
-	"repr":   "repr(x): x as Starlark writes it (a string quoted), as Starlark's repr; the\nvalues of secret keys in x become known secrets.",
-}
-
 func (r *Runtime) overview() string {
 	var b strings.Builder
 	b.WriteString("Globals:\n")
-	names := make([]string, 0, len(r.predeclared))
-	for name := range r.predeclared {
-		names = append(names, name)
+	lines := map[string]string{}
+	for _, g := range r.reg.Globals {
+		lines[g.Name] = registry.Signature(g.Name, g.Params) + ": " + g.Summary()
 	}
-	slices.Sort(names)
-	summaries := map[string]string{}
-	for _, m := range moduleDocs() {
-		summaries[m.Name] = m.Summary + " (help(" + m.Name + "))"
+	for _, m := range r.reg.Modules {
+		lines[m.Name] = m.Summary + needsNote(m) + " (help(" + m.Name + "))"
 	}
-	for _, name := range names {
-		line, ok := globalDocs[name]
-		if !ok {
-			line = summaries[name]
-		}
-		fmt.Fprintf(&b, "  %-9s %s\n", name, line)
+	for _, name := range r.predeclared.Keys() {
+		fmt.Fprintf(&b, "  %-9s %s\n", name, lines[name])
 	}
+	vici, _ := r.reg.Module("vici")
 	b.WriteString("\nvici commands (help(vici.NAME) shows the arguments and the reply):\n")
+	isCommand := map[string]bool{}
 	for _, c := range starlarkvici.Commands() {
-		doc, _, _ := strings.Cut(strings.TrimSpace(c.Doc), "\n")
-		fmt.Fprintf(&b, "  vici.%-20s %s\n", c.Name, doc)
+		f, _ := vici.Lookup(c.Name)
+		fmt.Fprintf(&b, "  vici.%-20s %s\n", c.Name, f.Summary())
+		isCommand[c.Name] = true
 	}
 	b.WriteString("\nOther vici functions:\n")
-	for _, f := range starlarkvici.Functions() {
-		fmt.Fprintf(&b, "  vici.%s\n      %s\n", f.Sig, f.Doc)
+	for _, f := range vici.Builtins {
+		if isCommand[f.Name] || f.Name == "close" { // close is a session's
+			continue
+		}
+		first, _, _ := strings.Cut(f.Summary(), ". ")
+		fmt.Fprintf(&b, "  %s\n      %s\n", vici.Signature(f), strings.TrimSuffix(first, ".")+".")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// needsNote says, for help()'s list of globals, which of m's builtins need
+// a capability and the flag granting it: " (needs --allow-exec)" when all
+// do, " (write needs --allow-write)" when some do.
+func needsNote(m registry.Module) string {
+	var gated, flags []string
+	all := true
+	for _, b := range m.Builtins {
+		switch {
+		case b.Needs != "":
+			gated = append(gated, b.Name+" needs "+Flag(b.Needs))
+			flags = append(flags, Flag(b.Needs))
+		case !b.Method():
+			all = false
+		}
+	}
+	switch slices.Sort(flags); {
+	case len(gated) == 0:
+		return ""
+	case all && len(slices.Compact(flags)) == 1:
+		return " (needs " + flags[0] + ")"
+	}
+	return " (" + strings.Join(gated, ", ") + ")"
 }
 
 // pp implements pp(x, limit=50): x through the Printer, with at most limit

@@ -21,13 +21,14 @@ var starlarkKeywords = []string{
 // arguments inside a call, and event names in vici.on("...
 type completer struct {
 	globals starlark.StringDict
+	rt      *Runtime // its registry knows the builtins' keywords
 }
 
 // Complete returns what TAB offers for line with the cursor at pos (in
 // runes): each candidate's remaining text after the word being typed, and
 // that word's length, as readline.AutoCompleter wants them.
 func (s *Session) Complete(line []rune, pos int) ([][]rune, int) {
-	return (&completer{globals: s.globals}).Do(line, pos)
+	return (&completer{globals: s.globals, rt: s.rt}).Do(line, pos)
 }
 
 // Do implements Complete.
@@ -59,7 +60,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	}
 	if callee := openCall(text, open); callee != "" {
 		if fn := c.resolve(callee); fn != nil {
-			for _, k := range withPrefix(KeywordNames(fn), word) {
+			for _, k := range withPrefix(c.rt.KeywordNames(fn), word) {
 				cands = append(cands, k+"=")
 			}
 		}

@@ -39,7 +39,7 @@ func TestCompleter(t *testing.T) {
 	for k, v := range more {
 		globals[k] = v
 	}
-	c := &completer{globals: globals}
+	c := &completer{globals: globals, rt: rt}
 
 	for _, tc := range []struct {
 		line string

@@ -4,7 +4,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
-	"github.com/vicish/vicish/stdlib/doc"
+	"github.com/vicish/vicish/registry"
+	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/exec"
 	"github.com/vicish/vicish/stdlib/file"
 	"github.com/vicish/vicish/stdlib/http"
@@ -17,63 +18,81 @@ import (
 	"github.com/vicish/vicish/stdlib/x509"
 )
 
-// assemble builds the predeclared globals: the vici module, the standard
-// library modules, and the runtime's own builtins.
-func (r *Runtime) assemble() starlark.StringDict {
+// newRegistry returns the runtime's table of builtins: its own globals,
+// the vici module and the standard library modules, one row per builtin.
+// assemble registers them from it; help(), completion, vicish check and
+// the reference read it.
+func (r *Runtime) newRegistry() *registry.Registry {
 	o := r.opts
-	return starlark.StringDict{
-		"vici":    r.vici,
-		"json":    r.learning(json.Module),
-		"time":    time.NewModule(),
-		"log":     r.learning(log.NewModule(r.stderr, o.LogJSON)),
-		"sys":     sys.NewModule(o.Argv, o.Getenv),
-		"exec":    exec.NewModule(r.gate),
-		"http":    http.NewModule(r.gate),
-		"file":    file.NewModule(r.gate),
-		"table":   table.NewModule(r.vici),
-		"swanctl": swanctl.NewModule(r.vici.Client, r.stdout, r.secrets.Add),
-		"x509":    x509.NewModule(),
-		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
-		"help":    starlark.NewBuiltin("help", r.help),
-		"exit":    sys.Exit,
-		"quit":    sys.Exit,
-		"pp":      starlark.NewBuiltin("pp", r.pp),
-		"print":   starlark.NewBuiltin("print", r.print),
-		"str":     r.learningBuiltin(starlark.Universe["str"].(*starlark.Builtin)),
-		"repr":    r.learningBuiltin(starlark.Universe["repr"].(*starlark.Builtin)),
+	return &registry.Registry{
+		Globals: r.globals(),
+		Modules: []registry.Module{
+			starlarkvici.Spec(),
+			json.Spec(),
+			time.Spec(),
+			log.Spec(r.stderr, o.LogJSON),
+			sys.Spec(o.Argv, o.Getenv),
+			exec.Spec(),
+			http.Spec(),
+			file.Spec(),
+			table.Spec(r.vici),
+			swanctl.Spec(r.vici.Client, r.stdout, r.secrets.Add),
+			x509.Spec(),
+		},
 	}
 }
 
-// moduleDocs are the help texts of the standard library modules that
-// assemble predeclares, each declared next to its builtins.
-func moduleDocs() []doc.Module {
-	return []doc.Module{json.Doc(), time.Doc(), log.Doc(), sys.Doc(), exec.Doc(), http.Doc(),
-		file.Doc(), table.Doc(), swanctl.Doc(), x509.Doc()}
+// Registry returns the runtime's table of builtins: every predeclared
+// function and module, each builtin's parameters, doc and the capability
+// it needs. Values added through Options.Predeclared are not in it.
+func (r *Runtime) Registry() *registry.Registry { return r.reg }
+
+// assemble builds the predeclared globals from the registry: the vici
+// module, the standard library modules (gated builtins behind the
+// runtime's gate) and the runtime's own builtins.
+func (r *Runtime) assemble() starlark.StringDict {
+	d := starlark.StringDict{}
+	for _, m := range r.reg.Modules {
+		switch m.Name {
+		case "vici":
+			d[m.Name] = r.vici
+		case "json", "log":
+			d[m.Name] = r.learning(m.Build(r.gate))
+		default:
+			d[m.Name] = m.Build(r.gate)
+		}
+	}
+	for name, v := range (registry.Module{Builtins: r.reg.Globals}).Build(r.gate).Members {
+		d[name] = v
+	}
+	return d
 }
 
-// learning returns module m with each builtin wrapped by learningBuiltin.
+// learning returns module m with each builtin's function wrapped by
+// learned.
 func (r *Runtime) learning(m *starlarkstruct.Module) *starlarkstruct.Module {
 	members := make(starlark.StringDict, len(m.Members))
 	for name, v := range m.Members {
 		if b, ok := v.(*starlark.Builtin); ok {
-			v = r.learningBuiltin(b)
+			v = starlark.NewBuiltin(b.Name(), r.learned(b))
 		}
 		members[name] = v
 	}
 	return &starlarkstruct.Module{Name: m.Name, Members: members}
 }
 
-// learningBuiltin returns b wrapped so that the runtime learns the secrets
-// among its arguments first and those in its result: the builtins that
-// encode or format values (json.encode({"psk": k}), str(d), repr(d),
-// log.warn("x", psk=k)) and json.decode, whose dicts may hold secrets.
-func (r *Runtime) learningBuiltin(b *starlark.Builtin) *starlark.Builtin {
-	return starlark.NewBuiltin(b.Name(), func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// learned returns the function of b wrapped so that the runtime learns
+// the secrets among its arguments first and those in its result: the
+// builtins that encode or format values (json.encode({"psk": k}), str(d),
+// repr(d), log.warn("x", psk=k)) and json.decode, whose dicts may hold
+// secrets.
+func (r *Runtime) learned(b *starlark.Builtin) registry.Func {
+	return func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		r.secrets.LearnArgs(b.Name(), args, kwargs)
 		v, err := b.CallInternal(thread, args, kwargs)
 		if err == nil {
 			r.secrets.Learn(v)
 		}
 		return v, err
-	})
+	}
 }

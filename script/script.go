@@ -36,6 +36,7 @@ import (
 	"github.com/vicish/vicish/display"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/redact"
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
 	"github.com/vicish/vicish/stdlib/json"
@@ -84,6 +85,7 @@ type Runtime struct {
 	predeclared starlark.StringDict
 	secrets     *redact.Secrets
 	gate        *capability.Gate // grants opts.Allow; every gated builtin asks it
+	reg         *registry.Registry
 	stdout      io.Writer // opts.Stdout through the redaction
 	stderr      io.Writer // opts.Stderr through the redaction
 
@@ -123,6 +125,7 @@ func New(opts Options) *Runtime {
 		CheckURI:   r.checkURI,
 		Collecting: opts.Collecting,
 	})
+	r.reg = r.newRegistry()
 	r.predeclared = r.assemble()
 	for name, v := range opts.Predeclared {
 		r.predeclared[name] = v

@@ -286,18 +286,21 @@ func TestHelpText(t *testing.T) {
 func TestKeywordNames(t *testing.T) {
 	rt, _ := newRuntime(t)
 	initiate, _ := rt.Vici().Attr("initiate")
-	if kw := script.KeywordNames(initiate); !slices.Contains(kw, "child") || !slices.Contains(kw, "ike") {
+	if kw := rt.KeywordNames(initiate); !slices.Contains(kw, "child") || !slices.Contains(kw, "ike") {
 		t.Errorf("KeywordNames(vici.initiate) = %v", kw)
 	}
 	globals, err := rt.ExecFile(context.Background(), "k.star", "def f(alpha, beta = 1):\n    pass\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kw := script.KeywordNames(globals["f"]); !slices.Equal(kw, []string{"alpha", "beta"}) {
+	if kw := rt.KeywordNames(globals["f"]); !slices.Equal(kw, []string{"alpha", "beta"}) {
 		t.Errorf("KeywordNames(f) = %v", kw)
 	}
-	if kw := script.KeywordNames(rt.Predeclared()["pp"]); kw != nil {
-		t.Errorf("KeywordNames(pp) = %v, want nil", kw)
+	if kw := rt.KeywordNames(rt.Predeclared()["pp"]); !slices.Equal(kw, []string{"x", "limit"}) {
+		t.Errorf("KeywordNames(pp) = %v, want x and limit, from the registry", kw)
+	}
+	if kw := rt.KeywordNames(starlark.NewBuiltin("vici.initiate", nil)); kw != nil {
+		t.Errorf("KeywordNames of a look-alike of vici.initiate = %v, want nil", kw)
 	}
 }
 

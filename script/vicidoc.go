@@ -7,14 +7,26 @@ import (
 )
 
 // KeywordNames returns the keyword arguments a callable accepts, for
-// completion: a vici function's from the module's command table, a
-// Starlark function's parameters; nil when they are not known.
-func KeywordNames(fn starlark.Value) []string {
+// completion: a builtin's from the registry (a vici function's from the
+// command table), a Starlark function's parameters; nil when they are not
+// known.
+func (r *Runtime) KeywordNames(fn starlark.Value) []string {
 	switch fn := fn.(type) {
 	case *starlark.Builtin:
-		if _, ok := starlarkvici.Help(fn); ok {
-			return starlarkvici.KeywordNames(fn.Name())
+		module, b, ok := r.reg.Lookup(fn.Name())
+		if !ok {
+			return nil
 		}
+		if _, isVici := starlarkvici.Help(fn); module == "vici" && !isVici {
+			return nil // a look-alike of a vici function
+		}
+		var names []string
+		for _, p := range b.Params {
+			if p.Keyword() {
+				names = append(names, p.Name)
+			}
+		}
+		return names
 	case *starlark.Function:
 		names := make([]string, 0, fn.NumParams())
 		for i := range fn.NumParams() {

@@ -6,62 +6,94 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/vicish/vicish/registry"
 )
 
-// builtinDoc documents a vici function that is not a VICI command.
-type builtinDoc struct {
-	name   string
-	params []string // keyword names, in order
-	sig    string
-	doc    string
+// function is one vici function that is not a VICI command: its
+// parameters, its doc, and the Go function behind it on a session and,
+// where it differs, on the module itself.
+type function struct {
+	name    string
+	params  []registry.Param
+	doc     string
+	session func(s *Session, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+	module  func(m *Module, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 }
 
-func otherBuiltins() []builtinDoc {
-	return []builtinDoc{
-		{"call", []string{"deadline", "check"}, "call(command, msg=None, **keys, deadline=None, check=True)",
-			"Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"; a known command's keys are typed as for its function (timeout= in seconds)."},
-		{"stream", []string{"each", "deadline", "check"}, "stream(command, event, msg=None, **keys, each=None, deadline=None, check=True)",
-			"Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
-		{"connect", []string{"uri", "deadline", "reconnect", "name"}, "connect(uri=None, deadline=None, reconnect=False, name=None)",
-			"Open a session to a daemon (default: the module's URI). A session has every function listed here plus .name, .uri and .close(). reconnect=True redials after the daemon restarts."},
-		{"use", []string{"uri"}, "use(uri)",
-			"Point the default session (the functions called on vici itself) at the daemon at uri, e.g. from a REPL started without one: it connects there, then closes the old connection. Refused while it has on() callbacks; a remote URI needs --allow-net, as for connect."},
-		{"group", []string{"members", "deadline", "reconnect"}, "group(members, deadline=None, reconnect=False)",
-			"A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol or refused). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
-		{"on", []string{"event", "fn"}, "on(event, fn)",
-			"Register fn(name, data) for an event; a fn with a parameter named session also gets the session the event came from. Events queue from now on and reach fn inside listen()."},
-		{"off", []string{"event", "fn"}, "off(event, fn=None)",
-			"Remove fn, or every callback, for an event; with none left the daemon stops sending it."},
-		{"listen", []string{"timeout", "count", "keep_going"}, "listen(timeout=None, count=None, keep_going=False)",
-			"Run event callbacks on this thread, in arrival order (vici.listen: of every session the script opened; s.listen: of s only), until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
-		{"wait", []string{"event", "match", "timeout", "session"}, "wait(event, match=None, timeout=None, session=False)",
-			"Return the data of the first event for which match(data) is true, or None after timeout seconds (vici.wait: the earliest of every session the script opened; s.wait: of s only). session=True returns (session, data) instead, to tell gateways apart. Events meanwhile still reach on() callbacks later."},
-		{"stop", nil, "stop()", "From inside a callback: make listen() return after the current event."},
-		{"close", nil, "close()", "Close a session made by connect()."},
+// otherBuiltins are the vici functions that are not commands; newSession
+// and NewModule register them from this table, and help reads it.
+func otherBuiltins() []function {
+	p := registry.MustParams
+	return []function{
+		{name: "call", params: p("command, msg=None, /, *, deadline=None, check=True, **keys"), session: (*Session).call,
+			doc: "Run any command by its wire name (a newer daemon's too) and return the reply dict. Keywords are request keys, \"_\" written as \"-\"; a known command's keys are typed as for its function (timeout= in seconds)."},
+		{name: "stream", params: p("command, event, msg=None, /, *, each=None, deadline=None, check=True, **keys"), session: (*Session).stream,
+			doc: "Run any streamed command; return one dict per streamed event, or call each(entry) per entry and return None."},
+		{name: "connect", params: p("uri=None, deadline=None, reconnect=False, name=None"), module: (*Module).connect,
+			doc: "Open a session to a daemon (default: the module's URI). A session has every function listed here plus .name, .uri and .close(). reconnect=True redials after the daemon restarts."},
+		{name: "use", params: p("uri"), module: (*Module).use,
+			doc: "Point the default session (the functions called on vici itself) at the daemon at uri, e.g. from a REPL started without one: it connects there, then closes the old connection. Refused while it has on() callbacks; a remote URI needs --allow-net, as for connect."},
+		{name: "group", params: p("members, deadline=None, reconnect=False"), module: (*Module).group,
+			doc: "A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol or refused). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
+		{name: "on", params: p("event, fn"), session: (*Session).on,
+			doc: "Register fn(name, data) for an event; a fn with a parameter named session also gets the session the event came from. Events queue from now on and reach fn inside listen()."},
+		{name: "off", params: p("event, fn=None"), session: (*Session).off,
+			doc: "Remove fn, or every callback, for an event; with none left the daemon stops sending it."},
+		{name: "listen", params: p("timeout=None, count=None, keep_going=False"), session: (*Session).listen, module: (*Module).listenAll,
+			doc: "Run event callbacks on this thread, in arrival order (vici.listen: of every session the script opened; s.listen: of s only), until timeout seconds pass, count events were handled, a callback calls stop(), or the host cancels. Returns the number of events handled. keep_going=True reports callback errors on stderr and goes on."},
+		{name: "wait", params: p("event, match=None, timeout=None, session=False"), session: (*Session).wait, module: (*Module).waitAll,
+			doc: "Return the data of the first event for which match(data) is true, or None after timeout seconds (vici.wait: the earliest of every session the script opened; s.wait: of s only). session=True returns (session, data) instead, to tell gateways apart. Events meanwhile still reach on() callbacks later."},
+		{name: "stop", session: func(s *Session, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			return s.mod.stop(thread, b, args, kwargs)
+		},
+			doc: "From inside a callback: make listen() return after the current event."},
+		{name: "close", session: (*Session).closeBuiltin,
+			doc: "Close a session made by connect()."},
 	}
+}
+
+// sig is f's call form without the module: "on(event, fn)".
+func (f function) sig() string { return registry.Signature(f.name, f.params) }
+
+// keywords are the names f takes as keyword arguments.
+func (f function) keywords() []string {
+	var names []string
+	for _, p := range f.params {
+		if p.Keyword() {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// params are the parameters of the builtin of c: the message dict
+// (positional), the request keys and the options, all keywords.
+func (c *Command) params() []registry.Param {
+	msg := registry.Param{Name: "msg", Kind: registry.PositionalOnly, Default: "None", Type: "dict"}
+	if c.schema != nil {
+		msg.Default = "" // a load needs the dict
+	}
+	params := []registry.Param{msg}
+	option := func(name, def, typ string) {
+		params = append(params, registry.Param{Name: name, Kind: registry.KeywordOnly, Default: def, Type: typ})
+	}
+	for _, k := range c.Keys {
+		option(k.Keyword(), "None", k.Type.String())
+	}
+	if c.Log {
+		option("log", "None", "function or True")
+	}
+	if c.Streamed() {
+		option("each", "None", "function")
+	}
+	option("deadline", "None", "duration")
+	option("check", "True", "bool")
+	return params
 }
 
 // signature renders a command builtin's signature.
-func signature(c *Command) string {
-	var b strings.Builder
-	b.WriteString("vici." + c.Name + "(")
-	if c.schema != nil {
-		b.WriteString("msg, *")
-	} else {
-		b.WriteString("msg=None, *")
-	}
-	for _, k := range c.Keys {
-		fmt.Fprintf(&b, ", %s=None", k.Keyword())
-	}
-	if c.Log {
-		b.WriteString(", log=None")
-	}
-	if c.Streamed() {
-		b.WriteString(", each=None")
-	}
-	b.WriteString(", deadline=None, check=True)")
-	return b.String()
-}
+func signature(c *Command) string { return registry.Signature("vici."+c.Name, c.params()) }
 
 // typeNote says what a keyword of type t does beyond its type, for help().
 func typeNote(t KeyType) string {
@@ -122,7 +154,7 @@ func moduleHelp(uri string, session bool) string {
 		if ((d.name == "connect" || d.name == "group" || d.name == "use") && session) || (d.name == "close" && !session) {
 			continue
 		}
-		fmt.Fprintf(&b, "  %s\n", d.sig)
+		fmt.Fprintf(&b, "  %s\n", d.sig())
 	}
 	b.WriteString("\nEvents for on()/wait(): ")
 	var names []string
@@ -199,7 +231,7 @@ func Help(v starlark.Value) (string, bool) {
 	}
 	for _, d := range otherBuiltins() {
 		if d.name == name {
-			return "vici." + d.sig + "\n\n" + d.doc + "\n", true
+			return "vici." + d.sig() + "\n\n" + d.doc + "\n", true
 		}
 	}
 	return "", false
@@ -215,7 +247,7 @@ func KeywordNames(builtinName string) []string {
 	}
 	for _, d := range otherBuiltins() {
 		if d.name == name {
-			return slices.Clone(d.params)
+			return d.keywords()
 		}
 	}
 	return nil
@@ -270,7 +302,7 @@ func Reference() string {
 		if d.name == "close" {
 			owner = "s"
 		}
-		fmt.Fprintf(&b, "| `%s.%s` | %s |\n", owner, d.sig, d.doc)
+		fmt.Fprintf(&b, "| `%s.%s` | %s |\n", owner, d.sig(), d.doc)
 	}
 	b.WriteString("\n| event | raised when |\n| --- | --- |\n")
 	for _, e := range Events() {
@@ -281,4 +313,20 @@ func Reference() string {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", e.Name, strings.ReplaceAll(doc, "|", "\\|"))
 	}
 	return b.String()
+}
+
+// Spec is the vici module's table, for help()'s overview, completion,
+// vicish check and the reference: every command, its request keys typed,
+// then every other function. Its rows have no Fn: NewModule binds the
+// builtins to each session.
+func Spec() registry.Module {
+	m := registry.Module{Name: "vici", Summary: "the charon daemon: one function per VICI command, connect(), on()/listen() for events"}
+	for i := range commands().list {
+		c := &commands().list[i]
+		m.Builtins = append(m.Builtins, registry.Builtin{Name: c.Name, Params: c.params(), Doc: c.Doc})
+	}
+	for _, f := range otherBuiltins() {
+		m.Builtins = append(m.Builtins, registry.Builtin{Name: f.name, Params: f.params, Doc: f.doc})
+	}
+	return m
 }

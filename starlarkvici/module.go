@@ -99,11 +99,13 @@ func NewModule(cfg Config) *Module {
 	// The module's own map: its listen and wait serve every session, the
 	// default session's (a callback's session= argument) only itself.
 	m.members = maps.Clone(m.def.members)
-	m.members["connect"] = starlark.NewBuiltin("vici.connect", m.connect).BindReceiver(m)
-	m.members["group"] = starlark.NewBuiltin("vici.group", m.group).BindReceiver(m)
-	m.members["use"] = starlark.NewBuiltin("vici.use", m.use).BindReceiver(m)
-	m.members["listen"] = starlark.NewBuiltin("vici.listen", m.listenAll).BindReceiver(m)
-	m.members["wait"] = starlark.NewBuiltin("vici.wait", m.waitAll).BindReceiver(m)
+	for _, f := range otherBuiltins() {
+		if fn := f.module; fn != nil {
+			m.members[f.name] = starlark.NewBuiltin("vici."+f.name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+				return fn(m, thread, b, args, kwargs)
+			}).BindReceiver(m)
+		}
+	}
 	return m
 }
 

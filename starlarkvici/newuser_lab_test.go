@@ -156,7 +156,7 @@ func TestEveryBuiltinAsNewUser(t *testing.T) {
 					if d.name != name {
 						continue
 					}
-					for _, p := range d.params {
+					for _, p := range d.keywords() {
 						kw := []starlark.Tuple{{starlark.String(p), otherFirstTry(p)}}
 						if name == "wait" && p == "event" {
 							// wait() blocks until the event comes, by design

@@ -51,19 +51,14 @@ func newSession(m *Module, uri string, deadline time.Duration, reconnect, isDefa
 			return s.runTable(thread, b.Name(), c, args, kwargs)
 		}).BindReceiver(s)
 	}
-	for name, fn := range map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
-		"call":   s.call,
-		"stream": s.stream,
-		"on":     s.on,
-		"off":    s.off,
-		"listen": s.listen,
-		"wait":   s.wait,
-		"stop":   m.stop,
-	} {
-		s.members[name] = starlark.NewBuiltin("vici."+name, fn).BindReceiver(s)
-	}
-	if !isDefault {
-		s.members["close"] = starlark.NewBuiltin("vici.close", s.closeBuiltin).BindReceiver(s)
+	for _, f := range otherBuiltins() {
+		if f.session == nil || f.name == "close" && isDefault { // the default session is the module's to close
+			continue
+		}
+		fn := f.session
+		s.members[f.name] = starlark.NewBuiltin("vici."+f.name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			return fn(s, thread, b, args, kwargs)
+		}).BindReceiver(s)
 	}
 	m.observe(s.members, s)
 	return s

@@ -46,12 +46,7 @@ const waitDelay = 2 * time.Second
 
 // NewModule returns an "exec" module. Unless gate grants capability.Exec,
 // exec.run fails with a *capability.DeniedError.
-func NewModule(gate *capability.Gate) *starlarkstruct.Module {
-	return &starlarkstruct.Module{
-		Name:    "exec",
-		Members: starlark.StringDict{"run": gate.Builtin(capability.Exec, "exec.run", runBuiltin)},
-	}
-}
+func NewModule(gate *capability.Gate) *starlarkstruct.Module { return Spec().Build(gate) }
 
 func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (

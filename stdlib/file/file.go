@@ -33,15 +33,7 @@ import (
 
 // NewModule returns a "file" module. Unless gate grants capability.Write,
 // file.write fails with a *capability.DeniedError.
-func NewModule(gate *capability.Gate) *starlarkstruct.Module {
-	return &starlarkstruct.Module{
-		Name: "file",
-		Members: starlark.StringDict{
-			"read":  starlark.NewBuiltin("file.read", read),
-			"write": gate.Builtin(capability.Write, "file.write", write),
-		},
-	}
-}
+func NewModule(gate *capability.Gate) *starlarkstruct.Module { return Spec().Build(gate) }
 
 func write(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string

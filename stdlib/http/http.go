@@ -30,6 +30,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/capability"
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/json"
 )
@@ -42,14 +43,22 @@ const DefaultTimeout = 10 * time.Second
 
 // NewModule returns an "http" module with its own HTTP client. Unless gate
 // grants capability.Net, http.post fails with a *capability.DeniedError.
-func NewModule(gate *capability.Gate) *starlarkstruct.Module {
+func NewModule(gate *capability.Gate) *starlarkstruct.Module { return Spec().Build(gate) }
+
+// Spec is the module's table, with an HTTP client of its own: http.post,
+// which needs capability.Net.
+func Spec() registry.Module {
 	client := &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
 	post := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		return doPost(client, thread, b, args, kwargs)
 	}
-	return &starlarkstruct.Module{
+	return registry.Module{
 		Name:    "http",
-		Members: starlark.StringDict{"post": gate.Builtin(capability.Net, "http.post", post)},
+		Summary: "post(url, body= or json=, headers=, timeout=): notify a webhook",
+		Builtins: []registry.Builtin{
+			{Name: "post", Params: registry.MustParams("url, body=None, json=None, headers=None, timeout=10"), Fn: post, Needs: capability.Net,
+				Doc: "POST body (str or bytes) or json (any value json.encode takes) to url; return struct(status, body). Any status is a result, not an error."},
+		},
 	}
 }
 

@@ -3,7 +3,6 @@ package json
 import (
 	"fmt"
 
-	libjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
 
@@ -23,7 +22,7 @@ func decode(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			}
 		}
 	}
-	return libjson.Module.Members["decode"].(*starlark.Builtin).CallInternal(thread, args, kwargs)
+	return lib("decode")(thread, b, args, kwargs)
 }
 
 // tooDeep returns the offset of the first '[' or '{' (outside strings) that

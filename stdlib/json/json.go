@@ -17,20 +17,7 @@
 // levels, whether or not a default is given, before decoding anything.
 package json
 
-import (
-	libjson "go.starlark.net/lib/json"
-	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
-)
-
-// Module is the Starlark "json" module: go.starlark.net/lib/json.Module
-// with decode bounded in depth and vicish's encoder.
-var Module = &starlarkstruct.Module{
-	Name: "json",
-	Members: starlark.StringDict{
-		"encode":        starlark.NewBuiltin("json.encode", encode),
-		"encode_indent": starlark.NewBuiltin("json.encode_indent", encodeIndent),
-		"decode":        starlark.NewBuiltin("json.decode", decode),
-		"indent":        libjson.Module.Members["indent"],
-	},
-}
+// Module is the Starlark "json" module (made from Spec):
+// go.starlark.net/lib/json.Module with decode bounded in depth and
+// vicish's encoder.
+var Module = Spec().Build(nil)

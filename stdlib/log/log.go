@@ -43,12 +43,7 @@ import (
 // message is written with a single Write call; the module may be shared by
 // several threads.
 func NewModule(w io.Writer, jsonLines bool) *starlarkstruct.Module {
-	l := &logger{w: w, jsonLines: jsonLines}
-	members := starlark.StringDict{}
-	for _, level := range []string{"info", "warn", "error"} {
-		members[level] = starlark.NewBuiltin("log."+level, l.builtin(level))
-	}
-	return &starlarkstruct.Module{Name: "log", Members: members}
+	return Spec(w, jsonLines).Build(nil)
 }
 
 type logger struct {

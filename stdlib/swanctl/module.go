@@ -66,11 +66,7 @@ import (
 // configuration load_conf or apply reads (Conf.Secrets) before either
 // returns or loads anything: a host that redacts secrets learns them there.
 func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer, seen func(secret string)) *starlarkstruct.Module {
-	m := &module{client: client, stdout: stdout, seen: seen}
-	return &starlarkstruct.Module{Name: "swanctl", Members: starlark.StringDict{
-		"load_conf": starlark.NewBuiltin("swanctl.load_conf", m.loadConf),
-		"apply":     starlark.NewBuiltin("swanctl.apply", m.apply),
-	}}
+	return Spec(client, stdout, seen).Build(nil)
 }
 
 type module struct {

@@ -6,7 +6,7 @@
 //	sys.exit(code=0)          → stops the script with that exit code
 //	sys.exit("message")       → stops the script with exit code 1 and a message
 //
-// Exit is the same function as a predeclared builtin, exit(code=0).
+// Exit is the function of sys.exit and of the predeclared builtin exit(code=0).
 //
 // Starlark has no way to catch an error, so exit works by returning an
 // *ExitError: it travels up through every Starlark frame, and the host finds
@@ -40,39 +40,11 @@ func (e *ExitError) Error() string {
 // whose env function reads variables through getenv (os.Getenv in vicish).
 // A variable that getenv reports as "" counts as unset.
 func NewModule(argv []string, getenv func(string) string) *starlarkstruct.Module {
-	list := make([]starlark.Value, len(argv))
-	for i, a := range argv {
-		list[i] = starlark.String(a)
-	}
-	args := starlark.NewList(list)
-	args.Freeze()
-	env := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var name string
-		var def starlark.Value = starlark.None
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &def); err != nil {
-			return nil, err
-		}
-		if getenv != nil {
-			if v := getenv(name); v != "" {
-				return starlark.String(v), nil
-			}
-		}
-		return def, nil
-	}
-	return &starlarkstruct.Module{
-		Name: "sys",
-		Members: starlark.StringDict{
-			"argv": args,
-			"env":  starlark.NewBuiltin("sys.env", env),
-			"exit": starlark.NewBuiltin("sys.exit", exit),
-		},
-	}
+	return Spec(argv, getenv).Build(nil)
 }
 
-// Exit is the predeclared builtin exit(code=0), the same as sys.exit.
-var Exit = starlark.NewBuiltin("exit", exit)
-
-func exit(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// Exit implements exit(code=0), the predeclared builtin, and sys.exit.
+func Exit(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var code starlark.Value = starlark.MakeInt(0)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "code?", &code); err != nil {
 		return nil, err

@@ -36,7 +36,7 @@ func run(t *testing.T, src string) error {
 	})
 	predeclared := starlark.StringDict{
 		"sys":    sys.NewModule([]string{"failover.star", "primary", "backup"}, func(k string) string { return env[k] }),
-		"exit":   sys.Exit,
+		"exit":   starlark.NewBuiltin("exit", sys.Exit),
 		"call":   call,
 		"assert": assert["assert"],
 	}

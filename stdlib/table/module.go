@@ -45,6 +45,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/vicish/vicish/display"
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -111,20 +112,11 @@ func listings() []listing {
 // NewModule returns the "table" module. vici is the vici module (or a
 // session) that listings called without data ask; nil means they must be
 // given their data.
-func NewModule(vici starlark.HasAttrs) *starlarkstruct.Module {
-	members := starlark.StringDict{
-		"render": starlark.NewBuiltin("table.render", render),
-		"log":    starlark.NewBuiltin("table.log", logLine),
-	}
-	for _, l := range listings() {
-		members[l.name] = l.builtin(vici)
-	}
-	return &starlarkstruct.Module{Name: "table", Members: members}
-}
+func NewModule(vici starlark.HasAttrs) *starlarkstruct.Module { return Spec(vici).Build(nil) }
 
-// builtin returns table.<l.name>.
-func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
-	return starlark.NewBuiltin("table."+l.name, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// builtin returns the function of table.<l.name>.
+func (l listing) builtin(vici starlark.HasAttrs) registry.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		if len(args) > 1 {
 			return nil, fmt.Errorf("%s: got %d positional arguments, want at most 1 (%s)", b.Name(), len(args), l.param)
 		}
@@ -175,7 +167,7 @@ func (l listing) builtin(vici starlark.HasAttrs) *starlark.Builtin {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		return display.Text(strings.TrimSuffix(w.String(), "\n")), nil
-	})
+	}
 }
 
 // ask calls vici.<l.call> with kwargs (plus swanctl's defaults when kwargs

@@ -17,6 +17,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -24,32 +25,23 @@ import (
 // "time.<name>" so that errors and backtraces say which module they come
 // from. The clock read by time.now can be replaced per thread with
 // go.starlark.net/lib/time.SetNow.
-func NewModule() *starlarkstruct.Module {
-	members := make(starlark.StringDict, len(libtime.Module.Members)+1)
-	for name, v := range libtime.Module.Members {
-		if b, ok := v.(*starlark.Builtin); ok {
-			v = qualify(b)
-		}
-		members[name] = v
-	}
-	members["sleep"] = starlark.NewBuiltin("time.sleep", sleep)
-	return &starlarkstruct.Module{Name: "time", Members: members}
-}
+func NewModule() *starlarkstruct.Module { return Spec().Build(nil) }
 
-// qualify wraps a lib/time builtin under the name "time.<name>". Its errors
-// start with that name, as every vicish builtin's do, in place of the
-// "<name>: " lib/time puts first (they read "time.time: time: ..." before).
-func qualify(inner *starlark.Builtin) *starlark.Builtin {
-	name := "time." + inner.Name()
-	return starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// qualified returns lib/time's builtin name, for a builtin "time.<name>".
+// Its errors start with that name, as every vicish builtin's do, in place
+// of the "<name>: " lib/time puts first (they read "time.time: time: ..."
+// before).
+func qualified(name string) registry.Func {
+	inner := libtime.Module.Members[name].(*starlark.Builtin)
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		v, err := inner.CallInternal(thread, args, kwargs)
 		if err != nil {
 			if msg, ok := strings.CutPrefix(err.Error(), inner.Name()+": "); ok {
-				return nil, errors.New(name + ": " + msg)
+				return nil, errors.New(b.Name() + ": " + msg)
 			}
 		}
 		return v, err
-	})
+	}
 }
 
 // sleep implements time.sleep(d): it waits for d (seconds, a duration

@@ -119,3 +119,14 @@ func TestErrorsNameTheBuiltinOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryLibBuiltin: the module has each member of go.starlark.net's
+// lib/time (a builtin it adds in a new release needs a row in Spec).
+func TestEveryLibBuiltin(t *testing.T) {
+	m := stdtime.NewModule()
+	for name := range libtime.Module.Members {
+		if _, ok := m.Members[name]; !ok {
+			t.Errorf("time.%s of lib/time is missing", name)
+		}
+	}
+}

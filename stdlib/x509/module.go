@@ -17,12 +17,7 @@ import (
 // parse recognises certificates, CRLs and public keys; the dict's "type" is
 // the list-certs type of what it found ("X509", "X509_CRL", "PUBKEY"). See
 // CertDict, CRLDict and KeyDict for the keys.
-func NewModule() *starlarkstruct.Module {
-	return &starlarkstruct.Module{Name: "x509", Members: starlark.StringDict{
-		"parse": starlark.NewBuiltin("x509.parse", parse),
-		"pem":   starlark.NewBuiltin("x509.pem", pemText),
-	}}
-}
+func NewModule() *starlarkstruct.Module { return Spec().Build(nil) }
 
 // dataArg reads the one argument of parse and pem: bytes, a str, or a dict
 // with "data" (a vici.list_certs() entry).

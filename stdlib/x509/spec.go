@@ -1,16 +1,17 @@
 package x509
 
-import "github.com/vicish/vicish/stdlib/doc"
+import "github.com/vicish/vicish/registry"
 
-// Doc describes the module for help().
-func Doc() doc.Module {
-	return doc.Module{
+// Spec is the module's table: each builtin's parameters, doc and function.
+func Spec() registry.Module {
+	return registry.Module{
 		Name:    "x509",
 		Summary: "parse(der_or_pem), pem(der): certificates, CRLs and public keys (vici.list_certs() entries too)",
-		Builtins: []doc.Builtin{
-			doc.Fn("parse", "data",
-				"Decode a certificate, CRL or public key (DER bytes, PEM text or a vici.list_certs() entry) into a dict: type, subject, issuer, serial, not_before, not_after, alt_names, ... (help(x509) lists the keys)."),
-			doc.Fn("pem", "data", "The PEM text of a certificate, CRL or public key, as swanctl --list-certs --pem prints it."),
+		Builtins: []registry.Builtin{
+			{Name: "parse", Params: registry.MustParams("data, /"), Fn: parse,
+				Doc: "Decode a certificate, CRL or public key (DER bytes, PEM text or a vici.list_certs() entry) into a dict: type, subject, issuer, serial, not_before, not_after, alt_names, ... (help(x509) lists the keys)."},
+			{Name: "pem", Params: registry.MustParams("data, /"), Fn: pemText,
+				Doc: "The PEM text of a certificate, CRL or public key, as swanctl --list-certs --pem prints it."},
 		},
 		More: `Keys of a certificate (type "X509"): subject, issuer (strongSwan's notation), serial, not_before,
 not_after (times), alt_names, is_ca, path_len (None: no limit), key_type, key_size, key_curve,
