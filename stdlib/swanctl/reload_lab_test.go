@@ -420,6 +420,33 @@ func TestReloadBehaviour(t *testing.T) {
 		}
 	})
 
+	// An IKE_SA without CHILD_SA: 6.x closes it whenever its connection
+	// is loaded again, even unchanged (vici_config.c clears start actions
+	// with "delete empty IKE_SAs" unless a child is to be initiated);
+	// 5.9.8 keeps it.
+	for _, change := range []string{"unchanged", "child rekey_time"} {
+		t.Run("none/childless IKE_SA, "+change, func(t *testing.T) {
+			base := baseReloadConf()
+			old := r.bringUp(t, base)
+			if _, err := r.a.Call(r.ctx, "terminate", vici.NewMessage().Set("child-id", old.children[0].id).Set("timeout", "20000")); err != nil {
+				t.Fatal(err)
+			}
+			next := base
+			if change != "unchanged" {
+				next.rekey = "2h"
+			}
+			r.load(t, next)
+			got, _ := oldState(listLive(t, r.ctx, r.a), old.id, "")
+			want := kept
+			if r.v6 {
+				want = closed
+			}
+			if got != want {
+				t.Errorf("strongSwan %s: the childless IKE_SA is %s, want %s", r.l.Gateway("a").Version(), got, want)
+			}
+		})
+	}
+
 	// Reauthentication makes a fresh IKE_SA of the same configuration,
 	// the only way to prove a changed secret: 6.x makes the new IKE_SA
 	// before deleting the old one (charon.make_before_break defaults to
