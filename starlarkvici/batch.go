@@ -1,7 +1,6 @@
 package starlarkvici
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,35 +11,17 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// Why a member failed, as the "reason" of its error value: a small fixed
-// set a monitoring script can use as a label.
+// Why a member failed, as the "reason" of its error value: the classes of
+// vici.Reason, a small fixed set a monitoring script can use as a label.
 const (
-	// ReasonUnreachable: no connection (the daemon is down, the socket
-	// or host cannot be reached, ssh failed, the session is redialling).
-	ReasonUnreachable = "unreachable"
-	// ReasonTimeout: the deadline passed, dialling or awaiting a reply.
-	ReasonTimeout = "timeout"
-	// ReasonProtocol: the peer broke the VICI protocol.
-	ReasonProtocol = "protocol"
-	// ReasonRefused: the daemon answered but refused the command
-	// (success = no, an unknown command or event).
-	ReasonRefused = "refused"
+	ReasonUnreachable = vici.ReasonUnreachable // no connection
+	ReasonTimeout     = vici.ReasonTimeout     // the deadline passed
+	ReasonProtocol    = vici.ReasonProtocol    // the peer broke the VICI protocol
+	ReasonRefused     = vici.ReasonRefused     // the daemon refused the command
 )
 
-// Reason classifies the error of a failed command as one of the Reason
-// constants.
-func Reason(err error) string {
-	var cmdErr *vici.CommandError
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return ReasonTimeout
-	case errors.Is(err, vici.ErrProtocol):
-		return ReasonProtocol
-	case errors.As(err, &cmdErr), errors.Is(err, vici.ErrUnknownCommand), errors.Is(err, vici.ErrUnknownEvent):
-		return ReasonRefused
-	}
-	return ReasonUnreachable
-}
+// Reason classifies the error of a failed command (vici.Reason).
+func Reason(err error) string { return vici.Reason(err) }
 
 // batchStep is one command of a batch with its keyword arguments.
 type batchStep struct {
