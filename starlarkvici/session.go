@@ -194,6 +194,12 @@ func (s *Session) watchEvents() error {
 	return nil
 }
 
+// Client returns a connection to the session's daemon for other modules
+// (swanctl's target=), connecting first if needed, as Module.Client does
+// for the default session: a connection of its own, whose every
+// operation the session's deadline bounds.
+func (s *Session) Client(ctx context.Context) (*vici.Client, error) { return s.auxClient(ctx) }
+
 // auxClient returns the connection other modules use, whose every
 // operation the session's deadline bounds.
 func (s *Session) auxClient(ctx context.Context) (*vici.Client, error) {

@@ -3,7 +3,8 @@
 // a daemon over VICI.
 //
 //	conf = swanctl.load_conf(path=$SWANCTL_DIR or "/etc/swanctl")
-//	report = swanctl.apply(path=$SWANCTL_DIR or "/etc/swanctl", dry_run=False)
+//	report = swanctl.apply(path=$SWANCTL_DIR or "/etc/swanctl", dry_run=False, target=None)
+//	plan = swanctl.plan(conf, previous, target=None)
 //
 // path is a swanctl.conf, or a directory holding one. Its directory is the
 // swanctl directory: credentials are read from its x509/, x509ca/,
@@ -41,7 +42,7 @@
 // with the "secret*" values of the secrets sections naming them by "file",
 // as swanctl --noprompt does, and sent as unencrypted PKCS#8.
 //
-// apply is described at its builtin.
+// apply is described at its builtin, plan at PlanValue and in plan.go.
 package swanctl
 
 import (
@@ -111,7 +112,7 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 	return confValue(conf), nil
 }
 
-// apply is swanctl.apply(path, dry_run=False).
+// apply is swanctl.apply(path, dry_run=False, target=None).
 //
 // It makes the daemon match the file as `swanctl --load-all --noprompt`
 // does, prints a report to stdout and returns it as a dict:
@@ -143,6 +144,10 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 // loaded again are "kept". (swanctl --load-creds unloads a shared secret
 // or key whose new version the daemon refused.)
 //
+// target is the daemon: the vici module's default session (None), a
+// session from vici.connect or a member of a vici.group (see Target); to
+// apply to several daemons at once, use swanctl.plan(...).apply().
+//
 // With dry_run=True only queries are sent. Items in the daemon are then
 // "reloaded" (whether they would change is only known by loading them),
 // except certificates and keys, which compare by content.
@@ -152,8 +157,16 @@ func (m *module) loadConf(thread *starlark.Thread, b *starlark.Builtin, args sta
 func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	path := defaultPath()
 	dryRun := false
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path, "dry_run?", &dryRun); err != nil {
+	var target starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path?", &path, "dry_run?", &dryRun, "target?", &target); err != nil {
 		return nil, err
+	}
+	ts, many, err := m.targets(b.Name(), target)
+	if err != nil {
+		return nil, err
+	}
+	if many {
+		return nil, fmt.Errorf("%s: target: a group is several daemons; apply to one member (g[\"name\"]), or plan for all with swanctl.plan(conf, previous, target=g) and apply that", b.Name())
 	}
 	conf, err := m.load(starctx.From(thread), path)
 	if err := starctx.Interrupted(starctx.From(thread)); err != nil {
@@ -162,11 +175,8 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	if m.client == nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), errNoClient)
-	}
 	ctx := starctx.From(thread)
-	c, err := m.client(ctx)
+	c, err := ts[0].client(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}

@@ -284,6 +284,7 @@ func up(sas []liveIKE) (liveIKE, bool) {
 func (r *reloadLab) bringUp(t *testing.T, p reloadConf) liveIKE {
 	t.Helper()
 	r.clear(t)
+	r.setPeerSecret(t, lab.PSK)
 	r.load(t, p)
 	if p.start != "start" {
 		if _, err := r.a.Call(r.ctx, "initiate", vici.NewMessage().Set("ike", "ab").Set("child", p.child).Set("timeout", "20000")); err != nil {
@@ -364,13 +365,13 @@ func TestReloadBehaviour(t *testing.T) {
 		t.Run(tc.start+"/"+tc.name, func(t *testing.T) {
 			base := baseReloadConf()
 			base.start = tc.start
-			r.setPeerSecret(t, lab.PSK)
 			old := r.bringUp(t, base)
 			next := base
 			tc.change(&next)
 			if tc.peer != "" {
 				r.setPeerSecret(t, tc.peer)
 			}
+			plan := r.plan(t, base, next)
 			r.load(t, next)
 			var got reloadOutcome
 			got.ike, got.child = oldState(listLive(t, r.ctx, r.a), old.id, old.children[0].id)
@@ -393,8 +394,16 @@ func TestReloadBehaviour(t *testing.T) {
 			default:
 				got.then = r.then(t, next, old)
 			}
-			if want := tc.want(r.v6); got != want {
+			want := tc.want(r.v6)
+			if got != want {
 				t.Errorf("strongSwan %s: got %+v, want %+v", r.l.Gateway("a").Version(), got, want)
+			}
+			// The plan foresaw it.
+			var text strings.Builder
+			plan.Print(&text)
+			t.Logf("%s", text.String())
+			if p := predicted(plan, old.id, old.children[0].id); p != want && (p.then != thenNewIKE || want.then != thenFailed || p.ike != want.ike || p.child != want.child) {
+				t.Errorf("strongSwan %s: the plan predicted %+v, charon did %+v", r.l.Gateway("a").Version(), p, want)
 			}
 			if tc.name == "dpd_timeout" {
 				if v := r.listConn(t, "ab").Get("dpd_timeout"); v != "150" {
@@ -435,8 +444,12 @@ func TestReloadBehaviour(t *testing.T) {
 			if change != "unchanged" {
 				next.rekey = "2h"
 			}
+			plan := r.plan(t, base, next)
 			r.load(t, next)
 			got, _ := oldState(listLive(t, r.ctx, r.a), old.id, "")
+			if p := predicted(plan, old.id, "").ike; p != got {
+				t.Errorf("strongSwan %s: the plan predicted the childless IKE_SA %s, charon: %s", r.l.Gateway("a").Version(), p, got)
+			}
 			want := kept
 			if r.v6 {
 				want = closed
@@ -453,7 +466,6 @@ func TestReloadBehaviour(t *testing.T) {
 	// yes), 5.9.8 deletes first.
 	t.Run("reauthentication order", func(t *testing.T) {
 		base := baseReloadConf()
-		r.setPeerSecret(t, lab.PSK)
 		old := r.bringUp(t, base)
 		sub, err := r.a.Subscribe(r.ctx, "ike-updown")
 		if err != nil {
@@ -510,4 +522,63 @@ func (r *reloadLab) listConn(t *testing.T, conn string) *vici.Message {
 		t.Fatalf("list-conns %s: %v", conn, err)
 	}
 	return found
+}
+
+// plan plans loading next over prev on a (a's SAs are of prev).
+func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
+	t.Helper()
+	confs := make([]*Conf, 2)
+	for i, p := range []reloadConf{prev, next} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "swanctl.conf"), p.text())
+		c, err := Load(r.ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		confs[i] = c
+	}
+	plan, err := NewPlan(r.ctx, r.a, "a", confs[1], confs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Drift) > 0 || len(plan.Problems) > 0 {
+		t.Fatalf("plan: drift %q, problems %q", plan.Drift, plan.Problems)
+	}
+	return plan
+}
+
+// predicted is the outcome a plan foresees for the IKE_SA and CHILD_SA
+// with these ids, in the terms of reloadOutcome.
+func predicted(p *Plan, ikeID, childID string) reloadOutcome {
+	var ike, child Impact
+	for _, r := range p.Impact {
+		switch {
+		case r.SA == "IKE_SA" && r.ID == ikeID:
+			ike = r
+		case r.SA == "CHILD_SA" && r.ID == childID:
+			child = r
+		}
+	}
+	o := reloadOutcome{ike: kept, child: kept}
+	if ike.Effect == EffectClosed {
+		o.ike = closed
+	}
+	if child.Effect == EffectClosed {
+		o.child = closed
+	}
+	switch {
+	case child.Effect == EffectClosed && child.Proof == ProofCharon && o.ike == closed:
+		o.then = thenNewIKE
+	case child.Effect == EffectClosed && child.Proof == ProofCharon:
+		o.then = thenNewChild
+	case child.Proof == ProofNone || child.Effect == EffectClosed:
+		o.then = thenNothing
+	case ike.Proof == ProofFreshIKE:
+		o.then = thenNewIKE
+	case child.Proof == ProofFreshChild:
+		o.then = thenNewChild
+	default: // untouched, or a reauthentication proves it: initiating reuses the IKE_SA
+		o.then = thenDuplicate
+	}
+	return o
 }
