@@ -15,44 +15,68 @@ import (
 	"github.com/vicish/vicish/internal/version"
 )
 
-const labUsage = `usage: vicish lab up [--dir D] [--topology 1|2|3|star [--gateways N]]
-                     [--daemon system|newest|GW=DAEMON,...]
-       vicish lab down [--dir D | --id ID]
-       vicish lab status
-       vicish lab kill GW [--dir D | --id ID]
-       vicish lab restart GW [--dir D | --id ID]
-       vicish lab swanctl GW [--dir D | --id ID] SWANCTL-ARGS...
-       vicish lab root [--rebuild]
+// labUsage is `vicish lab help`, and the manual page vicish-lab(1) is
+// generated from it (the grammar of usage()); the shell completion reads
+// the commands and their flags from its Usage lines.
+const labUsage = `vicish lab: a lab of real strongSwan charon daemons to try scripts and hooks on
 
-up      starts real charon daemons that keep running after this command:
-        1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
-        3 = failover: a with "primary" (to b) and "backup" (to c);
-        star = a hub and N spokes s1..sN (--gateways N, default 3, up to 200),
-        spoke sI with connection "hub", the hub with "sI".
-        --daemon system (default) runs the host's strongSwan, newest the one of
-        Debian testing (built once with debootstrap, see root); a=newest,b=system
-        mixes them per gateway.
-        --dir D (default: a new temporary directory) holds the gateways' sockets,
-        logs and configs; D may exist, but not with a gateway's directory in it.
-        Prints each gateway's vici socket, its strongSwan version and how to
-        point vicish at it.
-down    stops the lab and deletes what up created: the directory if up made
-        it, else everything in it that was not there before.
-status  prints vicish's version, then lists the labs on this machine, each
-        gateway's strongSwan and whether its daemon answers.
-kill    SIGKILLs gateway GW's charon, as a crash would; its socket file and
-        configuration stay (to test a hook or script against a dying daemon).
-restart starts gateway GW's charon again (stopping it first if it runs),
-        waits until it answers and loads its swanctl.conf, as a service would.
-swanctl runs gateway GW's own swanctl (the host's, or the newest root's for a
-        newest gateway) against its socket and configuration, e.g.
-        vicish lab swanctl a --list-sas; its exit code is swanctl's.
-        down, kill, restart and swanctl act on the lab in D or with that id;
-        without either, on the one lab "lab up" started (with several running,
-        they list them and ask for --dir or --id).
-root    builds (once per machine) or checks the newest strongSwan's root file
-        system under /var/cache/vicish-lab and prints its version; --rebuild
-        builds it again (to follow Debian testing) while no lab uses it.
+Usage:
+  vicish lab up [--dir D] [--topology 1|2|3|star [--gateways N]]
+      [--daemon system|newest|GW=DAEMON,...]
+  vicish lab down [--dir D | --id ID]
+  vicish lab status
+  vicish lab kill GW [--dir D | --id ID]
+  vicish lab restart GW [--dir D | --id ID]
+  vicish lab swanctl GW [--dir D | --id ID] SWANCTL-ARGS...
+  vicish lab root [--rebuild]
+  vicish lab help
+
+Commands:
+  up       starts real charon daemons that keep running after this command:
+           1 = gateway a alone; 2 (default) = a and b with connection "ab" (child "net");
+           3 = failover: a with "primary" (to b) and "backup" (to c);
+           star = a hub and N spokes s1..sN (--gateways N, default 3, up to 200),
+           spoke sI with connection "hub", the hub with "sI".
+           --daemon system (default) runs the host's strongSwan, newest the one of
+           Debian testing (built once with debootstrap, see root); a=newest,b=system
+           mixes them per gateway.
+           --dir D (default: a new temporary directory) holds the gateways' sockets,
+           logs and configs; D may exist, but not with a gateway's directory in it.
+           Prints each gateway's vici socket, its strongSwan version and how to
+           point vicish at it.
+  down     stops the lab and deletes what up created: the directory if up made
+           it, else everything in it that was not there before.
+  status   prints vicish's version, then lists the labs on this machine, each
+           gateway's strongSwan and whether its daemon answers.
+  kill     SIGKILLs gateway GW's charon, as a crash would; its socket file and
+           configuration stay (to test a hook or script against a dying daemon).
+  restart  starts gateway GW's charon again (stopping it first if it runs),
+           waits until it answers and loads its swanctl.conf, as a service would.
+  swanctl  runs gateway GW's own swanctl (the host's, or the newest root's for a
+           newest gateway) against its socket and configuration, e.g.
+           vicish lab swanctl a --list-sas; its exit code is swanctl's.
+           down, kill, restart and swanctl act on the lab in D or with that id;
+           without either, on the one lab "lab up" started (with several running,
+           they list them and ask for --dir or --id).
+  root     builds (once per machine) or checks the newest strongSwan's root file
+           system under /var/cache/vicish-lab and prints its version; --rebuild
+           builds it again (to follow Debian testing) while no lab uses it.
+  help     prints this help.
+
+Exit codes:
+  0        success
+  1        failure (the message says why)
+  2        usage error
+  N        lab swanctl: swanctl's exit code
+
+Environment:
+  VICISH_LAB_MIRROR  the Debian mirror root builds from (default: the first
+                     one in the host's apt sources)
+
+Files:
+  /var/cache/vicish-lab  the newest strongSwan's root (testing/) and its lock
+  /run/vicish-lab        the record of running labs, for status, down and the
+                         commands that find a lab without --dir or --id
 `
 
 // labCommand implements `vicish lab ...` and returns the exit code (0 ok, 1

@@ -24,55 +24,17 @@ import (
 	"github.com/vicish/vicish/script"
 )
 
-// usageHead and usageTail are -h's text around the lines of the
-// capability flags, which usage writes from capability.All.
-const usageHead = `Usage:
-  vicish [FLAGS]                      a REPL (standard input is a terminal)
-  vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
-  vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
-  vicish [FLAGS] -e EXPR [ARGS...]    print EXPR's value as the REPL shows it
-  vicish [FLAGS] < FILE               run the program read from standard input
-                                      (as a file: a bare expression's value is
-                                      not printed; use print() or -e)
-  vicish lab COMMAND [...]            a lab of real charon daemons: up, down, status,
-                                      kill, restart, swanctl, root (see vicish lab help)
-  vicish fmt [-l|-d|-w] PATH...       lay out Starlark files canonically (vicish fmt -h)
-
-A subcommand (lab, fmt) wins over a script file of the same name: run such
-a file as ./fmt.
-
-Flags (before FILE, -c or -e; what follows belongs to the script):
-  --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port,
-                     ssh://[user@]host[:port]/path or a path (default:
-                     $VICI_URI, else strongswan.conf, else
-                     unix:///var/run/charon.vici)
-  --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
-                     (default: none)
-`
-
-const usageTail = `  --log-json         the log module writes JSON lines
-  --json             with -e: print the value as one line of JSON (dicts in the
-                     daemon's order, bytes as base64), for jq
-  --version          print the version and exit
-  -h, --help         print this help and exit
-
-Exit codes:
-  0 success · 1 script error (backtrace on stderr) · 2 usage or syntax error
-  3 daemon unreachable · n after exit(n) · 130 after Ctrl-C · 143 after SIGTERM
-
-Examples:
-  vicish                                  explore the daemon: vici.list_sas()
-  vicish -c 'print(vici.version()["version"])'
-  vicish --uri unix:///run/gw1.vici scripts/failover.star primary backup
-  vicish --deadline 5 -c 'vici.initiate(child="net", ike="ab")'
-  echo 'pp(vici.list_conns())' | vicish
-  vicish --json -e 'vici.list_sas()' | jq
-`
-
-// usage returns -h's text: one --allow- flag for each capability.
+// usage returns `vicish -h`: its Commands section made from commands(),
+// one --allow- flag for each capability (capability.All), the other flags,
+// exit codes, environment and files. The manual page vicish(1) is generated
+// from this text (scripts/debian), so it follows a grammar: "NAME: SUMMARY",
+// then sections ("Title:" at the left margin), each entry two spaces in as
+// "TERM  DESCRIPTION", continued on lines indented deeper.
 func usage() string {
 	var b strings.Builder
 	b.WriteString(usageHead)
+	b.WriteString(commandsHelp())
+	b.WriteString(usageFlags)
 	for _, c := range capability.All() {
 		line := fmt.Sprintf("  %-18s let scripts ", script.Flag(c.Name))
 		for _, word := range strings.Fields(c.Allows) {
@@ -89,6 +51,79 @@ func usage() string {
 	b.WriteString(usageTail)
 	return b.String()
 }
+
+const usageHead = `vicish: a Starlark REPL and script runner for strongSwan's charon, over VICI
+
+Usage:
+  vicish [FLAGS]                      a REPL (standard input is a terminal)
+  vicish [FLAGS] FILE [ARGS...]       run a script; sys.argv = [FILE, ARGS...]
+  vicish [FLAGS] -c CODE [ARGS...]    run CODE; sys.argv = ["-c", ARGS...]
+  vicish [FLAGS] -e EXPR [ARGS...]    print EXPR's value as the REPL shows it
+  vicish [FLAGS] < FILE               run the program read from standard input
+                                      (as a file: a bare expression's value is
+                                      not printed; use print() or -e)
+  vicish COMMAND [ARGS...]            run a command (see Commands)
+
+`
+
+const usageFlags = `
+Flags (before FILE, -c or -e; what follows belongs to the script):
+  --uri URI          the daemon's VICI socket: unix:///path, tcp://host:port,
+                     ssh://[user@]host[:port]/path or a path (default:
+                     $VICI_URI, else strongswan.conf, else
+                     unix:///var/run/charon.vici)
+  --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
+                     (default: none)
+`
+
+const usageTail = `  --log-json         the log module writes JSON lines
+  --json             with -e: print the value as one line of JSON (dicts in the
+                     daemon's order, bytes as base64), for jq
+  --version          print the version and exit
+  -h, --help         print this help and exit
+
+Exit codes:
+  0                  success
+  1                  script error (backtrace on stderr)
+  2                  usage or syntax error
+  3                  daemon unreachable
+  N                  the script called exit(N)
+  130                interrupted (Ctrl-C, SIGINT)
+  143                terminated (SIGTERM)
+
+Environment:
+  VICI_URI           the daemon's socket when --uri is not given
+  STRONGSWAN_CONF    the strongswan.conf to find the socket in (default:
+                     /etc/strongswan.conf)
+  VICI_SSH_COMMAND   the ssh command for ssh:// URIs, split on blanks (default:
+                     ssh)
+  SWANCTL_DIR        swanctl's directory for the swanctl module (default:
+                     /etc/swanctl)
+  NO_COLOR           set: the REPL prints no colours
+  XDG_STATE_HOME     the REPL keeps its history in vicish/history there
+                     (default: $HOME/.local/state)
+  GOGC, GOMEMLIMIT   set: vicish leaves the garbage collector's pacing to them
+
+Files:
+  /var/run/charon.vici   the daemon's socket when neither --uri, $VICI_URI nor
+                         strongswan.conf names one
+  /etc/strongswan.conf   its swanctl.socket, swanctl.plugins.vici.socket or
+                         charon.plugins.vici.socket names the socket, as for
+                         swanctl
+  /usr/share/vicish      the runbooks (status.star, failover.star, ...), hooks/
+                         and the lib/ they load, as the Debian package
+                         installs them
+  /etc/vicish            the package's configuration: fleet (the inventory)
+                         and hooks/NAME.env (vicish-hook@NAME.service)
+
+Examples:
+  vicish                                  explore the daemon: vici.list_sas()
+  vicish -c 'print(vici.version()["version"])'
+  vicish --uri unix:///run/gw1.vici scripts/failover.star primary backup
+  vicish --deadline 5 -c 'vici.initiate(child="net", ike="ab")'
+  echo 'pp(vici.list_conns())' | vicish
+  vicish --json -e 'vici.list_sas()' | jq
+`
 
 // options are the parsed command line.
 type options struct {
@@ -112,14 +147,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // none): the collector's target is process-wide, so only main, which runs
 // once per process, passes one.
 func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *gcPacer) int {
-	// A subcommand wins over a script file of the same name (run that as
-	// ./fmt).
 	if len(args) > 0 {
-		switch args[0] {
-		case "lab":
-			return labCommand(args[1:], stdin, stdout, stderr)
-		case "fmt":
-			return fmtCommand(args[1:], stdin, stdout, stderr)
+		if c := findCommand(args[0]); c != nil {
+			return c.run(args[1:], stdin, stdout, stderr)
 		}
 	}
 	opts, code, done := parseFlags(args, stdout, stderr)
@@ -298,38 +328,9 @@ func signalContext(parent context.Context) (context.Context, func()) {
 // parseFlags parses the flags before FILE or -c. done is true when the
 // program should end at once with code (help, version, a usage error).
 func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int, done bool) {
-	fs := flag.NewFlagSet("vicish", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Func("uri", "", func(s string) error {
-		// A malformed URI is a usage error (exit 2), not an unreachable daemon.
-		if err := script.CheckURI(s); err != nil {
-			return err
-		}
-		opts.uri = s
-		return nil
-	})
-	fs.Func("deadline", "", func(s string) (err error) {
-		opts.deadline, err = script.ParseDuration(s)
-		return err
-	})
+	var showVersion, help bool
 	granted := map[capability.Capability]bool{}
-	for _, c := range capability.All() {
-		fs.BoolFunc(strings.TrimPrefix(script.Flag(c.Name), "--"), "", func(s string) error {
-			on, err := strconv.ParseBool(s)
-			if err != nil {
-				return errors.New("want true or false")
-			}
-			granted[c.Name] = on
-			return nil
-		})
-	}
-	fs.BoolVar(&opts.logJSON, "log-json", false, "")
-	showVersion := fs.Bool("version", false, "")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
-	fs.Func("c", "", func(s string) error { opts.code = &s; return flag.ErrHelp })
-	fs.Func("e", "", func(s string) error { opts.expr = &s; return flag.ErrHelp })
-	fs.BoolVar(&opts.json, "json", false, "")
+	fs := newFlagSet(&opts, granted, &showVersion, &help)
 	err := fs.Parse(args)
 	for _, c := range capability.All() {
 		if granted[c.Name] {
@@ -353,14 +354,52 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts options, code int
 	case err != nil:
 		fmt.Fprintf(stderr, "vicish: %v\nRun 'vicish -h' for help.\n", flagError(err, args))
 		return opts, script.ExitUsage, true
-	case *help:
+	case help:
 		fmt.Fprint(stdout, usage())
 		return opts, script.ExitOK, true
-	case *showVersion:
+	case showVersion:
 		fmt.Fprintln(stdout, version.Current())
 		return opts, script.ExitOK, true
 	}
 	return opts, 0, false
+}
+
+// newFlagSet defines vicish's flags, which set opts, granted (the
+// capabilities an --allow- flag turned on or off), showVersion and help;
+// parseFlags and the shell completion read it. -c and -e end the flags.
+func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersion, help *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("vicish", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Func("uri", "", func(s string) error {
+		// A malformed URI is a usage error (exit 2), not an unreachable daemon.
+		if err := script.CheckURI(s); err != nil {
+			return err
+		}
+		opts.uri = s
+		return nil
+	})
+	fs.Func("deadline", "", func(s string) (err error) {
+		opts.deadline, err = script.ParseDuration(s)
+		return err
+	})
+	for _, c := range capability.All() {
+		fs.BoolFunc(strings.TrimPrefix(script.Flag(c.Name), "--"), "", func(s string) error {
+			on, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			granted[c.Name] = on
+			return nil
+		})
+	}
+	fs.BoolVar(&opts.logJSON, "log-json", false, "")
+	fs.BoolVar(showVersion, "version", false, "")
+	fs.BoolVar(help, "help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	fs.Func("c", "", func(s string) error { opts.code = &s; return flag.ErrHelp })
+	fs.Func("e", "", func(s string) error { opts.expr = &s; return flag.ErrHelp })
+	fs.BoolVar(&opts.json, "json", false, "")
+	return fs
 }
 
 // indexOfCode returns the index in args just after -c CODE or -e EXPR.
