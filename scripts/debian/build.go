@@ -252,12 +252,14 @@ func packageFiles(ctx context.Context, src source, bin string) ([]file, error) {
 		}
 		add("usr/lib/systemd/system/"+filepath.Base(u), 0o644, b)
 	}
-	for _, e := range examples {
+	rules, _ := filepath.Glob(filepath.Join(src.Repo, "examples/prometheus/*.yml"))
+	for _, e := range append(examples, rules...) {
 		b, err := os.ReadFile(e)
 		if err != nil {
 			return nil, err
 		}
-		add("usr/share/doc/vicish/examples/"+filepath.Base(e), 0o644, b)
+		rel, _ := filepath.Rel(filepath.Join(src.Repo, "examples"), e)
+		add("usr/share/doc/vicish/examples/"+filepath.ToSlash(rel), 0o644, b)
 	}
 
 	// Files that ship as they are, at their installed paths.

@@ -185,6 +185,7 @@ func TestPackageFiles(t *testing.T) {
 	for pattern, dir := range map[string]string{
 		"../*.star": "usr/share/vicish", "../hooks/*.star": "usr/share/vicish/hooks", "../lib/*.star": "usr/share/vicish/lib",
 		"../../examples/systemd/*": "usr/lib/systemd/system", "../../examples/*.star": "usr/share/doc/vicish/examples",
+		"../../examples/prometheus/*.yml": "usr/share/doc/vicish/examples/prometheus",
 	} {
 		files, _ := filepath.Glob(pattern)
 		if len(files) == 0 {
