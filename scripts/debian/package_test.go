@@ -303,7 +303,9 @@ func TestCompletion(t *testing.T) {
 		want string
 	}{
 		{"vicish --al", "--allow-exec --allow-net --allow-write"},
-		{"vicish ", "lab rules run.star runbook.star"},
+		{"vicish ", "fmt lab rules run.star runbook.star"},
+		{"vicish fmt -", "-d -h -l -w"},
+		{"vicish fmt -w ", "rules run.star runbook.star"},
 		{"vicish ru", "rules run.star runbook.star"},
 		{"vicish rules/", "rules/x.star"},
 		{"vicish la", "lab"},
