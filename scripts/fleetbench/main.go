@@ -6,6 +6,9 @@
 //     rotate which goes first; it prints the medians and the ratios of the
 //     concurrent run to the slowest single spoke (goal: ≤ 1.5) and of the
 //     sequential run to the concurrent one;
+//   - scripts/rollout.star over all spokes in waves of 5, through the
+//     delay proxies, against the sum over its waves of the slowest
+//     spoke's own plan-apply-prove time measured alone (goal: ≤ 1.5);
 //   - a merged listener (vici.group(...).on("ike-updown", ...) and one
 //     vici.listen()) while every spoke brings its tunnel up and down
 //     -cycles times at once: it must receive every event, 2 × cycles per
@@ -13,7 +16,7 @@
 //
 // Run it as root (the lab needs network namespaces) from the repository:
 //
-//	go run ./scripts/fleetbench [-spokes 20] [-rounds 7] [-cycles 25]
+//	go run ./scripts/fleetbench [-spokes 20] [-rounds 7] [-cycles 25] [-rollout-rounds 5]
 //
 // The scripts run in this process through package script, as vicish runs
 // them, so process start-up does not blur the figures.
@@ -44,14 +47,15 @@ func main() {
 	rounds := flag.Int("rounds", 7, "rounds of each fleet-status variant")
 	cycles := flag.Int("cycles", 25, "up/down cycles per spoke for the merged listener (2 events each)")
 	delay := flag.Duration("delay", 10*time.Millisecond, "one-way delay of the WAN-like run (0: skip it)")
+	rollouts := flag.Int("rollout-rounds", 5, "rounds of the rollout.star measurement in the WAN-like run (0: skip it)")
 	flag.Parse()
-	if err := run(*spokes, *rounds, *cycles, *delay); err != nil {
+	if err := run(*spokes, *rounds, *cycles, *delay, *rollouts); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(spokes, rounds, cycles int, delay time.Duration) (err error) {
+func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (err error) {
 	if err := lab.Check(); err != nil {
 		return err
 	}
@@ -112,6 +116,11 @@ func run(spokes, rounds, cycles int, delay time.Duration) (err error) {
 		fmt.Printf("\nWAN-like: each gateway behind a proxy adding %v each way (round trip %v)\n", delay, 2*delay)
 		if err := statusRounds(ctx, far, rounds); err != nil {
 			return err
+		}
+		if rolloutRounds > 0 {
+			if err := rolloutBench(ctx, l, far, rolloutRounds); err != nil {
+				return err
+			}
 		}
 	}
 	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, false) }); err != nil {
