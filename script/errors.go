@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
@@ -34,12 +33,6 @@ var (
 	ErrInterrupted = starctx.ErrInterrupted
 	ErrTerminated  = errors.New("terminated")
 )
-
-// ParseDuration reads a duration given as text, as vicish's --deadline
-// flag does: seconds ("10", "1.5") or a Go duration ("2m"). It is the
-// parser every builtin's deadline= and timeout= use (starctx.Duration), so
-// the flag and the arguments accept the same values with the same limits.
-func ParseDuration(s string) (time.Duration, error) { return starctx.ParseDuration(s) }
 
 // UsageError is a mistake in how a script was invoked (for example a file
 // that cannot be read); ExitCode maps it to 2.
@@ -81,7 +74,7 @@ func ExitCode(ctx context.Context, err error) int {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ExitError // a deadline passed, even while dialling: not "unreachable"
 	}
-	if IsUnreachable(err) {
+	if isUnreachable(err) {
 		return ExitUnreachable
 	}
 	return ExitError
@@ -105,9 +98,9 @@ func IsSyntaxError(err error) bool {
 	return errors.As(err, &serr) || errors.As(err, &rerr)
 }
 
-// IsUnreachable reports whether err says the daemon could not be reached,
+// isUnreachable reports whether err says the daemon could not be reached,
 // or that its connection was lost.
-func IsUnreachable(err error) bool {
+func isUnreachable(err error) bool {
 	var dial *vici.DialError
 	return errors.As(err, &dial) || errors.Is(err, vici.ErrClosed)
 }
@@ -116,30 +109,27 @@ func IsUnreachable(err error) bool {
 // "file:line:col: in function" line per frame, most recent last) followed by
 // the message; every resolver error with its position; any secret the
 // runtime knows of replaced by <redacted>; a line longer than
-// MaxErrorLine bytes (a builtin quoting a 100 MB argument) cut in the
+// maxErrorLine bytes (a builtin quoting a 100 MB argument) cut in the
 // middle. The text has no trailing newline.
 func (r *Runtime) FormatError(err error) string {
 	return shortenLines(r.secrets.Redact(formatError(err)))
 }
 
-// FormatError is Runtime.FormatError without redaction.
-func FormatError(err error) string { return shortenLines(formatError(err)) }
+// maxErrorLine is the longest line of an error FormatError shows whole.
+const maxErrorLine = 4096
 
-// MaxErrorLine is the longest line of an error FormatError shows whole.
-const MaxErrorLine = 4096
-
-// shortenLines cuts each line of text longer than MaxErrorLine to its
+// shortenLines cuts each line of text longer than maxErrorLine to its
 // first and last bytes, saying how many it left out.
 func shortenLines(text string) string {
-	if len(text) <= MaxErrorLine {
+	if len(text) <= maxErrorLine {
 		return text
 	}
 	lines := strings.Split(text, "\n")
 	for i, line := range lines {
-		if len(line) <= MaxErrorLine {
+		if len(line) <= maxErrorLine {
 			continue
 		}
-		head, tail := line[:MaxErrorLine/2], line[len(line)-MaxErrorLine/4:]
+		head, tail := line[:maxErrorLine/2], line[len(line)-maxErrorLine/4:]
 		head = strings.ToValidUTF8(head, "")
 		tail = strings.ToValidUTF8(tail, "")
 		lines[i] = fmt.Sprintf("%s ... (%d bytes left out) ... %s", head, len(line)-len(head)-len(tail), tail)

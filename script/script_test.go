@@ -144,7 +144,7 @@ func TestFormatErrorBacktrace(t *testing.T) {
 		t.Errorf("FormatError:\n%s\nwant:\n%s", got, want)
 	}
 	_, err = rt.ExecFile(context.Background(), "r.star", "a = b\nc = d\n")
-	if got := script.FormatError(err); got != "r.star:1:5: undefined: b\nr.star:2:5: undefined: d" {
+	if got := rt.FormatError(err); got != "r.star:1:5: undefined: b\nr.star:2:5: undefined: d" {
 		t.Errorf("resolve errors: %q", got)
 	}
 }

@@ -138,7 +138,7 @@ func (g *Group) Attr(name string) (starlark.Value, error) {
 
 // AttrNames implements starlark.HasAttrs.
 func (g *Group) AttrNames() []string {
-	names := append(sortedNames(g.members), "names")
+	names := append(g.members.Keys(), "names")
 	sort.Strings(names)
 	return names
 }

@@ -22,7 +22,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -157,16 +156,7 @@ func (m *Module) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: modu
 func (m *Module) Attr(name string) (starlark.Value, error) { return m.members[name], nil }
 
 // AttrNames implements starlark.HasAttrs.
-func (m *Module) AttrNames() []string { return sortedNames(m.members) }
-
-func sortedNames(d starlark.StringDict) []string {
-	names := make([]string, 0, len(d))
-	for k := range d {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
+func (m *Module) AttrNames() []string { return m.members.Keys() }
 
 // connect implements vici.connect(uri=None, deadline=None, reconnect=False, name=None).
 func (m *Module) connect(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

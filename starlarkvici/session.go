@@ -107,7 +107,7 @@ func (s *Session) Attr(name string) (starlark.Value, error) {
 
 // AttrNames implements starlark.HasAttrs.
 func (s *Session) AttrNames() []string {
-	names := append(sortedNames(s.members), "name", "uri")
+	names := append(s.members.Keys(), "name", "uri")
 	sort.Strings(names)
 	return names
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/internal/version"
 	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/starctx"
 )
 
 // usage returns `vicish -h`: its Commands section made from commands(),
@@ -379,7 +380,7 @@ func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersi
 		return nil
 	})
 	fs.Func("deadline", "", func(s string) (err error) {
-		opts.deadline, err = script.ParseDuration(s)
+		opts.deadline, err = starctx.ParseDuration(s)
 		return err
 	})
 	for _, c := range capability.All() {

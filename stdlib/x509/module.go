@@ -15,8 +15,8 @@ import (
 //	x509.pem(data)   → str    the PEM text of a DER (or PEM) certificate, CRL or public key
 //
 // parse recognises certificates, CRLs and public keys; the dict's "type" is
-// the list-certs type of what it found ("X509", "X509_CRL", "PUBKEY"). See
-// CertDict, CRLDict and KeyDict for the keys.
+// the list-certs type of what it found ("X509", "X509_CRL", "PUBKEY");
+// help(x509) lists the keys (Spec).
 func NewModule() *starlarkstruct.Module { return Spec().Build(nil) }
 
 // dataArg reads the one argument of parse and pem: bytes, a str, or a dict
@@ -59,11 +59,11 @@ func parse(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 	}
 	switch obj.Kind {
 	case KindCRL:
-		return CRLDict(obj.CRL), nil
+		return crlDict(obj.CRL), nil
 	case KindPubkey:
-		return KeyDict(obj.Key), nil
+		return keyDict(obj.Key), nil
 	}
-	return CertDict(obj.Cert), nil
+	return certDict(obj.Cert), nil
 }
 
 func pemText(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -116,13 +116,13 @@ func timeOrNone(t time.Time) starlark.Value {
 	return libtime.Time(t)
 }
 
-// CertDict is x509.parse's dict of a certificate: type ("X509"), subject,
+// certDict is x509.parse's dict of a certificate: type ("X509"), subject,
 // issuer, serial, not_before, not_after (time values), alt_names, is_ca,
 // path_len (None when unconstrained), key_type, key_size, key_curve (None
 // unless ECDSA), key_usage, ext_key_usage, flags (swanctl's), self_signed,
 // subject_key_id, authority_key_id (None when absent), crl_uris,
 // ocsp_uris, keyid, subjkey, sha1, sha256. Byte strings are colon hex.
-func CertDict(c *Certificate) *starlark.Dict {
+func certDict(c *Certificate) *starlark.Dict {
 	d := newDict()
 	d.str("type", KindCert)
 	d.str("subject", c.Subject)
@@ -163,12 +163,12 @@ func keyFields(d dict, k *PublicKey) {
 	}
 }
 
-// CRLDict is x509.parse's dict of a CRL: type ("X509_CRL"), issuer,
+// crlDict is x509.parse's dict of a CRL: type ("X509_CRL"), issuer,
 // serial (the CRL number, None when absent), delta_base (None unless a
 // delta CRL), this_update, next_update (time values; next_update None when
 // absent), authority_key_id, revoked (a list of {serial, time, reason}),
 // sha1, sha256.
-func CRLDict(c *CRL) *starlark.Dict {
+func crlDict(c *CRL) *starlark.Dict {
 	d := newDict()
 	d.str("type", KindCRL)
 	d.str("issuer", c.Issuer)
@@ -191,10 +191,10 @@ func CRLDict(c *CRL) *starlark.Dict {
 	return d.d
 }
 
-// KeyDict is x509.parse's dict of a bare public key: type ("PUBKEY"),
+// keyDict is x509.parse's dict of a bare public key: type ("PUBKEY"),
 // key_type, key_size, key_curve, keyid, subjkey, sha1 (the same as keyid),
 // sha256.
-func KeyDict(k *PublicKey) *starlark.Dict {
+func keyDict(k *PublicKey) *starlark.Dict {
 	d := newDict()
 	d.str("type", KindPubkey)
 	keyFields(d, k)

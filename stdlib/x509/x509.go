@@ -28,11 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // Kinds of object Parse recognises, spelt as the "type" of the daemon's
@@ -228,8 +225,8 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	}
 	out := &Certificate{
 		Raw:            c.Raw,
-		Subject:        FormatDN(c.RawSubject),
-		Issuer:         FormatDN(c.RawIssuer),
+		Subject:        formatDN(c.RawSubject),
+		Issuer:         formatDN(c.RawIssuer),
 		Serial:         serial,
 		NotBefore:      c.NotBefore,
 		NotAfter:       c.NotAfter,
@@ -283,7 +280,7 @@ func ParseCRL(der []byte) (*CRL, error) {
 	}
 	out := &CRL{
 		Raw:            rl.Raw,
-		Issuer:         FormatDN(rl.RawIssuer),
+		Issuer:         formatDN(rl.RawIssuer),
 		ThisUpdate:     rl.ThisUpdate,
 		NextUpdate:     rl.NextUpdate,
 		AuthorityKeyID: rl.AuthorityKeyId,
@@ -433,282 +430,6 @@ func curve(oid string) (string, int) {
 	return "", 0
 }
 
-// dnName is strongSwan's abbreviation of a distinguished name attribute
-// (its oid.txt); other attributes are written as strongSwan writes them,
-// the hex bytes of the encoded OID ("2a:03:04" for 1.2.3.4).
-func dnName(oid asn1.ObjectIdentifier) string {
-	switch oid.String() {
-	case "2.5.4.3":
-		return "CN"
-	case "2.5.4.4":
-		return "SN"
-	case "2.5.4.5":
-		return "serialNumber"
-	case "2.5.4.6":
-		return "C"
-	case "2.5.4.7":
-		return "L"
-	case "2.5.4.8":
-		return "ST"
-	case "2.5.4.9":
-		return "STREET"
-	case "2.5.4.10":
-		return "O"
-	case "2.5.4.11":
-		return "OU"
-	case "2.5.4.12":
-		return "T"
-	case "2.5.4.13":
-		return "D"
-	case "2.5.4.16":
-		return "postalAddress"
-	case "2.5.4.17":
-		return "postalCode"
-	case "2.5.4.41":
-		return "N"
-	case "2.5.4.42":
-		return "G"
-	case "2.5.4.43":
-		return "I"
-	case "2.5.4.45":
-		return "ID"
-	case "2.5.4.46":
-		return "dnQualifier"
-	case "2.5.4.54":
-		return "dmdName"
-	case "2.5.4.65":
-		return "pseudonym"
-	case "2.5.4.72":
-		return "role"
-	case "1.2.840.113549.1.9.1":
-		return "E"
-	case "1.2.840.113549.1.9.2":
-		return "unstructuredName"
-	case "1.2.840.113549.1.9.8":
-		return "unstructuredAddress"
-	case "0.9.2342.19200300.100.1.1":
-		return "UID"
-	case "0.9.2342.19200300.100.1.25":
-		return "DC"
-	case "0.2.262.1.10.7.20":
-		return "ND"
-	}
-	var raw asn1.RawValue
-	if der, err := asn1.Marshal(oid); err == nil {
-		if _, err := asn1.Unmarshal(der, &raw); err == nil {
-			return Hex(raw.Bytes)
-		}
-	}
-	return oid.String()
-}
-
-type attribute struct {
-	Type  asn1.ObjectIdentifier
-	Value asn1.RawValue
-}
-
-// rdnSET is one relative distinguished name (the name's suffix tells
-// encoding/asn1 it is a SET OF).
-type rdnSET []attribute
-
-// FormatDN writes a DER distinguished name the way strongSwan does: every
-// attribute in encoded order, "name=value", separated by ", ". A name that
-// does not decode is shown as hex.
-func FormatDN(der []byte) string {
-	var seq []rdnSET
-	if rest, err := asn1.Unmarshal(der, &seq); err != nil || len(rest) > 0 {
-		return "#" + hex.EncodeToString(der)
-	}
-	var b strings.Builder
-	for _, rdn := range seq {
-		for _, a := range rdn {
-			if b.Len() > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(dnName(a.Type))
-			b.WriteByte('=')
-			b.WriteString(attrValue(a.Value))
-		}
-	}
-	return b.String()
-}
-
-// attrValue renders one attribute value: string types as text, anything
-// else as "#" and the hex of its encoding.
-func attrValue(v asn1.RawValue) string {
-	if v.Class != asn1.ClassUniversal {
-		return "#" + hex.EncodeToString(v.FullBytes)
-	}
-	switch v.Tag {
-	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String,
-		asn1.TagNumericString, 26 /* VisibleString */ :
-		return printable(string(v.Bytes))
-	case asn1.TagBMPString:
-		if len(v.Bytes)%2 != 0 {
-			break
-		}
-		u := make([]uint16, len(v.Bytes)/2)
-		for i := range u {
-			u[i] = uint16(v.Bytes[2*i])<<8 | uint16(v.Bytes[2*i+1])
-		}
-		return printable(string(utf16.Decode(u)))
-	case 28: // UniversalString: UTF-32BE
-		if len(v.Bytes)%4 != 0 {
-			break
-		}
-		r := make([]rune, len(v.Bytes)/4)
-		for i := range r {
-			b := v.Bytes[4*i:]
-			r[i] = rune(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
-		}
-		return printable(string(r))
-	}
-	return "#" + hex.EncodeToString(v.FullBytes)
-}
-
-// printable keeps UTF-8 text and replaces each byte of a control
-// character or of invalid UTF-8 with '?', so a name cannot break the line
-// it is printed on.
-func printable(s string) string {
-	if isPlain(s) {
-		return s
-	}
-	var b strings.Builder
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		if r == utf8.RuneError && n <= 1 || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			b.WriteString(strings.Repeat("?", n))
-		} else {
-			b.WriteString(s[:n])
-		}
-		s = s[n:]
-	}
-	return b.String()
-}
-
-// ASCII replaces every byte outside printable ASCII with '?', turning the
-// Subject, Issuer and AltNames of this package into the text swanctl
-// prints (strongSwan's chunk_printable): "O=Zürich" becomes "O=Z??rich".
-func ASCII(s string) string {
-	if isPlain(s) {
-		return s
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}
-
-func isPlain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// certSerial returns the serial number's content bytes from a
-// TBSCertificate, exactly as encoded.
-func certSerial(tbs []byte) ([]byte, error) {
-	var seq asn1.RawValue
-	if _, err := asn1.Unmarshal(tbs, &seq); err != nil {
-		return nil, err
-	}
-	var first asn1.RawValue
-	rest, err := asn1.Unmarshal(seq.Bytes, &first)
-	if err != nil {
-		return nil, err
-	}
-	if first.Class == asn1.ClassContextSpecific && first.Tag == 0 { // [0] version
-		if _, err := asn1.Unmarshal(rest, &first); err != nil {
-			return nil, err
-		}
-	}
-	if first.Class != asn1.ClassUniversal || first.Tag != asn1.TagInteger {
-		return nil, errors.New("certificate has no serial number")
-	}
-	return skipZero(first.Bytes), nil
-}
-
-// skipZero drops the sign byte DER puts before an integer whose first
-// bit is set, as strongSwan does before printing serials.
-func skipZero(b []byte) []byte {
-	if len(b) > 1 && b[0] == 0 {
-		return b[1:]
-	}
-	return b
-}
-
-// entrySerial returns the serial of a CRL entry (SEQUENCE {INTEGER, ...})
-// as encoded, or nil.
-func entrySerial(raw []byte) []byte {
-	var seq asn1.RawValue
-	if _, err := asn1.Unmarshal(raw, &seq); err != nil {
-		return nil
-	}
-	var serial asn1.RawValue
-	if _, err := asn1.Unmarshal(seq.Bytes, &serial); err != nil || serial.Tag != asn1.TagInteger {
-		return nil
-	}
-	return skipZero(serial.Bytes)
-}
-
-// integerBytes returns the content bytes of a DER INTEGER, or nil.
-func integerBytes(der []byte) []byte {
-	var v asn1.RawValue
-	if _, err := asn1.Unmarshal(der, &v); err != nil || v.Class != asn1.ClassUniversal || v.Tag != asn1.TagInteger {
-		return nil
-	}
-	return skipZero(v.Bytes)
-}
-
-// altNames decodes a subjectAltName extension in order, keeping the kinds
-// of name strongSwan uses.
-func altNames(ext []byte) []string {
-	var seq asn1.RawValue
-	if _, err := asn1.Unmarshal(ext, &seq); err != nil {
-		return nil
-	}
-	var out []string
-	rest := seq.Bytes
-	for len(rest) > 0 {
-		var gn asn1.RawValue
-		var err error
-		if rest, err = asn1.Unmarshal(rest, &gn); err != nil {
-			break
-		}
-		if gn.Class != asn1.ClassContextSpecific {
-			continue
-		}
-		switch gn.Tag {
-		case 1, 2, 6: // rfc822Name, dNSName, uniformResourceIdentifier
-			out = append(out, printable(string(gn.Bytes)))
-		case 4: // directoryName: explicit Name
-			out = append(out, FormatDN(gn.Bytes))
-		case 7: // iPAddress
-			if len(gn.Bytes) == net.IPv4len || len(gn.Bytes) == net.IPv6len {
-				out = append(out, net.IP(gn.Bytes).String())
-			}
-		case 0: // otherName: xmppAddr and UPN count as email addresses
-			var on struct {
-				Type  asn1.ObjectIdentifier
-				Value asn1.RawValue `asn1:"explicit,tag:0"`
-			}
-			if _, err := asn1.UnmarshalWithParams(gn.FullBytes, &on, "tag:0"); err != nil {
-				continue
-			}
-			if (on.Type.String() == oidXMPPAddr || on.Type.String() == oidUPN) && on.Value.Tag == asn1.TagUTF8String {
-				out = append(out, printable(string(on.Value.Bytes)))
-			}
-		}
-	}
-	return out
-}
-
 // keyUsages names the key usage bits set, in bit order.
 func keyUsages(ku x509.KeyUsage) []string {
 	names := [...]string{"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
@@ -753,19 +474,6 @@ func extKeyUsageName(oid string) string {
 		return "msSmartcardLogon"
 	}
 	return oid
-}
-
-// extKeyUsages decodes an extendedKeyUsage extension in order.
-func extKeyUsages(ext []byte) []string {
-	var oids []asn1.ObjectIdentifier
-	if _, err := asn1.Unmarshal(ext, &oids); err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(oids))
-	for _, oid := range oids {
-		out = append(out, extKeyUsageName(oid.String()))
-	}
-	return out
 }
 
 // flags computes swanctl's flags line from what strongSwan derives them

@@ -64,9 +64,6 @@ func NewServer(t testing.TB) *Server {
 // URI is the unix:// URI clients dial.
 func (s *Server) URI() string { return "unix://" + s.path }
 
-// Path is the socket's file name.
-func (s *Server) Path() string { return s.path }
-
 // Listen (re)starts listening on the same path after Stop.
 func (s *Server) Listen() {
 	s.t.Helper()
