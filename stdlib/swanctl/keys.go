@@ -93,6 +93,7 @@ type encryptedPrivateKeyInfo struct {
 var (
 	oidPBES2      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
 	oidPBKDF2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidScrypt     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11591, 4, 11}
 	oidHMACSHA1   = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}
 	oidHMACSHA224 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}
 	oidHMACSHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
@@ -122,7 +123,9 @@ var errWrongPassphrase = errors.New("wrong passphrase")
 // decryptKey decrypts an encrypted private key with passphrase and returns
 // the key as unencrypted PKCS#8 DER. It handles PKCS#8 PBES2 (PBKDF2 with
 // HMAC-SHA1/2, AES-CBC or 3DES-CBC), as openssl and most tools write, and
-// legacy PEM encryption.
+// legacy PEM encryption. PBES2 with scrypt as its key derivation (openssl
+// pkcs8 -scrypt) and the PKCS#5 v1.5 and PKCS#12 schemes are not
+// supported: the error says so, and how to re-encrypt the key.
 func decryptKey(data []byte, passphrase []byte) ([]byte, error) {
 	der := data
 	if b, _ := pem.Decode(data); b != nil {
@@ -167,6 +170,9 @@ func parsePBES2(der []byte) (*pbes2, error) {
 	var params pbes2Params
 	if _, err := asn1.Unmarshal(epki.Algorithm.Parameters.FullBytes, &params); err != nil {
 		return nil, fmt.Errorf("bad PBES2 parameters: %v", err)
+	}
+	if params.KeyDerivationFunc.Algorithm.Equal(oidScrypt) {
+		return nil, errors.New("scrypt-encrypted PKCS#8 keys are not supported (only PBKDF2 is); re-encrypt the key, e.g. openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEWKEY")
 	}
 	if !params.KeyDerivationFunc.Algorithm.Equal(oidPBKDF2) {
 		return nil, fmt.Errorf("unsupported key derivation %v (only PBKDF2 is supported)", params.KeyDerivationFunc.Algorithm)
