@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,20 +20,53 @@ import (
 // The newest strongSwan runs from a Debian testing root file system made with
 // debootstrap. It is built once per machine under RootCacheDir, into a
 // temporary directory that is renamed into place only when complete, so a
-// half-built root is never used. A gateway running it gets, in its private
+// half-built root is never used. Other roots (a RootSpec: a suite and its
+// packages, e.g. the Debian stable root the package's install test uses) are
+// built and cached the same way, each in its own directory, under one lock. A gateway running it gets, in its private
 // mount namespace, the root's /usr bound over /usr (and the root's
 // ld.so.cache over the host's): charon, swanctl, their plugins and libraries
 // are then the root's, while every other path (the lab's directory, temporary
 // files, /dev/net/tun) is the same as for a system gateway.
 
-// RootCacheDir holds the newest root and its build lock.
+// RootCacheDir holds the roots (one directory per suite) and their build
+// lock.
 const RootCacheDir = "/var/cache/vicish-lab"
 
 // NewestSuite is the Debian suite the newest root is built from.
 const NewestSuite = "testing"
 
-// rootPackages are the packages debootstrap installs into the root.
-const rootPackages = "strongswan-charon,strongswan-swanctl,libcharon-extra-plugins,libstrongswan-standard-plugins,strongswan-pki,iproute2"
+// A RootSpec describes a Debian root file system the lab builds with
+// debootstrap (--variant=minbase) and caches in RootCacheDir/Suite.
+type RootSpec struct {
+	// Suite is the Debian suite, e.g. "testing" or "stable"; it names the
+	// root's directory.
+	Suite string
+	// Packages are installed on top of minbase.
+	Packages []string
+	// Files are paths the root must have to be usable ("/usr/bin/man").
+	Files []string
+	// Purpose says what the root is for, in messages: "the newest strongSwan".
+	Purpose string
+}
+
+// NewestRootSpec is the newest strongSwan's root: Debian testing's charon,
+// swanctl, their plugins, pki and ip.
+func NewestRootSpec() RootSpec {
+	files := []string{CharonPath, "/usr/sbin/swanctl"}
+	for _, p := range requiredPlugins() {
+		files = append(files, pluginDir+"/libstrongswan-"+p+".so")
+	}
+	return RootSpec{
+		Suite: NewestSuite,
+		Packages: []string{"strongswan-charon", "strongswan-swanctl", "libcharon-extra-plugins",
+			"libstrongswan-standard-plugins", "strongswan-pki", "iproute2"},
+		Files:   files,
+		Purpose: "the newest strongSwan",
+	}
+}
+
+// Dir is where the root lives once built.
+func (s RootSpec) Dir() string { return filepath.Join(RootCacheDir, s.Suite) }
 
 // rootMarker is written into a root after a successful build.
 const rootMarker = ".vicish-lab-root"
@@ -57,25 +91,22 @@ var (
 const MirrorEnv = "VICISH_LAB_MIRROR"
 
 // NewestRoot is where the newest root lives once built.
-func NewestRoot() string { return filepath.Join(RootCacheDir, NewestSuite) }
+func NewestRoot() string { return NewestRootSpec().Dir() }
 
-// rootProblem says why root is not a usable newest root ("" when it is).
-func rootProblem(root string) string {
+// problem says why root is not a usable root of s ("" when it is).
+func (s RootSpec) problem(root string) string {
 	if _, err := os.Stat(root); err != nil {
 		return "it is not built yet"
 	}
 	if _, err := os.Stat(filepath.Join(root, rootMarker)); err != nil {
 		return "it has no " + rootMarker + " (not built by the lab, or broken)"
 	}
-	return rootFilesProblem(root)
+	return s.filesProblem(root)
 }
 
-// rootFilesProblem names a file the lab needs that root lacks ("" if none).
-func rootFilesProblem(root string) string {
-	need := []string{CharonPath, "/usr/sbin/swanctl", "/etc/ld.so.cache"}
-	for _, p := range requiredPlugins() {
-		need = append(need, pluginDir+"/libstrongswan-"+p+".so")
-	}
+// filesProblem names a file of s that root lacks ("" if none).
+func (s RootSpec) filesProblem(root string) string {
+	need := append([]string{"/etc/ld.so.cache", "/usr/bin/dpkg"}, s.Files...)
 	for _, p := range need {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			return "its " + p + " is missing"
@@ -118,22 +149,36 @@ func RootVersion(root string) (string, error) {
 // others wait for the first. The error says what failed (no debootstrap, no
 // mirror, no network, disk full) and what to do.
 func EnsureNewestRoot(ctx context.Context, progress io.Writer) (string, error) {
-	return newestRoot(ctx, progress, false)
+	return EnsureRoot(ctx, NewestRootSpec(), progress)
 }
 
 // RebuildNewestRoot builds the newest root again (e.g. to follow Debian
 // testing), even when the cached one is complete, and replaces it only when
 // the new one is. It refuses while a lab runs a gateway from it.
 func RebuildNewestRoot(ctx context.Context, progress io.Writer) (string, error) {
-	return newestRoot(ctx, progress, true)
+	return RebuildRoot(ctx, NewestRootSpec(), progress)
 }
 
-func newestRoot(ctx context.Context, progress io.Writer, rebuild bool) (string, error) {
+// EnsureRoot returns the root of spec, building it first when it is
+// missing or broken, as EnsureNewestRoot does for the newest root.
+func EnsureRoot(ctx context.Context, spec RootSpec, progress io.Writer) (string, error) {
+	return ensureRoot(ctx, spec, progress, false)
+}
+
+// RebuildRoot builds the root of spec again, as RebuildNewestRoot does.
+func RebuildRoot(ctx context.Context, spec RootSpec, progress io.Writer) (string, error) {
+	return ensureRoot(ctx, spec, progress, true)
+}
+
+func ensureRoot(ctx context.Context, spec RootSpec, progress io.Writer, rebuild bool) (string, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	root := NewestRoot()
-	if !rebuild && rootProblem(root) == "" {
+	if spec.Suite == "" || strings.ContainsAny(spec.Suite, "/. ") {
+		return "", fmt.Errorf("root: suite %q is not a Debian suite name", spec.Suite)
+	}
+	root := spec.Dir()
+	if !rebuild && spec.problem(root) == "" {
 		return root, nil
 	}
 	if os.Geteuid() != 0 {
@@ -143,23 +188,23 @@ func newestRoot(ctx context.Context, progress io.Writer, rebuild bool) (string, 
 		return "", fmt.Errorf("create %s: %w", RootCacheDir, err)
 	}
 	unlock, err := lockFile(ctx, filepath.Join(RootCacheDir, ".lock"), func() {
-		fmt.Fprintf(progress, "lab: another process is building the newest root in %s; waiting for it\n", RootCacheDir)
+		fmt.Fprintf(progress, "lab: another process is building a root in %s; waiting for it\n", RootCacheDir)
 	})
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	problem := rootProblem(root)
+	problem := spec.problem(root)
 	if rebuild {
-		if users := rootUsers(); len(users) > 0 {
+		if users := rootUsers(); spec.Suite == NewestSuite && len(users) > 0 {
 			return "", fmt.Errorf("the newest root is in use by %s: stop those labs first (lab down)", strings.Join(users, ", "))
 		}
 		problem = "a rebuild was asked for"
 	} else if problem == "" {
 		return root, nil
 	}
-	if err := buildRoot(ctx, root, problem, progress); err != nil {
-		return "", fmt.Errorf("build the newest strongSwan root (%s, debootstrap of Debian %s): %w", root, NewestSuite, err)
+	if err := buildRoot(ctx, spec, root, problem, progress); err != nil {
+		return "", fmt.Errorf("build the root of %s (%s, debootstrap of Debian %s): %w", spec.Purpose, root, spec.Suite, err)
 	}
 	return root, nil
 }
@@ -216,9 +261,10 @@ func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), 
 	}
 }
 
-// buildRoot runs debootstrap into a temporary directory beside root and
-// renames it into place. The caller holds the build lock.
-func buildRoot(ctx context.Context, root, problem string, progress io.Writer) error {
+// buildRoot runs debootstrap for spec into a temporary directory beside
+// root (spec.Dir() but in tests) and renames it into place. The caller holds
+// the build lock.
+func buildRoot(ctx context.Context, spec RootSpec, root, problem string, progress io.Writer) error {
 	debootstrap, err := exec.LookPath("debootstrap")
 	if err != nil {
 		return ErrNoDebootstrap
@@ -244,13 +290,13 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 			os.RemoveAll(tmp)
 		}
 	}()
-	fmt.Fprintf(progress, "lab: building the newest strongSwan root in %s (%s)\n", root, problem)
-	fmt.Fprintf(progress, "lab: debootstrap --variant=minbase %s from %s (mirror from %s); this takes a few minutes, once per machine\n", NewestSuite, mirror, source)
+	fmt.Fprintf(progress, "lab: building the root of %s in %s (%s)\n", spec.Purpose, root, problem)
+	fmt.Fprintf(progress, "lab: debootstrap --variant=minbase %s from %s (mirror from %s); this takes a few minutes, once per machine\n", spec.Suite, mirror, source)
 	begin := time.Now()
 	// Its own mount namespace: the proc and sys debootstrap mounts in the
 	// target vanish with it even when it is killed.
 	cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", debootstrap,
-		"--variant=minbase", "--include="+rootPackages, NewestSuite, tmp, mirror)
+		"--variant=minbase", "--include="+strings.Join(spec.Packages, ","), spec.Suite, tmp, mirror)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -275,14 +321,20 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 	if err != nil {
 		return classifyBuildError(ctx, err, tail.String(), mirror)
 	}
-	if p := rootFilesProblem(tmp); p != "" {
+	if p := spec.filesProblem(tmp); p != "" {
 		return fmt.Errorf("debootstrap finished but the root is incomplete: %s; last output:\n%s", p, tail.String())
 	}
-	version, err := RootVersion(tmp)
-	if err != nil {
-		return err
+	debian, _ := os.ReadFile(filepath.Join(tmp, "etc/debian_version"))
+	marker := fmt.Sprintf("suite %s\nmirror %s\nbuilt %s\ndebian %s\n", spec.Suite, mirror, time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(string(debian)))
+	what := "Debian " + spec.Suite + " " + strings.TrimSpace(string(debian))
+	if slices.Contains(spec.Packages, "strongswan-charon") {
+		version, err := RootVersion(tmp)
+		if err != nil {
+			return err
+		}
+		marker += "strongswan " + version + "\n"
+		what += ", strongSwan " + version
 	}
-	marker := fmt.Sprintf("suite %s\nmirror %s\nbuilt %s\nstrongswan %s\n", NewestSuite, mirror, time.Now().UTC().Format(time.RFC3339), version)
 	if err := os.WriteFile(filepath.Join(tmp, rootMarker), []byte(marker), 0o644); err != nil {
 		return classifyBuildError(ctx, err, "", mirror)
 	}
@@ -300,7 +352,7 @@ func buildRoot(ctx context.Context, root, problem string, progress io.Writer) er
 		return err
 	}
 	ok = true
-	fmt.Fprintf(progress, "lab: newest root ready in %v: strongSwan %s in %s\n", time.Since(begin).Round(time.Second), version, root)
+	fmt.Fprintf(progress, "lab: root of %s ready in %v: %s in %s\n", spec.Purpose, time.Since(begin).Round(time.Second), what, root)
 	return nil
 }
 

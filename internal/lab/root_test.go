@@ -50,17 +50,32 @@ deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://archive.invalid/debi
 
 func TestRootProblem(t *testing.T) {
 	root := t.TempDir()
-	if p := rootProblem(filepath.Join(root, "none")); p != "it is not built yet" {
+	spec := NewestRootSpec()
+	if p := spec.problem(filepath.Join(root, "none")); p != "it is not built yet" {
 		t.Errorf("no dir: %q", p)
 	}
-	if p := rootProblem(root); !strings.Contains(p, "broken") {
+	if p := spec.problem(root); !strings.Contains(p, "broken") {
 		t.Errorf("empty dir: %q", p)
 	}
 	os.WriteFile(filepath.Join(root, rootMarker), nil, 0o644)
-	if p := rootProblem(root); !strings.Contains(p, CharonPath+" is missing") {
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/ld.so.cache"), nil, 0o644)
+	os.WriteFile(filepath.Join(root, "usr/bin/dpkg"), nil, 0o755)
+	if p := spec.problem(root); !strings.Contains(p, CharonPath+" is missing") {
 		t.Errorf("marker without charon: %q", p)
 	}
-	if p := rootProblem(NewestRoot()); p != "" && p != "it is not built yet" {
+	other := RootSpec{Suite: "stable", Files: []string{"/usr/bin/dpkg"}}
+	if p := other.problem(root); p != "" {
+		t.Errorf("a root with what its spec needs: %q", p)
+	}
+	if other.Dir() != filepath.Join(RootCacheDir, "stable") || NewestRoot() != filepath.Join(RootCacheDir, "testing") {
+		t.Errorf("Dir: %s, NewestRoot: %s", other.Dir(), NewestRoot())
+	}
+	if _, err := EnsureRoot(context.Background(), RootSpec{Suite: "../x"}, nil); err == nil {
+		t.Errorf("EnsureRoot with suite ../x: no error")
+	}
+	if p := spec.problem(NewestRoot()); p != "" && p != "it is not built yet" {
 		t.Errorf("the machine's newest root is broken: %s", p)
 	}
 }
@@ -75,7 +90,7 @@ func buildInto(t *testing.T, dir string, env map[string]string) (string, error) 
 	var progress strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := buildRoot(ctx, filepath.Join(dir, "testing"), "test", &progress)
+	err := buildRoot(ctx, NewestRootSpec(), filepath.Join(dir, "testing"), "test", &progress)
 	return progress.String(), err
 }
 
