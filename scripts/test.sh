@@ -4,7 +4,8 @@
 # Tests run against real strongSwan charon daemons started by internal/lab
 # (each in its own network namespace), so this needs root. As root it first
 # installs every Debian package any test needs (scripts/deps.sh) and builds
-# the newest strongSwan's root, before any test runs.
+# the newest strongSwan's root and the Debian stable root (the package's
+# install test), before any test runs.
 # The protocol engine (vici/) runs with the race detector.
 #
 # Two passes: every package against the system's strongSwan, then the
@@ -64,6 +65,16 @@ newest_root=ok
 if ! go run ./cmd/vicish lab root; then
 	newest_root=failed
 	echo "test.sh: could not build the newest strongSwan's root; tests that use it will fail" >&2
+	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+		status=1
+	fi
+fi
+
+# The Debian stable root that scripts/debian's install test installs the
+# package into (built once per machine like the newest root, cached beside
+# it under /var/cache/vicish-lab; later runs only check it).
+if ! go run ./scripts/debian root; then
+	echo "test.sh: could not build the Debian stable root; the package's install test will fail" >&2
 	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
 		status=1
 	fi

@@ -74,7 +74,9 @@ Environment:
                      one in the host's apt sources)
 
 Files:
-  /var/cache/vicish-lab  the newest strongSwan's root (testing/) and its lock
+  /var/cache/vicish-lab  the roots the lab builds with debootstrap: testing/
+                         (the newest strongSwan), stable/ (the Debian
+                         package's install test), and their lock
   /run/vicish-lab        the record of running labs, for status, down and the
                          commands that find a lab without --dir or --id
 `
