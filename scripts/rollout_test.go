@@ -254,7 +254,9 @@ func TestRollout(t *testing.T) {
 		if res.code != 5 {
 			t.Fatalf("exit %d, want 5", res.code)
 		}
+		// The failure says why, in charon's words.
 		if !strings.Contains(res.stdout, "  s1: FAILED (proof): initiating hub/net: ") ||
+			!strings.Contains(res.stdout, "(charon: received AUTHENTICATION_FAILED notify error)") ||
 			!strings.Contains(res.stdout, "rolling back canary: s1\n  s1: ok in ") ||
 			!strings.Contains(res.stdout, "rollout: stopped at canary: rolled back and proven; 5 gateways not touched") {
 			t.Errorf("output does not tell the failure and the rollback")

@@ -219,8 +219,7 @@ func (p *prover) up(e string, deadline time.Time, reauthed map[string]bool) bool
 			acted = true
 		default:
 			acted = true
-			req := vici.NewMessage().Set("ike", conn).Set("child", child).Set("timeout", ms(deadline))
-			if _, err := p.c.Call(p.ctx, "initiate", req); err != nil {
+			if err := p.initiate(conn, child, deadline); err != nil {
 				p.fail("initiating %s: %v", e, err)
 				return false
 			}
@@ -232,6 +231,32 @@ func (p *prover) up(e string, deadline time.Time, reauthed map[string]bool) bool
 			return false
 		}
 	}
+}
+
+// initiate initiates conn's child and waits for the outcome. When it
+// fails, the error ends with what charon logged about the failure (the
+// lines of its control log that say "failed", "error" or name a notify,
+// e.g. "received AUTHENTICATION_FAILED notify error").
+func (p *prover) initiate(conn, child string, deadline time.Time) error {
+	req := vici.NewMessage().Set("ike", conn).Set("child", child).Set("timeout", ms(deadline))
+	var telling []string
+	_, err := p.c.CallStream(p.ctx, "initiate", "control-log", req, func(m *vici.Message) error {
+		msg := m.Get("msg")
+		lower := strings.ToLower(msg)
+		if strings.HasPrefix(msg, "parsed ") || strings.HasPrefix(msg, "generating ") {
+			return nil // packet dumps
+		}
+		if strings.Contains(lower, "fail") || strings.Contains(lower, "error") || strings.Contains(msg, "notify") && strings.Contains(msg, "received") {
+			if !slices.Contains(telling, msg) {
+				telling = append(telling, msg)
+			}
+		}
+		return nil
+	})
+	if err != nil && len(telling) > 0 {
+		return fmt.Errorf("%w (charon: %s)", err, strings.Join(telling[max(0, len(telling)-3):], "; "))
+	}
+	return err
 }
 
 // staleEstablished returns the id of an established IKE_SA of conn of the
