@@ -28,8 +28,9 @@ type ItemDiff struct {
 	// (a child's keys are its own). Secret data shows as its key ("data"),
 	// never as a value.
 	Keys []string
-	// Ignored are the Keys charon does not compare: it keeps their old
-	// values while the connection stays loaded.
+	// Ignored are the Keys charon does not compare, when they are all
+	// that changed: the connection counts as unchanged and keeps their
+	// old values while it stays loaded.
 	Ignored []string
 	// Err is why the new item cannot be loaded.
 	Err error
@@ -115,6 +116,9 @@ func diffConn(name string, prevBody, nextBody *vici.Message, had bool, loadErr e
 				if slices.Contains(ignoredConnKeys, k) {
 					d.Ignored = append(d.Ignored, k)
 				}
+			}
+			if len(d.Ignored) < len(d.Keys) {
+				d.Ignored = nil // replaced as a whole: the new values count
 			}
 		}
 	}
