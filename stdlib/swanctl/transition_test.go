@@ -111,26 +111,26 @@ func TestTransition(t *testing.T) {
 	// From here on both configurations have the same credential files.
 	// A secret naming nobody touches every PSK connection.
 	prevSame := loadText(t, filepath.Join(dir, "next"), transitionBase)
-		tr = newTransition(prevSame, edit("secret = every", "secret = changed"), false)
+	tr = newTransition(prevSame, edit("secret = every", "secret = changed"), false)
 	if got := creds(tr); !slices.Equal(got, []string{"psk-ab: secret ike-all changed", "psk-cd: secret ike-all changed"}) {
 		t.Errorf("credentials of an ownerless secret: %q", got)
 	}
 
 	// dpd_timeout alone is ignored by charon; with another key the
 	// connection is replaced and the new value counts.
-	tr = newTransition(prevSame, (edit("dpd_timeout = 150s", "dpd_timeout = 300s")), false)
+	tr = newTransition(prevSame, edit("dpd_timeout = 150s", "dpd_timeout = 300s"), false)
 	if got := changes(tr); !slices.Equal(got, []string{"changed conn psk-ab (dpd_timeout) ignored dpd_timeout"}) || tr.conns["psk-ab"].peerReplaced() {
 		t.Errorf("dpd_timeout alone: %q", got)
 	}
-	tr = newTransition(prevSame, (edit("dpd_timeout = 150s", "dpd_timeout = 300s\n    rekey_time = 2h")), false)
+	tr = newTransition(prevSame, edit("dpd_timeout = 150s", "dpd_timeout = 300s\n    rekey_time = 2h"), false)
 	if got := changes(tr); !slices.Equal(got, []string{"changed conn psk-ab (dpd_timeout, rekey_time)"}) || !tr.conns["psk-ab"].peerReplaced() {
 		t.Errorf("dpd_timeout and rekey_time: %q", got)
 	}
 
 	// A removed connection, an added child and a changed one.
-	tr = newTransition(prevSame, (edit(
+	tr = newTransition(prevSame, edit(
 		"children { net { local_ts = 10.3.0.0/24 } }", "children { net { local_ts = 10.3.0.0/25 }\n other { start_action = start } }",
-		"  cert {\n    remote_addrs = %any\n    local { certs = gw.pem }\n    children { net { local_ts = 10.5.0.0/24 } }\n  }\n", "")), false)
+		"  cert {\n    remote_addrs = %any\n    local { certs = gw.pem }\n    children { net { local_ts = 10.5.0.0/24 } }\n  }\n", ""), false)
 	want = []string{"removed conn cert", "removed child cert/net", "changed child psk-cd/net (local_ts)", "added child psk-cd/other"}
 	if got := changes(tr); !sameSet(got, want) {
 		t.Errorf("changes:\n%q\nwant\n%q", got, want)
