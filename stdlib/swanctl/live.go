@@ -138,9 +138,10 @@ func (st *liveState) v6() bool {
 
 // drift compares the previous files with what the daemon has loaded: by
 // name for connections (and their children), pools, authorities and
-// shared secrets, by key id for private keys whose id is known, by
-// content for certificates (the daemon may hold more certificates than
-// the files: VICI cannot unload them).
+// shared secrets; by key id for private keys (the daemon's other keys
+// only when every key id of the files is known: an encrypted key's or a
+// token's is the daemon's to compute); by content for certificates the
+// files have (the daemon may hold more: VICI cannot unload them).
 func (st *liveState) drift(prev *Conf) []string {
 	var out []string
 	both := func(kind string, files, daemon []string) {
@@ -191,9 +192,23 @@ func (st *liveState) drift(prev *Conf) []string {
 	both(KindAuthority, names(KindAuthority), st.auths)
 	both(KindShared, names(KindShared), st.shared)
 	keys := setOf(st.keys)
+	fileKeys := map[string]bool{}
+	allKnown := len(prev.ByKind(KindToken)) == 0 // a token's key id is the daemon's to find
 	for _, it := range prev.ByKind(KindKey) {
-		if it.KeyID != "" && !keys[it.KeyID] {
+		if it.KeyID == "" {
+			allKnown = false
+			continue
+		}
+		fileKeys[it.KeyID] = true
+		if !keys[it.KeyID] {
 			out = append(out, fmt.Sprintf("key %s: in the previous files (id %s), not in the daemon", it.Name, it.KeyID))
+		}
+	}
+	if allKnown {
+		for _, id := range st.keys {
+			if !fileKeys[id] {
+				out = append(out, fmt.Sprintf("key %s: in the daemon, not in the previous files", id))
+			}
 		}
 	}
 	for _, it := range prev.ByKind(KindCert) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/vici"
 	"go.starlark.net/starlark"
 )
 
@@ -199,6 +200,17 @@ func TestUpdate(t *testing.T) {
 		}
 		if err := u.Apply(r.ctx, within); !errors.Is(err, ErrDrift) || u.Applied {
 			t.Errorf("apply with drift: %v (applied %v)", err, u.Applied)
+		}
+		// A private key the daemon has and the files lack.
+		keyPEM := goCerts(t, t.TempDir())
+		reply, err := r.a.Call(r.ctx, "load-key", vici.NewMessage().Set("type", "any").SetBytes("data", keyPEM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.a.Call(r.ctx, "unload-key", vici.NewMessage().Set("id", reply.Get("id")))
+		u = update(t, base, base)
+		if want := "key " + reply.Get("id") + ": in the daemon, not in the previous files"; !slices.Equal(u.Plan.Drift, []string{want}) {
+			t.Errorf("drift: %q, want %q", u.Plan.Drift, want)
 		}
 	})
 }
