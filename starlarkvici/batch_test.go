@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/vici"
 )
@@ -30,5 +34,32 @@ func TestReason(t *testing.T) {
 		if got := Reason(c.err); got != c.want {
 			t.Errorf("Reason(%v) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// A module sets up at most maxDialing connections at once; a command that
+// waits for its turn longer than its deadline fails as a timeout, saying
+// it was not connected, and sends nothing.
+func TestDialTurns(t *testing.T) {
+	m := NewModule(Config{URI: "unix:///nonexistent/charon.vici"})
+	defer m.Close()
+	for i := 0; i < cap(m.dialing); i++ {
+		m.dialing <- struct{}{} // every turn taken
+	}
+	if cap(m.dialing) < 8 {
+		t.Errorf("maxDialing = %d, want at least 8", cap(m.dialing))
+	}
+	thread := &starlark.Thread{Name: "turns"}
+	v, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "turns.star",
+		`r = vici.group({"gw": "unix:///nonexistent/charon.vici"}, deadline=0.05).batch(["version"])["gw"]`,
+		starlark.StringDict{"vici": m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v["r"].(*starlark.Dict)
+	reason, _, _ := r.Get(starlark.String("reason"))
+	msg, _, _ := r.Get(starlark.String("error"))
+	if reason != starlark.String(ReasonTimeout) || !strings.Contains(msg.String(), "not connected to unix:///nonexistent/charon.vici within 50ms") {
+		t.Errorf("a dial that never got its turn: %v", r)
 	}
 }

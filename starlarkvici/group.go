@@ -1,6 +1,7 @@
 package starlarkvici
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -285,6 +286,7 @@ func (g *Group) on(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	pos := starlark.Tuple{starlark.String(name), fn}
+	g.dialEvents(starctx.From(thread))
 	return g.each(func(s *Session) error {
 		err, note := s.orWatch(func() error {
 			_, err := s.on(thread, b, pos, nil)
@@ -295,6 +297,22 @@ func (g *Group) on(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		return err
 	})
+}
+
+// dialEvents connects the members' event connections at once, each within
+// its session's deadline, so that registering on many gateways costs one
+// connection set-up (an ssh handshake for ssh://), not their sum. A member
+// that cannot be reached is left to the registration, which reports it.
+func (g *Group) dialEvents(parent context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range g.sessions {
+		wg.Go(func() {
+			ctx, cancel := ctxWithin(parent, s.deadline)
+			defer cancel()
+			_, _ = s.eventClient(ctx)
+		})
+	}
+	wg.Wait()
 }
 
 // off implements g.off(event, fn=None) on every member.

@@ -22,6 +22,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +79,17 @@ type Module struct {
 
 	ls    listenState // the one listen() running, if any
 	inbox inbox       // every session's events for listen and wait
+
+	// dialing holds a token per connection being set up (see Session.dial).
+	dialing chan struct{}
 }
+
+// maxDialing is how many connections a module sets up at once: each
+// ssh:// one costs an OpenSSH client and handshake (some 100 ms of CPU on
+// each side), and a hundred at once on a small machine take so long
+// together that their deadlines pass and none succeeds; a few at a time
+// each finish quickly.
+func maxDialing() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 var (
 	_ starlark.HasAttrs = (*Module)(nil)
@@ -93,7 +104,7 @@ func NewModule(cfg Config) *Module {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
-	m := &Module{cfg: cfg}
+	m := &Module{cfg: cfg, dialing: make(chan struct{}, maxDialing())}
 	m.def = newSession(m, cfg.URI, cfg.Deadline, cfg.Reconnect, true)
 	// The module's own map: its listen and wait serve every session, the
 	// default session's (a callback's session= argument) only itself.

@@ -144,6 +144,14 @@ func (s *Session) dial(ctx context.Context, timeout time.Duration) (*vici.Client
 	if err != nil {
 		return nil, fmt.Errorf("%w; fix the file, or name the socket with --uri or $VICI_URI", err)
 	}
+	// At most maxDialing connections are set up at once, across sessions;
+	// waiting for a turn counts against the deadline.
+	select {
+	case s.mod.dialing <- struct{}{}:
+		defer func() { <-s.mod.dialing }()
+	case <-ctx.Done():
+		return nil, &vici.DialError{URI: uri, Err: context.Cause(ctx)}
+	}
 	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect, MaxQueued: maxQueued, Timeout: timeout})
 }
 

@@ -82,7 +82,9 @@ func (s *SSHD) SSHArgs() []string {
 }
 
 // StartSSHD starts /usr/sbin/sshd in the gateway's network namespace and
-// waits until it accepts connections. Keys, configuration and log live in a
+// waits until it accepts connections. It takes up to 500 connections
+// being set up at once (MaxStartups; sshd's default drops some beyond 10),
+// as one server may stand in for the sshd of each of many gateways. Keys, configuration and log live in a
 // new directory under the gateway's ConfDir. Each call starts another server.
 func (g *Gateway) StartSSHD(ctx context.Context) (_ *SSHD, err error) {
 	if _, err := os.Stat(SSHDPath); err != nil {
@@ -144,6 +146,7 @@ StreamLocalBindUnlink yes
 AllowTcpForwarding local
 X11Forwarding no
 PrintMotd no
+MaxStartups 500
 LogLevel VERBOSE
 `, g.lab.ID, g.Name, dir, u.Username)
 	confPath := filepath.Join(dir, "sshd_config")
