@@ -3,6 +3,8 @@
 //
 //	exec.run(argv, timeout=None, stdin=None, env=None)
 //	    → exec.result(code=0, stdout="...", stderr="...")
+//	exec.start(argv, timeout=None, stdin=None, env=None)
+//	    → exec.process(pid): .poll(), .wait(timeout=None), .kill()
 //
 // argv is a list of strings: the program (looked up in $PATH) and its
 // arguments; no shell is involved. timeout is a number of seconds, a
@@ -16,12 +18,18 @@
 // A non-zero exit status is not an error: check result.code. A program
 // killed by a signal reports 128 + the signal number, as shells do.
 //
+// exec.start runs the program in the background: the script goes on, and
+// the process's poll() (None while it runs) or wait() gives the same
+// exec.result once it has ended; the timeout, or the host cancelling the
+// script, kills it (code 128 + 9), and kill() does so at once.
+//
 // Running programs is a privilege the host grants (capability.Exec): unless
-// the module's gate grants it, exec.run refuses every call.
+// the module's gate grants it, exec.run and exec.start refuse every call.
 package exec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -59,40 +67,13 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		"argv", &argvV, "timeout??", &timeout, "stdin??", &stdinV, "env??", &envD); err != nil {
 		return nil, err
 	}
-	argv, err := stringList(argvV)
-	if err != nil {
-		return nil, fmt.Errorf("%s: argv: %w", b.Name(), err)
-	}
 	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.WaitDelay = waitDelay
-	ownGroup(cmd)
-	if stdinV != nil {
-		switch s := stdinV.(type) {
-		case starlark.String:
-			cmd.Stdin = bytes.NewReader([]byte(s))
-		case starlark.Bytes:
-			cmd.Stdin = bytes.NewReader([]byte(s))
-		default:
-			return nil, fmt.Errorf("%s: stdin: got %s, want string or bytes", b.Name(), stdinV.Type())
-		}
+	cmd, stdout, stderr, err := command(ctx, b.Name(), argvV, stdinV, envD)
+	if err != nil {
+		return nil, err
 	}
-	if envD != nil {
-		cmd.Env = os.Environ()
-		for _, kv := range envD.Items() {
-			k, ok1 := kv[0].(starlark.String)
-			v, ok2 := kv[1].(starlark.String)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("%s: env: got %s: %s entry, want string: string", b.Name(), kv[0].Type(), kv[1].Type())
-			}
-			cmd.Env = append(cmd.Env, string(k)+"="+string(v))
-		}
-	}
-	stdout := &capped{name: "stdout"}
-	stderr := &capped{name: "stderr"}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
+	argv := cmd.Args
 	err = cmd.Run()
 	var exitErr *osexec.ExitError
 	switch {
@@ -113,11 +94,55 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	default:
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	return result(cmd, stdout, stderr), nil
+}
+
+// command prepares the program argvV (a list of strings) with stdinV (a
+// string or bytes, or nil) and the variables of envD added to the
+// environment, in a process group of its own that ctx's end kills, its
+// output captured. Errors are prefixed with name.
+func command(ctx context.Context, name string, argvV, stdinV starlark.Value, envD *starlark.Dict) (*osexec.Cmd, *capped, *capped, error) {
+	argv, err := stringList(argvV)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: argv: %w", name, err)
+	}
+	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = waitDelay
+	ownGroup(cmd)
+	if stdinV != nil {
+		switch s := stdinV.(type) {
+		case starlark.String:
+			cmd.Stdin = bytes.NewReader([]byte(s))
+		case starlark.Bytes:
+			cmd.Stdin = bytes.NewReader([]byte(s))
+		default:
+			return nil, nil, nil, fmt.Errorf("%s: stdin: got %s, want string or bytes", name, stdinV.Type())
+		}
+	}
+	if envD != nil {
+		cmd.Env = os.Environ()
+		for _, kv := range envD.Items() {
+			k, ok1 := kv[0].(starlark.String)
+			v, ok2 := kv[1].(starlark.String)
+			if !ok1 || !ok2 {
+				return nil, nil, nil, fmt.Errorf("%s: env: got %s: %s entry, want string: string", name, kv[0].Type(), kv[1].Type())
+			}
+			cmd.Env = append(cmd.Env, string(k)+"="+string(v))
+		}
+	}
+	stdout := &capped{name: "stdout"}
+	stderr := &capped{name: "stderr"}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd, stdout, stderr, nil
+}
+
+// result is the exec.result of cmd, which has ended.
+func result(cmd *osexec.Cmd, stdout, stderr *capped) starlark.Value {
 	return starlarkstruct.FromStringDict(starlark.String("exec.result"), starlark.StringDict{
 		"code":   starlark.MakeInt(exitCode(cmd.ProcessState)),
 		"stdout": starlark.String(stdout.buf.String()),
 		"stderr": starlark.String(stderr.buf.String()),
-	}), nil
+	})
 }
 
 // exitCode returns the program's exit status, or 128 + the signal number if

@@ -52,7 +52,7 @@ func TestDisabled(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("VICISH_INHERITED", "yes")
 	src := `
-assert.eq(dir(exec), ["run"])
+assert.eq(dir(exec), ["run", "start"])
 r = exec.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
 assert.eq(r.code, 3)
 assert.eq(r.stdout, "out\n")
@@ -176,4 +176,42 @@ func gate(allowed bool) *capability.Gate {
 		return capability.NewGate(nil, capability.Exec)
 	}
 	return capability.NewGate(nil)
+}
+
+// exec.start runs programs in the background: the script goes on, polls
+// or waits for the result (a non-zero code, a timeout, a kill are results,
+// not errors), and several run at once.
+func TestStart(t *testing.T) {
+	src := `
+p = exec.start(["sh", "-c", "read line; echo got $line; echo err >&2; exit 4"], stdin="x\n")
+assert.eq(type(p), "exec.process")
+assert.true(p.pid > 0)
+r = p.wait(timeout=60)
+assert.eq((r.code, r.stdout, r.stderr), (4, "got x\n", "err\n"))
+assert.eq(p.poll(), r)                        # ended: poll gives the same result
+
+# two at once: the slow one still runs while the quick one has ended
+slow = exec.start(["sh", "-c", "read line; echo $X"], env={"X": "late"}, stdin="")
+quick = exec.start(["true"])
+assert.eq(quick.wait(timeout=60).code, 0)
+assert.eq(slow.wait(timeout=60).stdout, "late\n")
+
+# a program that does not end in time is killed with what it started
+hung = exec.start(["sh", "-c", "sleep 60 & echo $! > " + tmp + "/child; wait"], timeout=0.5)
+assert.eq(hung.wait(timeout=60).code, 128 + 9)
+gone = exec.run(["sh", "-c", "pid=$(cat " + tmp + "/child); for i in $(seq 100); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"])
+assert.eq(gone.code, 0)  # the background child of a program killed by its timeout is gone too
+busy = exec.start(["sleep", "60"])
+assert.eq(busy.poll(), None)
+assert.eq(busy.wait(timeout=0.05), None)
+busy.kill()
+assert.eq(busy.wait(timeout=60).code, 128 + 9)
+
+assert.fails(lambda: exec.start([]), "exec.start: argv: empty list")
+assert.fails(lambda: exec.start(["vicish-no-such-program"]), 'exec.start: exec: "vicish-no-such-program": executable file not found')
+assert.fails(lambda: exec.start(["cat"], stdin=1), "exec.start: stdin: got int, want string or bytes")
+`
+	if err := run(t, context.Background(), true, src); err != nil {
+		t.Fatal(err)
+	}
 }
