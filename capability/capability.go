@@ -24,9 +24,10 @@ type Capability string
 
 // The capabilities; All describes each.
 const (
-	Exec  Capability = "exec"  // running local programs
-	Net   Capability = "net"   // network access beyond the daemon the user named
-	Write Capability = "write" // replacing files
+	Exec   Capability = "exec"   // running local programs
+	Net    Capability = "net"    // network access beyond the daemon the user named
+	Write  Capability = "write"  // replacing files
+	Listen Capability = "listen" // accepting connections
 )
 
 // Info describes a capability.
@@ -46,6 +47,7 @@ func All() []Info {
 		{Exec, "run local programs (the exec module)", "runs local programs"},
 		{Net, "make HTTP requests (the http module) and vici.connect(), vici.group() or vici.use() dial a remote URI (tcp://, ssh://) that the user did not name", "uses the network"},
 		{Write, "replace files (file.write)", "replaces files"},
+		{Listen, "accept connections (http.listen: an exporter's /metrics, a webhook receiver)", "accepts connections"},
 	}
 }
 

@@ -27,6 +27,7 @@ func TestGate(t *testing.T) {
 		{capability.Exec, `exec.run(["true"])`, "exec.run runs local programs, which needs --allow-exec"},
 		{capability.Net, `http.post("http://127.0.0.1:1/", body="x", timeout=1)`, "http.post uses the network, which needs --allow-net"},
 		{capability.Write, `file.write(` + quote(target) + `, "x")`, "file.write replaces files, which needs --allow-write"},
+		{capability.Listen, `http.listen("127.0.0.1:0").close()`, "http.listen accepts connections, which needs --allow-listen"},
 	} {
 		rt := script.New(script.Options{Getenv: func(string) string { return "" }})
 		_, err := rt.ExecFile(context.Background(), "gate.star", tc.src)

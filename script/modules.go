@@ -33,7 +33,7 @@ func (r *Runtime) newRegistry() *registry.Registry {
 			log.Spec(r.stderr, o.LogJSON),
 			sys.Spec(o.Argv, o.Getenv),
 			exec.Spec(),
-			http.Spec(),
+			http.Spec(r.servers),
 			file.Spec(),
 			table.Spec(r.vici),
 			swanctl.Spec(r.vici.Client, r.stdout, r.secrets.Add),

@@ -21,6 +21,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,7 @@ import (
 	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/starlarkvici"
+	"github.com/vicish/vicish/stdlib/http"
 	"github.com/vicish/vicish/stdlib/json"
 	"github.com/vicish/vicish/vici"
 )
@@ -85,6 +87,7 @@ type Runtime struct {
 	predeclared starlark.StringDict
 	secrets     *redact.Secrets
 	gate        *capability.Gate // grants opts.Allow; every gated builtin asks it
+	servers     *http.Servers    // what scripts opened with http.listen, closed by Close
 	reg         *registry.Registry
 	stdout      io.Writer // opts.Stdout through the redaction
 	stderr      io.Writer // opts.Stderr through the redaction
@@ -114,7 +117,7 @@ func New(opts Options) *Runtime {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	r := &Runtime{opts: opts, secrets: redact.New(), gate: capability.NewGate(Flag, opts.Allow...), cache: map[string]*loadEntry{}}
+	r := &Runtime{opts: opts, secrets: redact.New(), gate: capability.NewGate(Flag, opts.Allow...), servers: http.NewServers(), cache: map[string]*loadEntry{}}
 	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
 		URI:        opts.URI,
@@ -134,8 +137,9 @@ func New(opts Options) *Runtime {
 	return r
 }
 
-// Close closes the vici module's connections.
-func (r *Runtime) Close() error { return r.vici.Close() }
+// Close closes the vici module's connections and the servers scripts
+// opened with http.listen.
+func (r *Runtime) Close() error { return errors.Join(r.vici.Close(), r.servers.Close()) }
 
 // Vici returns the runtime's vici module (the value of the global "vici").
 func (r *Runtime) Vici() *starlarkvici.Module { return r.vici }

@@ -25,9 +25,9 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string // the kind line, then the words
 	}{
-		{[]string{"--al"}, "none --allow-exec --allow-net --allow-write"},
+		{[]string{"--al"}, "none --allow-exec --allow-listen --allow-net --allow-write"},
 		{[]string{"--v"}, "none --version"},
-		{[]string{"-"}, "none --allow-exec --allow-net --allow-write -c --deadline -e -h --help --json --log-json --uri --version"},
+		{[]string{"-"}, "none --allow-exec --allow-listen --allow-net --allow-write -c --deadline -e -h --help --json --log-json --uri --version"},
 		{[]string{""}, "files .star lab fmt"},
 		{[]string{"la"}, "files .star lab"},
 		{[]string{"--allow-net", ""}, "files .star lab fmt"},

@@ -1,5 +1,6 @@
-// Package http provides the Starlark "http" module, an outgoing HTTP POST
-// for notifications (a chat webhook, an alerting endpoint):
+// Package http provides the Starlark "http" module: an outgoing HTTP POST
+// for notifications (a chat webhook, an alerting endpoint), and a server a
+// script answers requests of (an exporter's /metrics, a webhook receiver):
 //
 //	http.post(url, body=None, json=None, headers=None, timeout=10)
 //	    → http.response(status=200, body="...")
@@ -12,8 +13,12 @@
 // an error: check response.status. Proxies are taken from the environment
 // (HTTPS_PROXY, NO_PROXY), as other programs do.
 //
+// http.listen(addr) serves HTTP: the script takes the requests one at a
+// time (see Servers.Listen and Server).
+//
 // Network access is a privilege the host grants (capability.Net): unless
-// the module's gate grants it, http.post refuses every call.
+// the module's gate grants it, http.post refuses every call; accepting
+// connections is another (capability.Listen), for http.listen.
 package http
 
 import (
@@ -41,23 +46,36 @@ const MaxResponse = 4 << 20
 // DefaultTimeout bounds a post that gives no timeout.
 const DefaultTimeout = 10 * time.Second
 
-// NewModule returns an "http" module with its own HTTP client. Unless gate
-// grants capability.Net, http.post fails with a *capability.DeniedError.
-func NewModule(gate *capability.Gate) *starlarkstruct.Module { return Spec().Build(gate) }
+// NewModule returns an "http" module with its own HTTP client, whose
+// servers are closed by servers.Close (nil: only by the script). Unless
+// gate grants capability.Net, http.post fails with a
+// *capability.DeniedError; http.listen likewise needs capability.Listen.
+func NewModule(gate *capability.Gate, servers *Servers) *starlarkstruct.Module {
+	return Spec(servers).Build(gate)
+}
 
 // Spec is the module's table, with an HTTP client of its own: http.post,
-// which needs capability.Net.
-func Spec() registry.Module {
+// which needs capability.Net, and http.listen, which needs
+// capability.Listen and adds its servers to servers (nil: none tracked).
+func Spec(servers *Servers) registry.Module {
 	client := &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
 	post := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		return doPost(client, thread, b, args, kwargs)
 	}
 	return registry.Module{
 		Name:    "http",
-		Summary: "post(url, body= or json=, headers=, timeout=): notify a webhook",
+		Summary: "post(url, body= or json=, headers=, timeout=): notify a webhook; listen(addr): serve requests",
 		Builtins: []registry.Builtin{
 			{Name: "post", Params: registry.MustParams("url, body=None, json=None, headers=None, timeout=10"), Fn: post, Needs: capability.Net,
 				Doc: "POST body (str or bytes) or json (any value json.encode takes) to url; return struct(status, body). Any status is a result, not an error."},
+			{Name: "listen", Params: registry.MustParams("addr"), Fn: servers.Listen, Needs: capability.Listen,
+				Doc: "Listen on addr (\"host:port\"; port 0 picks one) and return an http.server: .addr, .next(), .close(). The script takes the requests one at a time with next() and answers each with reply()."},
+			{Name: "server.next", Params: registry.MustParams("timeout=None"),
+				Doc: "The next request: struct(method, url, path, query, headers, body, remote) with .reply(); None when timeout seconds pass first. A request taken and not answered gets 500 when the next is taken."},
+			{Name: "server.close",
+				Doc: "Stop listening; requests still waiting get 503."},
+			{Name: "request.reply", Params: registry.MustParams("status=200, body=None, json=None, headers=None"),
+				Doc: "Answer the request: body (str: text/plain, bytes) or json (any value json.encode takes), headers a dict of str; once."},
 		},
 	}
 }

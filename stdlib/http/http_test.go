@@ -31,7 +31,7 @@ func run(t *testing.T, ctx context.Context, allowed bool, url, src string) error
 	starlarktest.SetReporter(thread, t)
 	defer starctx.Attach(thread, ctx)()
 	predeclared := starlark.StringDict{
-		"http":   http.NewModule(gate(allowed)),
+		"http":   http.NewModule(gate(allowed), nil),
 		"assert": assert["assert"],
 		"url":    starlark.String(url),
 	}
@@ -85,7 +85,7 @@ func TestDisabled(t *testing.T) {
 func TestPost(t *testing.T) {
 	srv, seen := recorder(t)
 	src := `
-assert.eq(dir(http), ["post"])
+assert.eq(dir(http), ["listen", "post"])
 r = http.post(url + "/hook", json={"conn": "primary", "up": True, "n": 2})
 assert.eq(r.status, 200)
 assert.eq(r.body, "ok")
