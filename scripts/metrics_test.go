@@ -30,7 +30,7 @@ import (
 // checked by promtool before a value is looked at.
 
 // promSample is one sample line of the exposition: metric name, labels, value.
-var promSample = regexp.MustCompile(`^([a-z_]+)\{([^}]*)\} (\S+)$`)
+var promSample = regexp.MustCompile(`^([a-z_]+)(?:\{([^}]*)\})? (\S+)$`)
 
 // promtool returns the path of promtool, failing the test when it is
 // missing.
