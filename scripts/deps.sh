@@ -11,12 +11,13 @@
 vicish_demo_packages="strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki iproute2"
 
 # The tests: the lab's, plus debootstrap (the newest strongSwan's root),
-# OpenSSH client and server (ssh:// URIs), prometheus (promtool), systemd
+# OpenSSH client and server (ssh:// URIs), prometheus (promtool, and with
+# prometheus-alertmanager the alerting chain end to end), systemd
 # (systemd-analyze verify of the units), jq and openssl (the docs' pipelines,
 # certificate cross-checks), util-linux (unshare, mount); for the Debian
 # package (scripts/debian): git (its version), lintian (the package checker)
 # and man-db (rendering the manual pages).
-vicish_test_packages="$vicish_demo_packages debootstrap openssh-client openssh-server prometheus systemd jq openssl util-linux git lintian man-db"
+vicish_test_packages="$vicish_demo_packages debootstrap openssh-client openssh-server prometheus prometheus-alertmanager systemd jq openssl util-linux git lintian man-db"
 
 # vicish_deps_missing PACKAGE... prints the packages that are not installed.
 vicish_deps_missing() {
