@@ -217,7 +217,7 @@ complete_line() {
 complete_line vicish --al
 complete_line vicish st
 complete_line vicish lab r`)
-	if want := "--allow-exec --allow-net --allow-write \nstatus.star \nrestart root \n"; code != 0 || out+"\n" != want {
+	if want := "--allow-exec --allow-listen --allow-net --allow-write \nstatus.star \nrestart root \n"; code != 0 || out+"\n" != want {
 		t.Errorf("bash completion of vicish --al, vicish st, vicish lab r: exit %d\n%q\nwant\n%q", code, out, want)
 	}
 

@@ -302,7 +302,7 @@ func TestCompletion(t *testing.T) {
 		line string // what is typed before TAB
 		want string
 	}{
-		{"vicish --al", "--allow-exec --allow-net --allow-write"},
+		{"vicish --al", "--allow-exec --allow-listen --allow-net --allow-write"},
 		{"vicish ", "fmt lab rules run.star runbook.star"},
 		{"vicish fmt -", "-d -h -l -w"},
 		{"vicish fmt -w ", "rules run.star runbook.star"},
