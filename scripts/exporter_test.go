@@ -138,7 +138,8 @@ func children(t *testing.T, pid int) []int {
 // inventory; five scrapes after the first open no socket and start no ssh;
 // the event counters follow the tunnel; the traffic totals survive a
 // rekey and a restart of b's daemon; a killed gateway is up 0 with its
-// reason while the others stay 1, and is 1 again once it is back.
+// reason while the others stay 1, and is 1 again once it is back; a new
+// exporter with the same --state goes on from the totals.
 func TestExporter(t *testing.T) {
 	l := labtest.Start(t, lab.Failover)
 	ctx := testContext(t)
@@ -173,7 +174,8 @@ func TestExporter(t *testing.T) {
 			t.Errorf("vicish %q: %v, want an error saying %q\n%s", args, err, tc.want, out)
 		}
 	}
-	e := startExporter(t, ctx, bin, env, []string{"--allow-listen", "--allow-net"}, "--inventory", inv)
+	state := filepath.Join(dir, "exporter.state")
+	e := startExporter(t, ctx, bin, env, []string{"--allow-listen", "--allow-net", "--allow-write"}, "--inventory", inv, "--state", state)
 
 	m := e.scrape(t)
 	for _, gw := range []string{"a", "b", "c", "gone"} {
@@ -281,4 +283,11 @@ func TestExporter(t *testing.T) {
 	if code := e.stop(t, syscall.SIGTERM); code != 143 {
 		t.Errorf("after SIGTERM: exit %d, want 143", code)
 	}
+
+	// A new exporter with the same --state goes on from the totals.
+	e = startExporter(t, ctx, bin, env, []string{"--allow-listen", "--allow-net", "--allow-write"}, "--inventory", inv, "--state", state)
+	if m := e.scrape(t); m[packetsIn] != "5" {
+		t.Errorf("a new exporter with --state: %s = %q, want 5", packetsIn, m[packetsIn])
+	}
+	e.stop(t, syscall.SIGTERM)
 }
