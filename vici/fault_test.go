@@ -60,6 +60,10 @@ func TestFatalFramingFaults(t *testing.T) {
 		{"nameOverrun", vicitest.RawFrame([]byte{vicitest.Event, 9, 'a'}), false, vici.ErrProtocol, "overruns"},
 		{"badEventBody", vicitest.RawFrame([]byte{vicitest.Event, 1, 'e', 9}), false, vici.ErrProtocol, "unknown element type 9"},
 		{"unsolicitedConfirm", vicitest.RawFrame([]byte{vicitest.EventConfirm}), false, vici.ErrProtocol, "EVENT_CONFIRM in answer to CMD_REQUEST"},
+		// Where the reply belongs, a packet that cannot be one (issue 16:
+		// type 99 hung the command until its deadline).
+		{"unknownTypeForReply", vicitest.RawFrame([]byte{99}), false, vici.ErrProtocol, `packet type 99 where the answer to CMD_REQUEST "version" belongs`},
+		{"requestForReply", vicitest.Frame(vicitest.Packet{Type: vicitest.CmdRequest, Name: "odd", Message: vici.NewMessage()}), false, vici.ErrProtocol, "CMD_REQUEST where the answer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,12 +131,6 @@ func TestSurvivableFaults(t *testing.T) {
 			ev := vicitest.Frame(vicitest.Packet{Type: vicitest.Event, Name: "unwanted", Message: vici.NewMessage()})
 			conn.WriteRaw(append(ev, good...))
 		}},
-		{"unknownPacketTypes", func(conn *vicitest.Conn) {
-			conn.WriteRaw(vicitest.RawFrame([]byte{8, 1, 2, 3}))
-			conn.WriteRaw(vicitest.RawFrame([]byte{255}))
-			conn.WriteRaw(vicitest.Frame(vicitest.Packet{Type: vicitest.CmdRequest, Name: "odd", Message: vici.NewMessage()}))
-			conn.WriteRaw(good)
-		}},
 		{"slowReply", func(conn *vicitest.Conn) {
 			time.Sleep(1500 * time.Millisecond) // no client-side deadline may fire
 			conn.WriteRaw(good)
@@ -150,6 +148,32 @@ func TestSurvivableFaults(t *testing.T) {
 				t.Fatalf("second call: %v, %v", rep, err)
 			}
 		})
+	}
+}
+
+// Packet types a client cannot use (newer ones, request types) are
+// skipped while no answer is awaited, for forward compatibility: events
+// around them still arrive, and the next command works.
+func TestUnknownPacketTypesBetweenCommands(t *testing.T) {
+	_, c, conn := fake(t, vici.Options{})
+	sub, err := subscribeWith(t, c, conn, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Event("log", vici.NewMessage().Set("n", "1"))
+	conn.WriteRaw(vicitest.RawFrame([]byte{8, 1, 2, 3}))
+	conn.WriteRaw(vicitest.RawFrame([]byte{255}))
+	conn.WriteRaw(vicitest.Frame(vicitest.Packet{Type: vicitest.CmdRequest, Name: "odd", Message: vici.NewMessage()}))
+	conn.Event("log", vici.NewMessage().Set("n", "2"))
+	for _, want := range []string{"1", "2"} {
+		ev, ok := <-sub.Events()
+		if !ok || ev.Message.Get("n") != want {
+			t.Fatalf("got %+v (open %v), want log event %s; Err %v", ev, ok, want, sub.Err())
+		}
+	}
+	rep, err := callAfter(t, c, conn, func() { conn.WriteRaw(reply("again", "yes")) })
+	if err != nil || rep.Get("again") != "yes" {
+		t.Fatalf("call after them: %v, %v", rep, err)
 	}
 }
 

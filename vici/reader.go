@@ -51,8 +51,14 @@ func (cn *conn) read() error {
 			}
 		default:
 			// Request types (which only clients send) and types newer
-			// than this package carry nothing for us; skipping them
-			// keeps the connection usable.
+			// than this package carry nothing for us. Between commands
+			// they are skipped, for forward compatibility; where an
+			// answer belongs the peer has broken the protocol, and
+			// waiting on would hang the command.
+			if err := cn.unexpected(p); err != nil {
+				cn.flush(&held)
+				return err
+			}
 		}
 	}
 }
@@ -127,6 +133,16 @@ func packetBuffered(br *bufio.Reader) bool {
 	}
 	hdr, err := br.Peek(4)
 	return err == nil && n-4 >= int(binary.BigEndian.Uint32(hdr))
+}
+
+// unexpected returns a protocol error when a request awaits its answer.
+func (cn *conn) unexpected(p packet) error {
+	cn.c.mu.Lock()
+	defer cn.c.mu.Unlock()
+	if r := cn.cur; r != nil {
+		return &ProtocolError{Reason: fmt.Sprintf("%s where the answer to %s %q belongs", p.typ, r.typ, r.name)}
+	}
+	return nil
 }
 
 // answer matches an answer packet with the request awaiting it.
