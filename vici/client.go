@@ -35,6 +35,12 @@ type Options struct {
 	// than letting memory grow without bound. Zero means 65536; less
 	// than zero means no limit.
 	MaxQueued int
+	// MaxQueuedBytes is the most memory, in bytes, the events a
+	// Subscription holds may take (Message.MemSize: a received message
+	// keeps its encoding and a small index), counted like MaxQueued. One
+	// more event ends the subscription with an error wrapping ErrOverflow.
+	// Zero means 64 MiB; less than zero means no limit.
+	MaxQueuedBytes int
 	// Timeout, when positive, bounds every Call, CallStream, Stream and
 	// Subscribe (and Subscription.Add) besides their ctx: the earlier of
 	// the two ends the operation. It is for handing a client to code that
@@ -46,6 +52,7 @@ type Options struct {
 const (
 	defaultEventBuffer = 256
 	defaultMaxQueued   = 65536
+	defaultMaxBytes    = 64 << 20
 	streamBatch        = 16 // decoded stream entries handed over at most at once
 	streamBuffer       = 1  // batches queued ahead of the caller
 	minBackoff         = 100 * time.Millisecond
@@ -181,6 +188,12 @@ func prepare(uri string, opts Options) (string, Options, error) {
 		opts.MaxQueued = defaultMaxQueued
 	case opts.MaxQueued < 0:
 		opts.MaxQueued = 0 // no limit
+	}
+	switch {
+	case opts.MaxQueuedBytes == 0:
+		opts.MaxQueuedBytes = defaultMaxBytes
+	case opts.MaxQueuedBytes < 0:
+		opts.MaxQueuedBytes = 0 // no limit
 	}
 	return uri, opts, nil
 }

@@ -486,6 +486,52 @@ func TestOverflowEndsSubscription(t *testing.T) {
 	}
 }
 
+// The queue is bounded in bytes too (issue 16: 65,536 events of 512 KiB
+// are 32 GiB): events the consumer has taken no longer count, and one
+// more than MaxQueuedBytes ends the subscription with ErrOverflow.
+func TestOverflowByBytes(t *testing.T) {
+	c, conn, _ := fakeDaemon(t, vici.Options{EventBuffer: 2, MaxQueuedBytes: 10 << 10})
+	ctx := t.Context()
+	sub, err := c.Subscribe(ctx, "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := func(i int) *vici.Message {
+		return vici.NewMessage().Set("i", strconv.Itoa(i)).Set("pad", strings.Repeat("x", 3000))
+	}
+	if size := big(0).MemSize(); size < 3000 || size > 3100 {
+		t.Fatalf("MemSize of a 3000-byte value: %d", size)
+	}
+	// Taken as they come, any number fits.
+	for i := range 20 {
+		conn.Event("log", big(i))
+		ev := <-sub.Events()
+		if ev.Message.Get("i") != strconv.Itoa(i) {
+			t.Fatalf("event %d: %+v (Err %v)", i, ev, sub.Err())
+		}
+		if got := ev.Message.MemSize(); got < 3000 {
+			t.Fatalf("a received event's MemSize is %d", got)
+		}
+	}
+	// Left queued, the fourth does not fit in 10 KiB.
+	for i := range 6 {
+		conn.Event("log", big(i))
+	}
+	if _, err := c.Call(ctx, "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range sub.Events() {
+		n++
+	}
+	if n != 3 {
+		t.Errorf("delivered %d events, want the 3 that fit", n)
+	}
+	if err := sub.Err(); !errors.Is(err, vici.ErrOverflow) || !strings.Contains(err.Error(), "10240 bytes") {
+		t.Errorf("Err = %v", err)
+	}
+}
+
 func TestCloseFailsInFlightAndEndsSubscriptions(t *testing.T) {
 	_, c, conn := fake(t, vici.Options{})
 	got := make(chan struct{})

@@ -87,8 +87,9 @@
 // Options.EventBuffer events (256 by default) and the rest wait in an
 // overflow queue in memory, in order. Subscription.Queued says how many
 // are waiting. A consumer that falls more than Options.MaxQueued events
-// behind (65536 by default) loses its subscription, with Err wrapping
-// ErrOverflow, rather than the process running out of memory. Nothing is
+// (65536 by default) or Options.MaxQueuedBytes bytes (64 MiB by default,
+// counted with Message.MemSize) behind loses its subscription, with Err
+// wrapping ErrOverflow, rather than the process running out of memory. Nothing is
 // dropped short of that. Had the reader waited instead, the events would
 // have piled up in charon (which queues what it cannot send, without
 // limit) and commands on the connection would have stalled.
@@ -110,7 +111,10 @@
 //
 // A malformed reply fails only its command; the connection stays usable,
 // since the segment boundaries are intact. Malformed framing, a malformed
-// event or an answer nobody asked for ends the connection.
+// event or an answer nobody asked for ends the connection. Packet types a
+// client has no use for (request types, types newer than this package)
+// are skipped between commands, but where a command's answer belongs they
+// end the connection too, at once, rather than leave the command waiting.
 //
 // # Reconnecting
 //

@@ -18,7 +18,8 @@ var (
 	// ErrClosed: the connection is closed, by Close or by the daemon.
 	ErrClosed = errors.New("connection closed")
 	// ErrOverflow: a subscription's consumer fell more than
-	// Options.MaxQueued events behind, so the subscription was ended.
+	// Options.MaxQueued events or Options.MaxQueuedBytes bytes behind, so
+	// the subscription was ended.
 	ErrOverflow = errors.New("subscription overflow")
 )
 

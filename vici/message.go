@@ -3,6 +3,8 @@ package vici
 import (
 	"fmt"
 	"iter"
+	"math"
+	"unsafe"
 )
 
 // Kind says what an entry of a Message holds.
@@ -158,6 +160,29 @@ func (m *Message) find(name string) (Element, bool) {
 		}
 	}
 	return Element{}, false
+}
+
+// Size returns the length of m's encoding in bytes: for a received
+// message, what it took on the wire (a sub-section: its elements, without
+// its name and delimiters). Budgets on received data count with it. A
+// built message that breaks a protocol limit counts 0.
+func (m *Message) Size() int {
+	if m.t != nil {
+		return int(m.end - m.start)
+	}
+	n, _ := encodedLen(m, math.MaxInt)
+	return n
+}
+
+// MemSize returns about how many bytes m keeps in memory: for a received
+// message its encoding plus the index decoding built (one Message per
+// section), for a built one the length of its encoding. Budgets on
+// messages held for later count with it (Options.MaxQueuedBytes).
+func (m *Message) MemSize() int {
+	if m.t == nil {
+		return m.Size()
+	}
+	return m.Size() + int(m.skip)*int(unsafe.Sizeof(Message{}))
 }
 
 // NewMessage returns an empty message.

@@ -24,17 +24,23 @@ type Event struct {
 //
 // Queueing never makes the connection's reader wait: events that find
 // Events' buffer full wait in an overflow queue in memory, which Queued
-// counts, up to Options.MaxQueued events (see "Events and slow consumers"
-// in the package documentation).
+// counts, up to Options.MaxQueued events and Options.MaxQueuedBytes bytes
+// (see "Events and slow consumers" in the package documentation).
 type Subscription struct {
-	c     *Client
-	ch    chan Event
-	limit int // most events held (ch plus queue); 0 for no limit
+	c          *Client
+	ch         chan Event
+	limit      int // most events held (ch plus queue); 0 for no limit
+	limitBytes int // most bytes held (Message.MemSize); 0 for no limit
 
-	mu       sync.Mutex // guards the fields below; never held while waiting
-	queue    []Event    // events waiting for room in ch, oldest first
-	pumping  bool       // a pump goroutine is moving queue into ch
-	ending   bool       // nothing more is queued; ch closes after queue
+	mu      sync.Mutex // guards the fields below; never held while waiting
+	queue   []Event    // events waiting for room in ch, oldest first
+	pumping bool       // a pump goroutine is moving queue into ch
+	// held is the memory of the events in ch and queue: sizes has the
+	// size of each event put into ch, oldest first, until it is seen to
+	// have left (settleLocked).
+	held     int
+	sizes    []int
+	ending   bool // nothing more is queued; ch closes after queue
 	chClosed bool
 	err      error
 
@@ -58,7 +64,7 @@ func (c *Client) Subscribe(ctx context.Context, events ...string) (*Subscription
 	if len(names) == 0 {
 		return nil, errors.New("vici: Subscribe needs at least one event name")
 	}
-	s := &Subscription{c: c, ch: make(chan Event, c.opts.EventBuffer), limit: c.opts.MaxQueued}
+	s := &Subscription{c: c, ch: make(chan Event, c.opts.EventBuffer), limit: c.opts.MaxQueued, limitBytes: c.opts.MaxQueuedBytes}
 	if err := s.add(ctx, names); err != nil {
 		s.finish(nil)
 		return nil, err
@@ -284,32 +290,39 @@ func (s *Subscription) closeChLocked() {
 
 // deliver queues ev. It never waits: when Events' buffer is full, ev goes
 // to the overflow queue, which a pump goroutine moves on in order. A
-// consumer more than limit events behind ends the subscription with
-// ErrOverflow. The caller (the reader or the reconnect goroutine) is
-// counted in c.wg, which makes adding the pump to it safe.
+// consumer more than limit events or limitBytes bytes behind ends the
+// subscription with ErrOverflow. The caller (the reader or the reconnect
+// goroutine) is counted in c.wg, which makes adding the pump to it safe.
 func (s *Subscription) deliver(ev Event) {
+	size := 0
+	if ev.Message != nil {
+		size = ev.Message.MemSize()
+	}
 	s.mu.Lock()
 	if s.ending {
 		s.mu.Unlock()
 		return
 	}
-	if !s.pumping {
-		select {
-		case s.ch <- ev:
-			s.mu.Unlock()
-			return
-		default:
-		}
-	}
-	if s.limit > 0 && len(s.ch)+len(s.queue) >= s.limit {
+	s.settleLocked()
+	if s.limit > 0 && len(s.ch)+len(s.queue) >= s.limit || s.limitBytes > 0 && s.held+size > s.limitBytes {
 		s.ending = true
-		s.err = &overflowError{limit: s.limit}
+		s.err = &overflowError{limit: s.limit, limitBytes: s.limitBytes, bytes: s.limit <= 0 || len(s.ch)+len(s.queue) < s.limit}
 		if !s.pumping {
 			s.closeChLocked()
 		}
 		s.mu.Unlock()
 		s.Remove(s.Names()...)
 		return
+	}
+	s.held += size
+	if !s.pumping {
+		select {
+		case s.ch <- ev:
+			s.sizes = append(s.sizes, size)
+			s.mu.Unlock()
+			return
+		default:
+		}
 	}
 	s.queue = append(s.queue, ev)
 	start := !s.pumping
@@ -318,6 +331,19 @@ func (s *Subscription) deliver(ev Event) {
 	if start {
 		s.c.wg.Add(1)
 		go s.pump()
+	}
+}
+
+// settleLocked forgets the sizes of the events the consumer has taken
+// from ch: they are the oldest. An event the pump has put into ch but not
+// yet recorded only makes the count high for a moment.
+func (s *Subscription) settleLocked() {
+	gone := len(s.sizes) - len(s.ch)
+	for _, n := range s.sizes[:max(gone, 0)] {
+		s.held -= n
+	}
+	if gone > 0 {
+		s.sizes = append(s.sizes[:0], s.sizes[gone:]...)
 	}
 }
 
@@ -344,6 +370,11 @@ func (s *Subscription) pump() {
 			s.mu.Lock()
 			s.queue[0] = Event{}
 			s.queue = s.queue[1:]
+			size := 0
+			if ev.Message != nil {
+				size = ev.Message.MemSize()
+			}
+			s.sizes = append(s.sizes, size)
 			s.mu.Unlock()
 		case <-done:
 			s.mu.Lock()
@@ -354,9 +385,15 @@ func (s *Subscription) pump() {
 }
 
 // overflowError ends a subscription whose consumer fell too far behind.
-type overflowError struct{ limit int }
+type overflowError struct {
+	limit, limitBytes int
+	bytes             bool // the byte limit was reached, not the count
+}
 
 func (e *overflowError) Error() string {
+	if e.bytes {
+		return fmt.Sprintf("vici: events of more than %d bytes were queued for a subscription whose consumer did not take them; it was ended (Options.MaxQueuedBytes)", e.limitBytes)
+	}
 	return fmt.Sprintf("vici: %d events were queued for a subscription whose consumer did not take them; it was ended (Options.MaxQueued)", e.limit)
 }
 
