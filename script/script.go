@@ -76,6 +76,11 @@ type Options struct {
 	// Collecting is passed to the vici module (starlarkvici.Config):
 	// called while a streamed listing is collected into a list.
 	Collecting func() (done func())
+	// MaxListing and MaxEventQueue are the vici module's memory budgets
+	// (starlarkvici.Config): for a listing collected into a list, and for
+	// the events queued for one session. 0 means the default, less than
+	// 0 no limit.
+	MaxListing, MaxEventQueue int
 }
 
 // Runtime is an assembled vicish Starlark environment. Its globals are
@@ -120,13 +125,15 @@ func New(opts Options) *Runtime {
 	r := &Runtime{opts: opts, secrets: redact.New(), gate: capability.NewGate(Flag, opts.Allow...), servers: http.NewServers(), cache: map[string]*loadEntry{}}
 	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
-		URI:        opts.URI,
-		Deadline:   opts.Deadline,
-		Stderr:     r.stderr,
-		Getenv:     opts.Getenv,
-		BeforeCall: r.learnCall,
-		CheckURI:   r.checkURI,
-		Collecting: opts.Collecting,
+		URI:           opts.URI,
+		Deadline:      opts.Deadline,
+		Stderr:        r.stderr,
+		Getenv:        opts.Getenv,
+		BeforeCall:    r.learnCall,
+		CheckURI:      r.checkURI,
+		Collecting:    opts.Collecting,
+		MaxListing:    opts.MaxListing,
+		MaxEventQueue: opts.MaxEventQueue,
 	})
 	r.reg = r.newRegistry()
 	r.predeclared = r.assemble()

@@ -321,12 +321,14 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 	if r.stream && callback == nil && s.mod.cfg.Collecting != nil {
 		defer s.mod.cfg.Collecting()()
 	}
+	collected := listing{budget: s.mod.cfg.MaxListing}
 	reply, err := s.send(parent, r, event, func(m *vici.Message) error {
-		data := conv.dict(m)
 		if callback == nil {
-			entries = append(entries, data)
-			return nil
+			made := conv.made
+			entries = append(entries, conv.dict(m))
+			return collected.add(m.Size(), conv.made-made)
 		}
+		data := conv.dict(m)
 		if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
 			return callbackError{err}
 		}

@@ -55,6 +55,17 @@ func (s *Session) resetEvents() {
 	}
 }
 
+// callbacks returns the event names that have on() callbacks.
+func (st *eventState) callbacks() map[string]bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	names := make(map[string]bool, len(st.handlers))
+	for name, hs := range st.handlers {
+		names[name] = len(hs) > 0
+	}
+	return names
+}
+
 // subscribed reports whether the daemon sends event name to the session.
 func (st *eventState) subscribed(name string) bool {
 	st.mu.Lock()
@@ -348,7 +359,8 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 			}
 			return nil
 		}
-		it, err := m.inbox.next(ctx, fname, until, idle, func(it *item) bool { return slices.Contains(sessions, it.f.s) }, true)
+		served := func(it *item) bool { return slices.Contains(sessions, it.f.s) }
+		it, err := m.inbox.next(ctx, fname, until, idle, served, func(*item) bool { return true })
 		if errors.Is(err, errTimeout) || errors.Is(err, errIdle) {
 			break
 		}
@@ -583,8 +595,15 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 	unseen := func(it *item) bool {
 		return slices.Contains(live, it.f.s) && (it.end != nil || it.ev.Name == a.name && !it.waited)
 	}
+	// an event no callback wants is of no use once the wait has seen it
+	var wanted map[*Session]map[string]bool
+	unwanted := func(it *item) bool { return !wanted[it.f.s][it.ev.Name] }
 	for {
-		it, err := in.next(ctx, fname, until, registered, unseen, false)
+		wanted = map[*Session]map[string]bool{}
+		for _, s := range live {
+			wanted[s] = s.events.callbacks()
+		}
+		it, err := in.next(ctx, fname, until, registered, unseen, unwanted)
 		switch {
 		case errors.Is(err, errTimeout):
 			return nil, nil, nil

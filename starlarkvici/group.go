@@ -208,13 +208,14 @@ func (g *Group) run(thread *starlark.Thread, fname, cmdName string, build reques
 		err   error
 	}
 	outs := make([]outcome, len(g.sessions))
+	collected := &listing{budget: g.mod.cfg.MaxListing} // one result: one budget
 	var wg sync.WaitGroup
 	for i, s := range g.sessions {
 		wg.Go(func() {
 			o := &outs[i]
 			o.reply, o.err = s.send(parent, reqs[i], reqs[i].event, func(m *vici.Message) error {
 				o.msgs = append(o.msgs, m)
-				return nil
+				return collected.add(m.Size(), m.MemSize())
 			})
 		})
 	}
@@ -234,9 +235,16 @@ func (g *Group) run(thread *starlark.Thread, fname, cmdName string, build reques
 		case !r.stream:
 			v = conv.dict(o.reply)
 		default:
+			// each entry's message gives way to its Starlark value
 			entries := make([]starlark.Value, len(o.msgs))
 			for j, m := range o.msgs {
+				made := conv.made
 				entries[j] = conv.dict(m)
+				o.msgs[j] = nil
+				if err = collected.convert(m.MemSize(), conv.made-made); err != nil {
+					err = s.explain(r.prefix, r.wire, parent, r.opts.deadline, err)
+					break
+				}
 			}
 			v = starlark.NewList(entries)
 		}

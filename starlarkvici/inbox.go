@@ -29,6 +29,7 @@ type item struct {
 	seq    uint64 // increases with every item added
 	f      *feed
 	ev     vici.Event
+	size   int   // ev's memory, counted in f.bytes
 	waited bool  // a wait for this event name has looked at it
 	end    error // not an event: the feed ended, and why
 }
@@ -36,7 +37,7 @@ type item struct {
 // feed moves one subscription's events into the inbox, on a goroutine of
 // its own (run). It holds a reconnect notice, and every later event of
 // the session, back until the session's commands work again, and it ends
-// the session's events when more are queued than maxQueued.
+// the session's events when they pass its budget.
 type feed struct {
 	s    *Session
 	sub  *vici.Subscription
@@ -45,10 +46,12 @@ type feed struct {
 	// Guarded by the inbox's mu.
 	stopped bool // no more items: ended or reset
 	count   int  // events in the inbox and held back
+	bytes   int  // their memory (vici.Message.MemSize)
 }
 
 // maxQueued is how many events a session holds for callbacks that do not
-// take them before its events are ended (vici.ErrOverflow).
+// take them before its events are ended (vici.ErrOverflow); the memory
+// they may take is Config.MaxEventQueue.
 const maxQueued = 65536
 
 // reconnectProbeLimit bounds how long a reconnect notice waits for the
@@ -78,12 +81,15 @@ func (f *feed) run(in *inbox) {
 				in.end(f, cause)
 				return
 			}
-			if !in.reserve(f) {
-				in.end(f, overflowError{})
+			it := item{f: f, ev: ev}
+			if ev.Message != nil {
+				it.size = ev.Message.MemSize()
+			}
+			if err := in.reserve(f, it.size); err != nil {
+				in.end(f, err)
 				_ = f.sub.Close()
 				return
 			}
-			it := item{f: f, ev: ev}
 			if ev.Reconnected {
 				it.ev = vici.Event{Name: ReconnectEvent, Message: vici.NewMessage().Set("uri", f.s.resolvedURI()),
 					Reconnected: true, Received: ev.Received}
@@ -118,10 +124,14 @@ func (f *feed) run(in *inbox) {
 }
 
 // overflowError ends a session's events when its callbacks fall behind.
-type overflowError struct{}
+type overflowError struct{ count, bytes, limit int }
 
-func (overflowError) Error() string {
-	return fmt.Sprintf("more than %d events were queued", maxQueued)
+func (e overflowError) Error() string {
+	if e.count >= maxQueued {
+		return fmt.Sprintf("more than %d events were queued", maxQueued)
+	}
+	return fmt.Sprintf("%d events taking %s were queued, and the next would have passed the session's budget of %s (vicish --max-event-queue)",
+		e.count, sizeText(e.bytes), sizeText(e.limit))
 }
 
 func (overflowError) Unwrap() error { return vici.ErrOverflow }
@@ -175,16 +185,19 @@ func (in *inbox) poke() {
 	in.changedLocked()
 }
 
-// reserve counts one more event of f, which then goes in with put (or is
-// held back first); false when the session has too many queued.
-func (in *inbox) reserve(f *feed) bool {
+// reserve counts one more event of f, of size bytes, which then goes in
+// with put (or is held back first); an error when it would pass the
+// session's budget.
+func (in *inbox) reserve(f *feed, size int) error {
+	limit := f.s.mod.cfg.MaxEventQueue
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if f.count >= maxQueued {
-		return false
+	if f.count >= maxQueued || limit > 0 && f.bytes+size > limit {
+		return overflowError{count: f.count, bytes: f.bytes, limit: limit}
 	}
 	f.count++
-	return true
+	f.bytes += size
+	return nil
 }
 
 // put adds an event that reserve counted.
@@ -222,9 +235,7 @@ func (in *inbox) removeLocked(drop func(*item) bool) {
 	kept := in.items[:0]
 	for _, it := range in.items {
 		if drop(&it) {
-			if it.end == nil {
-				it.f.count--
-			}
+			it.f.uncount(it)
 			continue
 		}
 		kept = append(kept, it)
@@ -236,9 +247,7 @@ func (in *inbox) removeLocked(drop func(*item) bool) {
 
 // takeLocked removes item i, cheaply when it is the first.
 func (in *inbox) takeLocked(i int) {
-	if it := in.items[i]; it.end == nil {
-		it.f.count--
-	}
+	in.items[i].f.uncount(in.items[i])
 	if i == 0 {
 		in.items[0] = item{}
 		in.items = in.items[1:]
@@ -246,6 +255,14 @@ func (in *inbox) takeLocked(i int) {
 	}
 	in.items = append(in.items[:i], in.items[i+1:]...)
 	in.items[:len(in.items)+1][len(in.items)] = item{}
+}
+
+// uncount takes an item leaving the inbox off f's count.
+func (f *feed) uncount(it item) {
+	if it.end == nil {
+		f.count--
+		f.bytes -= it.size
+	}
 }
 
 // forget drops every item of s and stops its feed f (nil for none).
@@ -262,13 +279,7 @@ func (in *inbox) forget(s *Session, f *feed) {
 // dropUnwanted drops the events of s that no callback wants: those only a
 // wait that has ended wanted, or of a callback just removed.
 func (in *inbox) dropUnwanted(s *Session) {
-	st := &s.events
-	st.mu.Lock()
-	wanted := map[string]bool{}
-	for name, hs := range st.handlers {
-		wanted[name] = len(hs) > 0
-	}
-	st.mu.Unlock()
+	wanted := s.events.callbacks()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.removeLocked(func(it *item) bool { return it.f.s == s && it.end == nil && !wanted[it.ev.Name] })
@@ -292,13 +303,13 @@ func (in *inbox) anyCallbacks(sessions []*Session) bool {
 }
 
 // next returns the first item that pick accepts, oldest first. It takes
-// the item out of the inbox with take, and otherwise marks the event
-// waited (an end is always taken). Before each look at the inbox, poll may
+// the item out of the inbox when take says so, and otherwise marks the
+// event waited (an end is always taken). Before each look at the inbox, poll may
 // end the call with its error; then it waits for the inbox to change (or
 // a poke), until ctx ends or until passes (errTimeout; zero for never).
 // Items that arrived before until are taken even when it has passed.
-// pick runs with the inbox locked and must not call back into it.
-func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll func() error, pick func(*item) bool, take bool) (item, error) {
+// pick and take run with the inbox locked and must not call back into it.
+func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll func() error, pick, take func(*item) bool) (item, error) {
 	var timer <-chan time.Time
 	if !until.IsZero() {
 		t := time.NewTimer(time.Until(until))
@@ -329,7 +340,7 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 				continue
 			}
 			got := *it
-			if take || it.end != nil {
+			if it.end != nil || take(it) {
 				in.takeLocked(i)
 			} else {
 				it.waited = true

@@ -63,6 +63,17 @@ type Config struct {
 	// function it returns once the list is complete. The vicish binary
 	// paces the garbage collector with it (docs/performance.md).
 	Collecting func() (done func())
+	// MaxListing is the most memory, in bytes, the entries of a streamed
+	// command may take when collected into a list (no each=), estimated
+	// from what the daemon sent; one entry more fails the command with a
+	// *ListingError. 0 means DefaultMaxListing; less than 0, no limit.
+	MaxListing int
+	// MaxEventQueue is the most memory, in bytes, the events queued for
+	// one session's callbacks and waits may take (vici.Message.MemSize);
+	// one event more ends the session's events with an error wrapping
+	// vici.ErrOverflow, which listen or wait reports. 0 means
+	// DefaultMaxEventQueue; less than 0, no limit.
+	MaxEventQueue int
 }
 
 // Module is the "vici" module value. Its functions use a default session
@@ -104,6 +115,8 @@ func NewModule(cfg Config) *Module {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
+	cfg.MaxListing = budget(cfg.MaxListing, DefaultMaxListing)
+	cfg.MaxEventQueue = budget(cfg.MaxEventQueue, DefaultMaxEventQueue)
 	m := &Module{cfg: cfg, dialing: make(chan struct{}, maxDialing())}
 	m.def = newSession(m, cfg.URI, cfg.Deadline, cfg.Reconnect, true)
 	// The module's own map: its listen and wait serve every session, the
@@ -117,6 +130,18 @@ func NewModule(cfg Config) *Module {
 		}
 	}
 	return m
+}
+
+// budget is a Config budget with its default filled in: 0 means def,
+// less than 0 none (0 from then on).
+func budget(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // Close closes the default session and every session the script opened.

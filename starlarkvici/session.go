@@ -152,7 +152,18 @@ func (s *Session) dial(ctx context.Context, timeout time.Duration) (*vici.Client
 	case <-ctx.Done():
 		return nil, &vici.DialError{URI: uri, Err: context.Cause(ctx)}
 	}
-	return vici.DialOptions(ctx, uri, vici.Options{Reconnect: s.reconnect, MaxQueued: maxQueued, Timeout: timeout})
+	return vici.DialOptions(ctx, uri, s.options(vici.Options{Reconnect: s.reconnect, Timeout: timeout}))
+}
+
+// options adds the session's event limits to o: the engine's queue has
+// the same limits as the session's (the feed keeps it short).
+func (s *Session) options(o vici.Options) vici.Options {
+	o.MaxQueued = maxQueued
+	o.MaxQueuedBytes = s.mod.cfg.MaxEventQueue
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = -1 // none
+	}
+	return o
 }
 
 // used reports whether the session has connected to its daemon.
@@ -194,7 +205,7 @@ func (s *Session) watchEvents() error {
 	case s.ev != nil:
 		return nil
 	}
-	c, err := vici.Connecting(uri, vici.Options{MaxQueued: maxQueued})
+	c, err := vici.Connecting(uri, s.options(vici.Options{}))
 	if err != nil {
 		return err
 	}

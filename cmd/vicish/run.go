@@ -75,6 +75,11 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
                      unix:///var/run/charon.vici)
   --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
                      (default: none)
+  --max-listing SIZE memory a listing collected into a list may take, e.g.
+                     2GiB (default: 512MiB; 0: no limit); each= needs none
+  --max-event-queue SIZE
+                     memory the events waiting for one session's callbacks
+                     may take (default: 64MiB; 0: no limit)
 `
 
 const usageTail = `  --log-json         the log module writes JSON lines
@@ -128,14 +133,16 @@ Examples:
 
 // options are the parsed command line.
 type options struct {
-	uri      string
-	deadline time.Duration
-	allow    []capability.Capability // --allow-exec, --allow-net, ...
-	logJSON  bool
-	code     *string // -c CODE
-	expr     *string // -e EXPR
-	json     bool    // --json: -e prints JSON
-	rest     []string
+	uri        string
+	deadline   time.Duration
+	maxListing int                     // bytes; 0: the default, -1: none
+	maxEvents  int                     // likewise
+	allow      []capability.Capability // --allow-exec, --allow-net, ...
+	logJSON    bool
+	code       *string // -c CODE
+	expr       *string // -e EXPR
+	json       bool    // --json: -e prints JSON
+	rest       []string
 }
 
 // run is the program: it parses args, picks the mode (lab, REPL, file, -c,
@@ -158,12 +165,14 @@ func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *g
 		return code
 	}
 	ropts := script.Options{
-		URI:      opts.uri,
-		Deadline: opts.deadline,
-		Stdout:   stdout,
-		Stderr:   stderr,
-		Allow:    opts.allow,
-		LogJSON:  opts.logJSON,
+		URI:           opts.uri,
+		Deadline:      opts.deadline,
+		Stdout:        stdout,
+		Stderr:        stderr,
+		Allow:         opts.allow,
+		LogJSON:       opts.logJSON,
+		MaxListing:    opts.maxListing,
+		MaxEventQueue: opts.maxEvents,
 	}
 	if pacer != nil {
 		ropts.Collecting = pacer.collecting
@@ -393,6 +402,14 @@ func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersi
 			return nil
 		})
 	}
+	fs.Func("max-listing", "", func(s string) (err error) {
+		opts.maxListing, err = parseSize(s)
+		return err
+	})
+	fs.Func("max-event-queue", "", func(s string) (err error) {
+		opts.maxEvents, err = parseSize(s)
+		return err
+	})
 	fs.BoolVar(&opts.logJSON, "log-json", false, "")
 	fs.BoolVar(showVersion, "version", false, "")
 	fs.BoolVar(help, "help", false, "")
@@ -401,6 +418,25 @@ func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersi
 	fs.Func("e", "", func(s string) error { opts.expr = &s; return flag.ErrHelp })
 	fs.BoolVar(&opts.json, "json", false, "")
 	return fs
+}
+
+// parseSize reads a memory size for --max-listing and --max-event-queue:
+// a whole number of bytes, or with a unit K, M, G or KiB, MiB, GiB (the
+// same, binary), e.g. 512MiB or 2G. 0 means no limit (-1 for the vici
+// module's Config).
+func parseSize(s string) (int, error) {
+	num := strings.TrimRight(s, "KMGiBkmgib")
+	unit := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "b"))
+	shift := map[string]uint{"": 0, "k": 10, "ki": 10, "m": 20, "mi": 20, "g": 30, "gi": 30}
+	sh, okUnit := shift[unit]
+	n, err := strconv.ParseUint(strings.TrimSpace(num), 10, 64)
+	if err != nil || !okUnit || n > 1<<40>>sh {
+		return 0, fmt.Errorf("%q is not a size: write bytes, or a number with K, M or G (KiB, MiB, GiB), e.g. 512MiB", s)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return int(n << sh), nil
 }
 
 // indexOfCode returns the index in args just after -c CODE or -e EXPR.
