@@ -211,13 +211,17 @@ func orEmpty(m *vici.Message) *vici.Message {
 func (c *Conn) Close() error { return c.nc.Close() }
 
 // Handler answers one command. It may send events with c.Event first. It
-// returns the reply, or nil to answer CMD_UNKNOWN.
+// returns the reply, nil to answer CMD_UNKNOWN, or NoReply to send
+// nothing more.
 type Handler func(c *Conn, req *vici.Message) *vici.Message
 
 // Daemon is a minimal well-behaved daemon for Serve.
 type Daemon struct {
 	Commands map[string]Handler
 	Events   []string // event names it accepts registrations for
+	// OnRegister, if set, is called (in a goroutine of its own) each time
+	// the daemon has confirmed a registration for event on c.
+	OnRegister func(c *Conn, event string)
 
 	mu         sync.Mutex
 	registered map[string]int
@@ -260,9 +264,11 @@ func (d *Daemon) Serve(c *Conn) error {
 			if h != nil {
 				rep = h(c, p.Message)
 			}
-			if rep == nil {
+			switch rep {
+			case nil:
 				err = c.Write(Packet{Type: CmdUnknown})
-			} else {
+			case NoReply:
+			default:
 				err = c.Reply(rep)
 			}
 		case EventRegister, EventUnregister:
@@ -281,6 +287,9 @@ func (d *Daemon) Serve(c *Conn) error {
 			d.mu.Unlock()
 			if known {
 				err = c.Write(Packet{Type: EventConfirm})
+				if err == nil && p.Type == EventRegister && d.OnRegister != nil {
+					go d.OnRegister(c, p.Name)
+				}
 			} else {
 				err = c.Write(Packet{Type: EventUnknown})
 			}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vicish/vicish/vici"
+	"github.com/vicish/vicish/vici/vicitest"
+)
+
+// memoryLimit is the limit vicish runs under against a hostile peer:
+// without the budgets, each case below took 1.2 GB or more. It is a limit
+// of the data segment (RLIMIT_DATA: every private writable mapping, so
+// the whole Go heap and the threads' stacks), not of the address space
+// (RLIMIT_AS): a Go 1.26 program reserves 5.5 GB of address space at
+// start, and under an address-space limit of 1 GiB a cgo build cannot
+// even start its threads.
+const memoryLimit = 1 << 30
+
+// runLimited runs vicish with args under the memory limit (ulimit -d)
+// and fails the test if it is still running after guard.
+func runLimited(t *testing.T, guard time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	limit := "ulimit -d " + strconv.Itoa(memoryLimit>>10) + ` && exec "$0" "$@"`
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", limit, os.Args[0]}, args...)...)
+	cmd.Env = vicishCmd(t, nil).Env
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("vicish %q still ran after %v; stderr:\n%s", args, guard, errOut.String())
+	}
+	code := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+// hostilePeer starts a fake daemon that answers version like charon and
+// misbehaves as d says; it returns the URI to give vicish.
+func hostilePeer(t *testing.T, d *vicitest.Daemon) string {
+	if d.Commands == nil {
+		d.Commands = map[string]vicitest.Handler{}
+	}
+	d.Commands["version"] = vicitest.Version
+	srv := vicitest.NewServer(t)
+	srv.ServeAll(d)
+	return srv.URI()
+}
+
+// A misbehaving VICI peer never crashes, hangs or bloats vicish (issue
+// 16): each case ends with a clean error and its exit code, within the
+// memory limit.
+func TestHostilePeer(t *testing.T) {
+	big := vicitest.Entry(500 << 10)
+	flood := func(event string, m *vici.Message, every time.Duration) func(*vicitest.Conn, string) {
+		return func(c *vicitest.Conn, name string) {
+			if name == event {
+				_ = c.Flood(event, m, every)
+			}
+		}
+	}
+	unknownType := func(c *vicitest.Conn, _ *vici.Message) *vici.Message {
+		_ = c.WriteRaw(vicitest.RawFrame([]byte{99}))
+		return vicitest.NoReply
+	}
+	small := vici.NewMessage().SetSection("gw", vici.NewMessage().Set("state", "UP"))
+	cases := []struct {
+		name   string
+		daemon *vicitest.Daemon
+		args   []string
+		code   int
+		want   []string // in stderr, or in stdout when code is 0
+	}{
+		{"endless listing of big entries",
+			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"list-sas": vicitest.Endless("list-sa", big)}, Events: []string{"list-sa"}},
+			[]string{"--deadline", "120", "-e", "len(vici.list_sas())"}, 1,
+			[]string{"vici.list_sas: the listing's first ", "take more memory than its budget of 512 MiB", "pass each=", "--max-listing"}},
+		{"endless listing of small entries",
+			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"list-sas": vicitest.Endless("list-sa", small)}, Events: []string{"list-sa"}},
+			[]string{"--deadline", "120", "-e", "len(vici.list_sas())"}, 1,
+			[]string{"vici.list_sas: the listing's first ", "budget of 512 MiB"}},
+		{"a raised budget",
+			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"list-sas": vicitest.Endless("list-sa", big)}, Events: []string{"list-sa"}},
+			[]string{"--max-listing", "64MiB", "-e", "len(vici.list_sas())"}, 1,
+			[]string{"budget of 64 MiB"}},
+		{"endless listing with each=",
+			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"list-sas": vicitest.Endless("list-sa", big)}, Events: []string{"list-sa"}},
+			[]string{"--deadline", "3", "-e", "vici.list_sas(each=lambda e: None)"}, 1,
+			[]string{"vici.list_sas: ", "within 3s (deadline)"}},
+		{"a flood of big events while a callback sleeps",
+			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", big, 0)},
+			[]string{"-c", `vici.on("ike-updown", lambda n, d: time.sleep(5))
+vici.listen(timeout=20)`}, 1,
+			[]string{"vici.listen: events from unix://", "arrived faster than the callbacks took them", "budget of 64 MiB (vicish --max-event-queue)"}},
+		{"a flood of big events while wait matches none",
+			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", big, 0)},
+			[]string{"-c", `vici.wait("ike-updown", match=lambda d: False, timeout=15)`}, 1,
+			[]string{"vici.wait: events from unix://", "budget of 64 MiB"}},
+		{"an unknown packet type where the reply belongs",
+			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"stats": unknownType}},
+			[]string{"-e", "vici.stats()"}, 3,
+			[]string{"vici.stats: ", `packet type 99 where the answer to CMD_REQUEST "stats" belongs`}},
+		{"listen's timeout holds while callbacks are busy",
+			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", small, 100*time.Millisecond)},
+			[]string{"-c", `vici.on("ike-updown", lambda n, d: time.sleep(0.5))
+n = vici.listen(timeout=3)
+print("handled", n)`}, 0,
+			[]string{"handled "}},
+		{"wait's timeout holds while match is busy",
+			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", small, 100*time.Millisecond)},
+			[]string{"-c", `print("got", vici.wait("ike-updown", match=lambda d: time.sleep(0.5) or False, timeout=3))`}, 0,
+			[]string{"got None"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			uri := hostilePeer(t, tc.daemon)
+			r := runLimited(t, 2*time.Minute, append([]string{"--uri", uri}, tc.args...)...)
+			out := r.stderr
+			if tc.code == 0 {
+				out = r.stdout
+			}
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d", r.code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			if strings.Contains(r.stderr, "fatal error") || strings.Contains(r.stderr, "goroutine ") || t.Failed() {
+				t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			}
+		})
+	}
+}
