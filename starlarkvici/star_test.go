@@ -106,8 +106,8 @@ func labValue(l *lab.Lab) *starlarkstruct.Struct {
 // module, assert.star, the lab description and test fixtures.
 // when_registered(event, uri, command, msg, session=default) runs a
 // command on another daemon once the script has registered for event on
-// the session: it causes an event that can only arrive after a wait() has
-// started.
+// the session (or on every session of a list, None for the default): it
+// causes an event that can only arrive after a wait() has started.
 func runScript(t *testing.T, l *lab.Lab, file string, ctx context.Context) error {
 	t.Helper()
 	stderr := &syncBuffer{}
@@ -183,9 +183,21 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 3, &event, &uri, &command, &msg, &on); err != nil {
 			return nil, err
 		}
-		watched := mod.def // the session whose registration counts
-		if s, ok := on.(*Session); ok {
-			watched = s
+		// the sessions whose registration counts: one, or a list of
+		// them where None is the default session
+		watched := []*Session{mod.def}
+		switch on := on.(type) {
+		case *Session:
+			watched = []*Session{on}
+		case *starlark.List:
+			watched = nil
+			for i := range on.Len() {
+				s, _ := on.Index(i).(*Session)
+				if s == nil {
+					s = mod.def
+				}
+				watched = append(watched, s)
+			}
 		}
 		req, err := ToMessage(msg)
 		if err != nil {
@@ -194,9 +206,11 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !registered(ctx, watched, event) {
-				t.Errorf("when_registered: %s was never registered", event)
-				return
+			for _, s := range watched {
+				if !registered(ctx, s, event) {
+					t.Errorf("when_registered: %s was never registered on %s", event, s.label())
+					return
+				}
 			}
 			c, err := vici.Dial(ctx, uri)
 			if err != nil {

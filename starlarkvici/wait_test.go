@@ -130,10 +130,11 @@ assert.fails(lambda: closed.wait("ike-updown", timeout=1), "vici.group.wait: eve
 # a gateway that is gone does not stall the others: c's event connection
 # is lost (pc has no reconnect=True); pr, made with reconnect=True, is
 # down when the wait registers, so it is watched. when_registered starts
-# the IKE_SA only once pr is watched.
+# the IKE_SA only once pr is watched and the default session (a) has
+# registered: its registration is a round trip, pr's is not.
 pr = vici.connect(lab.c.uri, reconnect=True, name="r")
 kill_gateway("c")
-when_registered("ike-updown", lab.a.uri, "initiate", {"child": "net", "ike": "primary"}, pr)
+when_registered("ike-updown", lab.a.uri, "initiate", {"child": "net", "ike": "primary"}, [None, pr])
 # a's own up event: b's comes first (a responder is up once it has sent
 # IKE_AUTH), and terminating on a before a has read that answer destroys
 # a's IKE_SA while it is still CONNECTING
