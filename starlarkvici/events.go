@@ -177,6 +177,9 @@ func (s *Session) subscribeError(ctx context.Context, fname string, names []stri
 		}
 	}
 	hint := "check the name (help(vici) lists the events)"
+	if near := nearestEvent(name); near != "" {
+		hint = fmt.Sprintf("did you mean %q?", near)
+	}
 	for _, e := range Events() {
 		if e.Name == name && e.Since != "" {
 			hint = fmt.Sprintf("%q needs strongSwan %s or newer (vici.version() shows the daemon's version)", name, e.Since)
@@ -208,6 +211,9 @@ func (s *Session) on(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	if name == "" {
 		return nil, fmt.Errorf("%s: the event name is empty", b.Name())
 	}
+	if err := checkCallback(b.Name(), "the callback", fn, 2, true, "fn(name, data), with session= too if it has a parameter named session"); err != nil {
+		return nil, err
+	}
 	ctx, cancel := starctx.WithTimeout(thread, s.deadline)
 	defer cancel()
 	if err := s.resubscribe(starctx.From(thread), ctx, b.Name(), name); err != nil {
@@ -229,7 +235,20 @@ func (s *Session) off(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn??", &fn); err != nil {
 		return nil, err
 	}
+	if err := s.events.unknownOff(b.Name(), name); err != nil {
+		return nil, err
+	}
 	return starlark.None, s.removeHandler(starctx.From(thread), b.Name(), name, fn)
+}
+
+// unknownOff refuses off() of a name that has no callback and looks like
+// a misspelt event: the callback meant goes on being called otherwise.
+func (st *eventState) unknownOff(fname, name string) error {
+	near := nearestEvent(name)
+	if near == "" || st.callbacks()[name] {
+		return nil
+	}
+	return fmt.Errorf("%s: no callback is registered for the event %q; did you mean %q?", fname, name, near)
 }
 
 // removeHandler removes fn (every callback when nil) from event name and
@@ -458,8 +477,13 @@ type waitArgs struct {
 
 func unpackWait(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (waitArgs, error) {
 	var a waitArgs
-	err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &a.name, "match??", &a.match, "timeout??", &a.timeout, "session?", &a.session)
-	return a, err
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &a.name, "match??", &a.match, "timeout??", &a.timeout, "session?", &a.session); err != nil {
+		return a, err
+	}
+	if a.match != nil {
+		return a, checkCallback(b.Name(), "match=", a.match, 1, false, "match(data)")
+	}
+	return a, nil
 }
 
 // wait implements s.wait(event, match=None, timeout=None, session=False):

@@ -293,6 +293,9 @@ func (g *Group) on(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn", &fn); err != nil {
 		return nil, err
 	}
+	if err := checkCallback(b.Name(), "the callback", fn, 2, true, "fn(name, data), with session= too if it has a parameter named session"); err != nil {
+		return nil, err
+	}
 	pos := starlark.Tuple{starlark.String(name), fn}
 	g.dialEvents(starctx.From(thread))
 	return g.each(func(s *Session) error {
@@ -329,6 +332,15 @@ func (g *Group) off(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	var fn starlark.Callable
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "event", &name, "fn??", &fn); err != nil {
 		return nil, err
+	}
+	var refused error
+	for _, s := range g.sessions {
+		if refused = s.events.unknownOff(b.Name(), name); refused == nil {
+			break // a member has callbacks for it, or it is no misspelling
+		}
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	for _, s := range g.sessions {
 		if err := s.removeHandler(starctx.From(thread), b.Name(), name, fn); err != nil {
