@@ -313,12 +313,22 @@ func unpackListen(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tu
 	return a, nil
 }
 
-// deadline is when a call with timeout t must return; zero for never.
-func deadline(t starctx.Duration) time.Time {
+// limit is when a listen or wait returns: at at, or never when at is
+// zero. Once at has passed nothing more is taken, so the call returns at
+// most the running callback's time late, however many events keep
+// coming; except with drain (timeout=0), which still takes the events
+// that arrived before at: what was queued when the call began.
+type limit struct {
+	at    time.Time
+	drain bool
+}
+
+// limitFor is the limit of a call with timeout t.
+func limitFor(t starctx.Duration) limit {
 	if !t.Set {
-		return time.Time{}
+		return limit{}
 	}
-	return time.Now().Add(t.D)
+	return limit{at: time.Now().Add(t.D), drain: t.D <= 0}
 }
 
 // listen implements s.listen(timeout=None, count=None, keep_going=False):
@@ -362,7 +372,7 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 		m.ls.mu.Unlock()
 	}()
 	ctx := starctx.From(thread)
-	until := deadline(a.timeout)
+	until := limitFor(a.timeout)
 	handled := 0
 	for a.count < 0 || handled < a.count {
 		m.ls.mu.Lock()
@@ -373,7 +383,7 @@ func (m *Module) listenOn(thread *starlark.Thread, fname string, served func() [
 		}
 		sessions := served()
 		idle := func() error {
-			if until.IsZero() && !m.inbox.anyCallbacks(sessions) {
+			if until.at.IsZero() && !m.inbox.anyCallbacks(sessions) {
 				return errIdle
 			}
 			return nil
@@ -542,7 +552,7 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 		return nil, nil, fmt.Errorf("%s: every session is closed, so no event can come", fname)
 	}
 	ctx := starctx.From(thread)
-	until := deadline(a.timeout)
+	until := limitFor(a.timeout)
 	several := len(sessions) > 1
 	in := &sessions[0].mod.inbox
 	for _, s := range sessions {
@@ -572,7 +582,7 @@ func waitOn(thread *starlark.Thread, fname string, sessions []*Session, a waitAr
 	for _, s := range sessions {
 		wg.Go(func() {
 			r := registration{s: s}
-			register := func() error { return s.registerFor(regCtx, fname, until) }
+			register := func() error { return s.registerFor(regCtx, fname, until.at) }
 			if several {
 				r.err, r.note = s.orWatch(register)
 			} else {

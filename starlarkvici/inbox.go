@@ -304,15 +304,14 @@ func (in *inbox) anyCallbacks(sessions []*Session) bool {
 
 // next returns the first item that pick accepts, oldest first. It takes
 // the item out of the inbox when take says so, and otherwise marks the
-// event waited (an end is always taken). Before each look at the inbox, poll may
-// end the call with its error; then it waits for the inbox to change (or
-// a poke), until ctx ends or until passes (errTimeout; zero for never).
-// Items that arrived before until are taken even when it has passed.
+// event waited (an end is always taken). Before each look at the inbox,
+// poll may end the call with its error; then it waits for the inbox to
+// change (or a poke), until ctx ends or until says (errTimeout).
 // pick and take run with the inbox locked and must not call back into it.
-func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll func() error, pick, take func(*item) bool) (item, error) {
+func (in *inbox) next(ctx context.Context, fname string, until limit, poll func() error, pick, take func(*item) bool) (item, error) {
 	var timer <-chan time.Time
-	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
+	if !until.at.IsZero() {
+		t := time.NewTimer(time.Until(until.at))
 		defer t.Stop()
 		timer = t.C
 	}
@@ -321,10 +320,10 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 		if ctx.Err() != nil {
 			return item{}, fmt.Errorf("%s: %w", fname, starctx.Interrupted(ctx))
 		}
-		// Once until has passed, the items that arrived before it are
-		// still taken (timeout=0 handles what is queued), later ones not,
-		// so a steady stream cannot keep the call from ending.
-		expired := !until.IsZero() && !time.Now().Before(until)
+		expired := !until.at.IsZero() && !time.Now().Before(until.at)
+		if expired && !until.drain {
+			return item{}, errTimeout
+		}
 		if err := poll(); err != nil {
 			return item{}, err
 		}
@@ -336,7 +335,7 @@ func (in *inbox) next(ctx context.Context, fname string, until time.Time, poll f
 		i := sort.Search(len(in.items), func(i int) bool { return in.items[i].seq > seen })
 		for ; i < len(in.items); i++ {
 			it := &in.items[i]
-			if expired && it.ev.Received.After(until) || !pick(it) {
+			if expired && it.ev.Received.After(until.at) || !pick(it) {
 				continue
 			}
 			got := *it

@@ -116,13 +116,24 @@ vici.listen(timeout=20)`}, 1,
 			[]string{"vici.stats: ", `packet type 99 where the answer to CMD_REQUEST "stats" belongs`}},
 		{"listen's timeout holds while callbacks are busy",
 			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", small, 100*time.Millisecond)},
+			// a callback starts only before the timeout, and each takes
+			// half a second: at most 6 start in 3 seconds
 			[]string{"-c", `vici.on("ike-updown", lambda n, d: time.sleep(0.5))
 n = vici.listen(timeout=3)
+if n > 6:
+    fail("listen(timeout=3) ran %d callbacks of 0.5 s" % n)
 print("handled", n)`}, 0,
 			[]string{"handled "}},
 		{"wait's timeout holds while match is busy",
 			&vicitest.Daemon{Events: []string{"ike-updown"}, OnRegister: flood("ike-updown", small, 100*time.Millisecond)},
-			[]string{"-c", `print("got", vici.wait("ike-updown", match=lambda d: time.sleep(0.5) or False, timeout=3))`}, 0,
+			[]string{"-c", `calls = []
+def slow(d):
+    calls.append(1)
+    time.sleep(0.5)
+    return False
+print("got", vici.wait("ike-updown", match=slow, timeout=3))
+if len(calls) > 6:
+    fail("wait(timeout=3) ran match %d times for 0.5 s" % len(calls))`}, 0,
 			[]string{"got None"}},
 	}
 	for _, tc := range cases {
