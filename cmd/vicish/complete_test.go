@@ -27,7 +27,8 @@ func TestComplete(t *testing.T) {
 	}{
 		{[]string{"--al"}, "none --allow-exec --allow-listen --allow-net --allow-write"},
 		{[]string{"--v"}, "none --version"},
-		{[]string{"-"}, "none --allow-exec --allow-listen --allow-net --allow-write -c --deadline -e -h --help --json --log-json --uri --version"},
+		{[]string{"-"}, "none --allow-exec --allow-listen --allow-net --allow-write -c --deadline -e -h --help --json --log-json --max-event-queue --max-listing --uri --version"},
+		{[]string{"--max-listing", ""}, "none"},
 		{[]string{""}, "files .star lab fmt"},
 		{[]string{"la"}, "files .star lab"},
 		{[]string{"--allow-net", ""}, "files .star lab fmt"},
