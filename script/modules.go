@@ -24,7 +24,7 @@ import (
 // the reference read it.
 func (r *Runtime) newRegistry() *registry.Registry {
 	o := r.opts
-	return &registry.Registry{
+	reg := &registry.Registry{
 		Globals: r.globals(),
 		Modules: []registry.Module{
 			starlarkvici.Spec(),
@@ -40,6 +40,9 @@ func (r *Runtime) newRegistry() *registry.Registry {
 			x509.Spec(),
 		},
 	}
+	reg.Globals = append(reg.Globals, o.Extra.Globals...)
+	reg.Modules = append(reg.Modules, o.Extra.Modules...)
+	return reg
 }
 
 // Registry returns the runtime's table of builtins: every predeclared

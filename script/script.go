@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,10 @@ type Options struct {
 	LogJSON bool
 	// Predeclared adds (or replaces) globals after the built-in ones.
 	Predeclared starlark.StringDict
+	// Extra adds globals and modules declared as rows, as the runtime's
+	// own are: help(), completion and Registry know them (vicish test adds
+	// assert, fake, run ... to test files this way).
+	Extra registry.Registry
 	// Collecting is passed to the vici module (starlarkvici.Config):
 	// called while a streamed listing is collected into a list.
 	Collecting func() (done func())
@@ -81,6 +86,13 @@ type Options struct {
 	// the events queued for one session. 0 means the default, less than
 	// 0 no limit.
 	MaxListing, MaxEventQueue int
+	// Dial is passed to the vici module (starlarkvici.Config): it makes
+	// every daemon connection instead of the transport the URI names.
+	Dial func(ctx context.Context, uri string) (net.Conn, error)
+	// Secrets is the set of secrets the runtime keeps out of what it
+	// writes (Runtime.Secrets); nil means a new one. A host shares it to
+	// redact what it writes itself (vicish --record).
+	Secrets *redact.Secrets
 }
 
 // Runtime is an assembled vicish Starlark environment. Its globals are
@@ -122,7 +134,10 @@ func New(opts Options) *Runtime {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	r := &Runtime{opts: opts, secrets: redact.New(), gate: capability.NewGate(Flag, opts.Allow...), servers: http.NewServers(), cache: map[string]*loadEntry{}}
+	if opts.Secrets == nil {
+		opts.Secrets = redact.New()
+	}
+	r := &Runtime{opts: opts, secrets: opts.Secrets, gate: capability.NewGate(Flag, opts.Allow...), servers: http.NewServers(), cache: map[string]*loadEntry{}}
 	r.stdout, r.stderr = r.secrets.Writer(opts.Stdout), r.secrets.Writer(opts.Stderr)
 	r.vici = starlarkvici.NewModule(starlarkvici.Config{
 		URI:           opts.URI,
@@ -134,6 +149,7 @@ func New(opts Options) *Runtime {
 		Collecting:    opts.Collecting,
 		MaxListing:    opts.MaxListing,
 		MaxEventQueue: opts.MaxEventQueue,
+		Dial:          opts.Dial,
 	})
 	r.reg = r.newRegistry()
 	r.predeclared = r.assemble()

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -74,6 +75,10 @@ type Config struct {
 	// vici.ErrOverflow, which listen or wait reports. 0 means
 	// DefaultMaxEventQueue; less than 0, no limit.
 	MaxEventQueue int
+	// Dial, if set, makes every connection of every session instead of
+	// the transport its URI names (vici.Options.Dial): vicish test puts
+	// fake daemons behind the URIs a runbook dials with it.
+	Dial func(ctx context.Context, uri string) (net.Conn, error)
 }
 
 // Module is the "vici" module value. Its functions use a default session

@@ -159,6 +159,7 @@ func (s *Session) dial(ctx context.Context, timeout time.Duration) (*vici.Client
 // the same limits as the session's (the feed keeps it short).
 func (s *Session) options(o vici.Options) vici.Options {
 	o.MaxQueued = maxQueued
+	o.Dial = s.mod.cfg.Dial
 	o.MaxQueuedBytes = s.mod.cfg.MaxEventQueue
 	if o.MaxQueuedBytes == 0 {
 		o.MaxQueuedBytes = -1 // none

@@ -3,6 +3,7 @@ package vici_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -349,4 +350,49 @@ func TestCharonRestart(t *testing.T) {
 			t.Errorf("a closed client came back: %v", err)
 		}
 	})
+}
+
+// TestDialOption puts a real daemon behind an ssh:// URI with Options.Dial:
+// no ssh runs, every connection (the first and the redial after the
+// daemon restarts) goes through the hook, and a failing hook gives a
+// *DialError naming the URI and wrapping the hook's error.
+func TestDialOption(t *testing.T) {
+	l := labtest.Start(t, lab.OneGateway)
+	a := l.Gateway("a")
+	const uri = "ssh://gw-nowhere.invalid/run/charon.vici"
+	dials := make(chan string, 8)
+	opts := vici.Options{
+		Reconnect: true,
+		Dial: func(ctx context.Context, got string) (net.Conn, error) {
+			dials <- got
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", a.Socket)
+		},
+	}
+	c := dialT(t, uri, opts)
+	if got := <-dials; got != uri {
+		t.Errorf("Dial was given %q, want %q", got, uri)
+	}
+	if _, err := c.Call(t.Context(), "version", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-dials; got != uri {
+		t.Errorf("the redial went to %q, want %q through Dial", got, uri)
+	}
+	if err := c.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(t.Context(), "version", nil); err != nil {
+		t.Errorf("after the redial: %v", err)
+	}
+
+	refused := errors.New("no daemon here")
+	_, err := vici.DialOptions(t.Context(), uri, vici.Options{Dial: func(context.Context, string) (net.Conn, error) { return nil, refused }})
+	var derr *vici.DialError
+	if !errors.As(err, &derr) || derr.URI != uri || !errors.Is(err, refused) {
+		t.Errorf("a failing Dial: %v (%T), want a *vici.DialError for %s wrapping its error", err, err, uri)
+	}
 }

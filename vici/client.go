@@ -47,6 +47,13 @@ type Options struct {
 	// only passes a context along (a library applying a whole
 	// configuration) while keeping a per-command limit.
 	Timeout time.Duration
+	// Dial, if set, makes every connection (the first and each redial)
+	// instead of the transport the URI names: it is given the context
+	// bounding the attempt and the URI, already checked by ParseURI. A
+	// host uses it to put something else behind a URI, as vicish test
+	// puts fake daemons behind the URIs a runbook dials. Its error is
+	// wrapped in a *DialError.
+	Dial func(ctx context.Context, uri string) (net.Conn, error)
 }
 
 const (

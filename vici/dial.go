@@ -82,11 +82,34 @@ func (e *DialError) Error() string {
 // errors.Is(err, context.DeadlineExceeded) and the like work.
 func (e *DialError) Unwrap() error { return e.Err }
 
+// DialTransport connects to the socket uri names with the transport its
+// scheme names (unix, tcp, ssh), as a Client does without Options.Dial;
+// only ctx bounds the attempt. A Dial hook that wraps the connections it
+// makes (vicish --record) calls it.
+func DialTransport(ctx context.Context, uri string, opts Options) (net.Conn, error) {
+	if _, _, err := ParseURI(uri); err != nil {
+		return nil, err
+	}
+	opts.Dial = nil
+	return dialConn(ctx, uri, opts)
+}
+
 // dialConn connects to the socket uri names. Only ctx bounds the attempt.
 func dialConn(ctx context.Context, uri string, opts Options) (net.Conn, error) {
 	network, addr, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Dial != nil {
+		nc, err := opts.Dial(ctx, uri)
+		if err != nil {
+			var derr *DialError
+			if !errors.As(err, &derr) {
+				err = &DialError{URI: uri, Err: err}
+			}
+			return nil, err
+		}
+		return nc, nil
 	}
 	if network == "ssh" {
 		return dialSSH(ctx, uri, opts)

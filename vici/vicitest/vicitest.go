@@ -19,7 +19,6 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
-	"testing"
 
 	"github.com/vicish/vicish/vici"
 )
@@ -43,9 +42,19 @@ type Packet struct {
 	Message *vici.Message // for CMD_REQUEST, CMD_RESPONSE and EVENT; nil for none
 }
 
+// TB is what a Server needs of a test: testing.TB has it. Taking the
+// interface keeps package testing out of programs that serve fake
+// daemons without a Server (vicish test, with NewConn and Daemon).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // Server listens on a Unix socket in a test's temporary directory.
 type Server struct {
-	t     testing.TB
+	t     TB
 	path  string
 	mu    sync.Mutex
 	ln    *net.UnixListener
@@ -53,7 +62,7 @@ type Server struct {
 }
 
 // NewServer starts listening; the test's cleanup stops it.
-func NewServer(t testing.TB) *Server {
+func NewServer(t TB) *Server {
 	t.Helper()
 	s := &Server{t: t, path: filepath.Join(t.TempDir(), "charon.vici"), conns: make(chan *Conn, 16)}
 	s.Listen()
@@ -80,7 +89,7 @@ func (s *Server) Listen() {
 			if err != nil {
 				return
 			}
-			s.conns <- &Conn{nc: nc, br: bufio.NewReader(nc)}
+			s.conns <- NewConn(nc)
 		}
 	}()
 }
@@ -112,6 +121,10 @@ type Conn struct {
 	wmu sync.Mutex
 }
 
+// NewConn makes nc, the daemon's side of a connection a client made some
+// other way (a socket pair, a vici.Options.Dial hook), a Conn.
+func NewConn(nc net.Conn) *Conn { return &Conn{nc: nc, br: bufio.NewReader(nc)} }
+
 // Read reads one packet from the client.
 func (c *Conn) Read() (Packet, error) {
 	var hdr [4]byte
@@ -125,6 +138,15 @@ func (c *Conn) Read() (Packet, error) {
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(c.br, buf); err != nil {
 		return Packet{}, err
+	}
+	return ParsePacket(buf)
+}
+
+// ParsePacket decodes a packet from a segment's body (the bytes after
+// its length header).
+func ParsePacket(buf []byte) (Packet, error) {
+	if len(buf) == 0 {
+		return Packet{}, errors.New("vicitest: empty segment")
 	}
 	p := Packet{Type: buf[0]}
 	rest := buf[1:]
