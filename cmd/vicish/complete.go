@@ -76,8 +76,8 @@ func completeTop(args []string) completion {
 			continue
 		}
 		if i+1 == len(prev) { // the cursor is on this flag's value
-			if name == "uri" {
-				return completion{files: "files"} // a socket's path
+			if name == "uri" || name == "record" {
+				return completion{files: "files"} // a socket's path, the recording's
 			}
 			return completion{files: "none"}
 		}

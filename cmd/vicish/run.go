@@ -20,7 +20,9 @@ import (
 
 	"github.com/vicish/vicish/capability"
 	"github.com/vicish/vicish/internal/readfile"
+	"github.com/vicish/vicish/internal/recording"
 	"github.com/vicish/vicish/internal/version"
+	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/starctx"
 )
@@ -82,7 +84,9 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
                      may take (default: 64MiB; 0: no limit)
 `
 
-const usageTail = `  --log-json         the log module writes JSON lines
+const usageTail = `  --record FILE      save every exchange with the daemons to FILE (JSON lines,
+                     secrets redacted), for fake daemons in tests to replay
+  --log-json         the log module writes JSON lines
   --json             with -e: print the value as one line of JSON (dicts in the
                      daemon's order, bytes as base64), for jq
   --version          print the version and exit
@@ -139,6 +143,7 @@ type options struct {
 	maxEvents  int                     // likewise
 	allow      []capability.Capability // --allow-exec, --allow-net, ...
 	logJSON    bool
+	record     string  // --record FILE
 	code       *string // -c CODE
 	expr       *string // -e EXPR
 	json       bool    // --json: -e prints JSON
@@ -177,6 +182,36 @@ func runPaced(args []string, stdin io.Reader, stdout, stderr io.Writer, pacer *g
 	if pacer != nil {
 		ropts.Collecting = pacer.collecting
 	}
+	if opts.record == "" {
+		return runMode(opts, ropts, stdin, stdout, stderr)
+	}
+	// --record FILE: every daemon connection goes through a recorder that
+	// writes what crosses it, with the runtime's secrets redacted.
+	f, err := os.OpenFile(opts.record, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		fmt.Fprintf(stderr, "vicish: --record: %v\n", err)
+		return script.ExitUsage
+	}
+	ropts.Secrets = redact.New()
+	rec := recording.New(f, ropts.Secrets.Redact)
+	ropts.Dial = rec.Dial
+	code = runMode(opts, ropts, stdin, stdout, stderr)
+	err = rec.Err()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vicish: --record: %v\n", err)
+		if code == script.ExitOK {
+			code = script.ExitError
+		}
+	}
+	return code
+}
+
+// runMode runs what the command line asks for (the REPL, -e, -c, a file,
+// standard input) and returns the exit code.
+func runMode(opts options, ropts script.Options, stdin io.Reader, stdout, stderr io.Writer) int {
 	var name string
 	var src any
 	switch {
@@ -411,6 +446,7 @@ func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersi
 		return err
 	})
 	fs.BoolVar(&opts.logJSON, "log-json", false, "")
+	fs.StringVar(&opts.record, "record", "", "")
 	fs.BoolVar(showVersion, "version", false, "")
 	fs.BoolVar(help, "help", false, "")
 	fs.BoolVar(help, "h", false, "")

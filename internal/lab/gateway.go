@@ -189,6 +189,18 @@ func (g *Gateway) loadAll(ctx context.Context) error {
 	return nil
 }
 
+// LoadConfig replaces the gateway's swanctl.conf with conf and loads it
+// (swanctl --load-all: connections, secrets and pools not in it are
+// unloaded), as a test that brings the operator's own configuration does.
+// Files conf includes or names relative to the configuration directory
+// are looked for in ConfDir.
+func (g *Gateway) LoadConfig(ctx context.Context, conf []byte) error {
+	if err := os.WriteFile(filepath.Join(g.ConfDir, "swanctl.conf"), conf, 0o600); err != nil {
+		return fmt.Errorf("gateway %s: %w", g.Name, err)
+	}
+	return g.loadAll(ctx)
+}
+
 // Version returns the strongSwan version the daemon reported when it last
 // became ready (e.g. "5.9.8" or "6.1.0"), "" before that.
 func (g *Gateway) Version() string {

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 const (
@@ -150,5 +153,54 @@ func TestSubcommandWinsOverFile(t *testing.T) {
 	out, err = cmd.Output()
 	if err != nil || string(out) != "the script\n" {
 		t.Errorf("vicish ./fmt: %q, %v; want the script to run", out, err)
+	}
+}
+
+func TestTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "one_test.star"), []byte("def test_passes():\n    assert.eq(1, 1)\n\ndef test_fails():\n    assert.eq([1], [2])\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "testdata"), 0o755)
+	os.WriteFile(filepath.Join(dir, "testdata", "x_test.star"), []byte("def test_x():\n    fail('not run')\n"), 0o644)
+	r := runVicish("", "test", dir)
+	want := filepath.Join(dir, "one_test.star") + ":5:14: test_fails: assert.eq: [1] != [2]\n1 passed, 1 failed\n"
+	if r.code != 1 || r.stdout != want {
+		t.Errorf("vicish test DIR: %+v; want exit 1 and\n%s", r, want)
+	}
+	if r := runVicish("", "test", "-run", "passes$", dir); r.code != 0 || r.stdout != "1 passed, 0 failed\n" {
+		t.Errorf("vicish test -run passes$: %+v", r)
+	}
+	for _, args := range [][]string{
+		{"test", "-run", "(", dir},
+		{"test", "-timeout", "0", dir},
+		{"test", "-bogus"},
+		{"test", filepath.Join(dir, "missing")},
+	} {
+		if r := runVicish("", args...); r.code != 2 || r.stderr == "" {
+			t.Errorf("vicish %q: %+v; want a usage error (exit 2)", args, r)
+		}
+	}
+	if r := runVicish("", "test", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: vicish test") {
+		t.Errorf("test -h: %+v", r)
+	}
+}
+
+// TestRecordFlag records a one-liner's exchange with a real daemon
+// (--record FILE) and refuses a file it cannot write.
+func TestRecordFlag(t *testing.T) {
+	dir := t.TempDir()
+	if r := runVicish("", "--record", dir, "-c", "pass"); r.code != 2 || !strings.Contains(r.stderr, "--record") {
+		t.Errorf("--record DIR: %+v; want a usage error", r)
+	}
+	l := labtest.Start(t, lab.OneGateway)
+	path := filepath.Join(dir, "rec.jsonl")
+	if r := runVicish("", "--uri", l.Gateway("a").URI, "--record", path, "-c", "vici.version()"); r.code != 0 {
+		t.Fatalf("--record: %+v", r)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.Contains(string(b), `"command":"version","request":{},"reply":{"daemon":"charon","version":"`+l.Gateway("a").Version()+`"`) {
+		t.Errorf("recording %q, %v", b, err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("the recording's mode is %v, want 0600 (it may hold what a daemon says)", st.Mode().Perm())
 	}
 }

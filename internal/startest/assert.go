@@ -1,0 +1,150 @@
+package startest
+
+import (
+	"fmt"
+	"regexp"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/vicish/vicish/script"
+)
+
+func assertEq(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x, y starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	eq, err := starlark.Equal(x, y)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if !eq {
+		failf(thread, b, msg, "%s != %s", show(x), show(y))
+	}
+	return starlark.None, nil
+}
+
+func assertNe(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x, y starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	eq, err := starlark.Equal(x, y)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if eq {
+		failf(thread, b, msg, "%s == %s", show(x), show(y))
+	}
+	return starlark.None, nil
+}
+
+func assertTrue(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var cond starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cond", &cond, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	if !cond.Truth() {
+		failf(thread, b, msg, "%s is not true", show(cond))
+	}
+	return starlark.None, nil
+}
+
+func assertFalse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var cond starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cond", &cond, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	if cond.Truth() {
+		failf(thread, b, msg, "%s is not false", show(cond))
+	}
+	return starlark.None, nil
+}
+
+func assertLt(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x, y starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	lt, err := starlark.Compare(syntax.LT, x, y)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if !lt {
+		failf(thread, b, msg, "%s is not less than %s", show(x), show(y))
+	}
+	return starlark.None, nil
+}
+
+func assertContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var container, x starlark.Value
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "x", &x, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	in, err := starlark.Binary(syntax.IN, x, container)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	if !in.Truth() {
+		failf(thread, b, msg, "%s does not contain %s", show(container), show(x))
+	}
+	return starlark.None, nil
+}
+
+func assertFails(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var fn starlark.Callable
+	var pattern string
+	var msg starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "pattern", &pattern, "msg?", &msg); err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%s: pattern: %v", b.Name(), err)
+	}
+	_, err = starlark.Call(thread, fn, nil, nil)
+	switch {
+	case err == nil:
+		failf(thread, b, msg, "%s succeeded, want an error matching %q", fn.Name(), pattern)
+	case !re.MatchString(errorMessage(err)):
+		failf(thread, b, msg, "the error %q does not match %q", errorMessage(err), pattern)
+	}
+	return starlark.None, nil
+}
+
+// errorMessage is an error's message without a backtrace.
+func errorMessage(err error) string {
+	if ee, ok := err.(*starlark.EvalError); ok {
+		return ee.Msg
+	}
+	return err.Error()
+}
+
+// failf records a failed assertion at the position of the call.
+func failf(thread *starlark.Thread, b *starlark.Builtin, msg starlark.Value, format string, args ...any) {
+	text := b.Name() + ": " + fmt.Sprintf(format, args...)
+	if s, ok := starlark.AsString(msg); ok {
+		text = b.Name() + ": " + s + ": " + fmt.Sprintf(format, args...)
+	} else if msg != starlark.None {
+		text = b.Name() + ": " + show(msg) + ": " + fmt.Sprintf(format, args...)
+	}
+	t := testOf(thread)
+	t.fail(thread.CallFrame(1).Pos, text)
+}
+
+// show renders a value as the REPL does, on one line where it fits.
+func show(v starlark.Value) string {
+	p := &script.Printer{Width: 200, MaxItems: 20}
+	s, err := p.Format(v)
+	if err != nil {
+		return v.String()
+	}
+	return s
+}
