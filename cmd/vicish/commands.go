@@ -30,6 +30,8 @@ func commands() []command {
 			summary: "lay out Starlark files canonically (see vicish fmt -h)"},
 		{name: "test", args: "[-run RE] [-v] [-short] [PATH...]", run: testCommand, complete: starFileArgs("-run", "-v", "-short", "-timeout", "-h"),
 			summary: "run the tests of *_test.star files: fake daemons, or a lab (see vicish test -h)"},
+		{name: "check", args: "[--json] PATH...", run: checkCommand, complete: starFileArgs("--json", "-h"),
+			summary: "find mistakes in scripts without running them: undefined names, unknown keywords and events (see vicish check -h)"},
 		{name: completeCommand, run: runComplete, hidden: true},
 	}
 }

@@ -204,3 +204,40 @@ func TestRecordFlag(t *testing.T) {
 		t.Errorf("the recording's mode is %v, want 0600 (it may hold what a daemon says)", st.Mode().Perm())
 	}
 }
+
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.star")
+	os.WriteFile(bad, []byte("vici.initiate(chlid = \"net\")\nprint(nowhere)\nvici.on(\"ike-updwn\", lambda name, data: None)\nexec.run([\"true\"])\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "clean.star"), []byte("exec.run([\"true\"])\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "testdata"), 0o755)
+	os.WriteFile(filepath.Join(dir, "testdata", "broken.star"), []byte("def (\n"), 0o644)
+	r := runVicish("", "check", dir)
+	want := bad + ":1:15: vici.initiate has no keyword chlid (did you mean child?)\n" +
+		bad + ":2:7: undefined: nowhere\n" +
+		bad + ":3:9: vici.on: the daemon raises no event \"ike-updwn\" (did you mean \"ike-updown\"?)\n" +
+		bad + ":4:9: info: exec.run needs --allow-exec\n" +
+		filepath.Join(dir, "clean.star") + ":1:9: info: exec.run needs --allow-exec\n"
+	if r.code != 1 || r.stdout != want {
+		t.Errorf("vicish check DIR: %+v\nwant exit 1 and\n%s", r, want)
+	}
+	if r := runVicish("", "check", filepath.Join(dir, "clean.star")); r.code != 0 {
+		t.Errorf("a clean file (information only): %+v, want exit 0", r)
+	}
+	r = runVicish("", "check", "--json", bad)
+	if r.code != 1 || !strings.Contains(r.stdout, `"file": "`+bad+`",
+    "line": 2,
+    "col": 7,
+    "severity": "error",
+    "message": "undefined: nowhere"`) || !strings.Contains(r.stdout, `"severity": "info"`) {
+		t.Errorf("check --json: %+v", r)
+	}
+	if r := runVicish("", "check", filepath.Join(dir, "testdata", "broken.star")); r.code != 1 || !strings.HasPrefix(r.stdout, filepath.Join(dir, "testdata", "broken.star")+":1:6: not an identifier") {
+		t.Errorf("a syntax error: %+v, want a finding and exit 1", r)
+	}
+	for _, args := range [][]string{{"check"}, {"check", "-x", dir}, {"check", filepath.Join(dir, "missing.star")}} {
+		if r := runVicish("", args...); r.code != 2 || r.stderr == "" {
+			t.Errorf("vicish %q: %+v; want a usage error", args, r)
+		}
+	}
+}

@@ -303,8 +303,9 @@ func TestCompletion(t *testing.T) {
 		want string
 	}{
 		{"vicish --al", "--allow-exec --allow-listen --allow-net --allow-write"},
-		{"vicish ", "fmt lab rules run.star runbook.star test"},
+		{"vicish ", "check fmt lab rules run.star runbook.star test"},
 		{"vicish test -", "-h -run -short -timeout -v"},
+		{"vicish check -", "--json -h"},
 		{"vicish fmt -", "-d -h -l -w"},
 		{"vicish fmt -w ", "rules run.star runbook.star"},
 		{"vicish ru", "rules run.star runbook.star"},
