@@ -28,7 +28,7 @@ func commands() []command {
 			summary: "a lab of real charon daemons to try scripts on: up, down, status, kill, restart, swanctl, root (see vicish lab help)"},
 		{name: "fmt", args: "[-l|-d|-w] PATH...", run: fmtCommand, complete: starFileArgs("-l", "-d", "-w", "-h"),
 			summary: "lay out Starlark files canonically (see vicish fmt -h)"},
-		{name: "test", args: "[-run RE] [-v] [-short] [PATH...]", run: testCommand, complete: starFileArgs("-run", "-v", "-short", "-timeout", "-h"),
+		{name: "test", args: "[FLAGS] [PATH...]", run: testCommand, complete: starFileArgs("-run", "-v", "-short", "-timeout", "-h"),
 			summary: "run the tests of *_test.star files: fake daemons, or a lab (see vicish test -h)"},
 		{name: "check", args: "[--json] PATH...", run: checkCommand, complete: starFileArgs("--json", "-h"),
 			summary: "find mistakes in scripts without running them: undefined names, unknown keywords and events (see vicish check -h)"},

@@ -12,7 +12,7 @@ func Spec() registry.Registry {
 				Doc: "Run the script at path (relative to this file) as vicish would, with sys.argv [path] + args, and return its result:\n" +
 					".code (the exit code), .output (standard output), .stderr and .requests (each command it sent, in order: .command, .args, .uri).\n" +
 					"Its vici reaches the test's fake daemons (uri: the default one's URI unless given); allow grants capabilities\n" +
-					"(\"exec\", \"net\", \"write\", as --allow-exec ...); env is its whole environment."},
+					"(\"exec\", \"net\", \"write\", ..., as --allow-exec ... grant them); env is its whole environment."},
 			{Name: "start", Params: p("path, args=[], uri=None, allow=[], env={}"), Fn: startBuiltin,
 				Doc: "Start the script as run does and return it running: p.next_line(stderr=False) waits for its next line of output\n" +
 					"(None once it has ended), p.stop() ends it as SIGTERM does (exit 143), p.interrupt() as Ctrl-C (130), p.wait() waits;\n" +
