@@ -11,23 +11,42 @@
 // time.sleep) and ParseDuration for the same on a command line; WithTimeout,
 // the thread's context bounded for one call; and Interrupted with
 // ErrInterrupted, the error a builtin returns when the host ended it, so
-// that errors.Is(err, ErrInterrupted) holds for all of them.
+// that errors.Is(err, ErrInterrupted) holds for all of them; and
+// RunCleanup with Cleanups, which let a script's cleanup (sys.guard) run
+// after the host has cancelled it, for a stated grace, and let the host
+// know how long to wait for it.
 package starctx
 
 import (
 	"context"
+	"sync/atomic"
 
 	"go.starlark.net/starlark"
 )
 
 const localKey = "vicish.context"
 
+// attached is what Attach stores on a thread: its context, which
+// RunCleanup replaces while a cleanup runs (only the thread's own
+// goroutine reads or changes it), and how many cleanups run, during
+// which the context's end does not cancel the thread.
+type attached struct {
+	ctx      context.Context
+	shielded atomic.Int32
+}
+
 // Attach stores ctx on thread and arranges for thread.Cancel to be called
-// when ctx ends. The returned function releases that arrangement; call it
-// when the thread has finished running.
+// when ctx ends (at the end of the cleanups running then, if any). The
+// returned function releases that arrangement; call it when the thread
+// has finished running.
 func Attach(thread *starlark.Thread, ctx context.Context) (release func()) {
-	thread.SetLocal(localKey, ctx)
-	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	a := &attached{ctx: ctx}
+	thread.SetLocal(localKey, a)
+	stop := context.AfterFunc(ctx, func() {
+		if a.shielded.Load() == 0 {
+			thread.Cancel(context.Cause(ctx).Error())
+		}
+	})
 	return func() { stop() }
 }
 
@@ -35,8 +54,8 @@ func Attach(thread *starlark.Thread, ctx context.Context) (release func()) {
 // there is none.
 func From(thread *starlark.Thread) context.Context {
 	if thread != nil {
-		if ctx, ok := thread.Local(localKey).(context.Context); ok {
-			return ctx
+		if a, ok := thread.Local(localKey).(*attached); ok {
+			return a.ctx
 		}
 	}
 	return context.Background()

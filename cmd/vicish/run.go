@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/chzyer/readline"
@@ -25,6 +23,7 @@ import (
 	"github.com/vicish/vicish/redact"
 	"github.com/vicish/vicish/script"
 	"github.com/vicish/vicish/starctx"
+	"github.com/vicish/vicish/stdlib/sys"
 )
 
 // usage returns `vicish -h`: its Commands section made from commands(),
@@ -247,7 +246,7 @@ func runMode(opts options, ropts script.Options, stdin io.Reader, stdout, stderr
 func runScript(ropts script.Options, name string, src any) int {
 	rt := script.New(ropts)
 	defer rt.Close()
-	ctx, stop := signalContext(context.Background())
+	ctx, stop := scriptContext(rt.Stderr())
 	defer stop()
 	_, err := rt.ExecFile(ctx, name, src)
 	if err == nil {
@@ -267,6 +266,10 @@ func reportError(rt *script.Runtime, ctx context.Context, err error, name string
 	switch code {
 	case script.ExitInterrupted, script.ExitTerminated:
 		fmt.Fprintf(stderr, "vicish: %v\n", context.Cause(ctx))
+		var cleanup *sys.CleanupError
+		if errors.As(err, &cleanup) {
+			fmt.Fprintf(stderr, "vicish: the cleanup %s did not finish: %v\n", cleanup.Cleanup, cleanup.CleanupErr)
+		}
 	case script.ExitUsage:
 		var serr syntax.Error
 		switch {
@@ -295,7 +298,7 @@ func reportError(rt *script.Runtime, ctx context.Context, err error, name string
 func runExpr(ropts script.Options, expr string, asJSON bool, stdout, stderr io.Writer) int {
 	rt := script.New(ropts)
 	defer rt.Close()
-	ctx, stop := signalContext(context.Background())
+	ctx, stop := scriptContext(rt.Stderr())
 	defer stop()
 	v, err := rt.Eval(ctx, "<-e>", expr)
 	if err == nil {
@@ -343,31 +346,6 @@ func sourceLines(name string, src any) []string {
 		text = string(b)
 	}
 	return strings.Split(text, "\n")
-}
-
-// signalContext returns a context cancelled by SIGINT or SIGTERM, with
-// script.ErrInterrupted or script.ErrTerminated as its cause.
-func signalContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-ch:
-			if sig == syscall.SIGTERM {
-				cancel(script.ErrTerminated)
-			} else {
-				cancel(script.ErrInterrupted)
-			}
-		case <-done:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(ch)
-		close(done)
-		cancel(nil)
-	}
 }
 
 // parseFlags parses the flags before FILE or -c. done is true when the

@@ -5,6 +5,9 @@
 //	sys.env(name, default=None) → string, or default when unset or empty
 //	sys.exit(code=0)          → stops the script with that exit code
 //	sys.exit("message")       → stops the script with exit code 1 and a message
+//	sys.guard(fn, cleanup, grace=30) → fn(); when it fails or the script is
+//	                            stopped, cleanup() runs first (for at most
+//	                            grace seconds, even after Ctrl-C or SIGTERM)
 //
 // Exit is the function of sys.exit and of the predeclared builtin exit(code=0).
 //
@@ -14,10 +17,13 @@
 package sys
 
 import (
+	"errors"
 	"fmt"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/vicish/vicish/starctx"
 )
 
 // ExitError is the error returned by sys.exit and exit. Hosts find it with
@@ -42,6 +48,53 @@ func (e *ExitError) Error() string {
 func NewModule(argv []string, getenv func(string) string) *starlarkstruct.Module {
 	return Spec(argv, getenv).Build(nil)
 }
+
+// Guard implements sys.guard(fn, cleanup, grace=30): Starlark cannot catch
+// an error, so this is how a script undoes a step that failed or was
+// interrupted half-way (a rollout's rollback). The cleanup runs with
+// starctx.RunCleanup: after the host has cancelled the script too, for at
+// most grace, and the host waits for it (starctx.Cleanups).
+func Guard(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var fn, cleanup starlark.Callable
+	var grace starctx.Duration
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "cleanup", &cleanup, "grace?", &grace); err != nil {
+		return nil, err
+	}
+	switch {
+	case !grace.Set:
+		grace.D = starctx.DefaultCleanupGrace
+	case grace.D <= 0:
+		return nil, fmt.Errorf("%s: grace must be more than 0 seconds, got %v", b.Name(), grace.D)
+	}
+	v, err := starlark.Call(thread, fn, nil, nil)
+	var exit *ExitError
+	if err == nil || errors.As(err, &exit) {
+		return v, err
+	}
+	cerr := starctx.RunCleanup(thread, grace.D, func() error {
+		_, err := starlark.Call(thread, cleanup, nil, nil)
+		return err
+	})
+	if cerr != nil {
+		return nil, &CleanupError{Err: err, Cleanup: cleanup.Name(), CleanupErr: cerr}
+	}
+	return nil, err
+}
+
+// CleanupError is the error of a sys.guard whose cleanup failed too. It
+// wraps the error that made the cleanup run, so a host maps it to the
+// same exit code; the cleanup's own error is CleanupErr.
+type CleanupError struct {
+	Err        error  // why fn failed: its error, or the host's cancellation
+	Cleanup    string // the cleanup's name
+	CleanupErr error
+}
+
+func (e *CleanupError) Error() string {
+	return fmt.Sprintf("%v\nsys.guard: the cleanup %s failed too: %v", e.Err, e.Cleanup, e.CleanupErr)
+}
+
+func (e *CleanupError) Unwrap() error { return e.Err }
 
 // Exit implements exit(code=0), the predeclared builtin, and sys.exit.
 func Exit(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

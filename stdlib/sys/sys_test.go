@@ -1,14 +1,18 @@
 package sys_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/stdlib/sys"
 )
 
@@ -48,7 +52,7 @@ func run(t *testing.T, src string) error {
 
 func TestModule(t *testing.T) {
 	src := `
-assert.eq(sorted(dir(sys)), ["argv", "env", "exit"])
+assert.eq(sorted(dir(sys)), ["argv", "env", "exit", "guard"])
 assert.eq(sys.argv, ["failover.star", "primary", "backup"])
 assert.fails(lambda: sys.argv.append("x"), "frozen list")
 assert.eq(sys.env("VICI_URI"), "unix:///tmp/charon.vici")
@@ -107,5 +111,129 @@ func TestExitErrorMessage(t *testing.T) {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("%+v.Error() = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// sys.guard runs cleanup when fn fails or the host stops the script, even
+// though the script was stopped: on a context the host's cancellation
+// does not end, bounded by grace, known to the host's Cleanups.
+func TestGuard(t *testing.T) {
+	assert, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, src, err string }{
+		{"returns", `
+assert.eq(sys.guard(lambda: 42, undo), 42)
+assert.eq(log, [])`, ""},
+		{"fails", `
+def boom():
+    log.append("boom")
+    fail("step broke")
+def check():
+    assert.fails(lambda: sys.guard(boom, undo), "step broke")
+    assert.eq(log, ["boom", "undo"])
+check()`, ""},
+		{"exit is no failure", `
+def check():
+    sys.guard(lambda: exit(3), undo)
+check()`, "exit(3)"},
+		{"the cleanup fails too", `
+def broken():
+    fail("cleanup broke")
+assert.fails(lambda: sys.guard(lambda: fail("step broke"), broken), "step broke\nsys.guard: the cleanup broken failed too: .*cleanup broke")`, ""},
+		{"bad grace", `assert.fails(lambda: sys.guard(print, print, grace=0), "sys.guard: grace must be more than 0 seconds")`, ""},
+		{"stopped", `
+def step():
+    log.append("step")
+    stop()              # the host cancels, as on SIGTERM
+    for i in range(100000000):
+        pass
+def rollback():
+    assert.true(host_done(), "the host's context has ended")
+    assert.eq(cleanup_until(), True)   # the host knows a cleanup runs
+    for i in range(1000):              # Starlark code runs again
+        pass
+    sleep()                            # and blocking builtins
+    log.append("rolled back")
+sys.guard(step, rollback)
+`, "stopped by the host"},
+		{"a signal during the cleanup waits for it", `
+def rollback():
+    stop()
+    for i in range(1000):
+        pass
+    sleep()
+    log.append("rolled back")
+sys.guard(lambda: fail("step broke"), rollback)
+`, "step broke"},
+		{"grace runs out", `
+def forever():
+    log.append("rollback")
+    while True:
+        pass
+def step():
+    stop()
+    while True:
+        pass
+sys.guard(step, forever, grace=0.2)
+`, "the cleanup's grace ran out after 200ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			thread := &starlark.Thread{Name: "test"}
+			starlarktest.SetReporter(thread, t)
+			cleanups := &starctx.Cleanups{}
+			ctx, cancel := context.WithCancelCause(starctx.WithCleanups(context.Background(), cleanups))
+			defer cancel(nil)
+			release := starctx.Attach(thread, ctx)
+			defer release()
+			log := starlark.NewList(nil)
+			builtin := func(name string, fn func(thread *starlark.Thread) starlark.Value) *starlark.Builtin {
+				return starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+					return fn(thread), nil
+				})
+			}
+			predeclared := starlark.StringDict{
+				"sys":    sys.NewModule(nil, nil),
+				"exit":   starlark.NewBuiltin("exit", sys.Exit),
+				"assert": assert["assert"],
+				"log":    log,
+				"undo": builtin("undo", func(*starlark.Thread) starlark.Value {
+					_ = log.Append(starlark.String("undo"))
+					return starlark.None
+				}),
+				"stop": builtin("stop", func(*starlark.Thread) starlark.Value {
+					cancel(errors.New("stopped by the host"))
+					return starlark.None
+				}),
+				"host_done": builtin("host_done", func(*starlark.Thread) starlark.Value { return starlark.Bool(ctx.Err() != nil) }),
+				"cleanup_until": builtin("cleanup_until", func(*starlark.Thread) starlark.Value {
+					_, ok := cleanups.Until()
+					return starlark.Bool(ok)
+				}),
+				"sleep": builtin("sleep", func(thread *starlark.Thread) starlark.Value {
+					if err := starctx.Sleep(starctx.From(thread), 10*time.Millisecond); err != nil {
+						return starlark.String(err.Error())
+					}
+					return starlark.None
+				}),
+			}
+			opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
+			_, err := starlark.ExecFileOptions(opts, thread, "guard.star", tc.src, predeclared)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("got %v, want an error with %q", err, tc.err)
+			}
+			if _, ok := cleanups.Until(); ok {
+				t.Error("a cleanup is still counted as running")
+			}
+			if tc.name == "stopped" || tc.name == "a signal during the cleanup waits for it" {
+				if got := log.String(); !strings.Contains(got, `"rolled back"`) {
+					t.Errorf("log %s: the rollback did not finish", got)
+				}
+			}
+		})
 	}
 }
