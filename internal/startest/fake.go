@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -177,7 +178,9 @@ func (c *conn) serve() {
 	for {
 		p, err := c.c.Read()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !c.d.isStopped() {
+			// A client that hangs up, even with bytes unread (a reset),
+			// is no fault.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) && !c.d.isStopped() {
 				c.d.set.test.errorf("fake daemon %s: reading from the client: %v", c.d.uri, err)
 			}
 			return
