@@ -143,7 +143,7 @@ func (g *Group) batch(thread *starlark.Thread, b *starlark.Builtin, args starlar
 				reply, err := s.send(parent, r, r.event, func(m *vici.Message) error {
 					msgs = append(msgs, m)
 					return nil
-				})
+				}, true)
 				var cmdErr *vici.CommandError
 				if err != nil && !r.opts.check && errors.As(err, &cmdErr) && cmdErr.Reply != nil {
 					reply, err = cmdErr.Reply, nil // check=False: the refusal is the reply

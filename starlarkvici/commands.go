@@ -326,14 +326,17 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 		if callback == nil {
 			made := conv.made
 			entries = append(entries, conv.dict(m))
-			return collected.add(m.Size(), conv.made-made)
+			err := collected.add(m.Size(), conv.made-made)
+			m.Release() // the entry holds copies of what it took from m
+			return err
 		}
 		data := conv.dict(m)
+		m.Release()
 		if _, err := starlark.Call(thread, callback, starlark.Tuple{data}, nil); err != nil {
 			return callbackError{err}
 		}
 		return nil
-	})
+	}, callback == nil) // a conversion alone runs on the engine's reader
 	switch {
 	case err != nil:
 		return s.failed(r, parent, event, reply, err, &conv)
@@ -346,9 +349,11 @@ func (s *Session) execute(thread *starlark.Thread, r request) (starlark.Value, e
 }
 
 // send runs r on the session's command connection within its deadline,
-// handing each streamed entry of event to each. It touches no Starlark
-// value itself, so a group runs it for several sessions at once.
-func (s *Session) send(parent context.Context, r request, event string, each func(*vici.Message) error) (*vici.Message, error) {
+// handing each streamed entry of event to each, on the engine's reader
+// goroutine when inline (a quick each that waits for nothing: see
+// vici.Client.CallStreamInline). It touches no Starlark value itself, so a
+// group runs it for several sessions at once.
+func (s *Session) send(parent context.Context, r request, event string, each func(*vici.Message) error, inline bool) (*vici.Message, error) {
 	ctx, cancel := ctxWithin(parent, r.opts.deadline)
 	defer cancel()
 	client, err := s.commandClient(ctx)
@@ -356,9 +361,12 @@ func (s *Session) send(parent context.Context, r request, event string, each fun
 		return nil, err
 	}
 	var reply *vici.Message
-	if event != "" {
+	switch {
+	case event != "" && inline:
+		reply, err = client.CallStreamInline(ctx, r.wire, event, r.msg, each)
+	case event != "":
 		reply, err = client.CallStream(ctx, r.wire, event, r.msg, each)
-	} else {
+	default:
 		reply, err = client.Call(ctx, r.wire, r.msg)
 	}
 	if err != nil && (ctx.Err() != nil || (errors.Is(err, vici.ErrClosed) && !s.reconnect)) {

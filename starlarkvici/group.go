@@ -216,7 +216,7 @@ func (g *Group) run(thread *starlark.Thread, fname, cmdName string, build reques
 			o.reply, o.err = s.send(parent, reqs[i], reqs[i].event, func(m *vici.Message) error {
 				o.msgs = append(o.msgs, m)
 				return collected.add(m.Size(), m.MemSize())
-			})
+			}, true)
 		})
 	}
 	wg.Wait()

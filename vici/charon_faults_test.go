@@ -33,19 +33,35 @@ func loadSilentConn(t *testing.T, ctx context.Context, c *vici.Client, local, na
 // TestCharonStreamDesync abandons streamed initiates while the daemon is
 // still working on them, once by the caller's context and once by the
 // callback's error, and checks that the late control-log entries and
-// replies never reach the commands and streams that follow.
+// replies never reach the commands and streams that follow: with the
+// callback on the caller's goroutine (CallStream) and on the reader's
+// (CallStreamInline).
 func TestCharonStreamDesync(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		name := "CallStream"
+		if inline {
+			name = "CallStreamInline"
+		}
+		t.Run(name, func(t *testing.T) { testStreamDesync(t, inline) })
+	}
+}
+
+func testStreamDesync(t *testing.T, inline bool) {
 	l := labtest.Start(t, lab.TwoGateways)
 	ctx := charonCtx(t, 2*time.Minute)
 	ga := l.Gateway("a")
 	c := dialGateway(t, ga, vici.Options{})
 	loadSilentConn(t, ctx, c, ga.Addr, "silent")
+	stream := c.CallStream
+	if inline {
+		stream = c.CallStreamInline
+	}
 
 	// 1. The context ends: the daemon waits 3 s for the silent peer, the
 	// caller 300 ms.
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	var early []*vici.Message
-	_, err := c.CallStream(short, "initiate", "control-log", msg("child", "net", "ike", "silent", "timeout", "3000"),
+	_, err := stream(short, "initiate", "control-log", msg("child", "net", "ike", "silent", "timeout", "3000"),
 		func(m *vici.Message) error { early = append(early, m); return nil })
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -64,7 +80,7 @@ func TestCharonStreamDesync(t *testing.T) {
 	// A streamed initiate of the real peer sees only its own log lines.
 	logs, err := func() ([]*vici.Message, error) {
 		var out []*vici.Message
-		rep, err := c.CallStream(ctx, "initiate", "control-log", msg("child", "net", "ike", "ab", "timeout", "30000"),
+		rep, err := stream(ctx, "initiate", "control-log", msg("child", "net", "ike", "ab", "timeout", "30000"),
 			func(m *vici.Message) error { out = append(out, m); return nil })
 		if err == nil && rep.Get("success") != "yes" {
 			t.Errorf("initiate ab: reply %v", rep.Keys())
@@ -83,7 +99,7 @@ func TestCharonStreamDesync(t *testing.T) {
 	// 2. The callback stops the stream at its first entry.
 	errStop := errors.New("seen enough")
 	calls := 0
-	_, err = c.CallStream(ctx, "initiate", "control-log", msg("child", "net", "ike", "silent", "timeout", "2000"),
+	_, err = stream(ctx, "initiate", "control-log", msg("child", "net", "ike", "silent", "timeout", "2000"),
 		func(*vici.Message) error { calls++; return errStop })
 	if !errors.Is(err, errStop) || calls != 1 {
 		t.Fatalf("callback error: got %v after %d calls", err, calls)

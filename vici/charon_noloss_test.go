@@ -48,7 +48,7 @@ func (c *connTally) add(m *vici.Message) error {
 	}
 	i := bulkIndex(es[0].Name, "bulk")
 	if i < 1 || i > bulkConns {
-		c.other = append(c.other, es[0].Name)
+		c.other = append(c.other, strings.Clone(es[0].Name)) // m may be released
 		return nil
 	}
 	if c.seen[i] {
@@ -75,10 +75,12 @@ func (c *connTally) check(t *testing.T, round string) {
 	}
 }
 
-// TestCharonNoLossListConns lists 10,000 loaded connections 20 times in a
-// row, alternating the iterator and the callback form, and once more with a
-// consumer that sleeps 1 ms per entry while another goroutine waits to use
-// the same client: every run delivers all of them, once each.
+// TestCharonNoLossListConns lists 10,000 loaded connections 24 times in a
+// row, rotating the iterator, the callback and the inline callback forms,
+// every other time releasing each entry once counted (so that later
+// entries are read into its memory), and once more with a consumer that
+// sleeps 1 ms per entry while another goroutine waits to use the same
+// client: every run delivers all of them, once each.
 func TestCharonNoLossListConns(t *testing.T) {
 	l := labtest.Start(t, lab.OneGateway)
 	ctx := charonCtx(t, 3*time.Minute)
@@ -90,33 +92,52 @@ func TestCharonNoLossListConns(t *testing.T) {
 	c := dialGateway(t, l.Gateway("a"), vici.Options{})
 	start = time.Now()
 
-	for round := 1; round <= 20; round++ {
+	const rounds = 24
+	for round := 1; round <= rounds; round++ {
 		tally := newConnTally()
+		release := round%2 == 0
+		add := func(m *vici.Message) error {
+			err := tally.add(m)
+			if release {
+				m.Release()
+			}
+			return err
+		}
 		name := fmt.Sprintf("round %d", round)
-		if round%2 == 1 {
+		if release {
+			name += ", released"
+		}
+		var reply *vici.Message
+		var err error
+		switch round % 3 {
+		case 0:
 			name += " (Stream)"
 			for m, err := range c.Stream(ctx, "list-conns", "list-conn", nil) {
 				if err != nil {
 					t.Fatalf("%s: %v after %d entries", name, err, tally.count)
 				}
-				if err := tally.add(m); err != nil {
+				if err := add(m); err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
 			}
-		} else {
+			reply = vici.NewMessage()
+		case 1:
 			name += " (CallStream)"
-			reply, err := c.CallStream(ctx, "list-conns", "list-conn", nil, tally.add)
-			if err != nil {
-				t.Fatalf("%s: %v after %d entries", name, err, tally.count)
-			}
-			if reply.Len() != 0 {
-				t.Errorf("%s: list-conns reply has keys %v, want none", name, reply.Keys())
-			}
+			reply, err = c.CallStream(ctx, "list-conns", "list-conn", nil, add)
+		case 2:
+			name += " (CallStreamInline)"
+			reply, err = c.CallStreamInline(ctx, "list-conns", "list-conn", nil, add)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v after %d entries", name, err, tally.count)
+		}
+		if reply.Len() != 0 {
+			t.Errorf("%s: list-conns reply has keys %v, want none", name, reply.Keys())
 		}
 		tally.check(t, name)
 	}
 
-	t.Logf("listed them 20 times in %v", time.Since(start))
+	t.Logf("listed them %d times in %v", rounds, time.Since(start))
 	start = time.Now()
 
 	// A slow consumer: 1 ms per entry. Meanwhile another goroutine calls

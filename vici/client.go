@@ -131,6 +131,10 @@ type sink struct {
 	event string
 	ch    chan []*Message
 	gone  chan struct{} // closed when the caller stops consuming
+	spare recycler      // the entries the caller released
+	// CallStreamInline's: the reader calls it instead of handing the
+	// entries over.
+	inline *inlineFn
 }
 
 // Dial connects to the daemon at uri ("" means DefaultURI) with default

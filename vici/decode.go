@@ -48,6 +48,12 @@ type tree struct {
 	nEntries int
 	nItems   int
 	full     atomic.Pointer[[]Entry] // every section's entries, once built
+
+	// A received message's segment (buf is in it) and, while the message
+	// is lent to a stream's consumer alone, where Message.Release puts
+	// the tree for the reader to decode a later entry into.
+	seg  []byte
+	pool *recycler
 }
 
 // decodeMessage decodes b with a fresh decoder. b becomes the message's:
@@ -58,19 +64,32 @@ func decodeMessage(b []byte) (*Message, error) {
 		secs:  make([]secInfo, 0, 16),
 		names: make([]int32, 0, 64),
 	}
-	return d.decode(b)
+	return d.decode(b, nil)
 }
 
 // decode decodes b, which becomes the result's (names and values point
 // into it); the caller must not change b afterwards. The result shares
-// nothing with the decoder.
-func (d *decoder) decode(b []byte) (*Message, error) {
+// nothing with the decoder. It is built in reuse when that is not nil: a
+// tree nobody uses any more (see recycler), whose slab is taken when it is
+// large enough; on error reuse is left as it was.
+func (d *decoder) decode(b []byte, reuse *tree) (*Message, error) {
 	nItems, err := d.scan(b)
 	d.release()
 	if err != nil {
 		return nil, err
 	}
-	t := &tree{buf: b, nItems: nItems, msgs: make([]Message, len(d.secs))}
+	t := reuse
+	if t == nil {
+		t = new(tree)
+	} else {
+		t.full.Store(nil)
+	}
+	t.buf, t.nItems = b, nItems
+	if cap(t.msgs) >= len(d.secs) {
+		t.msgs = t.msgs[:len(d.secs)]
+	} else {
+		t.msgs = make([]Message, len(d.secs))
+	}
 	first := int32(0)
 	for i, s := range d.secs {
 		t.msgs[i] = Message{t: t, sec: int32(i), first: first, count: s.count,

@@ -44,10 +44,16 @@
 // of the consumer. The reader hands them over in batches of up to 16 while
 // more packets are already buffered, and at once when it would otherwise
 // wait for the socket, so batching never delays an entry; a Stream loop
-// still sees one entry at a time.
+// still sees one entry at a time. CallStreamInline spares the hand-over,
+// which costs about as much as reading an entry: its callback, a quick
+// conversion, runs on the reader's goroutine while the caller waits.
 //
 // The reader reads each packet into a buffer of its own, which nothing
-// writes to afterwards. Decoding checks the whole message in one pass and
+// writes to while the message is in use: a message is the caller's to keep,
+// and only one a stream's consumer gave back with Message.Release (having
+// made its own copies of what it needs) has its memory reused, for the
+// stream's next entries; a listing converted that way makes almost no
+// garbage. Decoding checks the whole message in one pass and
 // indexes its sections; names and values of the decoded message point into
 // that buffer. Message.All walks a section's elements in place, allocating
 // nothing, and every reader is built on it: Get, Lookup, Section, List,

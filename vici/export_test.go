@@ -61,11 +61,11 @@ func BenchmarkReadDecode(b *testing.B) {
 					r.Reset(stream)
 					br.Reset(r)
 				}
-				p, err := readPacket(br)
+				p, err := readPacket(br, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := dec.decode(p.body); err != nil {
+				if _, err := dec.decode(p.body, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // packetType is the first byte of every transport segment.
@@ -77,20 +78,23 @@ func encodePacket(t packetType, name string, msg *Message) ([]byte, error) {
 
 // packet is one decoded inbound packet. body is the raw message (for
 // CMD_RESPONSE and EVENT), decoded lazily by the reader. Each packet has a
-// buffer of its own that nothing writes to after readPacket: name and the
-// decoded message's names and values point into it.
+// buffer of its own, seg, that nothing writes to while the packet or its
+// decoded message is in use: name and the decoded message's names and
+// values point into it.
 type packet struct {
 	typ  packetType
 	name string
 	body []byte
+	seg  []byte // the whole segment: type, name and body
 }
 
-// readPacket reads one segment from r and splits it into a packet. A
-// length header over MaxPacketSize is refused before anything is
-// allocated. Errors from r are returned as they are (io.EOF at a segment
-// boundary, io.ErrUnexpectedEOF inside one); framing faults are
-// *ProtocolError.
-func readPacket(r *bufio.Reader) (packet, error) {
+// readPacket reads one segment from r and splits it into a packet. The
+// segment goes into spare when it fits there (spare's contents are
+// overwritten), else into a new buffer. A length header over MaxPacketSize
+// is refused before anything is allocated. Errors from r are returned as
+// they are (io.EOF at a segment boundary, io.ErrUnexpectedEOF inside one);
+// framing faults are *ProtocolError.
+func readPacket(r *bufio.Reader, spare []byte) (packet, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return packet{}, err
@@ -102,14 +106,16 @@ func readPacket(r *bufio.Reader) (packet, error) {
 	if n == 0 {
 		return packet{}, &ProtocolError{Reason: "peer sent a zero-length segment"}
 	}
-	buf := make([]byte, n)
+	// A new buffer gets the capacity the allocator rounds n up to anyway,
+	// so that a recycled one takes the most later segments.
+	buf := slices.Grow(spare[:0], int(n))[:n]
 	if _, err := io.ReadFull(r, buf); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return packet{}, err
 	}
-	p := packet{typ: packetType(buf[0])}
+	p := packet{typ: packetType(buf[0]), seg: buf}
 	rest := buf[1:]
 	if p.typ.named() {
 		if len(rest) == 0 {
@@ -122,7 +128,7 @@ func readPacket(r *bufio.Reader) (packet, error) {
 		if l == 0 {
 			return packet{}, &ProtocolError{Path: printableName(""), Reason: fmt.Sprintf("%s packet: %s", p.typ, checkName(""))}
 		}
-		p.name = bytesString(rest, 1, l) // buf is the packet's own
+		p.name = bytesString(rest, 1, l) // buf is the packet's own (see packet)
 		if why := checkName(p.name); why != "" {
 			return packet{}, &ProtocolError{Path: printableName(p.name), Reason: fmt.Sprintf("%s packet: %s", p.typ, why)}
 		}

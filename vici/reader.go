@@ -19,35 +19,56 @@ func (c *Client) startReader(cn *conn) {
 // read is the connection's only reader. It returns why it stopped.
 func (cn *conn) read() error {
 	br := newReader(cn.nc)
-	var dec decoder // scratch space reused for every message
-	var held batch  // stream entries not yet handed over
+	var (
+		dec   decoder   // scratch space reused for every message
+		held  batch     // stream entries not yet handed over
+		pool  *recycler // the current stream's released entries, or nil
+		spare *tree     // taken from pool: the next packet goes into it
+	)
 	for {
 		// Held entries go out before the reader could wait for the socket.
 		if len(held.msgs) > 0 && !packetBuffered(br) && !cn.flush(&held) {
 			return errClientClosed
 		}
-		p, err := readPacket(br)
+		if spare == nil && pool != nil {
+			spare = pool.get()
+		}
+		var into []byte
+		if spare != nil {
+			into = spare.seg
+		}
+		p, err := readPacket(br, into)
 		if err != nil {
 			cn.flush(&held) // what came before the failure still counts
 			return err
 		}
 		switch p.typ {
 		case pktEvent:
-			msg, err := dec.decode(p.body)
+			msg, err := dec.decode(p.body, spare)
 			if err != nil {
 				cn.flush(&held)
 				return fmt.Errorf("in %q event: %w", p.name, err)
 			}
-			if !cn.dispatch(p.name, msg, &held) {
+			msg.t.seg, spare = p.seg, nil
+			sk, ok := cn.dispatch(p.name, msg, &held)
+			if !ok {
 				return errClientClosed
+			}
+			if sk != nil {
+				pool = &sk.spare
 			}
 		case pktCmdResponse, pktCmdUnknown, pktEventConfirm, pktEventUnknown:
 			// A streamed command's events all go before its reply.
 			if !cn.flush(&held) {
 				return errClientClosed
 			}
-			if err := cn.answer(p, &dec); err != nil {
+			if err := cn.answer(p, &dec, spare); err != nil {
 				return err
+			}
+			// The reply ends a stream; an unused spare may stay.
+			pool = nil
+			if p.typ == pktCmdResponse {
+				spare = nil // the reply is in it
 			}
 		default:
 			// Request types (which only clients send) and types newer
@@ -75,9 +96,11 @@ type batch struct {
 // added to held, which is handed over when it is full and (see read)
 // before the reader may wait for the socket. Subscriptions never make the
 // reader wait (their queues overflow into memory), so a command awaiting
-// its reply is never stuck behind a consumer. It reports false when the
-// client was closed while the stream's consumer was slow.
-func (cn *conn) dispatch(name string, msg *Message, held *batch) bool {
+// its reply is never stuck behind a consumer. An entry handed to the
+// stream alone may be released to the stream's recycler (see
+// Message.Release). It returns the stream's sink, if it got the event, and
+// false when the client was closed while the stream's consumer was slow.
+func (cn *conn) dispatch(name string, msg *Message, held *batch) (*sink, bool) {
 	c := cn.c
 	c.mu.Lock()
 	var sk *sink
@@ -87,23 +110,30 @@ func (cn *conn) dispatch(name string, msg *Message, held *batch) bool {
 	subs := c.subs[name]
 	c.mu.Unlock()
 	if sk != nil {
-		if held.sk != sk && !cn.flush(held) {
-			return false
+		if len(subs) == 0 {
+			msg.t.pool = &sk.spare
 		}
-		held.sk = sk
-		held.msgs = append(held.msgs, msg)
-		if len(held.msgs) == streamBatch && !cn.flush(held) {
-			return false
+		if sk.inline != nil {
+			sk.inline.call(msg)
+		} else {
+			if held.sk != sk && !cn.flush(held) {
+				return sk, false
+			}
+			held.sk = sk
+			held.msgs = append(held.msgs, msg)
+			if len(held.msgs) == streamBatch && !cn.flush(held) {
+				return sk, false
+			}
 		}
 	}
 	if len(subs) == 0 {
-		return true
+		return sk, true
 	}
 	ev := Event{Name: name, Message: msg, Received: time.Now()}
 	for _, s := range subs {
 		s.deliver(ev)
 	}
-	return true
+	return sk, true
 }
 
 // flush hands the held entries to their stream, waiting while its queue is
@@ -146,7 +176,7 @@ func (cn *conn) unexpected(p packet) error {
 }
 
 // answer matches an answer packet with the request awaiting it.
-func (cn *conn) answer(p packet, dec *decoder) error {
+func (cn *conn) answer(p packet, dec *decoder, spare *tree) error {
 	c := cn.c
 	c.mu.Lock()
 	r := cn.cur
@@ -174,8 +204,10 @@ func (cn *conn) answer(p packet, dec *decoder) error {
 
 	rep := reply{typ: p.typ}
 	if p.typ == pktCmdResponse {
-		rep.msg, rep.err = dec.decode(p.body)
-		if rep.err != nil {
+		rep.msg, rep.err = dec.decode(p.body, spare)
+		if rep.err == nil {
+			rep.msg.t.seg = p.seg
+		} else {
 			rep.err = fmt.Errorf("malformed reply: %w", rep.err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 )
 
 // CallStream runs a streamed command: it registers event (unless this
@@ -19,8 +20,37 @@ import (
 // so the connection stays usable. When ctx ends it returns the same way
 // with an error wrapping ctx's error. fn must not issue commands on the
 // same Client: the stream owns the wire until its reply.
+//
+// Each message is fn's to keep. A consumer that only turns each entry into
+// values of its own may call m.Release when done with it, and the client
+// then reads later entries into its memory (see Message.Release).
 func (c *Client) CallStream(ctx context.Context, command, event string, req *Message,
 	fn func(*Message) error) (*Message, error) {
+	return c.callStream(ctx, command, event, req, fn, false)
+}
+
+// CallStreamInline is CallStream for a quick fn that only turns each entry
+// into values of its own (a conversion): fn runs on the client's reader
+// goroutine as each entry is decoded, while the caller's goroutine waits
+// for the reply. That spares handing every entry over between two
+// goroutines, which costs about as much as reading it. The caller's
+// goroutine is blocked meanwhile, so fn may use what the caller's does
+// (without locks), and the values it made are the caller's once
+// CallStreamInline returns; fn is never called after that.
+//
+// fn must not block nor wait for anything: while it runs nothing is read
+// from the connection, so the subscriptions of the Client get no events.
+// It must not issue commands on the same Client. A panic in fn is raised
+// again on the caller's goroutine. Errors, ctx and Release work as for
+// CallStream.
+func (c *Client) CallStreamInline(ctx context.Context, command, event string, req *Message,
+	fn func(*Message) error) (*Message, error) {
+	return c.callStream(ctx, command, event, req, fn, true)
+}
+
+// callStream is CallStream, with fn called by the reader when inline.
+func (c *Client) callStream(ctx context.Context, command, event string, req *Message,
+	fn func(*Message) error, inline bool) (*Message, error) {
 	pkt, err := encodePacket(pktCmdRequest, command, orEmpty(req))
 	if err != nil {
 		return nil, err
@@ -66,6 +96,9 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 	}
 
 	sk := &sink{event: event, ch: make(chan []*Message, streamBuffer), gone: make(chan struct{})}
+	if inline {
+		sk.inline = &inlineFn{fn: fn, failed: make(chan struct{})}
+	}
 	r := newRequest(pktCmdRequest, command, sk)
 	if err := cn.send(ctx, r, pkt); err != nil {
 		done(false)
@@ -78,6 +111,13 @@ func (c *Client) CallStream(ctx context.Context, command, event string, req *Mes
 		cn.abandon(r)
 		done(false)
 		return nil, err
+	}
+	if inline {
+		return sk.inline.wait(ctx, command, r, leave, func(rep reply) (*Message, error) {
+			close(sk.gone)
+			done(rep.err == nil)
+			return commandResult(command, rep)
+		})
 	}
 	var rep reply
 	for finished := false; !finished; {
@@ -127,7 +167,7 @@ var errStopStream = errors.New("stream stopped by its consumer")
 // leaves the connection usable (the rest is drained, the event
 // unregistered). If the command fails, the last pair yielded carries the
 // error (with the reply, for a *CommandError); a successful reply is not
-// yielded.
+// yielded. The loop may release each message as CallStream's fn may.
 func (c *Client) Stream(ctx context.Context, command, event string, req *Message) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
 		reply, err := c.CallStream(ctx, command, event, req, func(m *Message) error {
@@ -140,4 +180,71 @@ func (c *Client) Stream(ctx context.Context, command, event string, req *Message
 			yield(reply, err)
 		}
 	}
+}
+
+// inlineFn is CallStreamInline's fn, which the reader calls.
+type inlineFn struct {
+	fn       func(*Message) error
+	failed   chan struct{} // closed by the reader when fn failed
+	mu       sync.Mutex    // held by the reader while fn runs
+	stopped  bool          // fn is not to be called any more
+	err      error         // what fn returned when it failed
+	panicked any           // what fn panicked with, if it did
+	didPanic bool
+}
+
+// call runs fn on m for the reader, unless the caller stopped: the first
+// failure stops the stream and wakes the caller.
+func (f *inlineFn) call(m *Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			f.panicked, f.didPanic, f.stopped = v, true, true
+			close(f.failed)
+		}
+	}()
+	if err := f.fn(m); err != nil {
+		f.err, f.stopped = err, true
+		close(f.failed)
+	}
+}
+
+// stop makes sure fn is not running and will not be called again, and
+// reports how it failed, if it did.
+func (f *inlineFn) stop() (err error, panicked any, didPanic bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+	return f.err, f.panicked, f.didPanic
+}
+
+// wait is the caller's side of a CallStreamInline: it waits for the reply,
+// fn's failure or ctx's end, whichever comes first.
+func (f *inlineFn) wait(ctx context.Context, command string, r *request,
+	leave func(error) (*Message, error), finish func(reply) (*Message, error)) (*Message, error) {
+	var rep reply
+	replied := false
+	select {
+	case rep = <-r.reply:
+		replied = true
+	case <-f.failed:
+	case <-ctx.Done():
+	}
+	// Every entry came before the reply, so fn is done with them; it may
+	// have failed on one meanwhile.
+	err, panicked, didPanic := f.stop()
+	switch {
+	case didPanic:
+		leave(nil)
+		panic(panicked)
+	case err != nil:
+		return leave(err)
+	case !replied: // ctx ended
+		return leave(ctxError(ctx, command, "the rest of the stream will be discarded"))
+	}
+	return finish(rep)
 }
