@@ -40,7 +40,8 @@ func Spec(argv []string, getenv func(string) string) registry.Module {
 				Doc: "Call fn() and return its value. If it fails (an error, a command past its deadline) or the script is stopped meanwhile (Ctrl-C, SIGTERM), " +
 					"call cleanup() first and then fail the same way: cleanup runs even though the script was stopped, for at most " +
 					"grace seconds, and vicish waits for it that long before exiting (a second signal ends it at once). " +
-					"Not after fn() returns, nor after exit()."},
+					"Not after fn() returns, nor after exit(). A cleanup with a parameter named reason gets why: \"interrupted\", " +
+					"\"terminated\" or fn's error message."},
 		},
 		Values: starlark.StringDict{"argv": args},
 		More:   "sys.argv is the list of the script's arguments; argv[0] is the script.",

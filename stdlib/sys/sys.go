@@ -7,7 +7,8 @@
 //	sys.exit("message")       → stops the script with exit code 1 and a message
 //	sys.guard(fn, cleanup, grace=30) → fn(); when it fails or the script is
 //	                            stopped, cleanup() runs first (for at most
-//	                            grace seconds, even after Ctrl-C or SIGTERM)
+//	                            grace seconds, even after Ctrl-C or SIGTERM;
+//	                            reason= too if it declares that parameter)
 //
 // Exit is the function of sys.exit and of the predeclared builtin exit(code=0).
 //
@@ -17,6 +18,7 @@
 package sys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -71,14 +73,37 @@ func Guard(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err == nil || errors.As(err, &exit) {
 		return v, err
 	}
+	var why []starlark.Tuple
+	if declares(cleanup, "reason") {
+		reason := err.Error()
+		if ctx := starctx.From(thread); ctx.Err() != nil {
+			reason = context.Cause(ctx).Error() // "interrupted", "terminated"
+		}
+		why = []starlark.Tuple{{starlark.String("reason"), starlark.String(reason)}}
+	}
 	cerr := starctx.RunCleanup(thread, grace.D, func() error {
-		_, err := starlark.Call(thread, cleanup, nil, nil)
+		_, err := starlark.Call(thread, cleanup, nil, why)
 		return err
 	})
 	if cerr != nil {
 		return nil, &CleanupError{Err: err, Cleanup: cleanup.Name(), CleanupErr: cerr}
 	}
 	return nil, err
+}
+
+// declares reports whether fn is a Starlark function with a parameter
+// of that name.
+func declares(fn starlark.Callable, name string) bool {
+	f, ok := fn.(*starlark.Function)
+	if !ok {
+		return false
+	}
+	for i := range f.NumParams() {
+		if n, _ := f.Param(i); n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // CleanupError is the error of a sys.guard whose cleanup failed too. It

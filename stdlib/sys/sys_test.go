@@ -158,6 +158,22 @@ def rollback():
     log.append("rolled back")
 sys.guard(step, rollback)
 `, "stopped by the host"},
+		{"the reason", `
+reasons = []
+def why(reason):
+    reasons.append(reason)
+assert.fails(lambda: sys.guard(lambda: fail("step broke"), why), "step broke")
+assert.eq(len(reasons), 1)
+assert.true("step broke" in reasons[0], reasons)
+def step():
+    stop()
+    while True:
+        pass
+def rollback(reason, more=1):
+    assert.eq(reason, "stopped by the host")
+    log.append("rolled back")
+sys.guard(step, rollback)
+`, "stopped by the host"},
 		{"a signal during the cleanup waits for it", `
 def rollback():
     stop()
@@ -229,7 +245,7 @@ sys.guard(step, forever, grace=0.2)
 			if _, ok := cleanups.Until(); ok {
 				t.Error("a cleanup is still counted as running")
 			}
-			if tc.name == "stopped" || tc.name == "a signal during the cleanup waits for it" {
+			if tc.name == "stopped" || tc.name == "a signal during the cleanup waits for it" || tc.name == "the reason" {
 				if got := log.String(); !strings.Contains(got, `"rolled back"`) {
 					t.Errorf("log %s: the rollback did not finish", got)
 				}
