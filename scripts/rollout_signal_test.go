@@ -34,7 +34,7 @@ func TestRolloutInterrupted(t *testing.T) {
 		t.Errorf("exit %d, want 143", code)
 	}
 	out := strings.Join(p.out.rest(), "\n")
-	if !strings.Contains(out, "interrupted during canary: rolling it back (a second Ctrl-C or SIGTERM ends vicish at once, leaving s1 mid-step)\n  s1: rollback ok in ") {
+	if !strings.Contains(out, "terminated during canary: rolling it back (a second Ctrl-C or SIGTERM ends vicish at once, leaving s1 mid-step)\n  s1: rollback ok in ") {
 		t.Errorf("output:\n%s", out)
 	}
 	if got := remoteAddrs(t, r, "s1"); got != "198.18.0.1" {
