@@ -220,7 +220,9 @@ func packageFiles(ctx context.Context, src source, bin string) ([]file, error) {
 	add("usr/bin/vicish", 0o755, data)
 
 	// The runbooks, hooks and their lib/, as they sit in scripts/, so that
-	// load("lib/...") and load("../lib/...") find the same files.
+	// load("lib/...") and load("../lib/...") find the same files. Their
+	// tests (*_test.star, with the recordings in testdata/) stay in the
+	// source: they test the project, not a gateway.
 	scripts := filepath.Join(src.Repo, "scripts")
 	err = filepath.WalkDir(scripts, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -229,7 +231,7 @@ func packageFiles(ctx context.Context, src source, bin string) ([]file, error) {
 		if d.IsDir() && d.Name() == "testdata" {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(p, ".star") {
+		if d.IsDir() || !strings.HasSuffix(p, ".star") || strings.HasSuffix(p, "_test.star") {
 			return nil
 		}
 		rel, _ := filepath.Rel(scripts, p)

@@ -181,7 +181,8 @@ func TestPackageFiles(t *testing.T) {
 	} {
 		has(p)
 	}
-	// Every runbook, hook and lib of scripts/, every unit, every example.
+	// Every runbook, hook and lib of scripts/ (not their tests), every
+	// unit, every example.
 	for pattern, dir := range map[string]string{
 		"../*.star": "usr/share/vicish", "../hooks/*.star": "usr/share/vicish/hooks", "../lib/*.star": "usr/share/vicish/lib",
 		"../../examples/systemd/*": "usr/lib/systemd/system", "../../examples/*.star": "usr/share/doc/vicish/examples",
@@ -192,7 +193,12 @@ func TestPackageFiles(t *testing.T) {
 			t.Errorf("no %s", pattern)
 		}
 		for _, f := range files {
-			has(filepath.Join(dir, filepath.Base(f)))
+			p := filepath.Join(dir, filepath.Base(f))
+			if !strings.HasSuffix(f, "_test.star") {
+				has(p)
+			} else if _, err := os.Stat(filepath.Join(pkg.tree, p)); err == nil {
+				t.Errorf("the package ships the test %s", p)
+			}
 		}
 	}
 

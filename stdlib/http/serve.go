@@ -238,8 +238,17 @@ func (s *Server) AttrNames() []string { return []string{"addr", "close", "next"}
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
+		// Handlers see closed and answer what waits 503 at once; Shutdown
+		// lets them write that before it closes the connections (Close
+		// alone would cut them, and a client retries a cut GET on a new
+		// connection, which the closed listener refuses). A handler
+		// stuck writing to a slow client is cut after a second.
 		close(s.closed)
-		err = s.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err = s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			err = s.srv.Close()
+		}
 		if s.owner != nil {
 			s.owner.mu.Lock()
 			delete(s.owner.open, s)
