@@ -66,13 +66,6 @@ func (st *eventState) callbacks() map[string]bool {
 	return names
 }
 
-// subscribed reports whether the daemon sends event name to the session.
-func (st *eventState) subscribed(name string) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return slices.Contains(st.names, name)
-}
-
 // ReconnectEvent is vicish's own event, never registered with the daemon:
 // once each time a session made with vici.connect(reconnect=True) has
 // redialled its event connection and registered its events again, on()

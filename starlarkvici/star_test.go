@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -276,6 +277,14 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	})
 	_, err := starlark.ExecFileOptions(fileOptions, thread, file, src, predeclared)
 	return err
+}
+
+// subscribed reports whether the daemon sends event name to the session
+// (for tests that must cause an event only once it is registered).
+func (st *eventState) subscribed(name string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Contains(st.names, name)
 }
 
 // registered waits until session s has subscribed to event (a script's

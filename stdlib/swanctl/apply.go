@@ -45,15 +45,15 @@ func (c Change) String() string {
 	return s
 }
 
-// Report is the outcome of Apply.
-type Report struct {
+// applyReport is the outcome of applyConf.
+type applyReport struct {
 	Path    string
 	DryRun  bool
 	Changes []Change
 }
 
 // With returns the changes with the given verdict.
-func (r *Report) With(verdict string) []Change {
+func (r *applyReport) With(verdict string) []Change {
 	var out []Change
 	for _, c := range r.Changes {
 		if c.Verdict == verdict {
@@ -64,7 +64,7 @@ func (r *Report) With(verdict string) []Change {
 }
 
 // Err summarises the failed changes, or returns nil.
-func (r *Report) Err() error {
+func (r *applyReport) Err() error {
 	failed := r.With(Failed)
 	if len(failed) == 0 {
 		return nil
@@ -78,7 +78,7 @@ func (r *Report) Err() error {
 
 // Print writes the report: a header, one line per change that is not
 // "unchanged", and a summary with the counts.
-func (r *Report) Print(w io.Writer) {
+func (r *applyReport) Print(w io.Writer) {
 	head := "swanctl.apply " + r.Path
 	if r.DryRun {
 		head += " (dry run: nothing was changed)"
@@ -119,7 +119,7 @@ type applier struct {
 	ctx          context.Context
 	c            *vici.Client
 	dry          bool
-	report       *Report
+	report       *applyReport
 }
 
 func (a *applier) call(cmd string, req *vici.Message) (*vici.Message, error) {
@@ -173,7 +173,7 @@ func (a *applier) add(kind, name, verdict string, err error) {
 	a.report.Changes = append(a.report.Changes, Change{Kind: kind, Name: name, Verdict: verdict, Err: err})
 }
 
-// Apply makes the daemon match conf the way `swanctl --load-all` does, in
+// applyConf makes the daemon match conf the way `swanctl --load-all` does, in
 // its order: credentials (certificates, private keys, tokens, shared
 // secrets; keys and shared secrets not in the file are unloaded),
 // authorities, pools and connections (each unloading what the file no
@@ -183,9 +183,9 @@ func (a *applier) add(kind, name, verdict string, err error) {
 // keeps its version (verdict Kept); where swanctl unloads a shared secret
 // or key whose new version the daemon refused, apply keeps it. The error
 // is for failures to talk to the daemon;
-// per-item failures are in the report (see Report.Err).
-func Apply(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*Report, error) {
-	a := &applier{ctx: ctx, c: c, dry: dryRun, report: &Report{Path: conf.Path, DryRun: dryRun}}
+// per-item failures are in the report (see applyReport.Err).
+func applyConf(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*applyReport, error) {
+	a := &applier{ctx: ctx, c: c, dry: dryRun, report: &applyReport{Path: conf.Path, DryRun: dryRun}}
 	var st state
 	if err := a.snapshotCreds(&st); err != nil {
 		return nil, err

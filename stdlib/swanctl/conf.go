@@ -72,7 +72,7 @@ func (c *Conf) ByKind(kind string) []Item {
 	return out
 }
 
-// Load reads the swanctl.conf at path (or path/swanctl.conf if path is a
+// loadConf reads the swanctl.conf at path (or path/swanctl.conf if path is a
 // directory) with its includes, and the credential files of its directory,
 // and translates everything into VICI request bodies the way swanctl's
 // --load-all does.
@@ -82,7 +82,7 @@ func (c *Conf) ByKind(kind string) []Item {
 // readfile.DefaultLimit bytes, credential files at most
 // MaxCredentialSize. Loading stops with an error wrapping ctx's cause when
 // ctx ends.
-func Load(ctx context.Context, path string) (*Conf, error) {
+func loadConf(ctx context.Context, path string) (*Conf, error) {
 	if path == "" {
 		return nil, errors.New("no path given: name a swanctl.conf or the swanctl directory holding it")
 	}

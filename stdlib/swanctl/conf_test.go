@@ -112,7 +112,7 @@ func dump(m *vici.Message) string {
 func TestLoadTranslation(t *testing.T) {
 	dir := copyTestdata(t)
 	keyPEM := goCerts(t, dir)
-	c, err := Load(context.Background(), dir) // a directory means its swanctl.conf
+	c, err := loadConf(context.Background(), dir) // a directory means its swanctl.conf
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ secrets {
 	ike-badhex { secret = 0xzz }
 }`)
 	writeFile(t, filepath.Join(dir, "private", "enc.pem"), "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")
-	c, err := Load(context.Background(), filepath.Join(dir, "swanctl.conf"))
+	c, err := loadConf(context.Background(), filepath.Join(dir, "swanctl.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestEncryptedKeys(t *testing.T) {
 		rsa-k { file = k.pem
 		        secret = des3-pass }
 	}`)
-	c, err := Load(context.Background(), dir)
+	c, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestConfSecrets(t *testing.T) {
 		token-t { handle = 0a0b
 		          pin = 123456 }
 	}`)
-	c, err := Load(context.Background(), dir)
+	c, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

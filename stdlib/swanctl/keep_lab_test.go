@@ -118,13 +118,13 @@ connections {
 }
 
 // applyGo loads the swanctl directory dir and applies it with c.
-func applyGo(t *testing.T, ctx context.Context, c *vici.Client, dir string) *Report {
+func applyGo(t *testing.T, ctx context.Context, c *vici.Client, dir string) *applyReport {
 	t.Helper()
-	conf, err := Load(context.Background(), dir)
+	conf, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	report, err := Apply(ctx, c, conf, false)
+	report, err := applyConf(ctx, c, conf, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func applyGo(t *testing.T, ctx context.Context, c *vici.Client, dir string) *Rep
 }
 
 // wantChanges checks the kind-and-name of every change with verdict.
-func wantChanges(t *testing.T, r *Report, verdict string, want ...string) {
+func wantChanges(t *testing.T, r *applyReport, verdict string, want ...string) {
 	t.Helper()
 	var got []string
 	for _, c := range r.With(verdict) {

@@ -79,7 +79,7 @@ type module struct {
 // load reads the configuration at path (see Load) and tells m.seen its
 // secrets.
 func (m *module) load(ctx context.Context, path string) (*Conf, error) {
-	conf, err := Load(ctx, path)
+	conf, err := loadConf(ctx, path)
 	if err == nil && m.seen != nil {
 		for _, secret := range conf.Secrets {
 			m.seen(secret)
@@ -180,7 +180,7 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	report, err := Apply(ctx, c, conf, dryRun)
+	report, err := applyConf(ctx, c, conf, dryRun)
 	if report != nil && m.stdout != nil {
 		report.Print(m.stdout)
 	}
@@ -202,7 +202,7 @@ func defaultPath() string {
 	return "/etc/swanctl"
 }
 
-func reportValue(r *Report) *starlark.Dict {
+func reportValue(r *applyReport) *starlark.Dict {
 	d := starlark.NewDict(8)
 	_ = d.SetKey(starlark.String("path"), starlark.String(r.Path))
 	_ = d.SetKey(starlark.String("dry_run"), starlark.Bool(r.DryRun))

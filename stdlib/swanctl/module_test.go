@@ -175,7 +175,7 @@ func TestLoadConfLarge(t *testing.T) {
 		t.Fatalf("the test config is only %d bytes", b.Len())
 	}
 	writeFile(t, dir+"/swanctl.conf", b.String())
-	conf, err := Load(context.Background(), dir)
+	conf, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +199,10 @@ func TestLoadCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("interrupted (Ctrl-C)")
 	cancel(cause)
-	if _, err := Load(ctx, dir); !errors.Is(err, cause) || !strings.Contains(err.Error(), "reading stopped") {
+	if _, err := loadConf(ctx, dir); !errors.Is(err, cause) || !strings.Contains(err.Error(), "reading stopped") {
 		t.Fatalf("got %v, want loading stopped by %v", err, cause)
 	}
-	if _, err := Load(context.Background(), dir); err != nil {
+	if _, err := loadConf(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -213,7 +213,7 @@ func TestCredentialLimit(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir+"/swanctl.conf", "")
 	writeFile(t, dir+"/x509/huge.pem", strings.Repeat("x", MaxCredentialSize+1))
-	conf, err := Load(context.Background(), dir)
+	conf, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,13 +91,13 @@ func (m *module) plan(thread *starlark.Thread, b *starlark.Builtin, args starlar
 
 // plan reads both configurations and the daemon's state.
 func (pm *planMember) plan(ctx context.Context, client func(context.Context) (*vici.Client, error)) {
-	next, err := Load(ctx, pm.conf)
+	next, err := loadConf(ctx, pm.conf)
 	if err != nil {
 		pm.err, pm.reason = fmt.Errorf("conf: %w", err), ReasonFiles
 		return
 	}
 	pm.confs = append(pm.confs, next)
-	prev, err := Load(ctx, pm.prev)
+	prev, err := loadConf(ctx, pm.prev)
 	if err != nil {
 		pm.err, pm.reason = fmt.Errorf("previous: %w", err), ReasonFiles
 		return
@@ -203,13 +203,13 @@ func (pv *PlanValue) AttrNames() []string { return []string{"apply", "rollback"}
 
 // apply is p.apply(prove=None): Update.Apply on every member at once.
 func (pv *PlanValue) apply(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	return pv.run(thread, b, args, kwargs, (*Update).Apply, func(u *Update) (*Report, *Proof) { return u.Report, u.Proof })
+	return pv.run(thread, b, args, kwargs, (*Update).Apply, func(u *Update) (*applyReport, *Proof) { return u.Report, u.Proof })
 }
 
 // rollback is p.rollback(prove=None): Update.Rollback on every member
 // that apply reached.
 func (pv *PlanValue) rollback(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	return pv.run(thread, b, args, kwargs, (*Update).Rollback, func(u *Update) (*Report, *Proof) { return u.RollbackReport, u.RollbackProof })
+	return pv.run(thread, b, args, kwargs, (*Update).Rollback, func(u *Update) (*applyReport, *Proof) { return u.RollbackReport, u.RollbackProof })
 }
 
 // outcome is what apply or rollback did on one member.
@@ -219,7 +219,7 @@ type outcome struct {
 }
 
 func (pv *PlanValue) run(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple,
-	op func(*Update, context.Context, time.Duration) error, results func(*Update) (*Report, *Proof)) (starlark.Value, error) {
+	op func(*Update, context.Context, time.Duration) error, results func(*Update) (*applyReport, *Proof)) (starlark.Value, error) {
 	var prove starctx.Duration
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "prove?", &prove); err != nil {
 		return nil, err
@@ -251,11 +251,11 @@ func (pv *PlanValue) run(thread *starlark.Thread, b *starlark.Builtin, args star
 //
 //	{"ok": bool, "applied": bool, "error": str or None, "reason": str or None,
 //	 "report": {...} or None, "proof": {...} or None, "seconds": float}
-func (pm *planMember) outcomeValue(ctx context.Context, o outcome, results func(*Update) (*Report, *Proof)) *starlark.Dict {
+func (pm *planMember) outcomeValue(ctx context.Context, o outcome, results func(*Update) (*applyReport, *Proof)) *starlark.Dict {
 	d := starlark.NewDict(8)
 	set := func(k string, v starlark.Value) { _ = d.SetKey(starlark.String(k), v) }
 	err, reason := o.err, ""
-	var report *Report
+	var report *applyReport
 	var proof *Proof
 	applied := false
 	if pm.u == nil {

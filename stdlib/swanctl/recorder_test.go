@@ -176,7 +176,7 @@ func TestTranslationMatchesSwanctl(t *testing.T) {
 				t.Fatalf("swanctl: %v\n%s", err, out)
 			}
 			want := rec.loads()
-			conf, err := Load(context.Background(), path)
+			conf, err := loadConf(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -182,7 +182,7 @@ func newReloadLab(t *testing.T) *reloadLab {
 }
 
 // load applies p to a, failing the test on any failure.
-func (r *reloadLab) load(t *testing.T, p reloadConf) *Report {
+func (r *reloadLab) load(t *testing.T, p reloadConf) *applyReport {
 	t.Helper()
 	writeFile(t, filepath.Join(r.dir, "swanctl.conf"), p.text())
 	report := applyGo(t, r.ctx, r.a, r.dir)
@@ -531,7 +531,7 @@ func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
 	for i, p := range []reloadConf{prev, next} {
 		dir := t.TempDir()
 		writeFile(t, filepath.Join(dir, "swanctl.conf"), p.text())
-		c, err := Load(r.ctx, dir)
+		c, err := loadConf(r.ctx, dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,7 @@ import (
 func loadText(t *testing.T, dir, text string) *Conf {
 	t.Helper()
 	writeFile(t, filepath.Join(dir, "swanctl.conf"), text)
-	c, err := Load(context.Background(), dir)
+	c, err := loadConf(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,11 @@ type Update struct {
 	// Applied is set once a load command may have been sent: a rollback
 	// has something to undo.
 	Applied bool
-	Report  *Report // the apply's report
-	Proof   *Proof  // the apply's proof (nil without one)
+	Report  *applyReport // the apply's report
+	Proof   *Proof       // the apply's proof (nil without one)
 	// RolledBack is set once Rollback ran; its report and proof follow.
 	RolledBack     bool
-	RollbackReport *Report
+	RollbackReport *applyReport
 	RollbackProof  *Proof
 }
 
@@ -50,7 +50,7 @@ var (
 	ErrProblems = errors.New("the change cannot be applied as it is")
 )
 
-// Apply loads the new configuration as Apply does and, with prove > 0,
+// Apply loads the new configuration as applyConf does and, with prove > 0,
 // proves it within that time: every child that was up (and is still
 // configured) and every child charon initiates is up under the new
 // configuration, in fresh SAs where charon kept old ones, which are
@@ -69,7 +69,7 @@ func (u *Update) Apply(ctx context.Context, prove time.Duration) error {
 	}
 	u.Before = before
 	u.Applied = true
-	report, err := Apply(ctx, u.c, u.next, false)
+	report, err := applyConf(ctx, u.c, u.next, false)
 	u.Report = report
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (u *Update) Rollback(ctx context.Context, prove time.Duration) error {
 	for id := range snapshotIDs(u.Before) {
 		delete(old, id)
 	}
-	report, err := Apply(ctx, u.c, u.prev, false)
+	report, err := applyConf(ctx, u.c, u.prev, false)
 	u.RollbackReport = report
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func TestUpdate(t *testing.T) {
 		for i, p := range []reloadConf{prev, next} {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "swanctl.conf"), p.text())
-			c, err := Load(r.ctx, dir)
+			c, err := loadConf(r.ctx, dir)
 			if err != nil {
 				t.Fatal(err)
 			}

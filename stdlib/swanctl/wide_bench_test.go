@@ -21,7 +21,7 @@ func BenchmarkLoadWide(b *testing.B) {
 		writeFile(b, dir+"/swanctl.conf", sb.String())
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Load(context.Background(), dir); err != nil {
+				if _, err := loadConf(context.Background(), dir); err != nil {
 					b.Fatal(err)
 				}
 			}
