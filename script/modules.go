@@ -36,7 +36,7 @@ func (r *Runtime) newRegistry() *registry.Registry {
 			http.Spec(r.servers),
 			file.Spec(),
 			table.Spec(r.vici),
-			swanctl.Spec(r.vici.Client, r.stdout, r.secrets.Add),
+			swanctl.Spec(swanctl.Config{Client: r.vici.Client, Stdout: r.stdout, Seen: r.secrets.Add, MaxListing: r.vici.MaxListing()}),
 			x509.Spec(),
 		},
 	}

@@ -3,6 +3,8 @@ package starlarkvici
 import (
 	"fmt"
 	"sync"
+
+	"github.com/vicish/vicish/internal/bytesize"
 )
 
 // Budgets keep what a daemon sends from taking memory without bound: a
@@ -72,22 +74,5 @@ type ListingError struct {
 func (e *ListingError) Error() string {
 	return fmt.Sprintf("the listing's first %d entries (%s from the daemon) take more memory than its budget of %s; "+
 		"pass each= to handle the entries one at a time (e.g. each=lambda e: print(e)), or raise the budget (vicish --max-listing)",
-		e.Entries, sizeText(e.Received), sizeText(e.Budget))
-}
-
-// sizeText writes n bytes for a person: "512 MiB", "1.5 GiB", "900 KiB".
-func sizeText(n int) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
-	v, u := float64(n), 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	switch {
-	case u == 0:
-		return fmt.Sprintf("%d bytes", n)
-	case v == float64(int(v)):
-		return fmt.Sprintf("%d %s", int(v), units[u])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[u])
+		e.Entries, bytesize.Text(e.Received), bytesize.Text(e.Budget))
 }

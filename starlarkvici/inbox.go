@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vicish/vicish/internal/bytesize"
 	"github.com/vicish/vicish/starctx"
 	"github.com/vicish/vicish/vici"
 )
@@ -131,7 +132,7 @@ func (e overflowError) Error() string {
 		return fmt.Sprintf("more than %d events were queued", maxQueued)
 	}
 	return fmt.Sprintf("%d events taking %s were queued, and the next would have passed the session's budget of %s (vicish --max-event-queue)",
-		e.count, sizeText(e.bytes), sizeText(e.limit))
+		e.count, bytesize.Text(e.bytes), bytesize.Text(e.limit))
 }
 
 func (overflowError) Unwrap() error { return vici.ErrOverflow }

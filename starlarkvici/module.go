@@ -175,6 +175,11 @@ func (m *Module) Client(ctx context.Context) (*vici.Client, error) {
 	return m.def.auxClient(ctx)
 }
 
+// MaxListing returns the budget of a listing collected into a list, in
+// bytes: Config.MaxListing with its default filled in, 0 for none. A host
+// gives the other modules that collect listings (swanctl) the same one.
+func (m *Module) MaxListing() int { return m.cfg.MaxListing }
+
 // URI returns the URI the default session uses (or will use).
 func (m *Module) URI() string { return m.def.resolvedURI() }
 

@@ -135,7 +135,7 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	defer release()
 	predeclared := starlark.StringDict{
 		"vici":     mod,
-		"swanctl":  swanctl.NewModule(mod.Client, io.Discard, nil),
+		"swanctl":  swanctl.NewModule(swanctl.Config{Client: mod.Client, Stdout: io.Discard}),
 		"lab":      labValue(l),
 		"fixtures": fixtures(t),
 		"struct":   starlark.NewBuiltin("struct", starlarkstruct.Make),

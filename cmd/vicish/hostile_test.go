@@ -159,3 +159,72 @@ if len(calls) > 6:
 		})
 	}
 }
+
+// swanctlPeer is a fake daemon that answers the queries of swanctl.apply
+// and swanctl.plan with nothing, except command, whose listing never
+// ends.
+func swanctlPeer(command, event string, entry *vici.Message) *vicitest.Daemon {
+	empty := func(*vicitest.Conn, *vici.Message) *vici.Message { return vici.NewMessage() }
+	d := &vicitest.Daemon{Commands: map[string]vicitest.Handler{},
+		Events: []string{"list-sa", "list-conn", "list-cert", "list-authority"}}
+	for _, cmd := range []string{"get-keys", "get-shared", "list-certs", "get-authorities", "list-authorities",
+		"get-pools", "get-conns", "list-sas", "list-conns", "load-conn"} {
+		d.Commands[cmd] = empty
+	}
+	d.Commands[command] = vicitest.Endless(event, entry)
+	return d
+}
+
+// What swanctl.apply and swanctl.plan collect from a daemon is bounded
+// by the same budget as the vici module's listings (--max-listing): a
+// peer that streams list-conns or list-sas forever gets the budget's
+// error, within the memory limit (issue 16).
+func TestHostilePeerSwanctl(t *testing.T) {
+	dir := t.TempDir()
+	conf := "connections {\n gw {\n  remote_addrs = 192.0.2.2\n  local { auth = psk }\n  remote { auth = psk }\n  children { net { remote_ts = 10.2.0.0/16 } }\n }\n}\n"
+	if err := os.WriteFile(dir+"/swanctl.conf", []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := vicitest.Entry(500 << 10)
+	apply := "swanctl.apply(" + strconv.Quote(dir) + ")"
+	plan := "print(swanctl.plan(" + strconv.Quote(dir) + ", " + strconv.Quote(dir) + "))"
+	cases := []struct {
+		name   string
+		daemon *vicitest.Daemon
+		args   []string
+		code   int
+		want   []string // in stderr, or in stdout when code is 0
+	}{
+		{"apply, endless list-conns", swanctlPeer("list-conns", "list-conn", big),
+			[]string{"-e", apply}, 1,
+			[]string{"swanctl.apply: list-conns: the first ", " list-conn entries (", " kept) are more than the budget of 512 MiB for a listing", "vicish --max-listing"}},
+		{"plan, endless list-sas", swanctlPeer("list-sas", "list-sa", big),
+			[]string{"-c", plan}, 0,
+			[]string{"plan for unix://", ": budget: list-sas: the first ", "budget of 512 MiB"}},
+		{"plan, endless list-conns, a lowered budget", swanctlPeer("list-conns", "list-conn", big),
+			[]string{"--max-listing", "16MiB", "-c", plan}, 0,
+			[]string{": budget: list-conns: the first ", "budget of 16 MiB"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			uri := hostilePeer(t, tc.daemon)
+			r := runLimited(t, 2*time.Minute, append([]string{"--uri", uri}, tc.args...)...)
+			out := r.stderr
+			if tc.code == 0 {
+				out = r.stdout
+			}
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d", r.code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			if strings.Contains(r.stderr, "fatal error") || strings.Contains(r.stderr, "goroutine ") || t.Failed() {
+				t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/vicish/vicish/capability"
+	"github.com/vicish/vicish/internal/bytesize"
 	"github.com/vicish/vicish/internal/readfile"
 	"github.com/vicish/vicish/internal/recording"
 	"github.com/vicish/vicish/internal/version"
@@ -76,8 +77,9 @@ Flags (before FILE, -c or -e; what follows belongs to the script):
                      unix:///var/run/charon.vici)
   --deadline SECS    client-side limit for each command, e.g. 10 or 1.5 or 2m
                      (default: none)
-  --max-listing SIZE memory a listing collected into a list may take, e.g.
-                     2GiB (default: 512MiB; 0: no limit); each= needs none
+  --max-listing SIZE memory a listing collected into a list (or by
+                     swanctl.apply and plan) may take, e.g. 2GiB
+                     (default: 512MiB; 0: no limit); each= needs none
   --max-event-queue SIZE
                      memory the events waiting for one session's callbacks
                      may take (default: 64MiB; 0: no limit)
@@ -434,23 +436,14 @@ func newFlagSet(opts *options, granted map[capability.Capability]bool, showVersi
 	return fs
 }
 
-// parseSize reads a memory size for --max-listing and --max-event-queue:
-// a whole number of bytes, or with a unit K, M, G or KiB, MiB, GiB (the
-// same, binary), e.g. 512MiB or 2G. 0 means no limit (-1 for the vici
-// module's Config).
+// parseSize reads a memory size for --max-listing and --max-event-queue
+// (bytesize.Parse). 0 means no limit: -1 for the vici module's Config.
 func parseSize(s string) (int, error) {
-	num := strings.TrimRight(s, "KMGiBkmgib")
-	unit := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "b"))
-	shift := map[string]uint{"": 0, "k": 10, "ki": 10, "m": 20, "mi": 20, "g": 30, "gi": 30}
-	sh, okUnit := shift[unit]
-	n, err := strconv.ParseUint(strings.TrimSpace(num), 10, 64)
-	if err != nil || !okUnit || n > 1<<40>>sh {
-		return 0, fmt.Errorf("%q is not a size: write bytes, or a number with K, M or G (KiB, MiB, GiB), e.g. 512MiB", s)
-	}
-	if n == 0 {
+	n, err := bytesize.Parse(s)
+	if n == 0 && err == nil {
 		return -1, nil
 	}
-	return int(n << sh), nil
+	return n, err
 }
 
 // indexOfCode returns the index in args just after -c CODE or -e EXPR.

@@ -117,7 +117,7 @@ func setOf(names []string) map[string]bool {
 type applier struct {
 	loadFailures int // failed loads (not unloads), for the stage rule
 	ctx          context.Context
-	c            *vici.Client
+	c            daemon
 	dry          bool
 	report       *applyReport
 }
@@ -132,13 +132,18 @@ func (a *applier) call(cmd string, req *vici.Message) (*vici.Message, error) {
 // named collects the sections of a streamed listing by their name.
 func (a *applier) named(cmd, event string) (map[string]*vici.Message, error) {
 	out := map[string]*vici.Message{}
-	_, err := a.c.CallStream(a.ctx, cmd, event, vici.NewMessage(), func(m *vici.Message) error {
+	err := a.c.collect(a.ctx, cmd, event, nil, func(m *vici.Message) int {
+		held := 0
 		for e := range m.All() {
 			if e.Kind == vici.KindSection {
 				out[e.Name] = e.Section
+				held += heldString(e.Name) + mapEntry
 			}
 		}
-		return nil
+		if held > 0 { // the sections keep m
+			held += m.MemSize()
+		}
+		return held
 	})
 	return out, err
 }
@@ -154,13 +159,9 @@ func (a *applier) snapshotCreds(st *state) error {
 	}
 	st.shared = r.List("keys")
 	st.certs = map[string]bool{}
-	_, err = a.c.CallStream(a.ctx, "list-certs", "list-cert", vici.NewMessage(), func(m *vici.Message) error {
-		if e, ok := m.Lookup("data"); ok {
-			st.certs[string(e.Value)] = true
-		}
-		return nil
+	return a.c.collect(a.ctx, "list-certs", "list-cert", nil, func(m *vici.Message) int {
+		return certDER(st.certs, m)
 	})
-	return err
 }
 
 func (a *applier) add(kind, name, verdict string, err error) {
@@ -184,7 +185,7 @@ func (a *applier) add(kind, name, verdict string, err error) {
 // or key whose new version the daemon refused, apply keeps it. The error
 // is for failures to talk to the daemon;
 // per-item failures are in the report (see applyReport.Err).
-func applyConf(ctx context.Context, c *vici.Client, conf *Conf, dryRun bool) (*applyReport, error) {
+func applyConf(ctx context.Context, c daemon, conf *Conf, dryRun bool) (*applyReport, error) {
 	a := &applier{ctx: ctx, c: c, dry: dryRun, report: &applyReport{Path: conf.Path, DryRun: dryRun}}
 	var st state
 	if err := a.snapshotCreds(&st); err != nil {
@@ -465,4 +466,4 @@ func equalMessages(x, y *vici.Message) bool {
 }
 
 // errNoClient explains a missing client function.
-var errNoClient = errors.New("no VICI client: the host gave swanctl.NewModule no client function")
+var errNoClient = errors.New("no VICI client: the host gave the swanctl module no Config.Client")

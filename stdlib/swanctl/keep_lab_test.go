@@ -124,7 +124,7 @@ func applyGo(t *testing.T, ctx context.Context, c *vici.Client, dir string) *app
 	if err != nil {
 		t.Fatal(err)
 	}
-	report, err := applyConf(ctx, c, conf, false)
+	report, err := applyConf(ctx, daemon{Client: c}, conf, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func diffStates(t *testing.T, what string, want, got daemonState) {
 func applyStar(t *testing.T, c *vici.Client, path string, dryRun bool) (map[string][]string, string) {
 	t.Helper()
 	var out bytes.Buffer
-	mod := NewModule(func(context.Context) (*vici.Client, error) { return c, nil }, &out, nil)
+	mod := NewModule(Config{Client: func(context.Context) (*vici.Client, error) { return c, nil }, Stdout: &out})
 	g, err := runStar(t, mod, &out, `report = swanctl.apply(path, dry_run = dry)`,
 		starlark.StringDict{"path": starlark.String(path), "dry": starlark.Bool(dryRun)})
 	if err != nil {
@@ -271,7 +271,7 @@ func TestApplyMatchesSwanctl(t *testing.T) {
 		t.Fatalf("swanctl --load-all %s: err %v\n%s", bad, err, out)
 	}
 	var out bytes.Buffer
-	mod := NewModule(func(context.Context) (*vici.Client, error) { return cb, nil }, &out, nil)
+	mod := NewModule(Config{Client: func(context.Context) (*vici.Client, error) { return cb, nil }, Stdout: &out})
 	_, err = runStar(t, mod, &out, `swanctl.apply(path)`, starlark.StringDict{"path": starlark.String(bad)})
 	if err == nil || !strings.Contains(err.Error(), "swanctl.apply: 1 item(s) of") ||
 		!strings.Contains(err.Error(), "conn bad: vici: load-conn: unknown option: bogus_option") {

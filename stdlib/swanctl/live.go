@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/vicish/vicish/vici"
 )
@@ -35,14 +36,16 @@ func (s IKESA) up() bool { return s.State == "ESTABLISHED" }
 func (c ChildSA) installed() bool { return c.State == "INSTALLED" }
 
 // listSAs returns the daemon's IKE_SAs.
-func listSAs(ctx context.Context, c *vici.Client) ([]IKESA, error) {
+func listSAs(ctx context.Context, c daemon) ([]IKESA, error) {
 	var out []IKESA
-	_, err := c.CallStream(ctx, "list-sas", "list-sa", vici.NewMessage(), func(m *vici.Message) error {
+	err := c.collect(ctx, "list-sas", "list-sa", nil, func(m *vici.Message) int {
+		held := 0
 		for _, e := range m.Entries() {
 			if e.Kind != vici.KindSection {
 				continue
 			}
-			sa := IKESA{ID: e.Section.Get("uniqueid"), Conn: e.Name, State: e.Section.Get("state"),
+			// Get copies; a name is a view of m, which it would keep.
+			sa := IKESA{ID: e.Section.Get("uniqueid"), Conn: strings.Clone(e.Name), State: e.Section.Get("state"),
 				Busy: len(e.Section.List("tasks-queued"))+len(e.Section.List("tasks-active")) > 0}
 			if cs := e.Section.Section("child-sas"); cs != nil {
 				for _, ce := range cs.Entries() {
@@ -53,10 +56,21 @@ func listSAs(ctx context.Context, c *vici.Client) ([]IKESA, error) {
 				}
 			}
 			out = append(out, sa)
+			held += sa.memSize()
 		}
-		return nil
+		return held
 	})
 	return out, err
+}
+
+// memSize is about how many bytes s takes in memory, its children
+// included (and its place in a slice).
+func (s IKESA) memSize() int {
+	n := int(unsafe.Sizeof(s)) + len(s.ID) + len(s.Conn) + len(s.State)
+	for _, c := range s.Children {
+		n += int(unsafe.Sizeof(c)) + len(c.ID) + len(c.Name) + len(c.State)
+	}
+	return n
 }
 
 // liveState is what a plan reads from the daemon: its version, SAs and
@@ -73,7 +87,7 @@ type liveState struct {
 }
 
 // readDaemon asks the daemon for what a plan needs.
-func readDaemon(ctx context.Context, c *vici.Client) (*liveState, error) {
+func readDaemon(ctx context.Context, c daemon) (*liveState, error) {
 	st := &liveState{conns: map[string][]string{}, pools: map[string]int{}, certDERs: map[string]bool{}}
 	v, err := c.Call(ctx, "version", nil)
 	if err != nil {
@@ -83,18 +97,23 @@ func readDaemon(ctx context.Context, c *vici.Client) (*liveState, error) {
 	if st.sas, err = listSAs(ctx, c); err != nil {
 		return nil, err
 	}
-	_, err = c.CallStream(ctx, "list-conns", "list-conn", vici.NewMessage(), func(m *vici.Message) error {
+	err = c.collect(ctx, "list-conns", "list-conn", nil, func(m *vici.Message) int {
+		held := 0
 		for _, e := range m.Entries() {
 			if e.Kind != vici.KindSection {
 				continue
 			}
-			var children []string
+			var children []string // names are views of m: copies, so as not to keep it
 			if cs := e.Section.Section("children"); cs != nil {
-				children = cs.Keys()
+				for c := range cs.All() {
+					children = append(children, strings.Clone(c.Name))
+					held += heldString(c.Name)
+				}
 			}
-			st.conns[e.Name] = children
+			st.conns[strings.Clone(e.Name)] = children
+			held += heldString(e.Name) + mapEntry
 		}
-		return nil
+		return held
 	})
 	if err != nil {
 		return nil, err
@@ -119,13 +138,21 @@ func readDaemon(ctx context.Context, c *vici.Client) (*liveState, error) {
 		}
 		*q.into = r.List(q.key)
 	}
-	_, err = c.CallStream(ctx, "list-certs", "list-cert", vici.NewMessage(), func(m *vici.Message) error {
-		if e, ok := m.Lookup("data"); ok {
-			st.certDERs[string(e.Value)] = true
-		}
-		return nil
+	err = c.collect(ctx, "list-certs", "list-cert", nil, func(m *vici.Message) int {
+		return certDER(st.certDERs, m)
 	})
 	return st, err
+}
+
+// certDER adds the DER of the certificate a list-cert entry shows to
+// ders, and returns about how many bytes that takes.
+func certDER(ders map[string]bool, m *vici.Message) int {
+	e, ok := m.Lookup("data")
+	if !ok {
+		return 0
+	}
+	ders[string(e.Value)] = true
+	return stringHeader + len(e.Value) + mapEntry
 }
 
 // v6 reports whether the daemon is strongSwan 6 or newer, whose reaction

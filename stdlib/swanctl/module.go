@@ -61,28 +61,44 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// NewModule returns the "swanctl" module. client gives the VICI client
-// apply talks to (e.g. the vici module's default session); apply prints its
-// report to stdout. seen, if not nil, is given each secret of every
-// configuration load_conf or apply reads (Conf.Secrets) before either
-// returns or loads anything: a host that redacts secrets learns them there.
-func NewModule(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer, seen func(secret string)) *starlarkstruct.Module {
-	return Spec(client, stdout, seen).Build(nil)
+// Config is what a host gives the swanctl module.
+type Config struct {
+	// Client gives the VICI client apply and plan talk to when given no
+	// target= (e.g. the vici module's default session); nil: they need
+	// a target.
+	Client func(ctx context.Context) (*vici.Client, error)
+	// Stdout is where apply prints its report; nil: nowhere.
+	Stdout io.Writer
+	// Seen, if not nil, is given each secret of every configuration
+	// load_conf, apply or plan reads (Conf.Secrets) before they return
+	// or load anything: a host that redacts secrets learns them there.
+	Seen func(secret string)
+	// MaxListing is the most, in bytes, that one streamed listing of the
+	// daemon (list-sas, list-conns, list-certs, ...) that apply, plan and
+	// their proofs collect may be: what the daemon sends of it, or the
+	// memory what the module keeps of it takes where that is more. One
+	// entry more fails the command with an error that names it, what came
+	// and the budget. 0 means no limit: the vicish
+	// runtime gives the vici module's budget (vicish --max-listing,
+	// starlarkvici.Module.MaxListing), so that a hostile daemon streaming
+	// a listing forever cannot take the process's memory.
+	MaxListing int
 }
+
+// NewModule returns the "swanctl" module for cfg.
+func NewModule(cfg Config) *starlarkstruct.Module { return Spec(cfg).Build(nil) }
 
 type module struct {
-	client func(ctx context.Context) (*vici.Client, error)
-	stdout io.Writer
-	seen   func(secret string)
+	cfg Config
 }
 
-// load reads the configuration at path (see Load) and tells m.seen its
+// load reads the configuration at path (see loadConf) and tells Seen its
 // secrets.
 func (m *module) load(ctx context.Context, path string) (*Conf, error) {
 	conf, err := loadConf(ctx, path)
-	if err == nil && m.seen != nil {
+	if err == nil && m.cfg.Seen != nil {
 		for _, secret := range conf.Secrets {
-			m.seen(secret)
+			m.cfg.Seen(secret)
 		}
 	}
 	return conf, err
@@ -176,13 +192,13 @@ func (m *module) apply(thread *starlark.Thread, b *starlark.Builtin, args starla
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	ctx := starctx.From(thread)
-	c, err := ts[0].client(ctx)
+	d, err := ts[0].daemon(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	report, err := applyConf(ctx, c, conf, dryRun)
-	if report != nil && m.stdout != nil {
-		report.Print(m.stdout)
+	report, err := applyConf(ctx, d, conf, dryRun)
+	if report != nil && m.cfg.Stdout != nil {
+		report.Print(m.cfg.Stdout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)

@@ -30,7 +30,7 @@ func TestLoadConfStarlark(t *testing.T) {
 	dir := copyTestdata(t)
 	goCerts(t, dir)
 	var out bytes.Buffer
-	mod := NewModule(nil, &out, nil)
+	mod := NewModule(Config{Stdout: &out})
 	g, err := runStar(t, mod, &out, `
 conf = swanctl.load_conf(dir + "/swanctl.conf")
 print(conf)
@@ -81,7 +81,7 @@ func TestLoadConfErrors(t *testing.T) {
 	writeFile(t, dir+"/swanctl.conf", "connections { c { local { certs = nope.pem } } }\nsecrets { ike-x { id = y } }\n")
 	writeFile(t, dir+"/bad.conf", "connections {\n")
 	var out bytes.Buffer
-	mod := NewModule(nil, &out, nil)
+	mod := NewModule(Config{Stdout: &out})
 	for src, want := range map[string][]string{
 		`swanctl.load_conf(dir)`:               {"swanctl.load_conf", "conn c", "nope.pem", "secret ike-x: secrets.ike-x has no secret"},
 		`swanctl.load_conf(dir + "/bad.conf")`: {"swanctl.load_conf", "bad.conf:2", "not closed"},
@@ -105,9 +105,9 @@ func TestApplyClientError(t *testing.T) {
 	dir := copyTestdata(t)
 	goCerts(t, dir)
 	var out bytes.Buffer
-	mod := NewModule(func(context.Context) (*vici.Client, error) {
+	mod := NewModule(Config{Client: func(context.Context) (*vici.Client, error) {
 		return nil, errors.New("dial unix /nonexistent: is charon running?")
-	}, &out, nil)
+	}, Stdout: &out})
 	_, err := runStar(t, mod, &out, `swanctl.apply(dir, dry_run=True)`, starlark.StringDict{"dir": starlark.String(dir)})
 	if err == nil || !strings.Contains(err.Error(), "swanctl.apply: dial unix /nonexistent: is charon running?") {
 		t.Fatalf("err = %v", err)
@@ -119,7 +119,7 @@ func TestLoadConfDefaultPath(t *testing.T) {
 	goCerts(t, dir)
 	t.Setenv("SWANCTL_DIR", dir)
 	var out bytes.Buffer
-	g, err := runStar(t, NewModule(nil, &out, nil), &out, `conf = swanctl.load_conf()`, nil)
+	g, err := runStar(t, NewModule(Config{Stdout: &out}), &out, `conf = swanctl.load_conf()`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestLoadConfNotRegular(t *testing.T) {
 	writeFile(t, dir+"/certs.conf", "connections { c { local { certs = /dev/urandom } } }\n")
 	writeFile(t, dir+"/include.conf", "include /dev/zero\nconnections { c { remote_addrs = 192.0.2.9 } }\n")
 	var out bytes.Buffer
-	mod := NewModule(nil, &out, nil)
+	mod := NewModule(Config{Stdout: &out})
 	for src, want := range map[string]string{
 		`swanctl.load_conf("/dev/zero")`:               "swanctl.load_conf: read /dev/zero: not a regular file: it is a character device",
 		`swanctl.load_conf("/dev/urandom")`:            "swanctl.load_conf: read /dev/urandom: not a regular file: it is a character device",

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/vicish/vicish/vici"
 )
 
 // Effects of a configuration change on a live SA, as charon behaves
@@ -68,9 +66,9 @@ type Plan struct {
 	t *transition
 }
 
-// NewPlan plans applying next over prev (the configuration the daemon
-// has now, as files) on the daemon c talks to. name labels it.
-func NewPlan(ctx context.Context, c *vici.Client, name string, next, prev *Conf) (*Plan, error) {
+// newPlan plans applying next over prev (the configuration the daemon
+// has now, as files) on daemon c. name labels it.
+func newPlan(ctx context.Context, c daemon, name string, next, prev *Conf) (*Plan, error) {
 	st, err := readDaemon(ctx, c)
 	if err != nil {
 		return nil, err

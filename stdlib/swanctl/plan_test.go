@@ -62,7 +62,7 @@ func TestPlanArguments(t *testing.T) {
 		{`swanctl.apply(dir + "/new", target = group)`, "swanctl.apply: target: a group is several daemons"},
 	} {
 		var out bytes.Buffer
-		_, err := runStar(t, NewModule(nil, &out, nil), &out, tc.src, extra)
+		_, err := runStar(t, NewModule(Config{Stdout: &out}), &out, tc.src, extra)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.src, err, tc.want)
 		}
@@ -71,7 +71,7 @@ func TestPlanArguments(t *testing.T) {
 	// Members that fail: unreachable, unreadable files. The plan says so
 	// per member; apply and rollback touch nothing.
 	var out bytes.Buffer
-	g, err := runStar(t, NewModule(nil, &out, nil), &out, `
+	g, err := runStar(t, NewModule(Config{Stdout: &out}), &out, `
 p = swanctl.plan({"gw1": dir + "/new", "gw2": dir + "/bad"}, {"gw1": dir + "/old", "gw2": dir + "/old"}, target = group)
 text = str(p)
 names = list(p)

@@ -71,17 +71,17 @@ func (m *module) plan(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	var wg sync.WaitGroup
 	for i, pm := range pv.members {
-		wg.Go(func() { pm.plan(ctx, ts[i].client) })
+		wg.Go(func() { pm.plan(ctx, ts[i]) })
 	}
 	wg.Wait()
 	if err := starctx.Interrupted(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if m.seen != nil {
+	if m.cfg.Seen != nil {
 		for _, pm := range pv.members {
 			for _, c := range pm.confs {
 				for _, secret := range c.Secrets {
-					m.seen(secret)
+					m.cfg.Seen(secret)
 				}
 			}
 		}
@@ -90,7 +90,7 @@ func (m *module) plan(thread *starlark.Thread, b *starlark.Builtin, args starlar
 }
 
 // plan reads both configurations and the daemon's state.
-func (pm *planMember) plan(ctx context.Context, client func(context.Context) (*vici.Client, error)) {
+func (pm *planMember) plan(ctx context.Context, t namedTarget) {
 	next, err := loadConf(ctx, pm.conf)
 	if err != nil {
 		pm.err, pm.reason = fmt.Errorf("conf: %w", err), ReasonFiles
@@ -103,17 +103,17 @@ func (pm *planMember) plan(ctx context.Context, client func(context.Context) (*v
 		return
 	}
 	pm.confs = append(pm.confs, prev)
-	c, err := client(ctx)
+	d, err := t.daemon(ctx)
 	if err != nil {
-		pm.err, pm.reason = err, vici.Reason(err)
+		pm.err, pm.reason = err, reasonOf(err)
 		return
 	}
 	if pm.name == "" {
-		pm.name = c.URI()
+		pm.name = d.URI()
 	}
-	pm.u, err = NewUpdate(ctx, c, pm.name, next, prev)
+	pm.u, err = newUpdate(ctx, d, pm.name, next, prev)
 	if err != nil {
-		pm.err, pm.reason = err, vici.Reason(err)
+		pm.err, pm.reason = err, reasonOf(err)
 	}
 }
 
@@ -126,7 +126,18 @@ const (
 	ReasonLoad        = "load"        // the daemon refused an item
 	ReasonProof       = "proof"       // the configuration was loaded but not proven
 	ReasonInterrupted = "interrupted" // the script was interrupted
+	ReasonBudget      = "budget"      // a listing took more memory than its budget (Config.MaxListing)
 )
+
+// reasonOf is the reason for a failure to talk to a daemon: vici.Reason's,
+// or ReasonBudget.
+func reasonOf(err error) string {
+	var budget *listingError
+	if errors.As(err, &budget) {
+		return ReasonBudget
+	}
+	return vici.Reason(err)
+}
 
 // String implements starlark.Value: every member's plan as text.
 func (pv *PlanValue) String() string {
@@ -277,7 +288,7 @@ func (pm *planMember) outcomeValue(ctx context.Context, o outcome, results func(
 		case report != nil && report.Err() != nil:
 			reason = ReasonLoad
 		default:
-			reason = vici.Reason(err)
+			reason = reasonOf(err)
 		}
 	}
 	set("ok", starlark.Bool(err == nil))

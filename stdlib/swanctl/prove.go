@@ -49,7 +49,7 @@ const proofPoll = 100 * time.Millisecond
 // prover proves the configuration t.to on one daemon.
 type prover struct {
 	ctx context.Context
-	c   *vici.Client
+	c   daemon
 	t   *transition
 	// old are the SAs ("ike:<id>", "child:<id>") made under t.from: on
 	// applying, every SA live right before; on a rollback, those live
@@ -240,18 +240,21 @@ func (p *prover) up(e string, deadline time.Time, reauthed map[string]bool) bool
 func (p *prover) initiate(conn, child string, deadline time.Time) error {
 	req := vici.NewMessage().Set("ike", conn).Set("child", child).Set("timeout", ms(deadline))
 	var telling []string
-	_, err := p.c.CallStream(p.ctx, "initiate", "control-log", req, func(m *vici.Message) error {
+	told := map[string]bool{}
+	err := p.c.collect(p.ctx, "initiate", "control-log", req, func(m *vici.Message) int {
 		msg := m.Get("msg")
 		lower := strings.ToLower(msg)
 		if strings.HasPrefix(msg, "parsed ") || strings.HasPrefix(msg, "generating ") {
-			return nil // packet dumps
+			return 0 // packet dumps
 		}
 		if strings.Contains(lower, "fail") || strings.Contains(lower, "error") || strings.Contains(msg, "notify") && strings.Contains(msg, "received") {
-			if !slices.Contains(telling, msg) {
+			if !told[msg] {
+				told[msg] = true
 				telling = append(telling, msg)
+				return 2*stringHeader + len(msg) + mapEntry
 			}
 		}
-		return nil
+		return 0
 	})
 	if err != nil && len(telling) > 0 {
 		return fmt.Errorf("%w (charon: %s)", err, strings.Join(telling[max(0, len(telling)-3):], "; "))

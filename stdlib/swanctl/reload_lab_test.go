@@ -537,7 +537,7 @@ func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
 		}
 		confs[i] = c
 	}
-	plan, err := NewPlan(r.ctx, r.a, "a", confs[1], confs[0])
+	plan, err := newPlan(r.ctx, daemon{Client: r.a}, "a", confs[1], confs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,10 @@
 package swanctl
 
-import (
-	"context"
-	"io"
+import "github.com/vicish/vicish/registry"
 
-	"github.com/vicish/vicish/registry"
-	"github.com/vicish/vicish/vici"
-)
-
-// Spec is the module's table for a module whose apply talks to the client
-// that client gives, prints its report to stdout, and tells seen each
-// secret it reads (see NewModule).
-func Spec(client func(ctx context.Context) (*vici.Client, error), stdout io.Writer, seen func(secret string)) registry.Module {
-	m := &module{client: client, stdout: stdout, seen: seen}
+// Spec is the module's table for the module NewModule returns.
+func Spec(cfg Config) registry.Module {
+	m := &module{cfg: cfg}
 	return registry.Module{
 		Name:    "swanctl",
 		Summary: "load_conf(path), apply(path, dry_run=False, target=None), plan(conf, previous, target=None): swanctl.conf into daemons, with a change report, a plan of what it does to live SAs, proof and rollback",

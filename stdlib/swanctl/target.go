@@ -19,8 +19,15 @@ type Target interface {
 
 // namedTarget is one daemon of a target= argument.
 type namedTarget struct {
-	name   string // the member's name, the session's name; "" for the client's URI
-	client func(ctx context.Context) (*vici.Client, error)
+	name       string // the member's name, the session's name; "" for the client's URI
+	client     func(ctx context.Context) (*vici.Client, error)
+	maxListing int // Config.MaxListing
+}
+
+// daemon connects to the target.
+func (t namedTarget) daemon(ctx context.Context) (daemon, error) {
+	c, err := t.client(ctx)
+	return daemon{Client: c, maxListing: t.maxListing}, err
 }
 
 // targets resolves target=: None is the host's default session; a
@@ -29,13 +36,13 @@ type namedTarget struct {
 func (m *module) targets(fname string, v starlark.Value) (ts []namedTarget, many bool, err error) {
 	switch v := v.(type) {
 	case nil, starlark.NoneType:
-		client := m.client
+		client := m.cfg.Client
 		if client == nil {
 			client = func(context.Context) (*vici.Client, error) { return nil, errNoClient }
 		}
-		return []namedTarget{{client: client}}, false, nil
+		return []namedTarget{{client: client, maxListing: m.cfg.MaxListing}}, false, nil
 	case Target:
-		return []namedTarget{{name: nameOf(v), client: v.Client}}, false, nil
+		return []namedTarget{{name: nameOf(v), client: v.Client, maxListing: m.cfg.MaxListing}}, false, nil
 	}
 	mapping, isMap := v.(starlark.Mapping)
 	iterable, isIter := v.(starlark.Iterable)
@@ -58,7 +65,7 @@ func (m *module) targets(fname string, v starlark.Value) (ts []namedTarget, many
 		if !ok {
 			return nil, false, fmt.Errorf("%s: target: member %q is a %s, not a session", fname, name, member.Type())
 		}
-		ts = append(ts, namedTarget{name: name, client: t.Client})
+		ts = append(ts, namedTarget{name: name, client: t.Client, maxListing: m.cfg.MaxListing})
 	}
 	if len(ts) == 0 {
 		return nil, false, fmt.Errorf("%s: target: the group has no members", fname)

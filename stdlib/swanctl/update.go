@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/vicish/vicish/vici"
 )
 
 // Update is applying a plan to its daemon: Apply, prove, Rollback.
@@ -18,7 +16,7 @@ import (
 type Update struct {
 	Plan       *Plan
 	next, prev *Conf
-	c          *vici.Client
+	c          daemon
 
 	// Before are the live SAs right before the apply.
 	Before []IKESA
@@ -33,9 +31,9 @@ type Update struct {
 	RollbackProof  *Proof
 }
 
-// NewUpdate plans applying next over prev on the daemon c talks to.
-func NewUpdate(ctx context.Context, c *vici.Client, name string, next, prev *Conf) (*Update, error) {
-	p, err := NewPlan(ctx, c, name, next, prev)
+// newUpdate plans applying next over prev on daemon c.
+func newUpdate(ctx context.Context, c daemon, name string, next, prev *Conf) (*Update, error) {
+	p, err := newPlan(ctx, c, name, next, prev)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func TestUpdate(t *testing.T) {
 			}
 			confs[i] = c
 		}
-		u, err := NewUpdate(r.ctx, r.a, "a", confs[1], confs[0])
+		u, err := newUpdate(r.ctx, daemon{Client: r.a}, "a", confs[1], confs[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func TestPlanStarlark(t *testing.T) {
 	vmod := starlarkvici.NewModule(starlarkvici.Config{URI: r.l.Gateway("b").URI})
 	defer vmod.Close()
 	var out bytes.Buffer
-	g, err := runStar(t, NewModule(vmod.Client, &out, nil), &out, `
+	g, err := runStar(t, NewModule(Config{Client: vmod.Client, Stdout: &out}), &out, `
 g = vici.group({"a": a})
 p = swanctl.plan({"a": next}, {"a": prev}, target = g)
 print(p)
