@@ -25,7 +25,7 @@ const internSlots = 1024
 const internLen = 64
 
 // fromConverter converts messages to Starlark values straight from their
-// bytes (Message.All), building nothing in between. A streamed listing
+// bytes (a vici.Cursor), building nothing in between. A streamed listing
 // repeats the same names and many of the same values (states, modes,
 // algorithms) in every entry: one converter serves a whole command, and
 // short strings are interned, so that each distinct one is mostly a single
@@ -35,6 +35,7 @@ const internLen = 64
 // to use; it is not safe for concurrent use.
 type fromConverter struct {
 	slots *[internSlots]internSlot
+	raw   [][]byte // the items of the list being converted (views), reused
 	// made is about how many bytes the values made so far take (the
 	// listing budget counts with it): measured on go.starlark.net's
 	// dicts, lists and strings, within about 10% for every shape of entry
@@ -90,7 +91,9 @@ func (c *fromConverter) dict(m *vici.Message) *starlark.Dict {
 	}
 	d := starlark.NewDict(n)
 	c.made += dictSize(n)
-	for e := range m.All() {
+	cur := m.Cursor()
+	var e vici.Element
+	for cur.Next(&e) {
 		var v starlark.Value
 		switch e.Kind {
 		case vici.KindSection:
@@ -98,9 +101,10 @@ func (c *fromConverter) dict(m *vici.Message) *starlark.Dict {
 		case vici.KindList:
 			var items []starlark.Value
 			if e.Len() > 0 {
-				items = make([]starlark.Value, 0, e.Len())
-				for it := range e.Items() {
-					items = append(items, c.value(it))
+				c.raw = e.AppendItems(c.raw[:0])
+				items = make([]starlark.Value, len(c.raw))
+				for i, it := range c.raw {
+					items[i] = c.value(it)
 				}
 			}
 			v = starlark.NewList(items)

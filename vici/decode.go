@@ -357,15 +357,16 @@ func (m *Message) cursor() cursor {
 	return cursor{t: m.t, i: int(m.start), end: int(m.end), sec: m.sec + 1}
 }
 
-// next returns the next entry, or false after the last one. It allocates
-// nothing: the element's name and value are views of the tree's bytes.
-func (c *cursor) next() (Element, bool) {
+// next sets e to the next entry and reports whether there was one. It
+// allocates nothing: the element's name and value are views of the tree's
+// bytes.
+func (c *cursor) next(e *Element) bool {
 	if c.i >= c.end {
-		return Element{}, false
+		return false
 	}
 	b := c.t.buf
 	typ, n := b[c.i], int(b[c.i+1])
-	e := Element{Name: bytesString(b, c.i+2, n)}
+	*e = Element{Name: bytesString(b, c.i+2, n)}
 	at := c.i + 2 + n // its value's length, first list element or first section element
 	switch typ {
 	case elemKeyValue:
@@ -386,7 +387,7 @@ func (c *cursor) next() (Element, bool) {
 		c.sec += e.Section.skip
 		c.i = int(e.Section.end) + 1
 	}
-	return e, true
+	return true
 }
 
 // valueAt returns the value whose length is at b[at], capacity-limited so
@@ -411,7 +412,8 @@ func (t *tree) entries() []Entry {
 	}
 	for i := range t.msgs {
 		c := t.msgs[i].cursor()
-		for e, ok := c.next(); ok; e, ok = c.next() {
+		var e Element
+		for c.next(&e) {
 			out := Entry{Name: e.Name, Kind: e.Kind, Value: e.Value, Section: e.Section}
 			if e.Kind == KindList {
 				first := len(items)

@@ -127,6 +127,36 @@ func sameAll(t *testing.T, path string, m *vici.Message) {
 	if i != len(ents) {
 		t.Errorf("%s: All yields %d entries, want %d", path, i, len(ents))
 	}
+	// A Cursor walks as All does; AppendItems appends what Items yields.
+	c := m.Cursor()
+	var e vici.Element
+	k := 0
+	for c.Next(&e) {
+		if k >= len(ents) {
+			t.Errorf("%s: the cursor goes past the %d entries", path, len(ents))
+			return
+		}
+		w := ents[k]
+		k++
+		if e.Name != w.Name || e.Kind != w.Kind || !bytes.Equal(e.Value, w.Value) || e.Section != w.Section || e.Len() != len(w.List) {
+			t.Errorf("%s: the cursor is at %q %v, Entries has %q %v", path, e.Name, e.Kind, w.Name, w.Kind)
+			return
+		}
+		head := []byte("head")
+		got := e.AppendItems([][]byte{head})
+		if len(got) != 1+len(w.List) || !bytes.Equal(got[0], head) {
+			t.Errorf("%s.%s: AppendItems gives %q", path, e.Name, got)
+			return
+		}
+		for j, it := range w.List {
+			if !bytes.Equal(got[1+j], it) {
+				t.Errorf("%s.%s: AppendItems' item %d is %q, want %q", path, e.Name, j, got[1+j], it)
+			}
+		}
+	}
+	if k != len(ents) || c.Next(&e) {
+		t.Errorf("%s: the cursor walks %d entries, want %d, and then stops", path, k, len(ents))
+	}
 	n := 0
 	for range m.All() {
 		n++
@@ -152,11 +182,33 @@ func TestAllWalksLikeEntries(t *testing.T) {
 	}
 }
 
-// Walking a decoded message with All builds nothing.
+// Walking a decoded message with All or a Cursor builds nothing.
 func TestAllAllocatesNothing(t *testing.T) {
 	d := decoded(t, vici.ListSA(5))
 	if n := testing.AllocsPerRun(20, func() { walkAll(d) }); n != 0 {
 		t.Errorf("All over a decoded message allocates %v times", n)
+	}
+	var items [][]byte
+	var walk func(m *vici.Message)
+	walk = func(m *vici.Message) {
+		c := m.Cursor()
+		var e vici.Element
+		for c.Next(&e) {
+			switch e.Kind {
+			case vici.KindList:
+				items = e.AppendItems(items[:0])
+			case vici.KindSection:
+				walk(e.Section)
+			}
+		}
+	}
+	walk(d) // items grows to the longest list
+	if n := testing.AllocsPerRun(20, func() { walk(d) }); n != 0 {
+		t.Errorf("a Cursor over a decoded message allocates %v times", n)
+	}
+	var zero vici.Cursor
+	if zero.Next(new(vici.Element)) {
+		t.Error("the zero Cursor has an entry")
 	}
 }
 

@@ -57,7 +57,8 @@
 // indexes its sections; names and values of the decoded message point into
 // that buffer. Message.All walks a section's elements in place, allocating
 // nothing, and every reader is built on it: Get, Lookup, Section, List,
-// Keys, the Starlark conversion. The Entry values that Entries returns are
+// Keys; a Cursor does the same without an iterator's copies, for the
+// Starlark conversion. The Entry values that Entries returns are
 // built only when it is first called on any section of the message (or the
 // message is changed), all at once, in one slab. So a received message
 // costs a handful of allocations however many elements it has, and a

@@ -131,26 +131,55 @@ func (e Element) entry() Entry {
 // bytes in place and allocates nothing.
 func (m *Message) All() iter.Seq[Element] {
 	return func(yield func(Element) bool) {
-		if m == nil {
-			return
-		}
-		if m.t != nil {
-			c := m.cursor()
-			for e, ok := c.next(); ok; e, ok = c.next() {
-				if !yield(e) {
-					return
-				}
-			}
-			return
-		}
-		for i := range m.entries {
-			e := &m.entries[i]
-			if !yield(Element{Name: e.Name, Kind: e.Kind, Value: e.Value, Section: e.Section, list: e.List, n: len(e.List)}) {
+		c := m.Cursor()
+		var e Element
+		for c.Next(&e) {
+			if !yield(e) {
 				return
 			}
 		}
 	}
 }
+
+// Cursor walks the top-level entries of a message in order, as All does,
+// for the loops that convert whole messages: Next fills in an Element the
+// caller holds rather than yielding a copy of one. The zero Cursor has no
+// entries.
+type Cursor struct {
+	m *Message
+	c cursor // a decoded message's
+	i int    // the next entry of a built one
+}
+
+// Cursor returns a cursor at the first top-level entry of m.
+func (m *Message) Cursor() Cursor {
+	if m == nil {
+		return Cursor{}
+	}
+	if m.t != nil {
+		return Cursor{m: m, c: m.cursor()}
+	}
+	return Cursor{m: m}
+}
+
+// Next sets e to the next entry and reports whether there was one.
+func (c *Cursor) Next(e *Element) bool {
+	switch {
+	case c.m == nil:
+		return false
+	case c.c.t != nil:
+		return c.c.next(e)
+	case c.i < len(c.m.entries):
+		en := &c.m.entries[c.i]
+		c.i++
+		*e = Element{Name: en.Name, Kind: en.Kind, Value: en.Value, Section: en.Section, list: en.List, n: len(en.List)}
+		return true
+	}
+	return false
+}
+
+// AppendItems appends the items of a list to dst and returns the result.
+func (e Element) AppendItems(dst [][]byte) [][]byte { return e.appendItems(dst) }
 
 // find returns the entry named name.
 func (m *Message) find(name string) (Element, bool) {
