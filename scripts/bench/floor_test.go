@@ -26,7 +26,7 @@ func TestNativeBuilderBuildsWhatVicishReturns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := nativeBuilder{strs: make(map[string]starlark.Value)}
+	b := new(nativeBuilder)
 	for range 2 { // the second time from shared strings
 		got, err := b.section(wire)
 		if err != nil {
