@@ -121,31 +121,52 @@ func (d *decoder) scanError(b []byte, at int, name, format string, args ...any) 
 	return err
 }
 
-// scanName checks the name whose length byte is at b[i] and returns the
-// offset after it.
-func (d *decoder) scanName(b []byte, i int) (int, error) {
+// nameError explains why the name whose length byte is at b[i] is
+// refused: it is truncated or has a byte that is not printable ASCII.
+//
+//go:noinline
+func (d *decoder) nameError(b []byte, i int) error {
 	if i >= len(b) {
-		return 0, d.scanError(b, i, "", "truncated: element name length missing")
+		return d.scanError(b, i, "", "truncated: element name length missing")
 	}
 	n := int(b[i])
 	if i+1+n > len(b) {
-		return 0, d.scanError(b, i, "", "truncated: element name of %d bytes, %d left", n, len(b)-i-1)
+		return d.scanError(b, i, "", "truncated: element name of %d bytes, %d left", n, len(b)-i-1)
 	}
-	if !printable(b[i+1 : i+1+n]) { // an empty name is valid
-		name := string(b[i+1 : i+1+n])
-		return 0, d.scanError(b, i, printableName(name), "%s", checkElementName(name))
+	name := string(b[i+1 : i+1+n])
+	return d.scanError(b, i, printableName(name), "%s", checkElementName(name))
+}
+
+// printableAt reports whether the n bytes of b at i are all in
+// 0x20..0x7e. A name of up to 16 bytes with 8 more bytes of b from where it
+// starts (the common case: more elements follow) takes one or two 8-byte
+// loads and no loop.
+func printableAt(b []byte, i, n int) bool {
+	if i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if n <= 8 {
+			keep := uint64(1)<<(8*n) - 1 // all ones for n = 8
+			return printable8(w&keep | 0x4141414141414141&^keep)
+		}
+		if n <= 16 {
+			return printable8(w) && printable8(binary.LittleEndian.Uint64(b[i+n-8:]))
+		}
 	}
-	return i + 1 + n, nil
+	return printable(b[i : i+n])
+}
+
+// printable8 reports whether every byte of w is in 0x20..0x7e: none is
+// below 0x20, none is 0x7f, none has the high bit.
+func printable8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return (w-0x20*ones)&^w&highs == 0 && (w|(w+ones))&highs == 0
 }
 
 // printable reports whether every byte of p is in 0x20..0x7e, eight
 // bytes at a time.
 func printable(p []byte) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for len(p) >= 8 {
-		w := binary.LittleEndian.Uint64(p)
-		// A byte below 0x20, a byte of 0x7f, or a byte with the high bit.
-		if (w-0x20*ones)&^w&highs != 0 || (w|(w+ones))&highs != 0 {
+		if !printable8(binary.LittleEndian.Uint64(p)) {
 			return false
 		}
 		p = p[8:]
@@ -158,18 +179,17 @@ func printable(p []byte) bool {
 	return true
 }
 
-// scanValue checks the value whose length starts at b[i] and returns the
-// offset after it. The key or list's name is at b[nameAt]; item is the
-// index of a list item, or -1. Both only label errors.
-func (d *decoder) scanValue(b []byte, i, nameAt, item int) (int, error) {
+// valueError explains why the value whose length starts at b[i] is
+// refused: it is truncated. The key or list's name is at b[nameAt]; item
+// is the index of a list item, or -1. Both only label the error.
+//
+//go:noinline
+func (d *decoder) valueError(b []byte, i, nameAt, item int) error {
 	if i+2 > len(b) {
-		return 0, d.scanError(b, i, itemName(b, nameAt, item), "truncated: value length missing")
+		return d.scanError(b, i, itemName(b, nameAt, item), "truncated: value length missing")
 	}
 	n := int(b[i])<<8 | int(b[i+1])
-	if i+2+n > len(b) {
-		return 0, d.scanError(b, i, itemName(b, nameAt, item), "truncated: value of %d bytes, %d left", n, len(b)-i-2)
-	}
-	return i + 2 + n, nil
+	return d.scanError(b, i, itemName(b, nameAt, item), "truncated: value of %d bytes, %d left", n, len(b)-i-2)
 }
 
 func itemName(b []byte, at, item int) string {
@@ -225,12 +245,23 @@ func (d *decoder) scan(b []byte) (nItems int, err error) {
 		}
 		switch typ {
 		case elemSectionStart, elemKeyValue, elemListStart:
+			// scanName, unique and scanValue are written out here for
+			// their common case: the calls cost as much as the checks.
 			nameStart := i
-			if i, err = d.scanName(b, i); err != nil {
-				return 0, err
+			if i >= len(b) {
+				return 0, d.nameError(b, nameStart)
+			}
+			if i += 1 + int(b[i]); i > len(b) || !printableAt(b, nameStart+1, i-nameStart-1) { // an empty name is valid
+				return 0, d.nameError(b, nameStart)
 			}
 			top := &d.open[len(d.open)-1]
-			if !d.unique(top, b, nameStart) {
+			fresh := false // unique's common case: a small section's filter says new
+			if top.seen == nil && len(d.names)-top.base < smallSection {
+				bit, w := nameBit(b, nameStart)
+				fresh = top.filter[w]&bit == 0
+				top.filter[w] |= bit
+			}
+			if !fresh && !d.unique(top, b, nameStart) {
 				return 0, d.scanError(b, at, nameAt(b, nameStart), "duplicate key in section")
 			}
 			d.names = append(d.names, int32(nameStart))
@@ -243,8 +274,13 @@ func (d *decoder) scan(b []byte) (nItems int, err error) {
 				d.open = append(d.open, openSection{nameAt: nameStart, sec: len(d.secs), base: len(d.names)})
 				d.secs = append(d.secs, secInfo{start: int32(i)})
 			case elemKeyValue:
-				if i, err = d.scanValue(b, i, nameStart, -1); err != nil {
-					return 0, err
+				if i+2 > len(b) {
+					return 0, d.valueError(b, i, nameStart, -1)
+				}
+				if end := i + 2 + (int(b[i])<<8 | int(b[i+1])); end <= len(b) {
+					i = end
+				} else {
+					return 0, d.valueError(b, i, nameStart, -1)
 				}
 			case elemListStart:
 				listAt, items = nameStart, 0
@@ -265,8 +301,13 @@ func (d *decoder) scan(b []byte) (nItems int, err error) {
 			if listAt < 0 {
 				return 0, d.scanError(b, at, "", "list item outside a list")
 			}
-			if i, err = d.scanValue(b, i, listAt, items); err != nil {
-				return 0, err
+			if i+2 > len(b) {
+				return 0, d.valueError(b, i, listAt, items)
+			}
+			if end := i + 2 + (int(b[i])<<8 | int(b[i+1])); end <= len(b) {
+				i = end
+			} else {
+				return 0, d.valueError(b, i, listAt, items)
 			}
 			items++
 			nItems++
@@ -289,10 +330,25 @@ func (d *decoder) scan(b []byte) (nItems int, err error) {
 	return nItems, nil
 }
 
+// nameBit returns the filter bit of the name whose length byte is at
+// b[at]: a cheap hash of its length and three of its bytes (the empty name
+// has none).
+func nameBit(b []byte, at int) (bit uint64, word uint32) {
+	n := int(b[at])
+	h := uint32(n)
+	if n > 0 {
+		h |= uint32(b[at+1])<<8 | uint32(b[at+1+n/2])<<16 | uint32(b[at+n])<<24
+	}
+	h *= 0x9e3779b1
+	return uint64(1) << (h >> 26), (h >> 24) & 3
+}
+
 // unique records the name whose length byte is at b[at] in the section lv
 // and reports whether it is new there. Small sections find duplicates with
-// a 256-bit filter of name hashes, comparing names only on a filter hit;
-// large ones use a map.
+// a 256-bit filter of name hashes (nameBit), comparing names only on a
+// filter hit; large ones use a map. scan sets the filter bit and skips
+// unique itself when the bit was clear in a small section, the common
+// case.
 func (d *decoder) unique(lv *openSection, b []byte, at int) bool {
 	name := bytesString(b, at+1, int(b[at]))
 	if lv.seen != nil {
@@ -302,13 +358,7 @@ func (d *decoder) unique(lv *openSection, b []byte, at int) bool {
 		lv.seen[name] = struct{}{}
 		return true
 	}
-	// A cheap hash: length and three bytes (the empty name has none).
-	h := uint32(len(name))
-	if len(name) > 0 {
-		h |= uint32(name[0])<<8 | uint32(name[len(name)/2])<<16 | uint32(name[len(name)-1])<<24
-	}
-	h *= 0x9e3779b1
-	bit, w := uint64(1)<<(h>>26), (h>>24)&3
+	bit, w := nameBit(b, at)
 	sec := d.names[lv.base:]
 	if lv.filter[w]&bit != 0 {
 		for _, o := range sec {

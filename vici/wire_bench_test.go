@@ -55,8 +55,8 @@ func benchDecode(b *testing.B, then func(b *testing.B, m *vici.Message, enc []by
 }
 
 // FuzzDecode feeds arbitrary bytes to the decoder: it must never panic,
-// every failure is a *ProtocolError, and whatever decodes re-encodes to the
-// same bytes.
+// every failure is a *ProtocolError, and whatever decodes has no section
+// with a name twice and re-encodes to the same bytes.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -74,6 +74,8 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		// No section holds a name twice.
+		noDuplicates(t, "", &m)
 		// The reads that work on the decoded bytes agree with a copy built
 		// from the decoded Entry values.
 		sameAPI(t, "", rebuild(&m), &m)
@@ -287,4 +289,19 @@ func walkEntries(m *vici.Message) int {
 		}
 	}
 	return n
+}
+
+// noDuplicates fails t if a section of m holds a name twice.
+func noDuplicates(t *testing.T, path string, m *vici.Message) {
+	t.Helper()
+	seen := map[string]bool{}
+	for e := range m.All() {
+		if seen[e.Name] {
+			t.Fatalf("%s: %q twice, and the message decoded", path, e.Name)
+		}
+		seen[e.Name] = true
+		if e.Kind == vici.KindSection {
+			noDuplicates(t, path+"."+e.Name, e.Section)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package vici_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -377,5 +378,47 @@ func TestDecodeLargeSectionDuplicate(t *testing.T) {
 	var pe *vici.ProtocolError
 	if !errors.As(err, &pe) || pe.Path != "keyA" || !strings.Contains(pe.Reason, "duplicate") {
 		t.Fatalf("got %v, want duplicate keyA", err)
+	}
+}
+
+// Names that the duplicate filter cannot tell apart (same length, first,
+// middle and last byte) are told apart by comparing them, and a duplicate
+// is found wherever it falls: before, at and after the size where a
+// section's names move to a map.
+func TestDecodeDuplicatesBesideFilterCollisions(t *testing.T) {
+	alike := []string{"a1b2a", "a3b4a", "a5b6a", "a7b8a"}
+	m := vici.NewMessage()
+	for _, k := range alike {
+		m.Set(k, "v")
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back vici.Message
+	if err := back.UnmarshalBinary(b); err != nil || back.Len() != len(alike) {
+		t.Fatalf("%d names alike to the filter: %v, %d entries", len(alike), err, back.Len())
+	}
+	if err := back.UnmarshalBinary(append(b, 3, 5, 'a', '5', 'b', '6', 'a', 0, 0)); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Fatalf("a5b6a twice: %v", err)
+	}
+	for _, n := range []int{62, 63, 64, 65, 66} {
+		m := vici.NewMessage()
+		for i := range n {
+			m.Set(fmt.Sprintf("k%03d", i), "v")
+		}
+		for _, dup := range []int{0, n / 2, n - 1} {
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("k%03d", dup)
+			b = append(append(append(b, 3, byte(len(name))), name...), 0, 0)
+			err = back.UnmarshalBinary(b)
+			var pe *vici.ProtocolError
+			if !errors.As(err, &pe) || pe.Path != name || !strings.Contains(pe.Reason, "duplicate") {
+				t.Fatalf("%d names and %s again: %v", n, name, err)
+			}
+		}
 	}
 }
