@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/internal/lab/labtest"
+	"github.com/vicish/vicish/scripts/internal/measure"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -90,46 +90,19 @@ func (e *exporterProc) await(t *testing.T, ctx context.Context, what string, ok 
 	}
 }
 
-// sockets is the set of socket inodes process pid has open.
-func sockets(t *testing.T, pid int) []string {
+// socketsAndChildren is what process pid holds that a scrape could
+// open anew: its sockets and its child processes (ssh clients).
+func socketsAndChildren(t *testing.T, pid int) ([]string, []int) {
 	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	entries, err := os.ReadDir(dir)
+	socks, err := measure.Sockets(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, e := range entries {
-		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(link, "socket:") {
-			out = append(out, link)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// children is the set of process ids whose parent is pid.
-func children(t *testing.T, pid int) []int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
+	kids, err := measure.Children(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []int
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ")"
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return socks, kids
 }
 
 // TestExporter runs exporter.star as a vicish process over the Failover
@@ -203,7 +176,7 @@ func TestExporter(t *testing.T) {
 
 	// Five scrapes after the first: no new socket, no new ssh process.
 	pid := e.cmd.Process.Pid
-	socks, kids := sockets(t, pid), children(t, pid)
+	socks, kids := socketsAndChildren(t, pid)
 	if len(kids) == 0 {
 		t.Fatalf("no ssh process for b")
 	}
@@ -213,11 +186,12 @@ func TestExporter(t *testing.T) {
 			t.Fatalf("scrape %d: b is not up", i+2)
 		}
 	}
-	if now := sockets(t, pid); !slices.Equal(now, socks) {
-		t.Errorf("sockets changed over five scrapes: %v, then %v", socks, now)
+	socksNow, kidsNow := socketsAndChildren(t, pid)
+	if !slices.Equal(socksNow, socks) {
+		t.Errorf("sockets changed over five scrapes: %v, then %v", socks, socksNow)
 	}
-	if now := children(t, pid); !slices.Equal(now, kids) {
-		t.Errorf("child processes changed over five scrapes: %v, then %v", kids, now)
+	if !slices.Equal(kidsNow, kids) {
+		t.Errorf("child processes changed over five scrapes: %v, then %v", kids, kidsNow)
 	}
 
 	// The event stream: the tunnel comes up on a and b.

@@ -131,26 +131,26 @@ func (r *rolloutLab) liveIDs(t *testing.T, name string) map[string]bool {
 	return ids
 }
 
-// localID is what list-conns shows as the local identity of a spoke's
-// connection "hub".
-func (r *rolloutLab) localID(t *testing.T, name string) string {
+// hubConn is what list-conns shows of a spoke's connection "hub" (nil
+// when it has none).
+func (r *rolloutLab) hubConn(t *testing.T, name string) *vici.Message {
 	t.Helper()
 	c, err := vici.Dial(r.ctx, r.l.Gateway(name).URI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var id string
-	_, err = c.CallStream(r.ctx, "list-conns", "list-conn", vici.NewMessage(), func(m *vici.Message) error {
+	var hub *vici.Message
+	_, err = c.CallStream(r.ctx, "list-conns", "list-conn", vici.NewMessage().Set("ike", "hub"), func(m *vici.Message) error {
 		if s := m.Section("hub"); s != nil {
-			id = s.Section("local-1").Get("id")
+			hub = s
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return hub
 }
 
 var planSA = regexp.MustCompile(`^\s+(IKE_SA|CHILD_SA) \S+ #(\d+) \S+: (.*)$`)
@@ -268,7 +268,7 @@ func TestRollout(t *testing.T) {
 			if got := r.liveIDs(t, s); !maps.Equal(got, before[s]) {
 				t.Errorf("%s: SAs %v, want them untouched %v", s, got, before[s])
 			}
-			if id := r.localID(t, s); id != s {
+			if id := r.hubConn(t, s).Section("local-1").Get("id"); id != s {
 				t.Errorf("%s: local id %q after the rollout, want %q", s, id, s)
 			}
 			if s != "s1" && rowOf(section(res.stdout, "RESULT"), s) != s+" - - - - -" && rowOf(section(res.stdout, "RESULT"), s) != s+" - - - -" {
@@ -369,34 +369,11 @@ func TestRolloutRefuses(t *testing.T) {
 	}
 	for _, s := range []string{"s2", "s4", "s5", "s6"} {
 		r.liveIDs(t, s) // up
-		if v := childRekey(t, r, s); v != "3600" {
+		if v := r.hubConn(t, s).Section("children").Section("net").Get("rekey_time"); v != "3600" {
 			t.Errorf("%s: rekey_time %s after the rollback, want the previous 3600", s, v)
 		}
 	}
 	requireAllUp(t, r)
-}
-
-// childRekey is the rekey_time list-conns shows for a spoke's child
-// "net" (charon's default 3600, or the 7200 of the rekeyed
-// configuration).
-func childRekey(t *testing.T, r *rolloutLab, name string) string {
-	t.Helper()
-	c, err := vici.Dial(r.ctx, r.l.Gateway(name).URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var v string
-	_, err = c.CallStream(r.ctx, "list-conns", "list-conn", vici.NewMessage(), func(m *vici.Message) error {
-		if s := m.Section("hub"); s != nil {
-			v = s.Section("children").Section("net").Get("rekey_time")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // requireAllUp checks that the hub has an installed CHILD_SA with every

@@ -32,13 +32,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
+	"github.com/vicish/vicish/scripts/internal/measure"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -90,7 +89,7 @@ func run(spokes, scrapes int) (err error) {
 	fmt.Printf("lab %s: star of %d spokes up in %v (strongSwan %s)\n", l.ID, spokes,
 		time.Since(start).Round(time.Millisecond), l.Gateway(names[0]).Version())
 	start = time.Now()
-	if err := eachSpoke(ctx, uris, func(c *vici.Client) error {
+	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error {
 		_, err := c.Call(ctx, "initiate", vici.NewMessage().Set("ike", "hub").Set("child", "net").Set("timeout", "20000"))
 		return err
 	}); err != nil {
@@ -128,7 +127,7 @@ func run(spokes, scrapes int) (err error) {
 		if err := os.WriteFile(invPath, []byte(inv.String()), 0o600); err != nil {
 			return err
 		}
-		r, err := measure(ctx, bin, invPath, "ssh -F "+sshConf, spokes, scrapes)
+		r, err := benchExporter(ctx, bin, invPath, "ssh -F "+sshConf, spokes, scrapes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
@@ -140,7 +139,7 @@ func run(spokes, scrapes int) (err error) {
 	return nil
 }
 
-// result is what measure found for one exporter.
+// result is what benchExporter found for one exporter.
 type result struct {
 	cold                 time.Duration // start until a scrape had every gateway up
 	coldScrapes          int
@@ -151,9 +150,9 @@ type result struct {
 	rss, peak            int64 // bytes
 }
 
-// measure starts the exporter over the inventory at inv, waits for the
+// benchExporter starts the exporter over the inventory at inv, waits for the
 // scrape that has all n gateways up, then times scrapes warm scrapes.
-func measure(ctx context.Context, bin, inv, sshCommand string, n, scrapes int) (r result, err error) {
+func benchExporter(ctx context.Context, bin, inv, sshCommand string, n, scrapes int) (r result, err error) {
 	began := time.Now()
 	cmd := exec.CommandContext(ctx, bin, "--allow-listen", "--allow-net", "scripts/exporter.star",
 		"--listen", "127.0.0.1:0", "--inventory", inv, "--timeout", "30")
@@ -215,13 +214,14 @@ func measure(ctx context.Context, bin, inv, sshCommand string, n, scrapes int) (
 		}
 	}
 	r.cold = time.Since(began)
-	r.coldCPU = cpuTime(pid)
-	kids := children(pid)
+	r.coldCPU = measure.CPUTime(pid)
+	kids, _ := measure.Children(pid)
 	for _, k := range kids {
-		r.coldSSHCPU += cpuTime(k)
+		r.coldSSHCPU += measure.CPUTime(k)
 	}
 
-	socks, cpu0 := sockets(pid), cpuTime(pid)
+	socks, _ := measure.Sockets(pid)
+	cpu0 := measure.CPUTime(pid)
 	times := make([]time.Duration, scrapes)
 	for i := range times {
 		t0 := time.Now()
@@ -234,12 +234,13 @@ func measure(ctx context.Context, bin, inv, sshCommand string, n, scrapes int) (
 			return r, fmt.Errorf("warm scrape %d: %d of %d gateways up", i+1, got, n)
 		}
 	}
-	r.cpuPerScrape = (cpuTime(pid) - cpu0) / time.Duration(scrapes)
-	slices.Sort(times)
-	r.median, r.slowest = times[len(times)/2], times[len(times)-1]
-	r.newSockets = len(added(socks, sockets(pid)))
-	r.newProcs = len(added(kids, children(pid)))
-	r.rss, r.peak = memory(pid)
+	r.cpuPerScrape = (measure.CPUTime(pid) - cpu0) / time.Duration(scrapes)
+	r.median, r.slowest = measure.Median(times), slices.Max(times)
+	socksNow, _ := measure.Sockets(pid)
+	kidsNow, _ := measure.Children(pid)
+	r.newSockets = len(added(socks, socksNow))
+	r.newProcs = len(added(kids, kidsNow))
+	r.rss, r.peak = measure.Memory(pid)
 	return r, nil
 }
 
@@ -266,87 +267,4 @@ func added[T comparable](before, now []T) []T {
 		}
 	}
 	return out
-}
-
-// cpuTime is the user and system CPU time process pid has used.
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
-}
-
-// memory is process pid's resident set size and its peak, in bytes.
-func memory(pid int) (rss, peak int64) {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			peak = kb << 10
-		}
-	}
-	return rss, peak
-}
-
-// sockets lists the socket inodes process pid has open.
-func sockets(pid int) []string {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	entries, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range entries {
-		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(link, "socket:") {
-			out = append(out, link)
-		}
-	}
-	return out
-}
-
-// children lists the processes whose parent is pid.
-func children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// eachSpoke runs fn on a connection of its own to every spoke at once.
-func eachSpoke(ctx context.Context, uris []string, fn func(*vici.Client) error) error {
-	errs := make([]error, len(uris))
-	var wg sync.WaitGroup
-	for i, uri := range uris {
-		wg.Go(func() {
-			c, err := vici.Dial(ctx, uri)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer c.Close()
-			if err := fn(c); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", uri, err)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }

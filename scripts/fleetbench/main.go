@@ -34,13 +34,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/scripts/internal/measure"
 	"github.com/vicish/vicish/vici"
 )
+
+// fleetStatus is the runbook the status rounds time.
+const fleetStatus = "scripts/fleet-status.star"
 
 func main() {
 	spokes := flag.Int("spokes", 20, "spokes of the star lab (gateways to ask)")
@@ -83,7 +86,7 @@ func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (er
 
 	// Every spoke's tunnel up, so fleet-status has SAs to show and exits 0.
 	start = time.Now()
-	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, true) }); err != nil {
+	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, true) }); err != nil {
 		return err
 	}
 	fmt.Printf("%d tunnels up in %v\n", spokes, time.Since(start).Round(time.Millisecond))
@@ -123,7 +126,7 @@ func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (er
 			}
 		}
 	}
-	if err := eachSpoke(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, false) }); err != nil {
+	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, false) }); err != nil {
 		return err
 	}
 	if err := mergedListener(ctx, uris, cycles); err != nil {
@@ -131,32 +134,6 @@ func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (er
 	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average: %s", b)
-	}
-	return nil
-}
-
-// eachSpoke runs fn with a client of its own for every spoke at once.
-func eachSpoke(ctx context.Context, uris []string, fn func(*vici.Client) error) error {
-	errs := make([]error, len(uris))
-	var wg sync.WaitGroup
-	for i, uri := range uris {
-		wg.Go(func() {
-			c, err := vici.Dial(ctx, uri)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer c.Close()
-			if err := fn(c); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", uri, err)
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -174,41 +151,19 @@ func updown(ctx context.Context, c *vici.Client, up bool) error {
 	return err
 }
 
-// fleetStatus runs scripts/fleet-status.star once with args and returns
-// its wall time; anything but exit code 0 (every gateway reached and up)
-// is an error.
-func fleetStatus(ctx context.Context, args ...string) (time.Duration, error) {
-	const name = "scripts/fleet-status.star"
-	var stderr strings.Builder
-	rt := script.New(script.Options{
-		Argv:   append([]string{name}, args...),
-		Stdout: io.Discard,
-		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
-	})
-	defer rt.Close()
-	start := time.Now()
-	_, err := rt.ExecFile(ctx, name, nil)
-	d := time.Since(start)
-	if code := script.ExitCode(ctx, err); code != script.ExitOK {
-		return d, fmt.Errorf("fleet-status %s: exit %d: %v %s", strings.Join(args, " "), code, err, stderr.String())
-	}
-	return d, nil
-}
-
 // statusRounds times fleet-status concurrent, sequential and per spoke.
 func statusRounds(ctx context.Context, uris []string, rounds int) error {
 	variants := []string{"concurrent", "sequential", "single"}
 	times := map[string][]time.Duration{}
 	single := make([][]time.Duration, len(uris))
-	measure := func(v string, record bool) error {
+	measureVariant := func(v string, record bool) error {
 		switch v {
 		case "concurrent", "sequential":
 			args := slices.Clone(uris)
 			if v == "sequential" {
 				args = append([]string{"--sequential"}, args...)
 			}
-			d, err := fleetStatus(ctx, args...)
+			d, err := runStar(ctx, fleetStatus, args...)
 			if err != nil {
 				return err
 			}
@@ -217,7 +172,7 @@ func statusRounds(ctx context.Context, uris []string, rounds int) error {
 			}
 		case "single":
 			for i, uri := range uris {
-				d, err := fleetStatus(ctx, uri)
+				d, err := runStar(ctx, fleetStatus, uri)
 				if err != nil {
 					return err
 				}
@@ -229,32 +184,32 @@ func statusRounds(ctx context.Context, uris []string, rounds int) error {
 		return nil
 	}
 	for _, v := range variants { // warm-up, not counted
-		if err := measure(v, false); err != nil {
+		if err := measureVariant(v, false); err != nil {
 			return err
 		}
 	}
 	for r := 0; r < rounds; r++ {
 		for k := range variants {
-			if err := measure(variants[(r+k)%len(variants)], true); err != nil {
+			if err := measureVariant(variants[(r+k)%len(variants)], true); err != nil {
 				return err
 			}
 		}
 	}
 	slowest, slowIdx, fastest := time.Duration(0), 0, time.Duration(1<<62)
 	for i := range uris {
-		m := median(single[i])
+		m := measure.Median(single[i])
 		if m > slowest {
 			slowest, slowIdx = m, i
 		}
 		fastest = min(fastest, m)
 	}
-	conc, seq := median(times["concurrent"]), median(times["sequential"])
+	conc, seq := measure.Median(times["concurrent"]), measure.Median(times["sequential"])
 	fmt.Printf("fleet-status over %d gateways, %d rounds (medians):\n", len(uris), rounds)
-	fmt.Printf("  concurrent (vici.group)   %8.1f ms  (range %s)\n", ms(conc), span(times["concurrent"]))
-	fmt.Printf("  sequential (--sequential) %8.1f ms  (range %s)\n", ms(seq), span(times["sequential"]))
-	fmt.Printf("  one gateway alone         %8.1f ms slowest (s%d), %.1f ms fastest\n", ms(slowest), slowIdx+1, ms(fastest))
-	fmt.Printf("  concurrent / slowest single gateway: %.2f (goal <= 1.5)\n", ms(conc)/ms(slowest))
-	fmt.Printf("  sequential / concurrent:             %.2f\n", ms(seq)/ms(conc))
+	fmt.Printf("  concurrent (vici.group)   %8.1f ms  (range %s)\n", measure.Ms(conc), measure.Span(times["concurrent"]))
+	fmt.Printf("  sequential (--sequential) %8.1f ms  (range %s)\n", measure.Ms(seq), measure.Span(times["sequential"]))
+	fmt.Printf("  one gateway alone         %8.1f ms slowest (s%d), %.1f ms fastest\n", measure.Ms(slowest), slowIdx+1, measure.Ms(fastest))
+	fmt.Printf("  concurrent / slowest single gateway: %.2f (goal <= 1.5)\n", measure.Ms(conc)/measure.Ms(slowest))
+	fmt.Printf("  sequential / concurrent:             %.2f\n", measure.Ms(seq)/measure.Ms(conc))
 	return engineFloor(ctx, uris, rounds)
 }
 
@@ -285,7 +240,7 @@ func engineFloor(ctx context.Context, uris []string, rounds int) error {
 	single := make([][]time.Duration, len(uris))
 	for r := 0; r <= rounds; r++ {
 		start := time.Now()
-		if err := eachURI(uris, ask); err != nil {
+		if err := measure.EachURI(uris, ask); err != nil {
 			return err
 		}
 		if r > 0 {
@@ -303,26 +258,10 @@ func engineFloor(ctx context.Context, uris []string, rounds int) error {
 	}
 	slowest := time.Duration(0)
 	for i := range uris {
-		slowest = max(slowest, median(single[i]))
+		slowest = max(slowest, measure.Median(single[i]))
 	}
 	fmt.Printf("  engine alone (Go, same commands): all at once %.1f ms, slowest single %.1f ms, ratio %.2f\n",
-		ms(median(all)), ms(slowest), ms(median(all))/ms(slowest))
-	return nil
-}
-
-// eachURI runs fn for every URI at once.
-func eachURI(uris []string, fn func(string) error) error {
-	errs := make([]error, len(uris))
-	var wg sync.WaitGroup
-	for i, uri := range uris {
-		wg.Go(func() { errs[i] = fn(uri) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
+		measure.Ms(measure.Median(all)), measure.Ms(slowest), measure.Ms(measure.Median(all))/measure.Ms(slowest))
 	return nil
 }
 
@@ -373,7 +312,7 @@ print(json.encode({"handled": handled, "counts": counts}))
 		return fmt.Errorf("merged listener did not start: %q %v %s", l, <-done, stderr.String())
 	}
 	start := time.Now()
-	if err := eachSpoke(ctx, uris, func(c *vici.Client) error {
+	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error {
 		for i := 0; i < cycles; i++ {
 			if err := updown(ctx, c, true); err != nil {
 				return err
@@ -481,19 +420,4 @@ func (p *delayProxy) pipe(dst, src net.Conn) {
 			return
 		}
 	}
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func span(ds []time.Duration) string {
-	return fmt.Sprintf("%.1f-%.1f ms", ms(slices.Min(ds)), ms(slices.Max(ds)))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/script"
+	"github.com/vicish/vicish/scripts/internal/measure"
 )
 
 // rolloutWave is the wave size of the measured rollout (no canary).
@@ -104,14 +105,14 @@ func rolloutBench(ctx context.Context, l *lab.Lab, uris []string, rounds int) er
 			continue
 		}
 		rollouts, sums = append(rollouts, d), append(sums, sum)
-		ratios = append(ratios, ms(d)/ms(sum))
+		ratios = append(ratios, measure.Ms(d)/measure.Ms(sum))
 		slowestAlone = max(slowestAlone, slices.Max(alone))
 	}
 	slices.Sort(ratios)
 	fmt.Printf("\nrollout.star over %d gateways, waves of %d (no canary), %d rounds (medians):\n", len(uris), rolloutWave, rounds)
-	fmt.Printf("  rollout.star                                 %8.1f ms  (range %s)\n", ms(median(rollouts)), span(rollouts))
+	fmt.Printf("  rollout.star                                 %8.1f ms  (range %s)\n", measure.Ms(measure.Median(rollouts)), measure.Span(rollouts))
 	fmt.Printf("  sum over waves of the slowest gateway alone  %8.1f ms  (range %s; slowest alone %.1f ms)\n",
-		ms(median(sums)), span(sums), ms(slowestAlone))
+		measure.Ms(measure.Median(sums)), measure.Span(sums), measure.Ms(slowestAlone))
 	fmt.Printf("  rollout / sum: %.2f median, %.2f-%.2f (goal <= 1.5)\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	return nil
 }
