@@ -57,6 +57,50 @@ const waitDelay = 2 * time.Second
 func NewModule(gate *capability.Gate) *starlarkstruct.Module { return Spec().Build(gate) }
 
 func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, err := prepare(thread, b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	defer p.cancel()
+	argv := p.cmd.Args
+	err = p.cmd.Run()
+	var exitErr *osexec.ExitError
+	switch {
+	case err != nil && p.ctx.Err() != nil:
+		// The program was killed (or never started) because the deadline
+		// passed or the host cancelled the script; so is anything it
+		// started that is still running.
+		killGroup(p.cmd)
+		if err := starctx.Interrupted(starctx.From(thread)); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], err)
+		}
+		return nil, fmt.Errorf("%s: %s: timed out after %v; the program was killed", b.Name(), argv[0], p.timeout)
+	case p.stdout.err != nil || p.stderr.err != nil:
+		return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], errors.Join(p.stdout.err, p.stderr.err))
+	case err == nil, errors.Is(err, osexec.ErrWaitDelay), errors.As(err, &exitErr):
+		// Finished: a non-zero status or a background child keeping the
+		// output open is reported through code and output, not as an error.
+	default:
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return p.result(), nil
+}
+
+// program is a program exec.run or exec.start prepared from their
+// arguments, not started yet.
+type program struct {
+	cmd            *osexec.Cmd
+	stdout, stderr *capped
+	// ctx ends when the timeout passes or the host cancels the script,
+	// which kills the program; cancel releases it.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration // 0: none
+}
+
+// prepare reads the arguments exec.run and exec.start share (argv,
+// timeout=None, stdin=None, env=None) and prepares their program.
+func prepare(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*program, error) {
 	var (
 		argvV   starlark.Value
 		timeout starctx.Duration
@@ -68,33 +112,12 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, err
 	}
 	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
-	defer cancel()
 	cmd, stdout, stderr, err := command(ctx, b.Name(), argvV, stdinV, envD)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	argv := cmd.Args
-	err = cmd.Run()
-	var exitErr *osexec.ExitError
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// The program was killed (or never started) because the deadline
-		// passed or the host cancelled the script; so is anything it
-		// started that is still running.
-		killGroup(cmd)
-		if err := starctx.Interrupted(starctx.From(thread)); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], err)
-		}
-		return nil, fmt.Errorf("%s: %s: timed out after %v; the program was killed", b.Name(), argv[0], timeout.D)
-	case stdout.err != nil || stderr.err != nil:
-		return nil, fmt.Errorf("%s: %s: %w", b.Name(), argv[0], errors.Join(stdout.err, stderr.err))
-	case err == nil, errors.Is(err, osexec.ErrWaitDelay), errors.As(err, &exitErr):
-		// Finished: a non-zero status or a background child keeping the
-		// output open is reported through code and output, not as an error.
-	default:
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return result(cmd, stdout, stderr), nil
+	return &program{cmd: cmd, stdout: stdout, stderr: stderr, ctx: ctx, cancel: cancel, timeout: timeout.D}, nil
 }
 
 // command prepares the program argvV (a list of strings) with stdinV (a
@@ -136,12 +159,12 @@ func command(ctx context.Context, name string, argvV, stdinV starlark.Value, env
 	return cmd, stdout, stderr, nil
 }
 
-// result is the exec.result of cmd, which has ended.
-func result(cmd *osexec.Cmd, stdout, stderr *capped) starlark.Value {
+// result is the exec.result of the program, which has ended.
+func (p *program) result() starlark.Value {
 	return starlarkstruct.FromStringDict(starlark.String("exec.result"), starlark.StringDict{
-		"code":   starlark.MakeInt(exitCode(cmd.ProcessState)),
-		"stdout": starlark.String(stdout.buf.String()),
-		"stderr": starlark.String(stderr.buf.String()),
+		"code":   starlark.MakeInt(exitCode(p.cmd.ProcessState)),
+		"stdout": starlark.String(p.stdout.buf.String()),
+		"stderr": starlark.String(p.stderr.buf.String()),
 	})
 }
 

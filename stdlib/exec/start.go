@@ -16,34 +16,22 @@ import (
 // program has ended. The program is killed, with what it started, when
 // timeout passes (code 128 + 9) or when the host cancels the script.
 func startBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		argvV   starlark.Value
-		timeout starctx.Duration
-		stdinV  starlark.Value
-		envD    *starlark.Dict
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"argv", &argvV, "timeout??", &timeout, "stdin??", &stdinV, "env??", &envD); err != nil {
-		return nil, err
-	}
-	ctx, cancel := starctx.WithTimeout(thread, timeout.D)
-	cmd, stdout, stderr, err := command(ctx, b.Name(), argvV, stdinV, envD)
+	prog, err := prepare(thread, b, args, kwargs)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		cancel()
+	if err := prog.cmd.Start(); err != nil {
+		prog.cancel()
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	p := &Process{pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Process{pid: prog.cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
-		cmd.Wait() // the outcome is in cmd.ProcessState and the output
-		if ctx.Err() != nil {
-			killGroup(cmd) // what it started, too, as exec.run does
+		prog.cmd.Wait() // the outcome is in cmd.ProcessState and the output
+		if prog.ctx.Err() != nil {
+			killGroup(prog.cmd) // what it started, too, as exec.run does
 		}
-		cancel()
-		p.result = result(cmd, stdout, stderr)
+		prog.cancel()
+		p.result = prog.result()
 		close(p.done)
 	}()
 	p.members = starlark.StringDict{
@@ -51,7 +39,7 @@ func startBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		"wait": starlark.NewBuiltin("exec.process.wait", p.wait).BindReceiver(p),
 		"kill": starlark.NewBuiltin("exec.process.kill", p.killBuiltin).BindReceiver(p),
 	}
-	p.kill = func() { cancel() }
+	p.kill = prog.cancel
 	return p, nil
 }
 
