@@ -524,8 +524,8 @@ func (r *reloadLab) listConn(t *testing.T, conn string) *vici.Message {
 	return found
 }
 
-// plan plans loading next over prev on a (a's SAs are of prev).
-func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
+// confs writes and reads the configurations prev and next.
+func (r *reloadLab) confs(t *testing.T, prev, next reloadConf) (*Conf, *Conf) {
 	t.Helper()
 	confs := make([]*Conf, 2)
 	for i, p := range []reloadConf{prev, next} {
@@ -537,7 +537,14 @@ func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
 		}
 		confs[i] = c
 	}
-	plan, err := newPlan(r.ctx, daemon{Client: r.a}, "a", confs[1], confs[0])
+	return confs[0], confs[1]
+}
+
+// plan plans loading next over prev on a (a's SAs are of prev).
+func (r *reloadLab) plan(t *testing.T, prev, next reloadConf) *Plan {
+	t.Helper()
+	prevConf, nextConf := r.confs(t, prev, next)
+	plan, err := newPlan(r.ctx, daemon{Client: r.a}, "a", nextConf, prevConf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,21 +67,8 @@ func (u *Update) Apply(ctx context.Context, prove time.Duration) error {
 	}
 	u.Before = before
 	u.Applied = true
-	report, err := applyConf(ctx, u.c, u.next, false)
-	u.Report = report
-	if err != nil {
-		return err
-	}
-	if err := report.Err(); err != nil {
-		return err
-	}
-	if prove <= 0 {
-		return nil
-	}
-	p := &prover{ctx: ctx, c: u.c, t: u.Plan.t, old: snapshotIDs(before), proof: &Proof{}}
-	u.Proof = p.proof
-	p.run(expected(p.t, before), time.Now().Add(prove))
-	return p.proof.Err()
+	u.Report, u.Proof, err = u.load(ctx, u.next, u.Plan.t, before, snapshotIDs(before), prove)
+	return err
 }
 
 // Rollback loads the previous configuration again (apply's promise
@@ -102,20 +89,24 @@ func (u *Update) Rollback(ctx context.Context, prove time.Duration) error {
 	for id := range snapshotIDs(u.Before) {
 		delete(old, id)
 	}
-	report, err := applyConf(ctx, u.c, u.prev, false)
-	u.RollbackReport = report
-	if err != nil {
-		return err
-	}
-	if err := report.Err(); err != nil {
-		return err
-	}
-	if prove <= 0 {
-		return nil
-	}
 	t := newTransition(u.next, u.prev, u.Plan.t.v6)
+	u.RollbackReport, u.RollbackProof, err = u.load(ctx, u.prev, t, u.Before, old, prove)
+	return err
+}
+
+// load loads conf as applyConf does and, with prove > 0, proves the
+// transition t to it within that time: what was up in before is up under
+// t.to, the SAs of old (made under t.from) replaced. It returns the
+// load's report, and the proof when there is one.
+func (u *Update) load(ctx context.Context, conf *Conf, t *transition, before []IKESA, old map[string]bool, prove time.Duration) (*applyReport, *Proof, error) {
+	report, err := applyConf(ctx, u.c, conf, false)
+	if err == nil {
+		err = report.Err()
+	}
+	if err != nil || prove <= 0 {
+		return report, nil, err
+	}
 	p := &prover{ctx: ctx, c: u.c, t: t, old: old, proof: &Proof{}}
-	u.RollbackProof = p.proof
-	p.run(expected(t, u.Before), time.Now().Add(prove))
-	return p.proof.Err()
+	p.run(expected(t, before), time.Now().Add(prove))
+	return report, p.proof, p.proof.Err()
 }

@@ -22,21 +22,27 @@ func TestUpdate(t *testing.T) {
 	const within = 30 * time.Second
 	update := func(t *testing.T, prev, next reloadConf) *Update {
 		t.Helper()
-		confs := make([]*Conf, 2)
-		for i, p := range []reloadConf{prev, next} {
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "swanctl.conf"), p.text())
-			c, err := loadConf(r.ctx, dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			confs[i] = c
-		}
-		u, err := newUpdate(r.ctx, daemon{Client: r.a}, "a", confs[1], confs[0])
+		prevConf, nextConf := r.confs(t, prev, next)
+		u, err := newUpdate(r.ctx, daemon{Client: r.a}, "a", nextConf, prevConf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u
+	}
+	// change brings ab up under base and plans the change edit makes to
+	// it: the SAs of base, and the update.
+	change := func(t *testing.T, base reloadConf, edit func(*reloadConf)) (liveIKE, *Update) {
+		t.Helper()
+		old := r.bringUp(t, base)
+		next := base
+		edit(&next)
+		return old, update(t, base, next)
+	}
+	must := func(t *testing.T, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	// one is the single ESTABLISHED IKE_SA of ab with its single
 	// INSTALLED CHILD_SA, once charon is done closing the old ones.
@@ -53,14 +59,8 @@ func TestUpdate(t *testing.T) {
 	}
 
 	t.Run("child option", func(t *testing.T) {
-		base := baseReloadConf()
-		old := r.bringUp(t, base)
-		next := base
-		next.rekey = "2h"
-		u := update(t, base, next)
-		if err := u.Apply(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		old, u := change(t, baseReloadConf(), func(p *reloadConf) { p.rekey = "2h" })
+		must(t, u.Apply(r.ctx, within))
 		now := one(t)
 		if now.id != old.id || now.children[0].id == old.children[0].id {
 			t.Errorf("after the proof: %+v, want IKE_SA #%s with a new CHILD_SA", now, old.id)
@@ -68,9 +68,7 @@ func TestUpdate(t *testing.T) {
 		wantIDs(t, "initiated", u.Proof.Initiated, "ab/net")
 		wantIDs(t, "closed", u.Proof.Closed, "CHILD_SA ab/net #"+old.children[0].id)
 		// The rollback replaces the CHILD_SA of the new configuration.
-		if err := u.Rollback(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		must(t, u.Rollback(r.ctx, within))
 		back := one(t)
 		if back.id != old.id || back.children[0].id == now.children[0].id {
 			t.Errorf("after the rollback: %+v", back)
@@ -79,22 +77,14 @@ func TestUpdate(t *testing.T) {
 	})
 
 	t.Run("peer setting", func(t *testing.T) {
-		base := baseReloadConf()
-		old := r.bringUp(t, base)
-		next := base
-		next.proposals = "aes256-sha256-ecp256"
-		u := update(t, base, next)
-		if err := u.Apply(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		old, u := change(t, baseReloadConf(), func(p *reloadConf) { p.proposals = "aes256-sha256-ecp256" })
+		must(t, u.Apply(r.ctx, within))
 		now := one(t)
 		if now.id == old.id {
 			t.Errorf("after the proof: still IKE_SA #%s", old.id)
 		}
 		wantIDs(t, "closed", u.Proof.Closed, "IKE_SA ab #"+old.id)
-		if err := u.Rollback(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		must(t, u.Rollback(r.ctx, within))
 		if back := one(t); back.id == now.id {
 			t.Errorf("after the rollback: still IKE_SA #%s", now.id)
 		}
@@ -104,11 +94,7 @@ func TestUpdate(t *testing.T) {
 	// the old SAs were never touched, and the rollback proves at once,
 	// without initiating anything, that they are of the old configuration.
 	t.Run("identity the peer rejects", func(t *testing.T) {
-		base := baseReloadConf()
-		old := r.bringUp(t, base)
-		next := base
-		next.localID = "a-renamed"
-		u := update(t, base, next)
+		old, u := change(t, baseReloadConf(), func(p *reloadConf) { p.localID = "a-renamed" })
 		err := u.Apply(r.ctx, within)
 		if err == nil || !strings.Contains(err.Error(), "initiating ab/net") {
 			t.Fatalf("apply: %v, want the failed initiation", err)
@@ -116,9 +102,7 @@ func TestUpdate(t *testing.T) {
 		if now := one(t); now.id != old.id || now.children[0].id != old.children[0].id {
 			t.Errorf("after the failed proof: %+v, want the old SAs", now)
 		}
-		if err := u.Rollback(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		must(t, u.Rollback(r.ctx, within))
 		if now := one(t); now.id != old.id || now.children[0].id != old.children[0].id {
 			t.Errorf("after the rollback: %+v, want the old SAs", now)
 		}
@@ -128,15 +112,9 @@ func TestUpdate(t *testing.T) {
 
 	// A secret both sides change: a reauthentication proves it.
 	t.Run("secret", func(t *testing.T) {
-		base := baseReloadConf()
-		old := r.bringUp(t, base)
-		next := base
-		next.secret = "a-new-secret"
-		r.setPeerSecret(t, next.secret)
-		u := update(t, base, next)
-		if err := u.Apply(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		old, u := change(t, baseReloadConf(), func(p *reloadConf) { p.secret = "a-new-secret" })
+		r.setPeerSecret(t, "a-new-secret")
+		must(t, u.Apply(r.ctx, within))
 		wantIDs(t, "reauthenticated", u.Proof.Reauthenticated, "ab #"+old.id)
 		if now := one(t); now.id == old.id {
 			t.Errorf("after the proof: still IKE_SA #%s", old.id)
@@ -147,18 +125,12 @@ func TestUpdate(t *testing.T) {
 	// keeps the old IKE_SA (make-before-break), 5.9.8 has closed it; the
 	// rollback brings it back either way.
 	t.Run("secret the peer rejects", func(t *testing.T) {
-		base := baseReloadConf()
-		old := r.bringUp(t, base)
-		next := base
-		next.secret = "a-wrong-secret"
-		u := update(t, base, next)
+		old, u := change(t, baseReloadConf(), func(p *reloadConf) { p.secret = "a-wrong-secret" })
 		err := u.Apply(r.ctx, within)
 		if err == nil || !strings.Contains(err.Error(), "reauthenticating IKE_SA #"+old.id+" failed") {
 			t.Fatalf("apply: %v, want the failed reauthentication", err)
 		}
-		if err := u.Rollback(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		must(t, u.Rollback(r.ctx, within))
 		now := one(t)
 		if r.v6 {
 			if now.id != old.id {
@@ -175,13 +147,8 @@ func TestUpdate(t *testing.T) {
 	t.Run("start child option", func(t *testing.T) {
 		base := baseReloadConf()
 		base.start = "start"
-		old := r.bringUp(t, base)
-		next := base
-		next.rekey = "2h"
-		u := update(t, base, next)
-		if err := u.Apply(r.ctx, within); err != nil {
-			t.Fatal(err)
-		}
+		old, u := change(t, base, func(p *reloadConf) { p.rekey = "2h" })
+		must(t, u.Apply(r.ctx, within))
 		if now := one(t); now.children[0].id == old.children[0].id {
 			t.Errorf("after the proof: the old CHILD_SA #%s", old.children[0].id)
 		}
