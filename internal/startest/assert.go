@@ -7,95 +7,59 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/vicish/vicish/registry"
 	"github.com/vicish/vicish/script"
 )
 
-func assertEq(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var x, y starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
-		return nil, err
+// comparison is an assertion of two values, the parameters first and
+// second: holds tells whether they pass it (its error is the builtin's),
+// and failure, given both as the REPL shows them, says why not.
+func comparison(first, second string, holds func(x, y starlark.Value) (bool, error), failure string) registry.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var x, y starlark.Value
+		var msg starlark.Value = starlark.None
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, first, &x, second, &y, "msg?", &msg); err != nil {
+			return nil, err
+		}
+		ok, err := holds(x, y)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		}
+		if !ok {
+			failf(thread, b, msg, failure, show(x), show(y))
+		}
+		return starlark.None, nil
 	}
+}
+
+// The relations assert.eq, ne, lt and contains check.
+func equal(x, y starlark.Value) (bool, error) { return starlark.Equal(x, y) }
+
+func notEqual(x, y starlark.Value) (bool, error) {
 	eq, err := starlark.Equal(x, y)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
-	}
-	if !eq {
-		failf(thread, b, msg, "%s != %s", show(x), show(y))
-	}
-	return starlark.None, nil
+	return !eq, err
 }
 
-func assertNe(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var x, y starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	eq, err := starlark.Equal(x, y)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
-	}
-	if eq {
-		failf(thread, b, msg, "%s == %s", show(x), show(y))
-	}
-	return starlark.None, nil
-}
+func less(x, y starlark.Value) (bool, error) { return starlark.Compare(syntax.LT, x, y) }
 
-func assertTrue(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var cond starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cond", &cond, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	if !cond.Truth() {
-		failf(thread, b, msg, "%s is not true", show(cond))
-	}
-	return starlark.None, nil
-}
-
-func assertFalse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var cond starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cond", &cond, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	if cond.Truth() {
-		failf(thread, b, msg, "%s is not false", show(cond))
-	}
-	return starlark.None, nil
-}
-
-func assertLt(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var x, y starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x, "y", &y, "msg?", &msg); err != nil {
-		return nil, err
-	}
-	lt, err := starlark.Compare(syntax.LT, x, y)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
-	}
-	if !lt {
-		failf(thread, b, msg, "%s is not less than %s", show(x), show(y))
-	}
-	return starlark.None, nil
-}
-
-func assertContains(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var container, x starlark.Value
-	var msg starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "container", &container, "x", &x, "msg?", &msg); err != nil {
-		return nil, err
-	}
+func contains(container, x starlark.Value) (bool, error) {
 	in, err := starlark.Binary(syntax.IN, x, container)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	return err == nil && bool(in.Truth()), err
+}
+
+// truth is assert.true (want true) or assert.false.
+func truth(want bool) registry.Func {
+	return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var cond starlark.Value
+		var msg starlark.Value = starlark.None
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cond", &cond, "msg?", &msg); err != nil {
+			return nil, err
+		}
+		if bool(cond.Truth()) != want {
+			failf(thread, b, msg, "%s is not %t", show(cond), want)
+		}
+		return starlark.None, nil
 	}
-	if !in.Truth() {
-		failf(thread, b, msg, "%s does not contain %s", show(container), show(x))
-	}
-	return starlark.None, nil
 }
 
 func assertFails(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
