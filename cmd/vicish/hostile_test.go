@@ -61,6 +61,44 @@ func hostilePeer(t *testing.T, d *vicitest.Daemon) string {
 	return srv.URI()
 }
 
+// hostileCase is a run of vicish against a misbehaving peer and how it
+// must end.
+type hostileCase struct {
+	name   string
+	daemon *vicitest.Daemon
+	args   []string
+	code   int
+	want   []string // in stderr, or in stdout when code is 0
+}
+
+// runHostile runs the cases in parallel, each against a peer of its own
+// under the memory limit: each must end with its exit code and say what
+// it wants, without a crash.
+func runHostile(t *testing.T, cases []hostileCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			uri := hostilePeer(t, tc.daemon)
+			r := runLimited(t, 2*time.Minute, append([]string{"--uri", uri}, tc.args...)...)
+			out := r.stderr
+			if tc.code == 0 {
+				out = r.stdout
+			}
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d", r.code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			if strings.Contains(r.stderr, "fatal error") || strings.Contains(r.stderr, "goroutine ") || t.Failed() {
+				t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
 // A misbehaving VICI peer never crashes, hangs or bloats vicish (issue
 // 16): each case ends with a clean error and its exit code, within the
 // memory limit.
@@ -78,13 +116,7 @@ func TestHostilePeer(t *testing.T) {
 		return vicitest.NoReply
 	}
 	small := vici.NewMessage().SetSection("gw", vici.NewMessage().Set("state", "UP"))
-	cases := []struct {
-		name   string
-		daemon *vicitest.Daemon
-		args   []string
-		code   int
-		want   []string // in stderr, or in stdout when code is 0
-	}{
+	cases := []hostileCase{
 		{"endless listing of big entries",
 			&vicitest.Daemon{Commands: map[string]vicitest.Handler{"list-sas": vicitest.Endless("list-sa", big)}, Events: []string{"list-sa"}},
 			[]string{"--deadline", "120", "-e", "len(vici.list_sas())"}, 1,
@@ -136,28 +168,7 @@ if len(calls) > 6:
     fail("wait(timeout=3) ran match %d times for 0.5 s" % len(calls))`}, 0,
 			[]string{"got None"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			uri := hostilePeer(t, tc.daemon)
-			r := runLimited(t, 2*time.Minute, append([]string{"--uri", uri}, tc.args...)...)
-			out := r.stderr
-			if tc.code == 0 {
-				out = r.stdout
-			}
-			if r.code != tc.code {
-				t.Errorf("exit code %d, want %d", r.code, tc.code)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q", w)
-				}
-			}
-			if strings.Contains(r.stderr, "fatal error") || strings.Contains(r.stderr, "goroutine ") || t.Failed() {
-				t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-			}
-		})
-	}
+	runHostile(t, cases)
 }
 
 // swanctlPeer is a fake daemon that answers the queries of swanctl.apply
@@ -188,13 +199,7 @@ func TestHostilePeerSwanctl(t *testing.T) {
 	big := vicitest.Entry(500 << 10)
 	apply := "swanctl.apply(" + strconv.Quote(dir) + ")"
 	plan := "print(swanctl.plan(" + strconv.Quote(dir) + ", " + strconv.Quote(dir) + "))"
-	cases := []struct {
-		name   string
-		daemon *vicitest.Daemon
-		args   []string
-		code   int
-		want   []string // in stderr, or in stdout when code is 0
-	}{
+	cases := []hostileCase{
 		{"apply, endless list-conns", swanctlPeer("list-conns", "list-conn", big),
 			[]string{"-e", apply}, 1,
 			[]string{"swanctl.apply: list-conns: the first ", " list-conn entries (", " kept) are more than the budget of 512 MiB for a listing", "vicish --max-listing"}},
@@ -205,26 +210,5 @@ func TestHostilePeerSwanctl(t *testing.T) {
 			[]string{"--max-listing", "16MiB", "-c", plan}, 0,
 			[]string{": budget: list-conns: the first ", "budget of 16 MiB"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			uri := hostilePeer(t, tc.daemon)
-			r := runLimited(t, 2*time.Minute, append([]string{"--uri", uri}, tc.args...)...)
-			out := r.stderr
-			if tc.code == 0 {
-				out = r.stdout
-			}
-			if r.code != tc.code {
-				t.Errorf("exit code %d, want %d", r.code, tc.code)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q", w)
-				}
-			}
-			if strings.Contains(r.stderr, "fatal error") || strings.Contains(r.stderr, "goroutine ") || t.Failed() {
-				t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-			}
-		})
-	}
+	runHostile(t, cases)
 }
