@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,13 +41,8 @@ func fmtCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	list := fs.Bool("l", false, "")
 	diff := fs.Bool("d", false, "")
 	write := fs.Bool("w", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, fmtUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "vicish fmt: %v\n%s", flagError(err, args), fmtUsage)
-		return 2
+	if code, ok := parseSubcommand(fs, args, fmtUsage, stdout, stderr); !ok {
+		return code
 	}
 	if n := btoi(*list) + btoi(*diff) + btoi(*write); n > 1 {
 		fmt.Fprintf(stderr, "vicish fmt: -l, -d and -w go one at a time\n%s", fmtUsage)

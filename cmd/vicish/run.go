@@ -463,6 +463,23 @@ func indexOfCode(args []string) int {
 	return -1
 }
 
+// parseSubcommand parses the arguments of subcommand fs (vicish check,
+// fmt, test): -h prints usage to stdout (exit code 0), a bad flag says
+// what is wrong and prints usage to stderr (exit code 2). ok is false
+// when the subcommand is to exit with code.
+func parseSubcommand(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "vicish %s: %v\n%s", fs.Name(), flagError(err, args), usage)
+	return 2, false
+}
+
 func flagError(err error, args []string) error {
 	msg := err.Error()
 	m := flagInMessage.FindStringSubmatchIndex(msg)

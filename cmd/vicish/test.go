@@ -53,13 +53,8 @@ func testCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, testUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "vicish test: %v\n%s", flagError(err, args), testUsage)
-		return 2
+	if code, ok := parseSubcommand(fs, args, testUsage, stdout, stderr); !ok {
+		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
