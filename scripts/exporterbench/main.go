@@ -52,11 +52,8 @@ func main() {
 }
 
 func run(spokes, scrapes int) (err error) {
-	if err := lab.Check(); err != nil {
+	if err := measure.Ready("scripts/exporter.star"); err != nil {
 		return err
-	}
-	if _, err := os.Stat("scripts/exporter.star"); err != nil {
-		return fmt.Errorf("run it from the repository's top directory: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -70,8 +67,7 @@ func run(spokes, scrapes int) (err error) {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 
-	start := time.Now()
-	l, err := lab.Up(ctx, lab.Config{Topology: lab.Star, Spokes: spokes})
+	l, uris, err := measure.Star(ctx, spokes)
 	if err != nil {
 		return err
 	}
@@ -80,22 +76,6 @@ func run(spokes, scrapes int) (err error) {
 			err = derr
 		}
 	}()
-	names := make([]string, spokes)
-	uris := make([]string, spokes)
-	for i := range names {
-		g := l.Gateway(lab.SpokeName(i + 1))
-		names[i], uris[i] = g.Name, g.URI
-	}
-	fmt.Printf("lab %s: star of %d spokes up in %v (strongSwan %s)\n", l.ID, spokes,
-		time.Since(start).Round(time.Millisecond), l.Gateway(names[0]).Version())
-	start = time.Now()
-	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error {
-		_, err := c.Call(ctx, "initiate", vici.NewMessage().Set("ike", "hub").Set("child", "net").Set("timeout", "20000"))
-		return err
-	}); err != nil {
-		return err
-	}
-	fmt.Printf("%d tunnels up in %v\n", spokes, time.Since(start).Round(time.Millisecond))
 
 	sshd, err := l.Gateway("hub").StartSSHD(ctx)
 	if err != nil {
@@ -112,8 +92,7 @@ func run(spokes, scrapes int) (err error) {
 		spokes, scrapes)
 	for _, mode := range []string{"unix", "ssh"} {
 		var inv strings.Builder
-		for i, name := range names {
-			uri := uris[i]
+		for i, uri := range uris {
 			if mode == "ssh" {
 				_, path, err := vici.ParseURI(uri)
 				if err != nil {
@@ -121,7 +100,7 @@ func run(spokes, scrapes int) (err error) {
 				}
 				uri = sshd.URI(path)
 			}
-			fmt.Fprintf(&inv, "%s %s\n", name, uri)
+			fmt.Fprintf(&inv, "%s %s\n", lab.SpokeName(i+1), uri)
 		}
 		invPath := filepath.Join(tmp, "fleet-"+mode)
 		if err := os.WriteFile(invPath, []byte(inv.String()), 0o600); err != nil {

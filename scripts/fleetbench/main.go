@@ -59,16 +59,13 @@ func main() {
 }
 
 func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (err error) {
-	if err := lab.Check(); err != nil {
+	if err := measure.Ready(fleetStatus); err != nil {
 		return err
-	}
-	if _, err := os.Stat("scripts/fleet-status.star"); err != nil {
-		return fmt.Errorf("run it from the repository's top directory: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	start := time.Now()
-	l, err := lab.Up(ctx, lab.Config{Topology: lab.Star, Spokes: spokes})
+	// Every spoke's tunnel up, so fleet-status has SAs to show and exits 0.
+	l, uris, err := measure.Star(ctx, spokes)
 	if err != nil {
 		return err
 	}
@@ -77,19 +74,6 @@ func run(spokes, rounds, cycles int, delay time.Duration, rolloutRounds int) (er
 			err = derr
 		}
 	}()
-	var uris []string
-	for i := 1; i <= spokes; i++ {
-		uris = append(uris, l.Gateway(lab.SpokeName(i)).URI)
-	}
-	fmt.Printf("lab %s: star of %d spokes up in %v (strongSwan %s)\n", l.ID, spokes,
-		time.Since(start).Round(time.Millisecond), l.Gateway(lab.SpokeName(1)).Version())
-
-	// Every spoke's tunnel up, so fleet-status has SAs to show and exits 0.
-	start = time.Now()
-	if err := measure.EachClient(ctx, uris, func(c *vici.Client) error { return updown(ctx, c, true) }); err != nil {
-		return err
-	}
-	fmt.Printf("%d tunnels up in %v\n", spokes, time.Since(start).Round(time.Millisecond))
 
 	fmt.Printf("\nlocal sockets: %d daemons and vicish share this machine's cores (CPU-bound)\n", spokes)
 	if err := statusRounds(ctx, uris, rounds); err != nil {

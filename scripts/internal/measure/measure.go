@@ -1,8 +1,8 @@
 // Package measure holds what the benchmark programs under scripts/
-// (exporterbench, fleetbench) and the runbooks' tests measure with: a
+// (exporterbench, fleetbench) and the runbooks' tests measure with: the
+// star lab they run against, work run on every gateway of it at once, a
 // process's sockets, children, CPU time and memory as Linux's /proc shows
-// them, medians and ranges of timings, and work run on every gateway of a
-// lab at once.
+// them, and medians and ranges of timings.
 package measure
 
 import (
@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vicish/vicish/internal/lab"
 	"github.com/vicish/vicish/vici"
 )
 
@@ -145,4 +146,46 @@ func Memory(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
+}
+
+// Ready checks that a bench program can run here: the lab can start
+// (root, network namespaces), and it runs from the repository's top
+// directory, where runbook (the script it measures) is.
+func Ready(runbook string) error {
+	if err := lab.Check(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(runbook); err != nil {
+		return fmt.Errorf("run it from the repository's top directory: %w", err)
+	}
+	return nil
+}
+
+// Star starts the lab the bench programs measure against, a star of n
+// spokes, and brings every spoke's tunnel up (child "net" of its
+// connection "hub"), printing how long each took. It returns the lab,
+// which the caller takes down, and the spokes' URIs in the order of
+// lab.SpokeName.
+func Star(ctx context.Context, n int) (*lab.Lab, []string, error) {
+	start := time.Now()
+	l, err := lab.Up(ctx, lab.Config{Topology: lab.Star, Spokes: n})
+	if err != nil {
+		return nil, nil, err
+	}
+	uris := make([]string, n)
+	for i := range uris {
+		uris[i] = l.Gateway(lab.SpokeName(i + 1)).URI
+	}
+	fmt.Printf("lab %s: star of %d spokes up in %v (strongSwan %s)\n", l.ID, n,
+		time.Since(start).Round(time.Millisecond), l.Gateway(lab.SpokeName(1)).Version())
+	start = time.Now()
+	err = EachClient(ctx, uris, func(c *vici.Client) error {
+		_, err := c.Call(ctx, "initiate", vici.NewMessage().Set("ike", "hub").Set("child", "net").Set("timeout", "20000"))
+		return err
+	})
+	if err != nil {
+		return nil, nil, errors.Join(err, l.Down())
+	}
+	fmt.Printf("%d tunnels up in %v\n", n, time.Since(start).Round(time.Millisecond))
+	return l, uris, nil
 }
