@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -427,18 +426,6 @@ func defaultVersion() starlark.Value {
 		d.SetKey(starlark.String(kv[0]), starlark.String(kv[1]))
 	}
 	return d
-}
-
-// sortedURIs returns the URIs of the fake daemons, sorted.
-func (f *fakes) sortedURIs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	uris := make([]string, 0, len(f.byURI))
-	for u := range f.byURI {
-		uris = append(uris, u)
-	}
-	sort.Strings(uris)
-	return uris
 }
 
 // errorText is the message of a Starlark error with its backtrace.
