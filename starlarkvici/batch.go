@@ -18,6 +18,7 @@ const (
 	ReasonTimeout     = vici.ReasonTimeout     // the deadline passed
 	ReasonProtocol    = vici.ReasonProtocol    // the peer broke the VICI protocol
 	ReasonRefused     = vici.ReasonRefused     // the daemon refused the command
+	ReasonBudget      = vici.ReasonBudget      // what it sent was more than Config.MaxListing
 )
 
 // Reason classifies the error of a failed command (vici.Reason).

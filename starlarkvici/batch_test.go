@@ -13,7 +13,7 @@ import (
 	"github.com/vicish/vicish/vici"
 )
 
-// TestReason: every way a command fails falls into one of the four
+// TestReason: every way a command fails falls into one of the five
 // reasons a monitoring script labels it with; the lab test of g.batch
 // covers unreachable, timeout and refused with a real daemon, and a
 // protocol fault needs a peer that breaks the protocol.
@@ -30,6 +30,7 @@ func TestReason(t *testing.T) {
 		{fmt.Errorf("vici.initiate: no config%w", quiet{&vici.CommandError{Command: "initiate"}}), ReasonRefused},
 		{fmt.Errorf("x: %w", vici.ErrUnknownCommand), ReasonRefused},
 		{fmt.Errorf("x: %w", vici.ErrUnknownEvent), ReasonRefused},
+		{fmt.Errorf("vici.list_sas: %w", &ListingError{Entries: 3, Received: 1 << 20, Budget: 1 << 19}), ReasonBudget},
 	} {
 		if got := Reason(c.err); got != c.want {
 			t.Errorf("Reason(%v) = %q, want %q", c.err, got, c.want)

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/vicish/vicish/internal/bytesize"
+	"github.com/vicish/vicish/vici"
 )
 
 // Budgets keep what a daemon sends from taking memory without bound: a
@@ -76,3 +77,7 @@ func (e *ListingError) Error() string {
 		"pass each= to handle the entries one at a time (e.g. each=lambda e: print(e)), or raise the budget (vicish --max-listing)",
 		e.Entries, bytesize.Text(e.Received), bytesize.Text(e.Budget))
 }
+
+// Is makes errors.Is(err, vici.ErrBudget) hold, so that vici.Reason names
+// a group member that failed this way "budget".
+func (e *ListingError) Is(target error) bool { return target == vici.ErrBudget }

@@ -35,7 +35,7 @@ func otherBuiltins() []function {
 		{name: "use", params: p("uri"), module: (*Module).use,
 			doc: "Point the default session (the functions called on vici itself) at the daemon at uri, e.g. from a REPL started without one: it connects there, then closes the old connection. Refused while it has on() callbacks; a remote URI needs --allow-net, as for connect."},
 		{name: "group", params: p("members, deadline=None, reconnect=False"), module: (*Module).group,
-			doc: "A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol or refused). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
+			doc: "A group of sessions from {name: uri or session}: its commands run on every member at once and return {name: reply}, {\"error\": message, \"reason\": why} for a member that failed (why: unreachable, timeout, protocol, refused or budget). g.batch([command, ...]) runs several commands on each member in turn. It also has on, off, listen, wait (returns (name, data)) and close; g[name] is a member."},
 		{name: "on", params: p("event, fn"), session: (*Session).on,
 			doc: "Register fn(name, data) for an event; a fn with a parameter named session also gets the session the event came from. Events queue from now on and reach fn inside listen()."},
 		{name: "off", params: p("event, fn=None"), session: (*Session).off,
@@ -193,7 +193,7 @@ func groupHelp(g *Group) string {
 	fmt.Fprintf(&b, "vici.group of %s.\n\n", strings.Join(g.names, ", "))
 	b.WriteString("Every command of the vici module runs on all members at once and returns {name: reply};\n" +
 		"a member that failed has {\"error\": message, \"reason\": why} instead (test with \"error\" in reply;\n" +
-		"why is unreachable, timeout, protocol or refused).\n" +
+		"why is unreachable, timeout, protocol, refused or budget).\n" +
 		"Group commands take no each= or log= callback. g[name] is a member's session, g.names the names.\n\n" +
 		"Other functions:\n" +
 		"  on(event, fn)         vici.on on every member; returns {name: None or {\"error\": ...}}\n" +

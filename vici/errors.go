@@ -21,6 +21,10 @@ var (
 	// Options.MaxQueued events or Options.MaxQueuedBytes bytes behind, so
 	// the subscription was ended.
 	ErrOverflow = errors.New("subscription overflow")
+	// ErrBudget: what a caller collected from a streamed command took
+	// more memory than the caller's budget for it; the caller's error
+	// (a listing's, in the Starlark modules) matches it with errors.Is.
+	ErrBudget = errors.New("over the memory budget")
 )
 
 // CommandError is a command whose reply says success = no.

@@ -19,6 +19,9 @@ const (
 	// ReasonRefused: the daemon answered but refused the command
 	// (success = no, an unknown command or event).
 	ReasonRefused = "refused"
+	// ReasonBudget: what the daemon sent took more memory than the
+	// caller's budget for it (an error matching ErrBudget).
+	ReasonBudget = "budget"
 )
 
 // Reason classifies the error of a failed command or dial as one of the
@@ -32,6 +35,8 @@ func Reason(err error) string {
 		return ReasonProtocol
 	case errors.As(err, &cmdErr), errors.Is(err, ErrUnknownCommand), errors.Is(err, ErrUnknownEvent):
 		return ReasonRefused
+	case errors.Is(err, ErrBudget):
+		return ReasonBudget
 	}
 	return ReasonUnreachable
 }

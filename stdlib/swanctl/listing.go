@@ -59,6 +59,9 @@ func (e *listingError) Error() string {
 		e.command, e.entries, e.event, bytesize.Text(e.received), bytesize.Text(e.held), bytesize.Text(e.budget))
 }
 
+// Is makes errors.Is(err, vici.ErrBudget) hold.
+func (e *listingError) Is(target error) bool { return target == vici.ErrBudget }
+
 // What collected values take in memory, for keep functions: a string's
 // header and bytes, a map entry's key and value with the map's own share.
 const (

@@ -126,18 +126,11 @@ const (
 	ReasonLoad        = "load"        // the daemon refused an item
 	ReasonProof       = "proof"       // the configuration was loaded but not proven
 	ReasonInterrupted = "interrupted" // the script was interrupted
-	ReasonBudget      = "budget"      // a listing took more memory than its budget (Config.MaxListing)
 )
 
-// reasonOf is the reason for a failure to talk to a daemon: vici.Reason's,
-// or ReasonBudget.
-func reasonOf(err error) string {
-	var budget *listingError
-	if errors.As(err, &budget) {
-		return ReasonBudget
-	}
-	return vici.Reason(err)
-}
+// reasonOf is the reason for a failure to talk to a daemon: vici.Reason's
+// (unreachable, timeout, protocol, refused, budget).
+func reasonOf(err error) string { return vici.Reason(err) }
 
 // String implements starlark.Value: every member's plan as text.
 func (pv *PlanValue) String() string {
