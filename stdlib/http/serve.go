@@ -54,12 +54,13 @@ const (
 // Servers tracks the servers a module's scripts opened, so that the host
 // can close those still open when it is done (Close).
 type Servers struct {
-	mu   sync.Mutex
-	open map[*Server]bool
+	mu     sync.Mutex
+	open   map[*Server]bool
+	limits limits
 }
 
 // NewServers returns an empty set of servers.
-func NewServers() *Servers { return &Servers{open: map[*Server]bool{}} }
+func NewServers() *Servers { return &Servers{open: map[*Server]bool{}, limits: defaultLimits()} }
 
 // Close closes every server still open.
 func (ss *Servers) Close() error {
@@ -93,7 +94,12 @@ func (ss *Servers) Listen(thread *starlark.Thread, b *starlark.Builtin, args sta
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	s := &Server{ln: ln, requests: make(chan *pending), closed: make(chan struct{}), owner: ss}
+	lim := defaultLimits()
+	if ss != nil {
+		lim = ss.limits
+	}
+	ln = &limitListener{Listener: ln, max: lim.conns}
+	s := &Server{ln: ln, requests: make(chan *pending), closed: make(chan struct{}), owner: ss, limits: lim, held: budget{max: lim.heldBodies}}
 	s.srv = &nethttp.Server{
 		Handler:           nethttp.HandlerFunc(s.handle),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -124,6 +130,8 @@ type Server struct {
 	once     sync.Once
 	owner    *Servers
 	members  starlark.StringDict
+	limits   limits
+	held     budget // the bodies of the requests read and not yet answered
 
 	// Used by the script's thread only.
 	unanswered *pending // taken by the last next(), maybe not answered
@@ -161,14 +169,44 @@ func (p *pending) respond(a answer) bool {
 // handle is the handler of every request: it reads the request, offers it
 // to the script and writes the answer the script gives.
 func (s *Server) handle(w nethttp.ResponseWriter, r *nethttp.Request) {
+	tooBig := func() {
+		nethttp.Error(w, fmt.Sprintf("request body larger than %d MiB", MaxRequest>>20), nethttp.StatusRequestEntityTooLarge)
+	}
+	if r.ContentLength > MaxRequest {
+		tooBig()
+		return
+	}
+	// The body's bytes are held until the script answers: reserve them
+	// first (a body of unknown length as much as it may be).
+	held := r.ContentLength
+	if held < 0 {
+		held = MaxRequest
+	}
+	if !s.held.take(held) {
+		w.Header().Set("Retry-After", "1")
+		nethttp.Error(w, "too many requests wait for the script: retry later", nethttp.StatusServiceUnavailable)
+		return
+	}
+	defer func() { s.held.give(held) }()
+	rc := nethttp.NewResponseController(w)
+	if r.ContentLength != 0 {
+		// Only while the body comes: a deadline left on the connection
+		// would end the request when the script takes longer.
+		rc.SetReadDeadline(time.Now().Add(s.limits.readBody))
+	}
 	body, err := io.ReadAll(nethttp.MaxBytesReader(w, r.Body, MaxRequest))
 	if err != nil {
-		var tooBig *nethttp.MaxBytesError
-		if errors.As(err, &tooBig) {
-			nethttp.Error(w, fmt.Sprintf("request body larger than %d MiB", MaxRequest>>20), nethttp.StatusRequestEntityTooLarge)
+		var maxBytes *nethttp.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			tooBig()
 		}
 		return
 	}
+	if r.ContentLength != 0 {
+		rc.SetReadDeadline(time.Time{})
+	}
+	s.held.give(held - int64(len(body)))
+	held = int64(len(body))
 	p := &pending{
 		ctx:    r.Context(),
 		method: r.Method, url: r.URL.RequestURI(), path: r.URL.Path, remote: r.RemoteAddr,
@@ -199,6 +237,7 @@ func (s *Server) handle(w nethttp.ResponseWriter, r *nethttp.Request) {
 		nethttp.Error(w, "the server is closing", nethttp.StatusServiceUnavailable)
 		return
 	}
+	rc.SetWriteDeadline(time.Now().Add(s.limits.write))
 	for _, h := range a.header {
 		w.Header().Set(h[0], h[1])
 	}
