@@ -40,35 +40,52 @@ func ListSA(children int) *Message {
 }
 
 // BenchmarkReadDecode measures the reader's per-packet work: framing,
-// packet split and message decode with the connection's reused decoder.
+// packet split and message decode with the connection's reused decoder,
+// into new memory for every packet (a message kept) or into the memory of
+// the one before (a stream whose consumer releases every entry).
 func BenchmarkReadDecode(b *testing.B) {
 	for _, children := range []int{1, 500} {
-		b.Run("children="+strconv.Itoa(children), func(b *testing.B) {
-			m := ListSA(children)
-			pkt, err := encodePacket(pktEvent, "list-sa", m)
-			if err != nil {
-				b.Fatal(err)
+		for _, recycled := range []bool{false, true} {
+			name := "children=" + strconv.Itoa(children)
+			if recycled {
+				name += "/released"
 			}
-			const batch = 16
-			stream := bytes.Repeat(pkt, batch)
-			b.SetBytes(int64(len(pkt)))
-			b.ReportAllocs()
-			var dec decoder
-			br := bufio.NewReaderSize(nil, 64*1024)
-			r := bytes.NewReader(stream)
-			for i := 0; b.Loop(); i++ {
-				if i%batch == 0 {
-					r.Reset(stream)
-					br.Reset(r)
-				}
-				p, err := readPacket(br, nil)
+			b.Run(name, func(b *testing.B) {
+				m := ListSA(children)
+				pkt, err := encodePacket(pktEvent, "list-sa", m)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := dec.decode(p.body, nil); err != nil {
-					b.Fatal(err)
+				const batch = 16
+				stream := bytes.Repeat(pkt, batch)
+				b.SetBytes(int64(len(pkt)))
+				b.ReportAllocs()
+				var dec decoder
+				var spare *tree
+				br := bufio.NewReaderSize(nil, 64*1024)
+				r := bytes.NewReader(stream)
+				for i := 0; b.Loop(); i++ {
+					if i%batch == 0 {
+						r.Reset(stream)
+						br.Reset(r)
+					}
+					var into []byte
+					if spare != nil {
+						into = spare.seg
+					}
+					p, err := readPacket(br, into)
+					if err != nil {
+						b.Fatal(err)
+					}
+					msg, err := dec.decode(p.body, spare)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if recycled {
+						msg.t.seg, spare = p.seg, msg.t
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -95,11 +95,18 @@ type packet struct {
 // they are (io.EOF at a segment boundary, io.ErrUnexpectedEOF inside one);
 // framing faults are *ProtocolError.
 func readPacket(r *bufio.Reader, spare []byte) (packet, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// Peeked rather than read into an array, which would escape to the
+	// heap through io.ReadFull's io.Reader: one allocation a packet.
+	hdr, err := r.Peek(4)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF) && len(hdr) > 0:
+		return packet{}, io.ErrUnexpectedEOF
+	default:
 		return packet{}, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := binary.BigEndian.Uint32(hdr)
+	r.Discard(4)
 	if n > MaxPacketSize {
 		return packet{}, &ProtocolError{Reason: fmt.Sprintf("peer announced a segment of %d bytes, over the %d byte limit", n, MaxPacketSize)}
 	}
