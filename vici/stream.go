@@ -215,11 +215,11 @@ func (f *inlineFn) call(m *Message) {
 
 // stop makes sure fn is not running and will not be called again, and
 // reports how it failed, if it did.
-func (f *inlineFn) stop() (err error, panicked any, didPanic bool) {
+func (f *inlineFn) stop() (panicked any, didPanic bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = true
-	return f.err, f.panicked, f.didPanic
+	return f.panicked, f.didPanic, f.err
 }
 
 // wait is the caller's side of a CallStreamInline: it waits for the reply,
@@ -236,7 +236,7 @@ func (f *inlineFn) wait(ctx context.Context, command string, r *request,
 	}
 	// Every entry came before the reply, so fn is done with them; it may
 	// have failed on one meanwhile.
-	err, panicked, didPanic := f.stop()
+	panicked, didPanic, err := f.stop()
 	switch {
 	case didPanic:
 		leave(nil)
