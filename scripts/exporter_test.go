@@ -132,15 +132,17 @@ func TestExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Listening and the ssh:// URIs of the inventory are privileges.
+	// Listening, the ssh:// URIs of the inventory and a state file are
+	// privileges, refused at the start (not at the first scrape).
 	for _, tc := range []struct {
-		flags []string
-		want  string
+		flags, extra []string
+		want         string
 	}{
-		{[]string{"--allow-net"}, "http.listen accepts connections, which needs --allow-listen"},
-		{[]string{"--allow-listen"}, "is a remote transport, which needs --allow-net"},
+		{[]string{"--allow-net"}, nil, "http.listen accepts connections, which needs --allow-listen"},
+		{[]string{"--allow-listen"}, nil, "is a remote transport, which needs --allow-net"},
+		{[]string{"--allow-listen", "--allow-net"}, []string{"--state", filepath.Join(dir, "refused.state")}, "file.write replaces files, which needs --allow-write"},
 	} {
-		args := append(tc.flags, "exporter.star", "--listen", "127.0.0.1:0", "--inventory", inv)
+		args := append(append(tc.flags, "exporter.star", "--listen", "127.0.0.1:0", "--inventory", inv), tc.extra...)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), tc.want) {
