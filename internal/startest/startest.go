@@ -63,8 +63,9 @@ type Result struct {
 
 // Run runs the tests of the files and writes a report to opts.Out: a
 // line per failure (with Verbose, a line per test and its output), then
-// "N passed, M failed". An error means a test file could not be read or
-// parsed; its tests count as failed.
+// "N passed, M failed". A file that cannot be read or parsed counts as one
+// failure; one that does not load (an undefined name, an error at top
+// level) fails each of its tests, and the report says why once.
 func Run(ctx context.Context, opts Options) Result {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
@@ -77,14 +78,29 @@ func Run(ctx context.Context, opts Options) Result {
 			res.Failed++
 			continue
 		}
+		var selected []string
 		for _, name := range names {
-			if opts.Run != nil && !opts.Run.MatchString(name) {
-				continue
+			if opts.Run == nil || opts.Run.MatchString(name) {
+				selected = append(selected, name)
 			}
+		}
+		for i, name := range selected {
 			if ctx.Err() != nil {
 				return res
 			}
 			t := runTest(ctx, file, name, opts)
+			if t.loadErr != "" {
+				// The file is executed anew for each test: it would fail
+				// the same way for the rest. Say why once.
+				left := len(selected) - i
+				verb := "tests fail"
+				if left == 1 {
+					verb = "test fails"
+				}
+				fmt.Fprintf(opts.Out, "%s: %d %s: the file does not load: %s\n", file, left, verb, t.loadErr)
+				res.Failed += left
+				break
+			}
 			report(opts.Out, t, opts.Verbose)
 			switch {
 			case t.failed():
@@ -160,7 +176,7 @@ func runTest(parent context.Context, file, name string, opts Options) *testRun {
 	thread.SetLocal(testKey, t)
 	globals, err := t.rt.Exec(thread, file, nil)
 	if err != nil {
-		t.errorf("loading the file: %s", t.rt.FormatError(err))
+		t.loadErr = t.rt.FormatError(err)
 		return t
 	}
 	fn, ok := globals[name].(starlark.Callable)

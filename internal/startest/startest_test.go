@@ -135,3 +135,20 @@ func TestLab(t *testing.T) {
 		}
 	}
 }
+
+// TestFileDoesNotLoad: a file that fails to load (here an undefined name)
+// fails each of its tests, and the report gives the reason once, not once
+// per test.
+func TestFileDoesNotLoad(t *testing.T) {
+	res, out := run(t, startest.Options{}, "noload_test.star", "passfail_test.star")
+	if res != (startest.Result{Passed: 1, Failed: 4}) {
+		t.Errorf("result %+v, want 1 passed, 4 failed (3 of the file that does not load)", res)
+	}
+	if n := strings.Count(out, "no_such_name"); n != 1 {
+		t.Errorf("the reason is given %d times, want once:\n%s", n, out)
+	}
+	want := "testdata/noload_test.star: 3 tests fail: the file does not load: testdata/noload_test.star:8:9: undefined: no_such_name\n"
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("report:\n%s\nwant it to begin:\n%s", out, want)
+	}
+}

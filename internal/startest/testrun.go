@@ -27,6 +27,7 @@ type testRun struct {
 	own        *origin   // the test runtime's own connections
 	calls      chan call // reply functions of scripts' requests, for the test's thread
 	out        *syncBuffer
+	loadErr    string // why the file did not load; the test did not run
 
 	mu       sync.Mutex
 	failures []string
