@@ -256,17 +256,31 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	predeclared["stop_gateway"] = signal("stop_gateway", syscall.SIGSTOP) // SIGSTOP: the daemon hangs
 	predeclared["cont_gateway"] = signal("cont_gateway", syscall.SIGCONT)
 	predeclared["queued"] = starlark.NewBuiltin("queued", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
-		// in the module's inbox, held back, and still in the subscription
-		st := &mod.def.events
-		st.mu.Lock()
-		sub, f := st.sub, st.feed
-		st.mu.Unlock()
-		if sub == nil {
-			return starlark.MakeInt(0), nil
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 0); err != nil {
+			return nil, err
 		}
-		mod.inbox.mu.Lock()
-		defer mod.inbox.mu.Unlock()
-		return starlark.MakeInt(f.count + sub.Queued()), nil
+		return starlark.MakeInt(queuedOf(mod, mod.def)), nil
+	})
+	// until_queued(s, n) waits until session s has n events queued (its
+	// daemon sends them asynchronously, after the command that caused
+	// them answered), so that a test can order events of two sessions.
+	predeclared["until_queued"] = starlark.NewBuiltin("until_queued", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
+		var s *Session
+		var n int
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kw, 2, &s, &n); err != nil {
+			return nil, err
+		}
+		ctx := starctx.From(thread)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for queuedOf(mod, s) < n {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: %d events queued, waiting for %d: %w", b.Name(), queuedOf(mod, s), n, ctx.Err())
+			case <-tick.C:
+			}
+		}
+		return starlark.None, nil
 	})
 	predeclared["restart_gateway"] = starlark.NewBuiltin("restart_gateway", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw []starlark.Tuple) (starlark.Value, error) {
 		var name string
@@ -277,6 +291,21 @@ func runWith(t *testing.T, l *lab.Lab, mod *Module, stderr *syncBuffer, file str
 	})
 	_, err := starlark.ExecFileOptions(fileOptions, thread, file, src, predeclared)
 	return err
+}
+
+// queuedOf counts the events of session s in mod's inbox, held back, and
+// still in its subscription.
+func queuedOf(mod *Module, s *Session) int {
+	st := &s.events
+	st.mu.Lock()
+	sub, f := st.sub, st.feed
+	st.mu.Unlock()
+	if sub == nil {
+		return 0
+	}
+	mod.inbox.mu.Lock()
+	defer mod.inbox.mu.Unlock()
+	return f.count + sub.Queued()
 }
 
 // subscribed reports whether the daemon sends event name to the session

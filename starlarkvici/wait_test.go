@@ -65,6 +65,7 @@ pc.on("ike-updown", note)
 # events queued for callbacks: wait takes the earliest of any session,
 # each once, and leaves them to the callbacks, in order
 pb.initiate(child="net", ike="primary")
+until_queued(pb, 1)  # b's daemon sends its event after initiate's reply
 pc.initiate(child="net", ike="backup")
 s, data = vici.wait("ike-updown", session=True, timeout=30)
 assert.eq(s, pb)
@@ -79,6 +80,7 @@ assert.eq(seen, [("b", "primary", "yes"), ("c", "backup", "yes")])
 
 # without session=True the data alone, as ever; match skips b's event
 pb.terminate(ike="primary")
+until_queued(pb, 1)
 pc.terminate(ike="backup")
 d = vici.wait("ike-updown", match=lambda d: "backup" in d, timeout=30)
 assert.eq(type(d), "dict")
