@@ -138,6 +138,9 @@ func (t *testRun) start(thread *starlark.Thread, a startArgs) *proc {
 		Getenv: func(k string) string { return a.env[k] },
 		Allow:  a.allow,
 		Dial:   p.origin.dial,
+		// What the script learns is a secret stays out of the test's
+		// report too (its requests' values, a failed assertion).
+		Secrets: t.rt.Secrets(),
 	})
 	ctx, cancel := context.WithCancelCause(t.ctx)
 	p.cancel = cancel

@@ -238,6 +238,7 @@ func report(out io.Writer, t *testRun, verbose bool) {
 		}
 		fmt.Fprintln(out, line)
 	}
+	out = t.rt.Secrets().Writer(out) // a failure quotes values: keep the secrets out
 	for _, f := range t.failures {
 		fmt.Fprintln(out, f)
 	}

@@ -152,3 +152,16 @@ func TestFileDoesNotLoad(t *testing.T) {
 		t.Errorf("report:\n%s\nwant it to begin:\n%s", out, want)
 	}
 }
+
+// TestSecretsRedacted: what a script under test loaded as a secret is
+// redacted in the report, in a failed assertion's values and in what the
+// test printed.
+func TestSecretsRedacted(t *testing.T) {
+	res, out := run(t, startest.Options{Verbose: true}, "secret_test.star")
+	if res != (startest.Result{Failed: 1}) {
+		t.Errorf("result %+v, want 1 failed", res)
+	}
+	if strings.Contains(out, "Sup3rS3cretXYZ") || !strings.Contains(out, `assert.eq: "<redacted>" != `) || !strings.Contains(out, "sent <redacted>") {
+		t.Errorf("report:\n%s", out)
+	}
+}
