@@ -161,6 +161,7 @@ func TestTestCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "one_test.star"), []byte("def test_passes():\n    assert.eq(1, 1)\n\ndef test_fails():\n    assert.eq([1], [2])\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "testdata"), 0o755)
 	os.WriteFile(filepath.Join(dir, "testdata", "x_test.star"), []byte("def test_x():\n    fail('not run')\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "runbook.star"), []byte("print('runs')\n"), 0o644)
 	r := runVicish("", "test", dir)
 	want := filepath.Join(dir, "one_test.star") + ":5:14: test_fails: assert.eq: [1] != [2]\n1 passed, 1 failed\n"
 	if r.code != 1 || r.stdout != want {
@@ -174,6 +175,7 @@ func TestTestCommand(t *testing.T) {
 		{"test", "-timeout", "0", dir},
 		{"test", "-bogus"},
 		{"test", filepath.Join(dir, "missing")},
+		{"test", filepath.Join(dir, "testdata", "..", "one_test.star"), filepath.Join(dir, "runbook.star")}, // a runbook, not its tests
 	} {
 		if r := runVicish("", args...); r.code != 2 || r.stderr == "" {
 			t.Errorf("vicish %q: %+v; want a usage error (exit 2)", args, r)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -60,10 +61,17 @@ func testCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
-	files, err := starFiles(paths, func(name string) bool { return strings.HasSuffix(name, "_test.star") })
+	files, err := starFiles(paths, isTestFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "vicish test: %v\n", err)
 		return 2
+	}
+	for _, f := range files {
+		if !isTestFile(filepath.Base(f)) {
+			// A file named on the command line: a runbook rather than its tests.
+			fmt.Fprintf(stderr, "vicish test: %s is not a test file: tests go in files named *_test.star (e.g. %s)\n", f, strings.TrimSuffix(filepath.Base(f), ".star")+"_test.star")
+			return 2
+		}
 	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "vicish test: no *_test.star files in %s\n", strings.Join(paths, " "))
@@ -81,3 +89,6 @@ func testCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// isTestFile reports whether a file's name is that of a test file.
+func isTestFile(name string) bool { return strings.HasSuffix(name, "_test.star") }
