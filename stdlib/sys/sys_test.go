@@ -143,6 +143,18 @@ def broken():
     fail("cleanup broke")
 assert.fails(lambda: sys.guard(lambda: fail("step broke"), broken), "step broke\nsys.guard: the cleanup broken failed too: .*cleanup broke")`, ""},
 		{"bad grace", `assert.fails(lambda: sys.guard(print, print, grace=0), "sys.guard: grace must be more than 0 seconds")`, ""},
+		{"a cleanup that cannot be called", `
+def step():
+    log.append("step")
+def undo_gw(gw):
+    pass
+assert.fails(lambda: sys.guard(step, undo_gw), "sys.guard: the cleanup undo_gw\\(gw\\) takes 1 argument, but it is called as cleanup\\(\\), with reason= if it has a parameter named reason")
+assert.fails(lambda: sys.guard(step, lambda reason, *, why: 1), "sys.guard: the cleanup lambda has the keyword-only parameter why")
+assert.eq(log, [])                              # refused before the step ran
+def fine(reason, more = 1, *args, **kwargs):
+    pass
+sys.guard(step, fine)
+assert.eq(log, ["step"])`, ""},
 		{"stopped", `
 def step():
     log.append("step")
