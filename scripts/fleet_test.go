@@ -165,11 +165,12 @@ func TestFleetArguments(t *testing.T) {
 	os.WriteFile(empty, []byte("# nothing yet\n"), 0o600)
 	for _, name := range []string{"fleet-status.star", "metrics.star", "hooks/fleet-updown.star"} {
 		prog := filepath.Base(name)
-		// The file module's errors say what is wrong with the file.
-		for _, p := range []string{filepath.Join(dir, "missing"), dir} {
+		// A missing file is a usage mistake; otherwise the file module's
+		// errors say what is wrong with the file.
+		for p, want := range map[string]string{filepath.Join(dir, "missing"): "--inventory " + filepath.Join(dir, "missing") + ": no such file\nusage: vicish", dir: "file.read: "} {
 			r := runScript(t, ctx, "", name, "--inventory", p)
-			if r.code != 1 || !strings.Contains(r.stderr, "file.read: ") || !strings.Contains(r.stderr, p) {
-				t.Errorf("%s --inventory %s: exit %d, stderr %q", name, p, r.code, r.stderr)
+			if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, p) {
+				t.Errorf("%s --inventory %s: exit %d, stderr %q, want %q", name, p, r.code, r.stderr, want)
 			}
 		}
 		cases := []struct {
