@@ -311,6 +311,7 @@ func TestRolloutRefuses(t *testing.T) {
 		{[]string{"--inventory", r.inventory, "--conf", rekeyed, "--previous", prev, "--plan=yes"}, "rollout.star: --plan takes no value"},
 		{[]string{"--inventory", r.inventory, "--conf", rekeyed, "--previous", prev, "s1"}, `rollout.star: unexpected argument "s1" (gateways come from --inventory)`},
 		{[]string{"--inventory", r.inventory, "--conf", rekeyed, "--previous", prev, "--waves", "2"}, `rollout.star: unknown option "--waves"`},
+		{[]string{"--inventory", r.inventory, "--conf", "/nonexistent", "--previous", prev}, "rollout.star: no gateway of " + r.inventory + " has a configuration in --conf /nonexistent (/nonexistent/NAME/swanctl.conf)"},
 	} {
 		res := runScript(t, r.ctx, "", "rollout.star", tc.args...)
 		if res.code != 1 || !strings.HasPrefix(res.stderr, tc.want+"\nusage: vicish rollout.star") {

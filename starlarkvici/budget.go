@@ -73,9 +73,13 @@ type ListingError struct {
 }
 
 func (e *ListingError) Error() string {
-	return fmt.Sprintf("the listing's first %d entries (%s from the daemon) take more memory than its budget of %s; "+
+	first, take := fmt.Sprintf("first %d entries", e.Entries), "take"
+	if e.Entries == 1 {
+		first, take = "first entry", "takes"
+	}
+	return fmt.Sprintf("the listing's %s (%s from the daemon) %s more memory than its budget of %s; "+
 		"pass each= to handle the entries one at a time (e.g. each=lambda e: print(e)), or raise the budget (vicish --max-listing)",
-		e.Entries, bytesize.Text(e.Received), bytesize.Text(e.Budget))
+		first, bytesize.Text(e.Received), take, bytesize.Text(e.Budget))
 }
 
 // Is makes errors.Is(err, vici.ErrBudget) hold, so that vici.Reason names

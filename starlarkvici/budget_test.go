@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +139,20 @@ assert.eq(len(g.list_conns(ike="bulk2")["two"]), 1)
 load("assert.star", "assert")
 assert.eq(len(vici.list_conns()), 60)
 `)
+}
+
+// One entry over the budget reads as one: "first entry ... takes".
+func TestListingErrorOneEntry(t *testing.T) {
+	for _, c := range []struct {
+		entries int
+		want    string
+	}{
+		{1, "the listing's first entry (600 KiB from the daemon) takes more memory than its budget of 512 KiB;"},
+		{2, "the listing's first 2 entries (600 KiB from the daemon) take more memory than its budget of 512 KiB;"},
+	} {
+		err := &ListingError{Entries: c.entries, Received: 600 << 10, Budget: 512 << 10}
+		if !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%d entries: %q, want it to start with %q", c.entries, err.Error(), c.want)
+		}
+	}
 }

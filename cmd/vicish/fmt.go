@@ -168,16 +168,24 @@ func isStarFile(name string) bool { return strings.HasSuffix(name, ".star") }
 // for itself, a directory for the files under it whose names match,
 // except in testdata/ (fixtures with deliberate mistakes) and hidden
 // directories, as go's ./... skips them. The result is in the order
-// given, each directory's files in lexical order.
+// given, each directory's files in lexical order, and names each file
+// once however many paths lead to it.
 func starFiles(paths []string, match func(name string) bool) ([]string, error) {
 	var files []string
+	seen := map[string]bool{}
+	add := func(path string) {
+		if clean := filepath.Clean(path); !seen[clean] {
+			seen[clean] = true
+			files = append(files, path)
+		}
+	}
 	for _, root := range paths {
 		st, err := os.Stat(root)
 		if err != nil {
 			return nil, err
 		}
 		if !st.IsDir() {
-			files = append(files, root)
+			add(root)
 			continue
 		}
 		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -191,7 +199,7 @@ func starFiles(paths []string, match func(name string) bool) ([]string, error) {
 				return nil
 			}
 			if match(d.Name()) && d.Type().IsRegular() {
-				files = append(files, path)
+				add(path)
 			}
 			return nil
 		})

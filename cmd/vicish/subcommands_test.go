@@ -49,6 +49,11 @@ func TestFmtList(t *testing.T) {
 	if r := runVicish("", "fmt", "-l", filepath.Join(dir, "testdata", "bad.star")); r.code != 1 {
 		t.Fatalf("fmt -l testdata/bad.star: %+v; want it listed", r)
 	}
+	// A file reached by several paths is listed once.
+	bad := filepath.Join(dir, "bad.star")
+	if r := runVicish("", "fmt", "-l", bad, dir, dir+"/./bad.star"); r.code != 1 || r.stdout != bad+"\n" {
+		t.Fatalf("fmt -l FILE DIR FILE: %+v; want %q once", r, bad)
+	}
 }
 
 func TestFmtPrintAndDiff(t *testing.T) {

@@ -54,9 +54,14 @@ type listingError struct {
 }
 
 func (e *listingError) Error() string {
-	return fmt.Sprintf("%s: the first %d %s entries (%s from the daemon, %s kept) are more than the budget of %s for a listing; "+
-		"raise it (vicish --max-listing) if the daemon really has that much",
-		e.command, e.entries, e.event, bytesize.Text(e.received), bytesize.Text(e.held), bytesize.Text(e.budget))
+	first := fmt.Sprintf("the first %d %s entries (%s from the daemon, %s kept) are", e.entries, e.event,
+		bytesize.Text(e.received), bytesize.Text(e.held))
+	if e.entries == 1 {
+		first = fmt.Sprintf("the first %s entry (%s from the daemon, %s kept) is", e.event,
+			bytesize.Text(e.received), bytesize.Text(e.held))
+	}
+	return fmt.Sprintf("%s: %s more than the budget of %s for a listing; raise it (vicish --max-listing) if the daemon really has that much",
+		e.command, first, bytesize.Text(e.budget))
 }
 
 // Is makes errors.Is(err, vici.ErrBudget) hold.
