@@ -35,7 +35,7 @@ def kwonly(name, data, *, extra):
 assert.fails(lambda: vici.on("ike-updown", one), "vici.on: the callback one\\(name\\) takes 1 argument, but it is called as fn\\(name, data\\)")
 assert.fails(lambda: vici.on("ike-updown", lambda: None), "lambda\\(\\) takes 0 arguments")
 assert.fails(lambda: vici.on("ike-updown", three), "three\\(a, b, c\\) takes 3 arguments")
-assert.fails(lambda: vici.on("ike-updown", sess), "takes the session as its parameter 2, but the session comes as the keyword session=")
+assert.fails(lambda: vici.on("ike-updown", sess), "takes session as its parameter 2, but it comes as the keyword session=")
 assert.fails(lambda: vici.on("ike-updown", kwonly), "has the keyword-only parameter extra, which no call gives")
 assert.fails(lambda: vici.wait("ike-updown", match=lambda a, b: True, timeout=1), "vici.wait: match= lambda\\(a, b\\) takes 2 arguments, but it is called as match\\(data\\)")
 assert.fails(lambda: vici.wait("ike-updown", match=sess, timeout=1), "takes 2 arguments")

@@ -21,11 +21,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/vicish/vicish/internal/starcall"
 	"github.com/vicish/vicish/starctx"
 )
 
@@ -71,8 +71,8 @@ func Guard(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	}
 	// A cleanup that cannot be called would fail when it is needed, after
 	// the step failed or the script was stopped: refuse it now.
-	if err := callableAsCleanup(cleanup); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	if err := starcall.Check(cleanup, 0, "reason", "cleanup(), with reason= if it has a parameter named reason"); err != nil {
+		return nil, fmt.Errorf("%s: the cleanup %w", b.Name(), err)
 	}
 	v, err := starlark.Call(thread, fn, nil, nil)
 	var exit *ExitError
@@ -110,45 +110,6 @@ func declares(fn starlark.Callable, name string) bool {
 		}
 	}
 	return false
-}
-
-// callableAsCleanup reports why fn cannot be called as cleanup() or
-// cleanup(reason=...), if it is a Starlark function that cannot (a
-// builtin's parameters are not known before it runs).
-func callableAsCleanup(fn starlark.Callable) error {
-	f, ok := fn.(*starlark.Function)
-	if !ok {
-		return nil
-	}
-	named := f.NumParams()
-	if f.HasVarargs() {
-		named--
-	}
-	if f.HasKwargs() {
-		named--
-	}
-	positional := named - f.NumKwonlyParams()
-	var params []string
-	required := 0
-	for i := range named {
-		name, _ := f.Param(i)
-		params = append(params, name)
-		if name == "reason" || f.ParamDefault(i) != nil {
-			continue
-		}
-		if i >= positional {
-			return fmt.Errorf("the cleanup %s has the keyword-only parameter %s, which no call gives; it is called as cleanup(), with reason= if it has a parameter named reason", f.Name(), name)
-		}
-		required++
-	}
-	if required > 0 {
-		what := "1 argument"
-		if required > 1 {
-			what = fmt.Sprintf("%d arguments", required)
-		}
-		return fmt.Errorf("the cleanup %s(%s) takes %s, but it is called as cleanup(), with reason= if it has a parameter named reason", f.Name(), strings.Join(params, ", "), what)
-	}
-	return nil
 }
 
 // CleanupError is the error of a sys.guard whose cleanup failed too. It
