@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 func TestCheck(t *testing.T) {
@@ -19,7 +20,7 @@ def kwonly_default(a, b, *, extra=1): pass
 def reason_only(reason): pass
 def none(): pass
 `
-	globals, err := starlark.ExecFile(&starlark.Thread{}, "f.star", src, nil)
+	globals, err := starlark.ExecFileOptions(&syntax.FileOptions{}, &starlark.Thread{}, "f.star", src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
