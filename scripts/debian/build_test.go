@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vicish/vicish/internal/lab/labtest"
 )
 
 // TestReadSource: the version comes from the checkout's commit: a
@@ -15,7 +17,7 @@ import (
 // Debian version.
 func TestReadSource(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		labtest.SkipOffCI(t, "git is needed to build from a checkout (apt-get install git)")
 	}
 	repo := t.TempDir()
 	env := append(os.Environ(), "GIT_AUTHOR_NAME=A Builder", "GIT_AUTHOR_EMAIL=a@example.org",
