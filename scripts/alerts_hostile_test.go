@@ -2,7 +2,6 @@ package scripts_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,15 +17,8 @@ import (
 func TestAlertReceiverHostile(t *testing.T) {
 	ctx := testContext(t)
 	bin := buildVicish(t)
-	dir := t.TempDir()
+	dir, write := receiverDir(t)
 	release := filepath.Join(dir, "release")
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	write("wait.star", `
 while file.read(sys.argv[2], default = None) == None:
     time.sleep(0.2)

@@ -66,6 +66,19 @@ func postRaw(t *testing.T, url, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// receiverDir is a test's directory for a receiver's runbooks and
+// files, and write, which puts a file there and returns its path.
+func receiverDir(t *testing.T) (string, func(name, text string) string) {
+	dir := t.TempDir()
+	return dir, func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 // TestAlertReceiver runs alert-receiver.star as a vicish process and posts
 // Alertmanager's webhook to it: firing alerts run their runbook once
 // (again only after they resolved and fire anew), one at a time per
@@ -75,15 +88,8 @@ func postRaw(t *testing.T, url, body string) (int, string) {
 func TestAlertReceiver(t *testing.T) {
 	ctx := testContext(t)
 	bin := buildVicish(t)
-	dir := t.TempDir()
+	dir, write := receiverDir(t)
 	release := filepath.Join(dir, "release")
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	// slow.star runs until the test creates the release file.
 	write("slow.star", `
 while file.read(sys.argv[2], default = None) == None:
